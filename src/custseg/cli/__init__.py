@@ -1,0 +1,87 @@
+"""The ``custseg`` command line: a thin shell over the Python API.
+
+User mistakes end with one line on stderr that starts with ``error:`` and exit code 2;
+nothing else prints a traceback unless ``CUSTSEG_DEBUG=1`` is set.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+
+import typer
+
+from custseg.cli import demo, predict, segment
+from custseg.cli._common import console_err
+from custseg.errors import CustsegError, CustsegWarning
+
+app = typer.Typer(
+    name="custseg",
+    help="Customer segmentation: named, explained segments from a customer table or invoice lines.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+app.command("segment")(segment.segment_command)
+app.command("predict")(predict.predict_command)
+app.command("demo")(demo.demo_command)
+
+
+def _one_line(message: str) -> str:
+    return " ".join(str(message).split())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``custseg`` command; returns the exit code."""
+    warnings.simplefilter("default", CustsegWarning)
+    warnings.formatwarning = lambda message, category, *a, **k: (
+        f"warning: {_one_line(str(message))}\n"
+    )  # type: ignore[assignment]
+    try:
+        result = app(args=argv, standalone_mode=False)
+    except CustsegError as exc:
+        console_err(f"error: {_one_line(str(exc))}")
+        return 2
+    except (KeyboardInterrupt, typer.Abort):
+        console_err("error: interrupted; no output was written.")
+        return 130
+    except typer.Exit as exc:
+        return int(getattr(exc, "exit_code", 0) or 0)
+    except Exception as exc:
+        names = {c.__name__ for c in type(exc).__mro__}
+        if "NoArgsIsHelpError" in names:
+            ctx = getattr(exc, "ctx", None)
+            sys.stdout.write(
+                (ctx.get_help() if ctx is not None else "Run 'custseg --help'.") + "\n"
+            )
+            return 0
+        if "UsageError" in names or "ClickException" in names:
+            ctx = getattr(exc, "ctx", None)
+            command = getattr(getattr(ctx, "command", None), "name", None)
+            hint = (
+                f"custseg {command} --help"
+                if command and command != "custseg"
+                else "custseg --help"
+            )
+            console_err(f"error: {_one_line(exc.format_message()).rstrip('.')}. Run '{hint}'.")  # type: ignore[attr-defined]
+            return 2
+        if os.environ.get("CUSTSEG_DEBUG"):
+            raise
+        console_err(
+            f"error: internal error ({type(exc).__name__}: {_one_line(str(exc))[:300]}). "
+            "This is a bug in custseg; please report it (set CUSTSEG_DEBUG=1 to see the traceback)."
+        )
+        return 1
+    if isinstance(result, int):
+        return result
+    return 0
+
+
+def run() -> None:
+    """Console-script wrapper."""
+    sys.exit(main())
+
+
+__all__ = ["app", "main", "run"]

@@ -1,0 +1,38 @@
+"""Printing helpers shared by the commands."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+
+def console_err(message: str) -> None:
+    """One plain line on stderr (no markup, no wrapping)."""
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
+
+
+def make_console(quiet: bool) -> Console:
+    """Console for normal output; silent when ``quiet``."""
+    return Console(quiet=quiet, highlight=False, soft_wrap=False)
+
+
+def table(
+    title: str, columns: list[str], rows: list[list[Any]], right: set[int] | None = None
+) -> Table:
+    """A Rich table with plain-text cells (user strings are never read as markup)."""
+    t = Table(title=title, title_justify="left", show_edge=False, header_style="bold")
+    for i, c in enumerate(columns):
+        t.add_column(c, justify="right" if right and i in right else "left")
+    for row in rows:
+        t.add_row(*[Text(str(v)) for v in row])
+    return t
+
+
+def parse_columns(**flags: str | None) -> dict[str, str]:
+    """Role overrides from ``--customer-col`` style flags."""
+    return {role: value for role, value in flags.items() if value}

@@ -1,0 +1,216 @@
+"""``custseg segment INPUT --out DIR``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from custseg.cli._common import make_console, parse_columns, table
+from custseg.errors import InputError
+
+
+def _fmt_money(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def print_result(console: Console, result: Any, out: Path | None) -> None:
+    """Print what a segmentation found: source, roles, cleaning, k choice and segments."""
+    m = result.metrics
+    src = m["source"]
+    where = src.get("path") or src["name"]
+    details = [f"{src['n_rows']:,} rows", f"format {src['format']}"]
+    if src.get("encoding"):
+        details += [f"encoding {src['encoding']}", f"{src['delimiter']}-separated"]
+    if src.get("sheet"):
+        details.append(f"sheet '{src['sheet']}'")
+    console.print(f"Read {where}: " + ", ".join(details), markup=False)
+    for note in src.get("notes", []):
+        console.print(f"note: {note}", markup=False)
+    schema = m["schema"]
+    console.print(f"Kind: {schema['kind']} ({schema['kind_reason']})", markup=False)
+    console.print(
+        table("Column roles", ["role", "column"], [[r, c] for r, c in schema["roles"].items()])
+    )
+    if schema.get("date_format"):
+        console.print(f"Dates read with format {schema['date_format']}", markup=False)
+    cleaning = m["cleaning"]
+    if m["kind"] == "transactions":
+        rows = [
+            [d["reason"], f"{d['rows']:,}", _fmt_money(d["revenue"])]
+            for d in cleaning["dropped"]
+            if d["rows"]
+        ]
+        rows.append(["kept", f"{cleaning['rows_kept']:,}", _fmt_money(cleaning["revenue_kept"])])
+        rows.append(["rows in", f"{cleaning['rows_in']:,}", _fmt_money(cleaning["revenue_in"])])
+        console.print(
+            table(
+                f"Cleaning (analysis date {m['analysis_date']})",
+                ["lines", "rows", "revenue"],
+                rows,
+                right={1, 2},
+            )
+        )
+    for w in m["warnings"]:
+        console.print(f"warning: {w}", markup=False)
+    for n in m["preprocessing"]["notices"]:
+        console.print(f"note: {n}", markup=False)
+    cand = [
+        [
+            r["k"],
+            f"{r['inertia']:,.0f}",
+            f"{r['silhouette']:.3f}",
+            f"{r['davies_bouldin']:.3f}",
+            f"{r['calinski_harabasz']:,.0f}",
+            f"{r['smallest_share']:.1%}",
+            "<-" if r["k"] == m["k"] else "",
+        ]
+        for r in m["candidates"]
+    ]
+    sampled = (
+        f" (silhouette on a sample of {m['silhouette_sample_size']:,})"
+        if m["silhouette_sampled"]
+        else ""
+    )
+    console.print(
+        table(
+            f"Number of segments: k-means on {m['n_customers']:,} customers{sampled}",
+            ["k", "WCSS", "silhouette", "Davies-Bouldin", "Calinski-Harabasz", "smallest", ""],
+            cand,
+            right={0, 1, 2, 3, 4, 5},
+        )
+    )
+    console.print(f"Choice: {m['selection_reason']}", markup=False)
+    prof = result.profiles
+    cols = ["segment", "name", "customers", "share"]
+    has_rev = "revenue_share" in prof
+    if has_rev:
+        cols.append("revenue share")
+    rows = []
+    for _, p in prof.iterrows():
+        row = [p["segment"], p["segment_name"], f"{p['n_customers']:,}", f"{p['share']:.1%}"]
+        if has_rev:
+            row.append(f"{p['revenue_share']:.1%}")
+        rows.append(row)
+    console.print(table("Segments", cols, rows, right={0, 2, 3, 4} if has_rev else {0, 2, 3}))
+    console.print("Recommended actions:")
+    for _, p in prof.iterrows():
+        console.print(f"  {p['segment']} {p['segment_name']}: {p['action']}", markup=False)
+    if out is not None:
+        console.print(
+            f"Wrote segments.csv, profiles.csv, metrics.json, model.skops and report.html to {out}",
+            markup=False,
+        )
+        console.print(f"Report: {out / 'report.html'}", markup=False)
+
+
+def parse_k(value: str) -> int | None:
+    """``auto`` or a whole number of at least 2."""
+    if value.strip().lower() == "auto":
+        return None
+    try:
+        k = int(value)
+    except ValueError:
+        raise InputError(
+            f"--k must be 'auto' or a whole number such as 4, got {value!r}."
+        ) from None
+    if k < 2:
+        raise InputError(f"--k must be at least 2, got {k}.")
+    return k
+
+
+def segment_command(
+    input: Annotated[
+        str,
+        typer.Argument(
+            metavar="INPUT",
+            help="Invoice lines or a customer table (.csv, .tsv, .txt, .gz, .xlsx, .parquet).",
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path(
+        "custseg-output"
+    ),
+    kind: Annotated[str, typer.Option(help="auto, transactions or customers.")] = "auto",
+    k: Annotated[
+        str, typer.Option("--k", help="Number of segments, or 'auto' (chosen from 2..10).")
+    ] = "auto",
+    algorithm: Annotated[str, typer.Option(help="Clustering algorithm (kmeans).")] = "kmeans",
+    seed: Annotated[
+        int, typer.Option(help="Seed: same input, options and seed give the same segments.")
+    ] = 0,
+    sheet: Annotated[
+        str | None, typer.Option(help="Excel sheet to read (the first by default).")
+    ] = None,
+    customer_col: Annotated[str | None, typer.Option(help="Column with the customer id.")] = None,
+    invoice_col: Annotated[
+        str | None, typer.Option(help="Column with the invoice / order id.")
+    ] = None,
+    date_col: Annotated[str | None, typer.Option(help="Column with the order date.")] = None,
+    quantity_col: Annotated[str | None, typer.Option(help="Column with the quantity.")] = None,
+    price_col: Annotated[str | None, typer.Option(help="Column with the unit price.")] = None,
+    amount_col: Annotated[str | None, typer.Option(help="Column with the line amount.")] = None,
+    product_col: Annotated[str | None, typer.Option(help="Column with the product code.")] = None,
+    description_col: Annotated[
+        str | None, typer.Option(help="Column with the product description.")
+    ] = None,
+    country_col: Annotated[str | None, typer.Option(help="Column with the country.")] = None,
+    date_format: Annotated[
+        str | None, typer.Option(help="How dates are written, e.g. '%d/%m/%Y %H:%M'.")
+    ] = None,
+    analysis_date: Annotated[
+        str | None,
+        typer.Option(
+            help="Day features are measured at (YYYY-MM-DD); default: day after the last transaction."
+        ),
+    ] = None,
+    non_product_codes: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated stock codes that are not products (replaces the default list)."
+        ),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
+) -> None:
+    """Find, name and explain customer segments; write the report and a scoring model."""
+    import custseg
+
+    if algorithm != "kmeans":
+        raise InputError(f"--algorithm {algorithm!r} is not available yet; use kmeans.")
+    console = make_console(quiet)
+    columns = parse_columns(
+        customer_id=customer_col,
+        invoice=invoice_col,
+        date=date_col,
+        quantity=quantity_col,
+        price=price_col,
+        amount=amount_col,
+        product=product_col,
+        description=description_col,
+        country=country_col,
+    )
+    codes = (
+        None
+        if non_product_codes is None
+        else [c.strip() for c in non_product_codes.split(",") if c.strip()]
+    )
+    from custseg.result import check_output_dir
+
+    check_output_dir(out.resolve())
+    with console.status("Starting") as status:
+        result = custseg.segment(
+            input,
+            kind=kind,
+            k=parse_k(k),
+            seed=seed,
+            sheet=sheet,
+            columns=columns,
+            date_format=date_format,
+            analysis_date=analysis_date,
+            non_product_codes=codes,
+            progress=lambda label: status.update(label),
+        )
+        status.update("Writing the report and the model")
+        target = result.save(out)
+    print_result(console, result, target)

@@ -1,0 +1,73 @@
+"""Cluster quality metrics, with the O(n^2) silhouette sampled on large data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
+
+SILHOUETTE_SAMPLE = 10_000
+"""Above this many customers the silhouette is computed on a seeded random sample of this size
+(its cost grows with the square of n); the report says so."""
+
+
+def cluster_metrics(
+    X: np.ndarray,
+    labels: np.ndarray,
+    *,
+    random_state: int = 0,
+    sample_size: int = SILHOUETTE_SAMPLE,
+) -> dict[str, Any]:
+    """Silhouette (higher is better), Davies-Bouldin (lower) and Calinski-Harabasz (higher).
+
+    Noise points (label -1) are left out. Returns NaN metrics when fewer than two clusters remain.
+
+    Examples
+    --------
+    >>> X = np.array([[0.0], [0.1], [5.0], [5.1]])
+    >>> m = cluster_metrics(X, np.array([0, 0, 1, 1]))
+    >>> round(m["silhouette"], 2), m["silhouette_sampled"]
+    (0.98, False)
+    """
+    mask = labels >= 0
+    X, labels = X[mask], labels[mask]
+    n_clusters = len(np.unique(labels))
+    out: dict[str, Any] = {
+        "silhouette": float("nan"),
+        "davies_bouldin": float("nan"),
+        "calinski_harabasz": float("nan"),
+        "silhouette_sampled": False,
+        "silhouette_sample_size": None,
+    }
+    if n_clusters < 2 or n_clusters >= len(X):
+        return out
+    sampled = len(X) > sample_size
+    out["silhouette"] = float(
+        silhouette_score(
+            X, labels, sample_size=sample_size if sampled else None, random_state=random_state
+        )
+    )
+    out["silhouette_sampled"] = sampled
+    out["silhouette_sample_size"] = sample_size if sampled else None
+    out["davies_bouldin"] = float(davies_bouldin_score(X, labels))
+    out["calinski_harabasz"] = float(calinski_harabasz_score(X, labels))
+    return out
+
+
+def knee_point(ks: list[int], values: list[float]) -> int:
+    """The elbow of a decreasing curve (Kneedle): the k farthest below the chord joining its ends.
+
+    Examples
+    --------
+    >>> knee_point([1, 2, 3, 4, 5, 6], [100.0, 40.0, 20.0, 15.0, 12.0, 10.0])
+    3
+    """
+    x = np.asarray(ks, dtype=float)
+    y = np.asarray(values, dtype=float)
+    if len(x) < 3 or np.ptp(y) == 0:
+        return int(x[0])
+    xn = (x - x.min()) / np.ptp(x)
+    yn = (y - y.min()) / np.ptp(y)
+    chord = 1.0 - xn  # straight line from (0, 1) to (1, 0)
+    return int(x[int(np.argmax(chord - yn))])

@@ -1,0 +1,144 @@
+"""A customer table (one row per customer) -> typed feature frame.
+
+Each column other than the id becomes a number, a date (turned into days before a reference
+day, ``days_since_<column>``) or a category (text). The plan is stored in the model so that new
+customers are typed exactly like the training table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from custseg.engines.duckdb import DuckDBEngine, quote_ident, sql_literal
+from custseg.errors import InputError, show_rows
+from custseg.schema import (
+    NUMERIC_TYPES,
+    check_parsed,
+    date_expr,
+    detect_date_format,
+    id_expr,
+    number_expr,
+    uses_decimal_comma,
+)
+
+
+@dataclass
+class CustomerColumns:
+    """How each column of a customer table is read."""
+
+    id_col: str
+    numeric: list[str] = field(default_factory=list)
+    categorical: list[str] = field(default_factory=list)
+    #: date column -> [format or None, reference day as ISO text]
+    dates: dict[str, list[str | None]] = field(default_factory=dict)
+    decimal_comma: list[str] = field(default_factory=list)
+
+    def feature_name(self, col: str) -> str:
+        """Name of the feature made from a column."""
+        return f"days_since_{col}" if col in self.dates else col
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready copy."""
+        return dict(self.__dict__)
+
+
+def _all_numbers(engine: DuckDBEngine, col: str, expr: str) -> bool:
+    q = quote_ident(col)
+    bad = engine.scalar(
+        f"SELECT count(*) FROM raw WHERE {q} IS NOT NULL AND trim(CAST({q} AS VARCHAR)) <> '' "
+        f"AND (({expr}) IS NULL OR isinf({expr}))"
+    )
+    present = engine.scalar(f"SELECT count({q}) FROM raw")
+    return bool(present) and bad == 0
+
+
+def plan_customer_columns(
+    engine: DuckDBEngine, id_col: str, where: str, delimiter: str | None
+) -> CustomerColumns:
+    """Decide how each column of ``raw`` is read (number, date or category)."""
+    plan = CustomerColumns(id_col=id_col)
+    for col, typ in engine.columns("raw"):
+        if col in ("_row", id_col):
+            continue
+        if typ in NUMERIC_TYPES or typ.startswith("DECIMAL") or typ == "BOOLEAN":
+            plan.numeric.append(col)
+            continue
+        if typ.startswith(("TIMESTAMP", "DATE")):
+            plan.dates[col] = [None, ""]
+            continue
+        comma = uses_decimal_comma(engine, col, delimiter)
+        if _all_numbers(engine, col, number_expr(col, typ, comma)):
+            plan.numeric.append(col)
+            if comma:
+                plan.decimal_comma.append(col)
+            continue
+        fmt, _ = detect_date_format(engine, col, where, required=False)
+        if fmt:
+            plan.dates[col] = [fmt, ""]
+        else:
+            plan.categorical.append(col)
+    for col, (fmt, _) in plan.dates.items():
+        last = engine.scalar(f"SELECT max({date_expr(col, fmt)}) FROM raw")
+        ref = (last.date() if isinstance(last, dt.datetime) else last) + dt.timedelta(days=1)
+        plan.dates[col][1] = ref.isoformat()
+    return plan
+
+
+def customer_features(engine: DuckDBEngine, plan: CustomerColumns, where: str) -> pd.DataFrame:
+    """Read ``raw`` into a typed frame following ``plan``; one row per customer.
+
+    Raises
+    ------
+    InputError
+        If a planned column is missing, ids are missing or repeated, or values do not parse.
+    """
+    have = {c: t for c, t in engine.columns("raw")}
+    needed = [plan.id_col, *plan.numeric, *plan.categorical, *plan.dates]
+    missing = [c for c in needed if c not in have]
+    if missing:
+        raise InputError(
+            f"{where} has no column '{missing[0]}', which the model was trained with. "
+            f"Columns found: {', '.join(c for c in have if c != '_row')}."
+        )
+    selects = [f"{id_expr(plan.id_col, have[plan.id_col])} AS customer_id"]
+    for col in plan.numeric:
+        expr = number_expr(col, have[col], col in plan.decimal_comma)
+        if have[col] == "BOOLEAN":
+            expr = f"CAST({quote_ident(col)} AS DOUBLE)"
+        check_parsed(engine, col, expr, "numbers", "Fix them or remove the column.", where)
+        selects.append(f"{expr} AS {quote_ident(col)}")
+    for col in plan.categorical:
+        selects.append(
+            f"NULLIF(trim(CAST({quote_ident(col)} AS VARCHAR)), '') AS {quote_ident(col)}"
+        )
+    for col, (fmt, ref) in plan.dates.items():
+        check_parsed(
+            engine, col, date_expr(col, fmt), "dates", f"Write them like the others ({fmt}).", where
+        )
+        selects.append(
+            f"CAST(date_diff('day', CAST({date_expr(col, fmt)} AS DATE), "
+            f"CAST({sql_literal(str(ref))} AS DATE)) AS DOUBLE) AS {quote_ident(plan.feature_name(col))}"
+        )
+    frame = engine.sql(f"SELECT _row, {', '.join(selects)} FROM raw ORDER BY _row").df()
+    missing_ids = frame.loc[frame["customer_id"].isna(), "_row"].tolist()
+    if missing_ids:
+        raise InputError(
+            f"{where}: column '{plan.id_col}' has {len(missing_ids):,} empty customer id(s) "
+            f"({show_rows(missing_ids[:5], total=len(missing_ids))}). Give every row an id."
+        )
+    dup = frame["customer_id"].duplicated(keep=False)
+    if dup.any():
+        rows = frame.loc[dup, "_row"].tolist()
+        example = frame.loc[dup, "customer_id"].iloc[0]
+        raise InputError(
+            f"{where}: customer id {example!r} in column '{plan.id_col}' appears more than once "
+            f"({show_rows(rows[:5], total=len(rows))}), but a customer table has one row per "
+            "customer. If these are invoice lines, pass --kind transactions with --date-col and "
+            "--price-col (or --amount-col)."
+        )
+    frame["customer_id"] = frame["customer_id"].astype(str)
+    return frame.drop(columns="_row").reset_index(drop=True)

@@ -1,0 +1,146 @@
+"""The fitted segmentation model: everything needed to score new customers.
+
+A :class:`SegmentModel` holds plain data (roles, analysis date, feature lists, names) and two
+scikit-learn objects (the preprocessing ``ColumnTransformer`` and the clustering estimator),
+so that :mod:`custseg.persist` can save it with skops and load it without running code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from custseg.errors import InputError
+
+
+class SegmentModel:
+    """A fitted segmentation, able to assign new customers to its segments.
+
+    Use :func:`custseg.load_model` to read one from disk and :meth:`predict` to score.
+
+    Parameters
+    ----------
+    kind : {"transactions", "customers"}
+        The kind of table it was trained on; new data must be of the same kind.
+    preprocessor : sklearn ColumnTransformer
+        Fitted preprocessing.
+    estimator : estimator with ``predict``
+        Fitted clustering model.
+    label_map : ndarray of int
+        Estimator label -> canonical segment number.
+    segment_names, actions : list of str
+        Per canonical segment number.
+    numeric, categorical : list of str
+        Feature columns used, in order.
+    settings : dict
+        Roles, analysis date, non-product codes, customer-table column plan, versions.
+    """
+
+    def __init__(
+        self,
+        *,
+        kind: str,
+        preprocessor: Any,
+        estimator: Any,
+        label_map: np.ndarray,
+        segment_names: list[str],
+        actions: list[str],
+        numeric: list[str],
+        categorical: list[str],
+        feature_columns: list[str],
+        settings: dict[str, Any],
+    ) -> None:
+        self.kind = kind
+        self.preprocessor = preprocessor
+        self.estimator = estimator
+        self.label_map = label_map
+        self.segment_names = segment_names
+        self.actions = actions
+        self.numeric = numeric
+        self.categorical = categorical
+        self.feature_columns = feature_columns
+        self.settings = settings
+
+    @property
+    def analysis_date(self) -> str | None:
+        """The day transaction features are measured at (ISO), or None for customer tables."""
+        value = self.settings.get("analysis_date")
+        return None if value is None else str(value)
+
+    def assign(self, features: pd.DataFrame) -> np.ndarray:
+        """Canonical segment numbers for a feature frame (one row per customer)."""
+        from custseg.preprocess import categorical_as_text, check_finite
+
+        if features.empty:
+            return np.zeros(0, dtype=np.int64)
+        frame = categorical_as_text(features, self.categorical)
+        X = self.preprocessor.transform(frame[self.numeric + self.categorical])
+        X = np.asarray(X, dtype=np.float64)
+        check_finite(X, [str(n) for n in self.preprocessor.get_feature_names_out()])
+        return np.asarray(self.label_map[self.estimator.predict(X)], dtype=np.int64)
+
+    def predict(
+        self,
+        source: str | Path | pd.DataFrame,
+        *,
+        sheet: str | None = None,
+        columns: dict[str, str] | None = None,
+    ) -> pd.DataFrame:
+        """Assign the customers in ``source`` to segments.
+
+        Parameters
+        ----------
+        source : path or DataFrame
+            New data of the kind the model was trained on: customer rows, or invoice lines
+            (turned into features with the stored analysis date and cleaning rules).
+        sheet : str, optional
+            Excel sheet.
+        columns : dict, optional
+            Role -> column name overrides, as in :func:`custseg.segment`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``customer_id``, ``segment``, ``segment_name``, then the features.
+
+        Examples
+        --------
+        >>> model = custseg.load_model("out/model.skops")  # doctest: +SKIP
+        >>> model.predict("new_orders.csv").head()  # doctest: +SKIP
+        """
+        from custseg.pipeline import features_for_model
+
+        features, _ = features_for_model(self, source, sheet=sheet, columns=columns)
+        labels = self.assign(features)
+        return self.label_frame(features, labels)
+
+    def label_frame(self, features: pd.DataFrame, labels: np.ndarray) -> pd.DataFrame:
+        """The output table: id, segment, name, then the features in original units."""
+        names = np.asarray(self.segment_names, dtype=object)
+        out = pd.DataFrame(
+            {
+                "customer_id": features["customer_id"].astype(str).to_numpy(),
+                "segment": labels.astype(np.int64),
+                "segment_name": names[labels] if len(labels) else np.array([], dtype=object),
+            }
+        )
+        rest = features[[c for c in self.feature_columns if c in features]].reset_index(drop=True)
+        return pd.concat([out, rest], axis=1)
+
+    def __repr__(self) -> str:
+        return (
+            f"SegmentModel(kind={self.kind!r}, segments={len(self.segment_names)}, "
+            f"features={len(self.feature_columns)})"
+        )
+
+
+def require_kind(model: SegmentModel, kind: str, where: str) -> None:
+    """Refuse data of the other kind with a message that says which is which."""
+    if kind != model.kind:
+        raise InputError(
+            f"{where} looks like a {kind} table, but the model was trained on {model.kind}. "
+            f"Score {model.kind} data with this model, or pass --kind {model.kind} if detection is wrong."
+        )

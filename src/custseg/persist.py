@@ -1,0 +1,123 @@
+"""Saving and loading models with skops, trusting only an explicit list of types.
+
+A pickle can run any code when it is loaded, so custseg never writes or reads one. skops
+stores the model as data and refuses, when loading, any type that is not on
+:data:`TRUSTED_TYPES` or scikit-learn's own safe list.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+import zipfile
+from pathlib import Path
+
+from custseg.errors import CustsegWarning, ModelFileError
+from custseg.model import SegmentModel
+
+#: Types a custseg model file may contain beyond skops' default trusted set.
+TRUSTED_TYPES: tuple[str, ...] = (
+    "custseg.model.SegmentModel",
+    "custseg.models.kmeans.AutoKMeans",
+    "custseg.preprocess.SkewTransformer",
+    "custseg.preprocess.OutlierClipper",
+)
+PICKLE_MAGIC = (b"\x80", b"(", b"c", b"}", b"]")
+
+
+def save_model(model: SegmentModel, path: str | Path) -> None:
+    """Write ``model`` to ``path`` with skops (atomically: temporary name, then rename).
+
+    Examples
+    --------
+    >>> save_model(result.model, "out/model.skops")  # doctest: +SKIP
+    """
+    import skops.io as sio
+
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        sio.dump(model, tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def load_model(path: str | Path) -> SegmentModel:
+    """Load a model saved by custseg, refusing pickles and unknown types.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``model.skops`` file written by ``custseg segment``.
+
+    Returns
+    -------
+    SegmentModel
+
+    Raises
+    ------
+    ModelFileError
+        If the file is missing, a pickle, not a custseg model, or holds untrusted types.
+
+    Examples
+    --------
+    >>> model = custseg.load_model("out/model.skops")  # doctest: +SKIP
+    >>> model.predict("new_customers.csv")  # doctest: +SKIP
+    """
+    import skops.io as sio
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(
+            f"Model file '{path}' does not exist. Pass the model.skops written by custseg segment."
+        )
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    if not zipfile.is_zipfile(path):
+        if head[:1] in PICKLE_MAGIC:
+            raise ModelFileError(
+                f"'{path}' is a pickle file; custseg refuses pickles because loading one can run "
+                "arbitrary code. Save the model again with custseg segment (it writes .skops)."
+            )
+        raise ModelFileError(
+            f"'{path}' is not a custseg model file. Pass the model.skops written by custseg segment."
+        )
+    try:
+        untrusted = sio.get_untrusted_types(file=path)
+    except Exception as exc:  # skops raises several error types for damaged files
+        raise ModelFileError(
+            f"'{path}' is not a custseg model file ({type(exc).__name__})."
+        ) from None
+    unknown = sorted(set(untrusted) - set(TRUSTED_TYPES))
+    if unknown:
+        raise ModelFileError(
+            f"'{path}' holds types custseg does not trust ({', '.join(unknown[:3])}); it was "
+            "not written by custseg or was altered. Refit the model with custseg segment."
+        )
+    try:
+        model = sio.load(path, trusted=list(untrusted))
+    except Exception as exc:
+        raise ModelFileError(
+            f"'{path}' is damaged and cannot be loaded ({type(exc).__name__}: {exc})."
+        ) from None
+    if not isinstance(model, SegmentModel):
+        raise ModelFileError(f"'{path}' is a skops file but not a custseg model.")
+    _check_versions(model, path)
+    return model
+
+
+def _check_versions(model: SegmentModel, path: Path) -> None:
+    from custseg.result import library_versions
+
+    saved = model.settings.get("versions", {})
+    now = library_versions()
+    for lib in ("custseg", "scikit-learn"):
+        if saved.get(lib) and saved.get(lib) != now.get(lib):
+            warnings.warn(
+                f"'{path}' was saved with {lib} {saved[lib]} and is loaded with {now[lib]}; "
+                "scores may differ. Refit the model to be sure.",
+                CustsegWarning,
+                stacklevel=3,
+            )

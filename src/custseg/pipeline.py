@@ -1,0 +1,434 @@
+"""The segmentation job, stage by stage: read -> schema -> clean -> features -> preprocess ->
+select k -> profile and name. :func:`segment` is the public entry point; the CLI and the app
+call it and print what it returns.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from custseg.clean import CleaningReport, build_lines, clean_lines
+from custseg.engines.duckdb import DuckDBEngine
+from custseg.errors import CustsegWarning, InputError
+from custseg.features.customers import CustomerColumns, customer_features, plan_customer_columns
+from custseg.features.transactions import TRANSACTION_FEATURES, transaction_features
+from custseg.io.readers import SourceInfo, load_source
+from custseg.model import SegmentModel, require_kind
+from custseg.schema import Schema, describe_roles, detect_kind, detect_roles
+
+Progress = Callable[[str], None]
+
+STAGES = {
+    "read": "Reading the file",
+    "clean": "Cleaning lines",
+    "features": "Building customer features",
+    "preprocess": "Preprocessing",
+    "model": "Choosing the number of segments",
+    "profile": "Profiling and naming segments",
+}
+
+
+@dataclass
+class Prepared:
+    """Customer features and what was learned on the way."""
+
+    features: pd.DataFrame
+    info: SourceInfo
+    schema: Schema
+    numeric: list[str]
+    categorical: list[str]
+    cleaning: dict[str, Any]
+    customer_columns: CustomerColumns | None = None
+    analysis_date: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+class _Timer:
+    def __init__(self, progress: Progress | None) -> None:
+        self.seconds: dict[str, float] = {}
+        self.progress = progress
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        if self.progress is not None:
+            self.progress(STAGES.get(name, name))
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - start, 3)
+
+
+def _where(info: SourceInfo) -> str:
+    return f"File '{info.path}'" if info.path else "The DataFrame"
+
+
+def _parse_date(value: str | dt.date | None) -> dt.date | None:
+    if value is None or isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise InputError(
+            f"Analysis date {value!r} is not a date. Write it as YYYY-MM-DD, e.g. 2011-12-10."
+        ) from None
+
+
+def _prepare(
+    engine: DuckDBEngine,
+    source: str | Path | pd.DataFrame,
+    timer: _Timer,
+    *,
+    kind: str = "auto",
+    sheet: str | None = None,
+    columns: dict[str, str] | None = None,
+    date_format: str | None = None,
+    analysis_date: str | dt.date | None = None,
+    non_product_codes: list[str] | None = None,
+    customer_plan: CustomerColumns | None = None,
+) -> Prepared:
+    with timer.stage("read"):
+        info = load_source(engine, source, sheet=sheet)
+        roles = detect_roles(info.columns, columns)
+        where = _where(info)
+        if "customer_id" not in roles:
+            raise InputError(
+                f"{where} has no customer id column. Columns found: {', '.join(info.columns)}; "
+                f"roles detected: {describe_roles(roles)}. Name the id column with --customer-col."
+            )
+        kind, reason = detect_kind(engine, roles, info.columns, where, kind)
+    if kind == "transactions":
+        schema = Schema(kind=kind, roles=roles, kind_reason=reason)
+        with timer.stage("clean"):
+            warns = build_lines(engine, schema, info, date_format)
+            report: CleaningReport = clean_lines(
+                engine,
+                analysis_date=_parse_date(analysis_date),
+                non_product_codes=non_product_codes,
+                has_invoice="invoice" in roles,
+            )
+        with timer.stage("features"):
+            feats = transaction_features(
+                engine,
+                dt.date.fromisoformat(report.analysis_date),
+                has_invoice="invoice" in roles,
+                has_product="product" in roles,
+                non_product_codes=report.non_product_codes,
+            )
+        numeric = [c for c in TRANSACTION_FEATURES if c in feats.columns]
+        gone = report.customers_in - report.customers_kept
+        if gone:
+            warns.append(
+                f"{gone:,} customer(s) have no purchase left after cleaning (only returns, "
+                "adjustments or non-product lines) and get no segment"
+            )
+        return Prepared(
+            features=feats,
+            info=info,
+            schema=schema,
+            numeric=numeric,
+            categorical=[],
+            cleaning=report.to_dict(),
+            analysis_date=report.analysis_date,
+            warnings=[*warns, *report.warnings],
+        )
+    schema = Schema(
+        kind="customers", roles={"customer_id": roles["customer_id"]}, kind_reason=reason
+    )
+    with timer.stage("features"):
+        plan = customer_plan or plan_customer_columns(
+            engine, roles["customer_id"], where, info.delimiter
+        )
+        feats = customer_features(engine, plan, where)
+    cleaning = {
+        "rows_in": info.n_rows,
+        "rows_kept": len(feats),
+        "dropped": [],
+        "customers_in": len(feats),
+        "customers_kept": len(feats),
+    }
+    return Prepared(
+        features=feats,
+        info=info,
+        schema=schema,
+        numeric=[plan.feature_name(c) for c in [*plan.numeric, *plan.dates]],
+        categorical=list(plan.categorical),
+        cleaning=cleaning,
+        customer_columns=plan,
+    )
+
+
+def features_for_model(
+    model: SegmentModel,
+    source: str | Path | pd.DataFrame,
+    *,
+    sheet: str | None = None,
+    columns: dict[str, str] | None = None,
+) -> tuple[pd.DataFrame, Prepared]:
+    """Turn new data into the model's features, with the model's stored rules."""
+    settings = model.settings
+    merged = {**settings.get("column_overrides", {}), **(columns or {})}
+    plan = None
+    if model.kind == "customers":
+        plan = CustomerColumns(**settings["customer_columns"])
+    with DuckDBEngine() as engine:
+        prepared = _prepare(
+            engine,
+            source,
+            _Timer(None),
+            kind=model.kind,
+            sheet=sheet,
+            columns=merged,
+            analysis_date=settings.get("analysis_date"),
+            non_product_codes=settings.get("non_product_codes"),
+            customer_plan=plan,
+        )
+    require_kind(model, prepared.schema.kind, _where(prepared.info))
+    missing = [c for c in model.numeric + model.categorical if c not in prepared.features]
+    if missing:
+        raise InputError(
+            f"{_where(prepared.info)} cannot give the feature '{missing[0]}' the model needs. "
+            f"Columns found: {', '.join(prepared.info.columns)}."
+        )
+    for message in prepared.warnings:
+        warnings.warn(message, CustsegWarning, stacklevel=3)
+    return prepared.features, prepared
+
+
+def canonical_order(features: pd.DataFrame, labels: np.ndarray, kind: str) -> np.ndarray:
+    """Map estimator labels to canonical segment numbers.
+
+    Transactions: by mean revenue, highest first. Customer tables: by size, largest first.
+    Ties keep the estimator's order. Noise (-1) stays -1.
+    """
+    clusters = sorted(int(c) for c in np.unique(labels) if c >= 0)
+    if kind == "transactions":
+        key = {c: -float(features.loc[labels == c, "revenue"].mean()) for c in clusters}
+    else:
+        key = {c: -float(np.sum(labels == c)) for c in clusters}
+    order = sorted(clusters, key=lambda c: (key[c], c))
+    mapping = np.full(max(clusters) + 1, -1, dtype=np.int64)
+    for new, old in enumerate(order):
+        mapping[old] = new
+    return mapping
+
+
+def segment(
+    source: str | Path | pd.DataFrame,
+    *,
+    kind: str = "auto",
+    k: int | None = None,
+    seed: int = 0,
+    sheet: str | None = None,
+    columns: dict[str, str] | None = None,
+    date_format: str | None = None,
+    analysis_date: str | dt.date | None = None,
+    non_product_codes: list[str] | None = None,
+    progress: Progress | None = None,
+) -> Any:
+    """Segment the customers in a file or DataFrame.
+
+    Parameters
+    ----------
+    source : str, Path or pandas.DataFrame
+        Invoice lines or a customer table: .csv/.tsv/.txt (any common encoding and
+        delimiter, optionally .gz), .xlsx, .parquet, or a DataFrame.
+    kind : {"auto", "transactions", "customers"}
+        What the table holds; detected from its columns by default.
+    k : int, optional
+        Number of segments; chosen from 2..10 by default.
+    seed : int
+        Seed for everything random; the same input, options and seed give the same result.
+    sheet : str, optional
+        Excel sheet to read (the first by default).
+    columns : dict, optional
+        Role -> column name, overriding detection. Roles: customer_id, invoice, date,
+        quantity, price, amount, product, description, country.
+    date_format : str, optional
+        strptime format of the date column (for example ``"%d/%m/%Y %H:%M"``).
+    analysis_date : str or date, optional
+        Day the features are measured at; the day after the last transaction by default.
+    non_product_codes : list of str, optional
+        Stock codes that are not products (see :data:`custseg.clean.NON_PRODUCT_CODES`).
+    progress : callable, optional
+        Called with a label at the start of each stage.
+
+    Returns
+    -------
+    SegmentationResult
+        ``.segments``, ``.profiles``, ``.metrics``, ``.model``; ``.save(dir)`` writes them.
+
+    Examples
+    --------
+    >>> import custseg
+    >>> result = custseg.segment(custseg.datasets.demo_path(), seed=0)  # doctest: +SKIP
+    >>> result.profiles[["segment_name", "n_customers"]]  # doctest: +SKIP
+    """
+    from custseg.models import AutoKMeans
+    from custseg.preprocess import (
+        build_preprocessor,
+        categorical_as_text,
+        check_finite,
+        plan_columns,
+        transform_names,
+    )
+    from custseg.profile import (
+        distinguishing_features,
+        name_customer_segments,
+        name_rfm_segments,
+        segment_profiles,
+    )
+    from custseg.result import SegmentationResult, library_versions
+
+    if k is not None and (not isinstance(k, (int, np.integer)) or k < 1):
+        raise InputError(f"k must be a whole number of segments of at least 2, got {k!r}.")
+    timer = _Timer(progress)
+    total_start = time.perf_counter()
+    with DuckDBEngine() as engine:
+        prep = _prepare(
+            engine,
+            source,
+            timer,
+            kind=kind,
+            sheet=sheet,
+            columns=columns,
+            date_format=date_format,
+            analysis_date=analysis_date,
+            non_product_codes=non_product_codes,
+        )
+    feats = prep.features
+    n = len(feats)
+    where = _where(prep.info)
+    if n < 3:
+        raise InputError(
+            f"{where} gives {n} customer(s) after cleaning; segmentation needs at least 3"
+            + (
+                " (see the cleaning table: lines dropped per reason)."
+                if prep.schema.kind == "transactions"
+                else "."
+            )
+        )
+    with timer.stage("preprocess"):
+        colplan = plan_columns(feats, prep.numeric, prep.categorical)
+        preprocessor = build_preprocessor(colplan)
+        frame = categorical_as_text(feats, colplan.categorical)
+        X = np.asarray(
+            preprocessor.fit_transform(frame[colplan.numeric + colplan.categorical]),
+            dtype=np.float64,
+        )
+        names = transform_names(preprocessor)
+        check_finite(X, names)
+    with timer.stage("model"):
+        n_distinct = len(np.unique(X, axis=0))
+        if k is not None and k > n_distinct:
+            raise InputError(
+                f"{where} has {n_distinct} distinguishable customers, fewer than k={k}. "
+                f"Pass a smaller --k (at most {n_distinct})."
+            )
+        if k == 1:
+            raise InputError(
+                "k=1 puts everyone in one segment. Pass --k 2 or more, or leave it out."
+            )
+        estimator = AutoKMeans(n_clusters=k, random_state=seed).fit(X)
+    with timer.stage("profile"):
+        mapping = canonical_order(feats, estimator.labels_, prep.schema.kind)
+        labels = mapping[estimator.labels_]
+        distinct = distinguishing_features(feats, labels, colplan.numeric, colplan.categorical)
+        if prep.schema.kind == "transactions":
+            naming = name_rfm_segments(feats, labels, distinct)
+        else:
+            naming = name_customer_segments(distinct, colplan.numeric)
+        seg_names = [d["segment_name"] for d in naming]
+        actions = [d["action"] for d in naming]
+        revenue_col = "revenue" if prep.schema.kind == "transactions" else None
+        feature_columns = [c for c in feats.columns if c != "customer_id"]
+        profiles = segment_profiles(
+            feats,
+            labels,
+            colplan.numeric + [c for c in prep.numeric if c not in colplan.numeric],
+            colplan.categorical,
+            revenue_col,
+        )
+        profiles.insert(1, "segment_name", seg_names)
+        profiles["action"] = actions
+    settings: dict[str, Any] = {
+        "roles": prep.schema.roles,
+        "column_overrides": {k_: v for k_, v in (columns or {}).items() if v},
+        "analysis_date": prep.analysis_date,
+        "non_product_codes": prep.cleaning.get("non_product_codes"),
+        "customer_columns": prep.customer_columns.to_dict() if prep.customer_columns else None,
+        "versions": library_versions(),
+    }
+    model = SegmentModel(
+        kind=prep.schema.kind,
+        preprocessor=preprocessor,
+        estimator=estimator,
+        label_map=mapping,
+        segment_names=seg_names,
+        actions=actions,
+        numeric=colplan.numeric,
+        categorical=colplan.categorical,
+        feature_columns=feature_columns,
+        settings=settings,
+    )
+    segments = model.label_frame(feats, labels)
+    best = next(r for r in estimator.selection_ if r["k"] == estimator.n_clusters_)
+    metrics: dict[str, Any] = {
+        "kind": prep.schema.kind,
+        "algorithm": "kmeans",
+        "parameters": {
+            "n_init": estimator.n_init,
+            "k_min": estimator.k_min,
+            "k_max": estimator.k_max,
+            "k_fixed": k,
+            "min_cluster_share": estimator.min_cluster_share,
+        },
+        "k": int(estimator.n_clusters_),
+        "silhouette": best["silhouette"],
+        "davies_bouldin": best["davies_bouldin"],
+        "calinski_harabasz": best["calinski_harabasz"],
+        "inertia": best["inertia"],
+        "silhouette_sampled": best["silhouette_sampled"],
+        "silhouette_sample_size": best["silhouette_sample_size"],
+        "selection_reason": estimator.reason_,
+        "elbow_k": estimator.knee_,
+        "candidates": estimator.selection_,
+        "n_customers": n,
+        "seed": seed,
+        "source": prep.info.to_dict(),
+        "schema": prep.schema.to_dict(),
+        "analysis_date": prep.analysis_date,
+        "cleaning": prep.cleaning,
+        "features": {
+            c: TRANSACTION_FEATURES.get(c, "from the customer table") for c in feature_columns
+        },
+        "preprocessing": {
+            "numeric": colplan.numeric,
+            "categorical": colplan.categorical,
+            "dropped": colplan.dropped,
+            "notices": colplan.notices,
+            "model_inputs": names,
+        },
+        "segments": naming,
+        "warnings": prep.warnings,
+        "versions": settings["versions"],
+        "seconds": {**timer.seconds, "total": round(time.perf_counter() - total_start, 3)},
+    }
+    return SegmentationResult(
+        segments=segments,
+        profiles=profiles,
+        metrics=metrics,
+        model=model,
+        model_inputs=X,
+        labels=labels,
+    )

@@ -1,0 +1,256 @@
+"""Preprocessing: which columns to use, and a scikit-learn pipeline that makes them comparable.
+
+:func:`plan_columns` drops what cannot help (constant columns, id-like or mostly-missing
+columns) and says why. :func:`build_preprocessor` returns a ``ColumnTransformer``:
+
+- numbers: median imputation -> :class:`SkewTransformer` (log1p or Yeo-Johnson on skewed
+  columns) -> standard scaling -> :class:`OutlierClipper` (caps extreme z-scores);
+- categories: constant imputation (``"missing"``) -> one-hot encoding with at most
+  ``MAX_CATEGORIES`` levels per column (rarer ones are grouped as infrequent).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import yeojohnson
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from custseg.errors import InputError
+
+#: Thresholds, each with its reason.
+SKEW_THRESHOLD = 1.0
+"""|skewness| above which a numeric column is transformed (a common rule of thumb)."""
+CLIP_Z = 4.0
+"""Standardized values are capped at +-4: single huge customers stay at the edge of a segment
+instead of getting a segment of their own."""
+MAX_CATEGORIES = 8
+"""One-hot columns per categorical feature; rarer levels become one 'infrequent' column."""
+ID_LIKE_SHARE = 0.5
+"""A text column with more distinct values than this share of rows is an identifier."""
+MAX_MISSING_SHARE = 0.9
+"""Columns missing in more than this share of rows carry too little to cluster on."""
+
+
+class SkewTransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Reduce skew column by column: ``log1p`` for skewed non-negative columns, Yeo-Johnson
+    for skewed columns with negative values, nothing for the rest.
+
+    Parameters
+    ----------
+    threshold : float, default=1.0
+        Absolute skewness above which a column is transformed.
+
+    Attributes
+    ----------
+    methods_ : ndarray of str
+        ``"log1p"``, ``"yeo-johnson"`` or ``"none"`` per column.
+    lambdas_ : ndarray of float
+        Yeo-Johnson lambda per column (NaN where unused).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[1.0], [2.0], [3.0], [1000.0]])
+    >>> SkewTransformer().fit(X).methods_.tolist()
+    ['log1p']
+    """
+
+    def __init__(self, *, threshold: float = SKEW_THRESHOLD) -> None:
+        self.threshold = threshold
+
+    def fit(self, X: Any, y: Any = None) -> SkewTransformer:
+        X = validate_data(self, X, dtype=np.float64, ensure_all_finite=True)
+        n_features = X.shape[1]
+        self.methods_ = np.array(["none"] * n_features, dtype=object)
+        self.lambdas_ = np.full(n_features, np.nan)
+        for j in range(n_features):
+            col = X[:, j]
+            if np.ptp(col) == 0:
+                continue
+            centred = col - col.mean()
+            skew = float(np.mean(centred**3) / (np.mean(centred**2) ** 1.5))
+            if abs(skew) <= self.threshold:
+                continue
+            if col.min() >= 0 and skew > 0:
+                self.methods_[j] = "log1p"
+            else:
+                self.methods_[j] = "yeo-johnson"
+                self.lambdas_[j] = float(yeojohnson(col)[1])
+        return self
+
+    def transform(self, X: Any) -> Any:
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, reset=False, copy=True, ensure_all_finite=True)
+        for j, method in enumerate(self.methods_):
+            if method == "log1p":
+                X[:, j] = np.log1p(np.clip(X[:, j], 0, None))
+            elif method == "yeo-johnson":
+                X[:, j] = yeojohnson(X[:, j], lmbda=self.lambdas_[j])
+        return X
+
+
+class OutlierClipper(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Cap values at ``+-limit`` (meant for standardized data) and check that all are finite.
+
+    Parameters
+    ----------
+    limit : float, default=4.0
+        The cap.
+
+    Attributes
+    ----------
+    n_clipped_ : int
+        How many training values were capped.
+
+    Examples
+    --------
+    >>> OutlierClipper(limit=2.0).fit_transform([[1.0], [-5.0], [3.0]]).ravel().tolist()
+    [1.0, -2.0, 2.0]
+    """
+
+    def __init__(self, *, limit: float = CLIP_Z) -> None:
+        self.limit = limit
+
+    def fit(self, X: Any, y: Any = None) -> OutlierClipper:
+        X = validate_data(self, X, dtype=np.float64)
+        self.n_clipped_ = int(np.sum(np.abs(X) > self.limit))
+        return self
+
+    def transform(self, X: Any) -> Any:
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        return np.clip(X, -self.limit, self.limit)
+
+
+@dataclass
+class ColumnPlan:
+    """Which feature columns are used, and what was left out and why."""
+
+    numeric: list[str]
+    categorical: list[str]
+    notices: list[str] = field(default_factory=list)
+    dropped: dict[str, str] = field(default_factory=dict)
+
+
+def plan_columns(frame: pd.DataFrame, numeric: list[str], categorical: list[str]) -> ColumnPlan:
+    """Keep the columns worth clustering on; every column left out gets a reason.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [5.0, 5.0, 5.0]})
+    >>> plan_columns(df, ["a", "b"], []).dropped
+    {'b': 'constant (every value is 5)'}
+    """
+    plan = ColumnPlan(numeric=[], categorical=[])
+    n = len(frame)
+    for col in [*numeric, *categorical]:
+        values = frame[col]
+        missing = float(values.isna().mean()) if n else 0.0
+        distinct = values.nunique(dropna=True)
+        if missing > MAX_MISSING_SHARE:
+            plan.dropped[col] = f"missing in {missing:.0%} of rows"
+        elif distinct <= 1:
+            shown = values.dropna().iloc[0] if distinct == 1 else "missing"
+            if isinstance(shown, float) and shown.is_integer():
+                shown = int(shown)
+            plan.dropped[col] = f"constant (every value is {shown})"
+        elif col in categorical and distinct > max(MAX_CATEGORIES, ID_LIKE_SHARE * n):
+            plan.dropped[col] = f"id-like text ({distinct:,} distinct values in {n:,} rows)"
+        elif col in categorical:
+            plan.categorical.append(col)
+            if distinct > MAX_CATEGORIES:
+                plan.notices.append(
+                    f"'{col}' has {distinct} categories; the {MAX_CATEGORIES - 1} most common are "
+                    "kept and the rest grouped as 'infrequent'"
+                )
+        else:
+            plan.numeric.append(col)
+            if missing > 0:
+                plan.notices.append(
+                    f"'{col}' is missing in {missing:.1%} of rows; filled with the median"
+                )
+    for col, why in plan.dropped.items():
+        plan.notices.append(f"column '{col}' left out: {why}")
+    if not plan.numeric and not plan.categorical:
+        raise InputError(
+            "No column is left to build segments on: "
+            + "; ".join(f"'{c}' {w}" for c, w in plan.dropped.items())
+            + ". Provide numeric or categorical attributes that vary between customers."
+        )
+    return plan
+
+
+def build_preprocessor(plan: ColumnPlan) -> ColumnTransformer:
+    """The preprocessing ``ColumnTransformer`` for a :class:`ColumnPlan`.
+
+    Examples
+    --------
+    >>> plan = ColumnPlan(numeric=["revenue"], categorical=["country"])
+    >>> build_preprocessor(plan).transformers[0][0]
+    'numeric'
+    """
+    numeric = Pipeline(
+        [
+            ("impute", SimpleImputer(strategy="median")),
+            ("skew", SkewTransformer()),
+            ("scale", StandardScaler()),
+            ("clip", OutlierClipper()),
+        ]
+    )
+    categorical = Pipeline(
+        [
+            ("impute", SimpleImputer(strategy="constant", fill_value="missing")),
+            (
+                "onehot",
+                OneHotEncoder(
+                    handle_unknown="infrequent_if_exist",
+                    max_categories=MAX_CATEGORIES,
+                    sparse_output=False,
+                ),
+            ),
+        ]
+    )
+    transformers: list[tuple[str, Any, list[str]]] = []
+    if plan.numeric:
+        transformers.append(("numeric", numeric, plan.numeric))
+    if plan.categorical:
+        transformers.append(("categorical", categorical, plan.categorical))
+    return ColumnTransformer(transformers, remainder="drop", verbose_feature_names_out=False)
+
+
+def check_finite(X: np.ndarray, names: list[str]) -> None:
+    """Refuse NaN or infinite values before they reach a model, naming the column."""
+    bad = ~np.isfinite(X)
+    if bad.any():
+        j = int(np.argmax(bad.any(axis=0)))
+        raise InputError(
+            f"Feature '{names[j]}' has {int(bad[:, j].sum())} values that are not finite after "
+            "preprocessing (extreme magnitudes?). Remove or fix the extreme values in that column."
+        )
+
+
+def transform_names(preprocessor: ColumnTransformer) -> list[str]:
+    """Output column names of a fitted preprocessor."""
+    return [str(n) for n in preprocessor.get_feature_names_out()]
+
+
+def categorical_as_text(frame: pd.DataFrame, categorical: list[str]) -> pd.DataFrame:
+    """Categorical columns as plain object text (numbers mixed in are read as text)."""
+    out = frame.copy()
+    for col in categorical:
+        out[col] = (
+            out[col]
+            .map(lambda v: v if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
+            .astype(object)
+        )
+        out[col] = out[col].where(out[col].notna(), np.nan)
+    return out

@@ -1,0 +1,18 @@
+"""Segment profiles, distinguishing features, names and recommended actions."""
+
+from custseg.profile.naming import (
+    CUSTOMER_ACTIONS,
+    RFM_NAMING_RULES,
+    name_customer_segments,
+    name_rfm_segments,
+)
+from custseg.profile.profiles import distinguishing_features, segment_profiles
+
+__all__ = [
+    "CUSTOMER_ACTIONS",
+    "RFM_NAMING_RULES",
+    "distinguishing_features",
+    "name_customer_segments",
+    "name_rfm_segments",
+    "segment_profiles",
+]

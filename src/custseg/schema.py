@@ -1,0 +1,456 @@
+"""Column roles: which column is the customer id, the invoice, the date, and so on.
+
+Roles are found from column names (case, spaces and punctuation ignored) through the alias
+table :data:`ROLE_ALIASES`, then checked against the values. Flags such as ``--customer-col``
+override any detection. The result says whether the table holds transactions (invoice lines,
+several per customer) or customers (one row per customer).
+
+This module also turns text into typed values (numbers, dates, ids) in SQL, with errors that
+name the column, the rows and an example of the bad value.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from custseg.engines.duckdb import DuckDBEngine, quote_ident, sql_literal
+from custseg.errors import InputError, show_rows
+
+#: Column names that each role is recognised by, after lower-casing and removing everything
+#: but letters and digits. Earlier names win when a table has several.
+ROLE_ALIASES: dict[str, tuple[str, ...]] = {
+    "customer_id": (
+        "customerid",
+        "customer",
+        "custid",
+        "customerno",
+        "customernumber",
+        "customercode",
+        "clientid",
+        "client",
+        "userid",
+        "memberid",
+        "accountid",
+        "buyerid",
+        "shopperid",
+        "id",
+    ),
+    "invoice": (
+        "invoiceno",
+        "invoice",
+        "invoiceid",
+        "invoicenumber",
+        "orderid",
+        "order",
+        "orderno",
+        "ordernumber",
+        "transactionid",
+        "transaction",
+        "receiptid",
+        "receipt",
+        "basketid",
+        "billno",
+    ),
+    "date": (
+        "invoicedate",
+        "orderdate",
+        "transactiondate",
+        "purchasedate",
+        "saledate",
+        "date",
+        "datetime",
+        "timestamp",
+        "orderdatetime",
+        "time",
+    ),
+    "quantity": (
+        "quantity",
+        "qty",
+        "units",
+        "quantityordered",
+        "nitems",
+        "numberofitems",
+        "items",
+        "count",
+    ),
+    "price": ("unitprice", "price", "itemprice", "priceeach", "unitcost", "priceperunit"),
+    "amount": (
+        "amount",
+        "lineamount",
+        "linetotal",
+        "totalprice",
+        "totalamount",
+        "total",
+        "sales",
+        "revenue",
+        "value",
+        "netamount",
+        "spend",
+    ),
+    "product": (
+        "stockcode",
+        "productid",
+        "productcode",
+        "product",
+        "sku",
+        "itemid",
+        "itemcode",
+        "articleid",
+    ),
+    "description": (
+        "description",
+        "productname",
+        "itemname",
+        "itemdescription",
+        "productdescription",
+    ),
+    "country": ("country", "countryname", "region", "market"),
+}
+
+#: Roles a transactions table must have (``price`` or ``amount`` as well).
+REQUIRED_TRANSACTION_ROLES = ("customer_id", "date")
+
+#: Date formats tried on text dates. Within each group of formats that differ only in the
+#: order of day and month, the first one wins when both read every value: month-first for
+#: slashes (US exports such as ``12/1/2010 8:26``), day-first for dashes and dots (European
+#: exports such as ``04-09-2012``). A warning says so, and ``--date-format`` overrides it.
+DATE_FORMATS: tuple[str, ...] = (
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%d",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M:%S.%f",
+    "%Y-%m-%dT%H:%M:%S.%f",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %H:%M",
+    "%Y/%m/%d",
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y %H:%M",
+    "%m/%d/%Y",
+    "%d/%m/%Y %H:%M:%S",
+    "%d/%m/%Y %H:%M",
+    "%d/%m/%Y",
+    "%m/%d/%y %H:%M",
+    "%m/%d/%y",
+    "%d/%m/%y %H:%M",
+    "%d/%m/%y",
+    "%d-%m-%Y %H:%M:%S",
+    "%d-%m-%Y %H:%M",
+    "%d-%m-%Y",
+    "%m-%d-%Y %H:%M:%S",
+    "%m-%d-%Y %H:%M",
+    "%m-%d-%Y",
+    "%d.%m.%Y %H:%M:%S",
+    "%d.%m.%Y %H:%M",
+    "%d.%m.%Y",
+    "%Y%m%d",
+)
+#: Dates outside this range are reported as implausible.
+PLAUSIBLE_YEARS = (1970, 2100)
+
+NUMERIC_TYPES = (
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "FLOAT",
+    "DOUBLE",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+)
+OVERRIDE_FLAGS = {
+    "customer_id": "--customer-col",
+    "invoice": "--invoice-col",
+    "date": "--date-col",
+    "quantity": "--quantity-col",
+    "price": "--price-col",
+    "amount": "--amount-col",
+    "product": "--product-col",
+    "description": "--description-col",
+    "country": "--country-col",
+}
+
+
+def normalize_name(name: str) -> str:
+    """Lower-case a column name and keep only letters and digits.
+
+    Examples
+    --------
+    >>> normalize_name("Customer ID")
+    'customerid'
+    >>> normalize_name("Annual Income (k$)")
+    'annualincomek'
+    """
+    return re.sub(r"[^0-9a-z]", "", name.lower())
+
+
+@dataclass
+class Schema:
+    """Detected column roles and the kind of table."""
+
+    kind: str
+    roles: dict[str, str]
+    kind_reason: str
+    date_format: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready copy."""
+        return {
+            "kind": self.kind,
+            "roles": dict(self.roles),
+            "kind_reason": self.kind_reason,
+            "date_format": self.date_format,
+        }
+
+
+def detect_roles(columns: list[str], overrides: dict[str, str] | None = None) -> dict[str, str]:
+    """Map roles to columns from names, then apply user overrides.
+
+    Examples
+    --------
+    >>> detect_roles(["Invoice", "StockCode", "Quantity", "InvoiceDate", "Price", "Customer ID"])
+    ... # doctest: +NORMALIZE_WHITESPACE
+    {'customer_id': 'Customer ID', 'invoice': 'Invoice', 'date': 'InvoiceDate',
+     'quantity': 'Quantity', 'price': 'Price', 'product': 'StockCode'}
+    """
+    overrides = {k: v for k, v in (overrides or {}).items() if v}
+    for role, col in overrides.items():
+        if role not in ROLE_ALIASES:
+            raise InputError(f"Unknown column role '{role}'. Roles: {', '.join(ROLE_ALIASES)}.")
+        if col not in columns:
+            raise InputError(
+                f"Column '{col}' given to {OVERRIDE_FLAGS[role]} is not in the data. "
+                f"Columns found: {', '.join(columns)}."
+            )
+    by_norm: dict[str, str] = {}
+    for col in columns:
+        by_norm.setdefault(normalize_name(col), col)
+    taken = set(overrides.values())
+    roles: dict[str, str] = {}
+    for role, aliases in ROLE_ALIASES.items():
+        if role in overrides:
+            roles[role] = overrides[role]
+            continue
+        for alias in aliases:
+            col = by_norm.get(alias)
+            if col is not None and col not in taken:
+                roles[role] = col
+                taken.add(col)
+                break
+    return roles
+
+
+def describe_roles(roles: dict[str, str]) -> str:
+    """One line listing detected roles, for messages."""
+    if not roles:
+        return "none"
+    return ", ".join(f"{role}={col!r}" for role, col in roles.items())
+
+
+def detect_kind(
+    engine: DuckDBEngine,
+    roles: dict[str, str],
+    columns: list[str],
+    where: str,
+    kind: str = "auto",
+) -> tuple[str, str]:
+    """Decide whether the table holds transactions or one row per customer.
+
+    Transactions need a customer id, a date, and a price or an amount, and customer ids that
+    repeat. Anything else is read as a customer table.
+    """
+    has_tx_roles = all(r in roles for r in REQUIRED_TRANSACTION_ROLES) and (
+        "price" in roles or "amount" in roles
+    )
+    if kind == "transactions":
+        missing = [r for r in REQUIRED_TRANSACTION_ROLES if r not in roles]
+        if "price" not in roles and "amount" not in roles:
+            missing.append("price or amount")
+        if missing:
+            flags = ", ".join(OVERRIDE_FLAGS.get(m, "--price-col or --amount-col") for m in missing)
+            raise InputError(
+                f"{where} has no column for {', '.join(missing)}. Columns found: "
+                f"{', '.join(columns)}; roles detected: {describe_roles(roles)}. "
+                f"Name the columns with {flags}."
+            )
+        return "transactions", "asked for with --kind transactions"
+    if kind == "customers":
+        return "customers", "asked for with --kind customers"
+    if kind != "auto":
+        raise InputError(f"Unknown kind '{kind}'. Use auto, transactions or customers.")
+    if not has_tx_roles:
+        found = [r for r in ("date", "price", "amount") if r in roles]
+        return "customers", (
+            "no transaction columns (a date and a price or amount) were found"
+            if not found
+            else f"only {', '.join(found)} of the transaction columns were found"
+        )
+    cid = quote_ident(roles["customer_id"])
+    n_rows, n_ids = engine.sql(f"SELECT count(*), count(DISTINCT {cid}) FROM raw").fetchone() or (
+        0,
+        0,
+    )
+    if n_ids >= n_rows:
+        return "customers", "every customer id appears once, so each row is a customer"
+    return "transactions", (
+        f"it has a customer id, an order date and prices, and {n_rows:,} rows for {n_ids:,} customers"
+    )
+
+
+# ---------------------------------------------------------------- typing values in SQL
+
+
+def column_type(engine: DuckDBEngine, column: str, table: str = "raw") -> str:
+    """DuckDB type of one column."""
+    for name, typ in engine.columns(table):
+        if name == column:
+            return typ
+    raise KeyError(column)
+
+
+def id_expr(column: str, typ: str) -> str:
+    """SQL that turns an id column into clean text: trimmed, ``17850.0`` written as ``17850``."""
+    col = quote_ident(column)
+    text = f"trim(CAST({col} AS VARCHAR))"
+    return (
+        f"CASE WHEN {text} = '' THEN NULL WHEN regexp_matches({text}, '^[0-9]+\\.0+$') "
+        f"THEN regexp_replace({text}, '\\.0+$', '') ELSE {text} END"
+    )
+
+
+def text_expr(column: str) -> str:
+    """SQL for a trimmed text column with empty strings as missing."""
+    col = quote_ident(column)
+    return f"NULLIF(trim(CAST({col} AS VARCHAR)), '')"
+
+
+def uses_decimal_comma(engine: DuckDBEngine, column: str, delimiter: str | None) -> bool:
+    """True when a text column writes decimals with a comma (``2,55``) in a non-comma file."""
+    if delimiter in (None, "comma"):
+        return False
+    col = quote_ident(column)
+    comma, dot = engine.sql(
+        f"SELECT count(*) FILTER (WHERE regexp_matches(trim({col}), '^[+-]?[0-9.]*[0-9],[0-9]+$')), "
+        f"count(*) FILTER (WHERE regexp_matches(trim({col}), '^[+-]?[0-9]*\\.[0-9]+$')) FROM raw"
+    ).fetchone() or (0, 0)
+    return comma > 0 and dot == 0
+
+
+def number_expr(column: str, typ: str, decimal_comma: bool = False) -> str:
+    """SQL that reads a number; currency symbols, spaces and thousands separators are removed."""
+    col = quote_ident(column)
+    if typ in NUMERIC_TYPES or typ.startswith("DECIMAL"):
+        return f"CAST({col} AS DOUBLE)"
+    stripped = f"regexp_replace(trim(CAST({col} AS VARCHAR)), '[£$€¥\\s]', '', 'g')"
+    if decimal_comma:
+        cleaned = f"replace(replace({stripped}, '.', ''), ',', '.')"
+    else:
+        cleaned = f"replace({stripped}, ',', '')"
+    return f"TRY_CAST({cleaned} AS DOUBLE)"
+
+
+def _date_candidates(engine: DuckDBEngine, column: str) -> tuple[list[str], int, dict[str, int]]:
+    col = quote_ident(column)
+    engine.sql(
+        f"CREATE OR REPLACE TEMP TABLE _dates AS SELECT DISTINCT trim(CAST({col} AS VARCHAR)) AS v "
+        f"FROM raw WHERE {col} IS NOT NULL AND trim(CAST({col} AS VARCHAR)) <> ''"
+    )
+    n_distinct = int(engine.scalar("SELECT count(*) FROM _dates"))
+    aggs = ", ".join(
+        f"count(*) FILTER (WHERE try_strptime(v, {sql_literal(f)}) IS NULL)" for f in DATE_FORMATS
+    )
+    fails = engine.sql(f"SELECT {aggs} FROM _dates").fetchone() or ()
+    failures = dict(zip(DATE_FORMATS, (int(x) for x in fails), strict=True))
+    ok = [f for f in DATE_FORMATS if failures[f] == 0]
+    return ok, n_distinct, failures
+
+
+def detect_date_format(
+    engine: DuckDBEngine, column: str, where: str, *, required: bool = True
+) -> tuple[str | None, list[str]]:
+    """Find the one format that reads every value of a text date column.
+
+    Returns the format (``None`` when the column is already typed as a date) and warnings.
+    With ``required=False`` a column that is not dates returns ``("", [])`` instead of raising.
+    """
+    typ = column_type(engine, column)
+    if typ.startswith(("TIMESTAMP", "DATE")):
+        return None, []
+    ok, n_distinct, failures = _date_candidates(engine, column)
+    if n_distinct == 0:
+        if not required:
+            return "", []
+        raise InputError(
+            f"{where}: column '{column}' has no dates at all. Pass --date-col to name the date column."
+        )
+    if ok:
+        chosen = ok[0]
+        warnings: list[str] = []
+        swapped = chosen.replace("%d", "%D").replace("%m", "%d").replace("%D", "%m")
+        if swapped != chosen and swapped in ok:
+            sample = engine.scalar("SELECT v FROM _dates LIMIT 1")
+            order = "day-first" if chosen.index("%d") < chosen.index("%m") else "month-first"
+            warnings.append(
+                f"dates in '{column}' such as '{sample}' read either way; read as {order} "
+                f"('{chosen}'). Pass --date-format '{swapped}' if that is wrong."
+            )
+        return chosen, warnings
+    if not required:
+        return "", []
+    best = min(DATE_FORMATS, key=lambda f: failures[f])
+    if failures[best] >= n_distinct:
+        sample = engine.sql("SELECT v FROM _dates LIMIT 3").fetchall()
+        examples = ", ".join(repr(r[0]) for r in sample)
+        raise InputError(
+            f"{where}: column '{column}' has values that are not dates in any known format, "
+            f"e.g. {examples}. Pass --date-col to pick another column, or --date-format "
+            "(for example '%d/%m/%Y %H:%M') to say how dates are written."
+        )
+    col = quote_ident(column)
+    bad = engine.sql(
+        f"SELECT _row, {col} FROM raw WHERE {col} IS NOT NULL AND trim(CAST({col} AS VARCHAR)) <> '' "
+        f"AND try_strptime(trim(CAST({col} AS VARCHAR)), {sql_literal(best)}) IS NULL ORDER BY _row"
+    ).fetchall()
+    raise InputError(
+        f"{where}: column '{column}' has {len(bad):,} values that are not dates in the format of "
+        f"the others ('{best}') ({show_rows([int(r[0]) for r in bad[:5]], total=len(bad))}), e.g. {bad[0][1]!r}. "
+        "Fix those values, or pass --date-format to say how dates are written."
+    )
+
+
+def date_expr(column: str, fmt: str | None) -> str:
+    """SQL that reads a date column with a detected format."""
+    col = quote_ident(column)
+    if fmt is None:
+        return f"CAST({col} AS TIMESTAMP)"
+    return f"try_strptime(trim(CAST({col} AS VARCHAR)), {sql_literal(fmt)})"
+
+
+def check_parsed(
+    engine: DuckDBEngine, column: str, expr: str, what: str, hint: str, where: str
+) -> None:
+    """Raise if any present value of ``column`` does not parse, or parses to inf/NaN.
+
+    Names the column, the rows and one example value.
+    """
+    col = quote_ident(column)
+    present = f"{col} IS NOT NULL AND trim(CAST({col} AS VARCHAR)) <> ''"
+    bad_cond = f"({expr}) IS NULL"
+    if what == "numbers":
+        bad_cond = f"({expr}) IS NULL OR isinf({expr}) OR isnan({expr})"
+    bad = engine.sql(
+        f"SELECT _row, CAST({col} AS VARCHAR) FROM raw WHERE {present} AND ({bad_cond}) ORDER BY _row LIMIT 6"
+    ).fetchall()
+    if bad:
+        n_bad = int(engine.scalar(f"SELECT count(*) FROM raw WHERE {present} AND ({bad_cond})"))
+        shown = show_rows([int(r[0]) for r in bad], total=n_bad)
+        raise InputError(
+            f"{where}: column '{column}' has {n_bad:,} value(s) that are not {what} "
+            f"({shown}), e.g. {bad[0][1]!r}. {hint}"
+        )
