@@ -16,7 +16,7 @@ from custseg import datasets
 from custseg.errors import CustsegError, CustsegWarning, InputError, ModelFileError
 from custseg.model import SegmentModel
 from custseg.persist import load_model, save_model
-from custseg.pipeline import segment
+from custseg.pipeline import build_features, segment
 from custseg.result import SegmentationResult
 
 try:
@@ -32,6 +32,7 @@ __all__ = [
     "SegmentModel",
     "SegmentationResult",
     "__version__",
+    "build_features",
     "datasets",
     "load_model",
     "save_model",

@@ -21,6 +21,8 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "custseg.models.kmeans.AutoKMeans",
     "custseg.preprocess.SkewTransformer",
     "custseg.preprocess.OutlierClipper",
+    # Data types of arrays and of the one-hot encoder's output; no code runs when they load.
+    "numpy.dtype",
 )
 PICKLE_MAGIC = (b"\x80", b"(", b"c", b"}", b"]")
 

@@ -97,6 +97,10 @@ def _prepare(
     non_product_codes: list[str] | None = None,
     customer_plan: CustomerColumns | None = None,
 ) -> Prepared:
+    if not isinstance(source, (str, Path, pd.DataFrame)):
+        raise InputError(
+            f"Cannot read a {type(source).__name__}: pass a file path or a pandas DataFrame."
+        )
     with timer.stage("read"):
         info = load_source(engine, source, sheet=sheet)
         roles = detect_roles(info.columns, columns)
@@ -166,6 +170,51 @@ def _prepare(
         cleaning=cleaning,
         customer_columns=plan,
     )
+
+
+def build_features(
+    source: str | Path | pd.DataFrame,
+    *,
+    kind: str = "auto",
+    sheet: str | None = None,
+    columns: dict[str, str] | None = None,
+    date_format: str | None = None,
+    analysis_date: str | dt.date | None = None,
+    non_product_codes: list[str] | None = None,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Read, clean and turn a source into one row of features per customer, without clustering.
+
+    Takes the same options as :func:`segment`. Returns the feature table and a dict with the
+    source, schema, cleaning accounting, analysis date and warnings.
+
+    Examples
+    --------
+    >>> features, info = custseg.build_features(custseg.datasets.demo_path())  # doctest: +SKIP
+    >>> features.columns[:4].tolist()  # doctest: +SKIP
+    ['customer_id', 'days_since_last_purchase', 'n_orders', 'revenue']
+    """
+    with DuckDBEngine() as engine:
+        prep = _prepare(
+            engine,
+            source,
+            _Timer(None),
+            kind=kind,
+            sheet=sheet,
+            columns=columns,
+            date_format=date_format,
+            analysis_date=analysis_date,
+            non_product_codes=non_product_codes,
+        )
+    details = {
+        "source": prep.info.to_dict(),
+        "schema": prep.schema.to_dict(),
+        "cleaning": prep.cleaning,
+        "analysis_date": prep.analysis_date,
+        "numeric": prep.numeric,
+        "categorical": prep.categorical,
+        "warnings": prep.warnings,
+    }
+    return prep.features, details
 
 
 def features_for_model(

@@ -121,8 +121,11 @@ DATE_FORMATS: tuple[str, ...] = (
     "%Y-%m-%d %H:%M",
     "%Y-%m-%d",
     "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%dT%H:%M",
     "%Y-%m-%d %H:%M:%S.%f",
     "%Y-%m-%dT%H:%M:%S.%f",
+    "%Y-%m-%dT%H:%M:%SZ",
+    "%Y-%m-%dT%H:%M:%S.%fZ",
     "%Y/%m/%d %H:%M:%S",
     "%Y/%m/%d %H:%M",
     "%Y/%m/%d",
@@ -145,6 +148,13 @@ DATE_FORMATS: tuple[str, ...] = (
     "%d.%m.%Y %H:%M:%S",
     "%d.%m.%Y %H:%M",
     "%d.%m.%Y",
+    "%d-%b-%Y %H:%M",
+    "%d-%b-%Y",
+    "%d-%b-%y",
+    "%d %b %Y",
+    "%d %B %Y",
+    "%b %d, %Y",
+    "%B %d, %Y",
     "%Y%m%d",
 )
 #: Dates outside this range are reported as implausible.
@@ -220,14 +230,28 @@ def detect_roles(columns: list[str], overrides: dict[str, str] | None = None) ->
      'quantity': 'Quantity', 'price': 'Price', 'product': 'StockCode'}
     """
     overrides = {k: v for k, v in (overrides or {}).items() if v}
-    for role, col in overrides.items():
+    for role, col in list(overrides.items()):
         if role not in ROLE_ALIASES:
             raise InputError(f"Unknown column role '{role}'. Roles: {', '.join(ROLE_ALIASES)}.")
-        if col not in columns:
+        if col in columns:
+            continue
+        # Accept another spelling of an existing name when exactly one column matches it.
+        near = [c for c in columns if normalize_name(c) == normalize_name(col)]
+        if len(near) == 1 and normalize_name(col):
+            overrides[role] = near[0]
+            continue
+        raise InputError(
+            f"Column '{col}' given to {OVERRIDE_FLAGS[role]} is not in the data. "
+            f"Columns found: {', '.join(columns)}."
+        )
+    given: dict[str, str] = {}
+    for role, col in overrides.items():
+        if col in given:
             raise InputError(
-                f"Column '{col}' given to {OVERRIDE_FLAGS[role]} is not in the data. "
-                f"Columns found: {', '.join(columns)}."
+                f"Column '{col}' is given to both {OVERRIDE_FLAGS[given[col]]} and "
+                f"{OVERRIDE_FLAGS[role]}. Give each role its own column."
             )
+        given[col] = role
     by_norm: dict[str, str] = {}
     for col in columns:
         by_norm.setdefault(normalize_name(col), col)
@@ -238,10 +262,10 @@ def detect_roles(columns: list[str], overrides: dict[str, str] | None = None) ->
             roles[role] = overrides[role]
             continue
         for alias in aliases:
-            col = by_norm.get(alias)
-            if col is not None and col not in taken:
-                roles[role] = col
-                taken.add(col)
+            found = by_norm.get(alias)
+            if found is not None and found not in taken:
+                roles[role] = found
+                taken.add(found)
                 break
     return roles
 
@@ -291,15 +315,16 @@ def detect_kind(
             if not found
             else f"only {', '.join(found)} of the transaction columns were found"
         )
-    cid = quote_ident(roles["customer_id"])
-    n_rows, n_ids = engine.sql(f"SELECT count(*), count(DISTINCT {cid}) FROM raw").fetchone() or (
-        0,
-        0,
-    )
+    # Rows without an id do not count: they cannot make an id repeat.
+    n_rows, n_ids = engine.sql(
+        f"SELECT count({id_expr(roles['customer_id'], 'VARCHAR')}), "
+        f"count(DISTINCT {id_expr(roles['customer_id'], 'VARCHAR')}) FROM raw"
+    ).fetchone() or (0, 0)
     if n_ids >= n_rows:
         return "customers", "every customer id appears once, so each row is a customer"
     return "transactions", (
-        f"it has a customer id, an order date and prices, and {n_rows:,} rows for {n_ids:,} customers"
+        f"it has a customer id, an order date and prices, and {n_rows:,} rows with a customer id "
+        f"for {n_ids:,} customers"
     )
 
 
@@ -315,8 +340,19 @@ def column_type(engine: DuckDBEngine, column: str, table: str = "raw") -> str:
 
 
 def id_expr(column: str, typ: str) -> str:
-    """SQL that turns an id column into clean text: trimmed, ``17850.0`` written as ``17850``."""
+    """SQL that turns an id column into clean text: trimmed, ``17850.0`` written as ``17850``.
+
+    Ids stored as floating-point numbers (Parquet, DataFrames, Excel) are written as whole
+    numbers when they are whole (``1e16`` becomes ``10000000000000000``, not ``1e+16``).
+    Text ids keep their leading zeros (``00123`` stays ``00123``).
+    """
     col = quote_ident(column)
+    if typ in ("FLOAT", "DOUBLE"):
+        return (
+            f"CASE WHEN {col} IS NULL OR isnan({col}) THEN NULL "
+            f"WHEN {col} = trunc({col}) AND abs({col}) < 1e18 "
+            f"THEN CAST(CAST({col} AS BIGINT) AS VARCHAR) ELSE CAST({col} AS VARCHAR) END"
+        )
     text = f"trim(CAST({col} AS VARCHAR))"
     return (
         f"CASE WHEN {text} = '' THEN NULL WHEN regexp_matches({text}, '^[0-9]+\\.0+$') "
@@ -330,29 +366,64 @@ def text_expr(column: str) -> str:
     return f"NULLIF(trim(CAST({col} AS VARCHAR)), '')"
 
 
-def uses_decimal_comma(engine: DuckDBEngine, column: str, delimiter: str | None) -> bool:
-    """True when a text column writes decimals with a comma (``2,55``) in a non-comma file."""
-    if delimiter in (None, "comma"):
-        return False
+#: Characters removed from numbers before parsing: currency symbols and spaces, including the
+#: no-break spaces that French and Swiss exports put between thousands.
+NUMBER_NOISE = "[£$€¥\\s\u00a0\u202f]"
+#: ``1,234,567.89``: commas that group thousands (the first group has no leading zero).
+THOUSANDS_COMMA = "^[+-]?[1-9][0-9]{0,2}(,[0-9]{3})+(\\.[0-9]+)?$"
+#: ``1.234.567,89``: dots that group thousands, with a decimal comma.
+THOUSANDS_DOT = "^[+-]?[1-9][0-9]{0,2}(\\.[0-9]{3})+(,[0-9]+)?$"
+
+
+def _stripped(column: str) -> str:
     col = quote_ident(column)
-    comma, dot = engine.sql(
-        f"SELECT count(*) FILTER (WHERE regexp_matches(trim({col}), '^[+-]?[0-9.]*[0-9],[0-9]+$')), "
-        f"count(*) FILTER (WHERE regexp_matches(trim({col}), '^[+-]?[0-9]*\\.[0-9]+$')) FROM raw"
-    ).fetchone() or (0, 0)
-    return comma > 0 and dot == 0
+    return f"regexp_replace(trim(CAST({col} AS VARCHAR)), '{NUMBER_NOISE}', '', 'g')"
+
+
+def uses_decimal_comma(engine: DuckDBEngine, column: str, delimiter: str | None = None) -> bool:
+    """True when a text column writes decimals with a comma (``2,55``, ``1.234,56``).
+
+    A comma is a decimal comma when some value has a comma that cannot group thousands
+    (``2,55``, ``0,5``) and no value has a dot that cannot (``2.55``). When every comma could
+    group thousands (``1,234``), it is read as a decimal comma only in a semicolon-separated
+    file, the convention of locales that write decimal commas.
+    """
+    s = _stripped(column)
+    row = engine.sql(
+        f"SELECT "
+        f"count(*) FILTER (WHERE regexp_matches({s}, '^[+-]?[0-9.]*,[0-9]+$') "
+        f"AND NOT regexp_matches({s}, '{THOUSANDS_COMMA}')), "
+        f"count(*) FILTER (WHERE regexp_matches({s}, '^[+-]?[0-9,]*\\.[0-9]+$') "
+        f"AND NOT regexp_matches({s}, '{THOUSANDS_DOT}')), "
+        f"count(*) FILTER (WHERE regexp_matches({s}, '{THOUSANDS_COMMA}')) "
+        "FROM raw"
+    ).fetchone() or (0, 0, 0)
+    comma_only, dot_only, grouped = (int(x) for x in row)
+    if comma_only:
+        return dot_only == 0
+    return grouped > 0 and dot_only == 0 and delimiter == "semicolon"
 
 
 def number_expr(column: str, typ: str, decimal_comma: bool = False) -> str:
-    """SQL that reads a number; currency symbols, spaces and thousands separators are removed."""
+    """SQL that reads a number; currency symbols, spaces and thousands separators are removed.
+
+    A separator that is not where thousands are grouped makes the value unparseable (NULL,
+    reported by :func:`check_parsed`) rather than silently a hundred times too large: with
+    decimal dots ``2,55`` does not parse, with decimal commas ``2.55`` does not.
+    """
     col = quote_ident(column)
     if typ in NUMERIC_TYPES or typ.startswith("DECIMAL"):
         return f"CAST({col} AS DOUBLE)"
-    stripped = f"regexp_replace(trim(CAST({col} AS VARCHAR)), '[£$€¥\\s]', '', 'g')"
+    s = _stripped(column)
     if decimal_comma:
-        cleaned = f"replace(replace({stripped}, '.', ''), ',', '.')"
-    else:
-        cleaned = f"replace({stripped}, ',', '')"
-    return f"TRY_CAST({cleaned} AS DOUBLE)"
+        return (
+            f"CASE WHEN contains({s}, '.') AND NOT regexp_matches({s}, '{THOUSANDS_DOT}') "
+            f"THEN NULL ELSE TRY_CAST(replace(replace({s}, '.', ''), ',', '.') AS DOUBLE) END"
+        )
+    return (
+        f"CASE WHEN contains({s}, ',') AND NOT regexp_matches({s}, '{THOUSANDS_COMMA}') "
+        f"THEN NULL ELSE TRY_CAST(replace({s}, ',', '') AS DOUBLE) END"
+    )
 
 
 def _date_candidates(engine: DuckDBEngine, column: str) -> tuple[list[str], int, dict[str, int]]:
@@ -394,7 +465,7 @@ def detect_date_format(
         warnings: list[str] = []
         swapped = chosen.replace("%d", "%D").replace("%m", "%d").replace("%D", "%m")
         if swapped != chosen and swapped in ok:
-            sample = engine.scalar("SELECT v FROM _dates LIMIT 1")
+            sample = engine.scalar("SELECT v FROM _dates ORDER BY v LIMIT 1")
             order = "day-first" if chosen.index("%d") < chosen.index("%m") else "month-first"
             warnings.append(
                 f"dates in '{column}' such as '{sample}' read either way; read as {order} "
@@ -405,7 +476,7 @@ def detect_date_format(
         return "", []
     best = min(DATE_FORMATS, key=lambda f: failures[f])
     if failures[best] >= n_distinct:
-        sample = engine.sql("SELECT v FROM _dates LIMIT 3").fetchall()
+        sample = engine.sql("SELECT v FROM _dates ORDER BY v LIMIT 3").fetchall()
         examples = ", ".join(repr(r[0]) for r in sample)
         raise InputError(
             f"{where}: column '{column}' has values that are not dates in any known format, "
@@ -413,14 +484,24 @@ def detect_date_format(
             "(for example '%d/%m/%Y %H:%M') to say how dates are written."
         )
     col = quote_ident(column)
-    bad = engine.sql(
-        f"SELECT _row, {col} FROM raw WHERE {col} IS NOT NULL AND trim(CAST({col} AS VARCHAR)) <> '' "
-        f"AND try_strptime(trim(CAST({col} AS VARCHAR)), {sql_literal(best)}) IS NULL ORDER BY _row"
+    value = f"trim(CAST({col} AS VARCHAR))"
+    bad_cond = f"{col} IS NOT NULL AND {value} <> '' AND try_strptime({value}, {sql_literal(best)}) IS NULL"
+    bad = engine.sql(f"SELECT _row FROM raw WHERE {bad_cond} ORDER BY _row LIMIT 5").fetchall()
+    n_bad = int(engine.scalar(f"SELECT count(*) FROM raw WHERE {bad_cond}"))
+    bad_examples = engine.sql(
+        f"SELECT v FROM (SELECT {value} AS v, min(_row) AS r FROM raw WHERE {bad_cond} GROUP BY v) "
+        "ORDER BY r LIMIT 3"
     ).fetchall()
+    good = engine.scalar(
+        f"SELECT {value} FROM raw WHERE try_strptime({value}, {sql_literal(best)}) IS NOT NULL "
+        "ORDER BY _row LIMIT 1"
+    )
     raise InputError(
-        f"{where}: column '{column}' has {len(bad):,} values that are not dates in the format of "
-        f"the others ('{best}') ({show_rows([int(r[0]) for r in bad[:5]], total=len(bad))}), e.g. {bad[0][1]!r}. "
-        "Fix those values, or pass --date-format to say how dates are written."
+        f"{where}: column '{column}' has {n_bad:,} value(s) that are not dates written like the "
+        f"others ({good!r}, format '{best}') "
+        f"({show_rows([int(r[0]) for r in bad], total=n_bad)}), e.g. "
+        f"{', '.join(repr(r[0]) for r in bad_examples)}. Write every date the same way, or pass "
+        "--date-format to say how dates are written."
     )
 
 
@@ -442,15 +523,21 @@ def check_parsed(
     col = quote_ident(column)
     present = f"{col} IS NOT NULL AND trim(CAST({col} AS VARCHAR)) <> ''"
     bad_cond = f"({expr}) IS NULL"
+    kind = what
     if what == "numbers":
         bad_cond = f"({expr}) IS NULL OR isinf({expr}) OR isnan({expr})"
+        kind = "numbers or are out of range"
     bad = engine.sql(
-        f"SELECT _row, CAST({col} AS VARCHAR) FROM raw WHERE {present} AND ({bad_cond}) ORDER BY _row LIMIT 6"
+        f"SELECT _row FROM raw WHERE {present} AND ({bad_cond}) ORDER BY _row LIMIT 5"
     ).fetchall()
     if bad:
         n_bad = int(engine.scalar(f"SELECT count(*) FROM raw WHERE {present} AND ({bad_cond})"))
+        examples = engine.sql(
+            f"SELECT v FROM (SELECT CAST({col} AS VARCHAR) AS v, min(_row) AS r FROM raw "
+            f"WHERE {present} AND ({bad_cond}) GROUP BY v) ORDER BY r LIMIT 3"
+        ).fetchall()
         shown = show_rows([int(r[0]) for r in bad], total=n_bad)
         raise InputError(
-            f"{where}: column '{column}' has {n_bad:,} value(s) that are not {what} "
-            f"({shown}), e.g. {bad[0][1]!r}. {hint}"
+            f"{where}: column '{column}' has {n_bad:,} value(s) that are not {kind} "
+            f"({shown}), e.g. {', '.join(repr(r[0]) for r in examples)}. {hint}"
         )

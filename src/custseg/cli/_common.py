@@ -18,7 +18,7 @@ def console_err(message: str) -> None:
 
 def make_console(quiet: bool) -> Console:
     """Console for normal output; silent when ``quiet``."""
-    return Console(quiet=quiet, highlight=False, soft_wrap=False)
+    return Console(quiet=quiet, highlight=False, soft_wrap=True)
 
 
 def table(

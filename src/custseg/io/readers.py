@@ -3,27 +3,51 @@
 The ``raw`` table has a 1-based ``_row`` column (the data row number, header excluded) and the
 source's columns under their own names. Delimited text is read with every column as text, so
 that ids keep their leading zeros and nothing is guessed before :mod:`custseg.schema` looks at
-names and values.
+names and values. Every text value spelled as in :data:`NA_VALUES` becomes missing, whatever
+the source.
+
+Row numbers and line numbers: error messages say *row N* for the N-th data row (the header is
+not counted; Excel rows that are entirely empty keep their number), and *line N* for the N-th
+line of a text file as an editor shows it (the header is line 1).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import re
 import zipfile
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from custseg.engines.duckdb import DuckDBEngine, quote_ident, sql_literal
 from custseg.errors import InputError
-from custseg.io.sniff import sniff_text, transcode_to_utf8
+from custseg.io.sniff import (
+    TextFormat,
+    line_numbers,
+    sample_lines,
+    sniff_text,
+    transcode_to_utf8,
+)
 
-#: Text that means "no value" in delimited files, matched exactly after trimming.
+#: Text that means "no value", in every source (delimited text, Excel text cells, text columns
+#: of Parquet files and DataFrames). Matched exactly (case counts) after trimming spaces, tabs
+#: and line breaks, so ``" NA "`` and a cell of blanks are missing too. ``-`` is the usual
+#: "nothing" of spreadsheets; ``#N/A`` is Excel's failed lookup.
 NA_VALUES = ("", "NA", "N/A", "n/a", "NaN", "nan", "null", "NULL", "None", "#N/A", "-")
+#: Characters trimmed before a value is compared with :data:`NA_VALUES`.
+NA_TRIM = " \t\r\n"
+
+#: Column names custseg uses itself in the ``raw`` table (compared ignoring case, as DuckDB
+#: does); a source column with one of these names must be renamed.
+RESERVED_COLUMNS = ("_row",)
 
 TEXT_SUFFIXES = {".csv", ".tsv", ".txt", ".tab"}
 EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
@@ -33,13 +57,42 @@ UNSUPPORTED = {
     ".xls": "old Excel .xls is not supported: open it in Excel or LibreOffice and save as .xlsx or .csv",
     ".xlsb": "binary Excel .xlsb is not supported: save it as .xlsx or .csv",
     ".ods": "OpenDocument .ods is not supported: save it as .xlsx or .csv",
+    ".numbers": "Apple Numbers files are not supported: export the table as .xlsx or .csv",
     ".json": "JSON is not supported: save the table as .csv or .parquet",
     ".jsonl": "JSON lines are not supported: save the table as .csv or .parquet",
+    ".ndjson": "JSON lines are not supported: save the table as .csv or .parquet",
+    ".xml": "XML is not supported: save the table as .csv or .xlsx",
     ".zip": "zip archives are not read directly: unzip it and pass the file inside",
+    ".feather": "Feather/Arrow files are not supported: save the table as .parquet",
+    ".sav": "SPSS files are not supported: save the table as .csv",
+    ".dta": "Stata files are not supported: save the table as .csv",
 }
-#: Limits that stop zip bombs in .xlsx files before any XML is parsed.
-XLSX_MAX_UNCOMPRESSED = 2 * 1024**3
+
+#: Limits that stop zip and XML bombs in .xlsx files before any XML is parsed. An .xlsx file is
+#: a zip archive of XML parts; a bomb declares (or hides) parts that unpack to gigabytes.
+#: - Total unpacked size: a full Excel sheet (1,048,576 rows x 20 columns) is about 1 GB of
+#:   XML, and the reader holds a sheet's cells in memory, so more is refused.
+XLSX_MAX_UNCOMPRESSED = 1024**3
+#: - Unpacked / packed size of one part: real sheet XML packs 5-20x (a sheet of 100,000
+#:   identical rows packs 16x); deflate cannot exceed about 1,030x, where zero-filled bombs sit.
 XLSX_MAX_RATIO = 200
+#: - The ratio is judged only for parts that unpack to more than this (tiny parts pack oddly).
+XLSX_RATIO_MIN_SIZE = 1024**2
+#: - Number of parts: a workbook with many sheets and images has hundreds.
+XLSX_MAX_ENTRIES = 10_000
+#: XML declarations that genuine workbooks never contain; entity expansion is the XML bomb.
+XML_BOMB_MARKERS = (b"<!DOCTYPE", b"<!ENTITY")
+#: Excel date serials (days since 1899-12-30) converted when they share a column with dates:
+#: 1 is 1900-01-01 and 2,958,465 is 9999-12-31.
+EXCEL_SERIAL_RANGE = (1.0, 2_958_465.0)
+EXCEL_EPOCH = dt.datetime(1899, 12, 30)
+
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+# A formula cell whose value was never stored: ``<f>..</f>`` (or ``<f .../>``), then at most an
+# empty ``<v/>``, then the end of the cell.
+_FORMULA_NO_VALUE = re.compile(
+    rb"(?:</f>|<f\b[^>]*/>)\s*(?:<v\s*/>|<v>\s*</v>)?\s*</c>",
+)
 
 
 @dataclass
@@ -71,166 +124,491 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _check_names(columns: list[str], where: str) -> None:
-    blanks = [i + 1 for i, c in enumerate(columns) if not str(c).strip()]
-    if blanks:
+# ---------------------------------------------------------------- column names
+
+
+def _blank_name(position: int) -> str:
+    """Placeholder for a column without a name (1-based position); dropped when empty."""
+    return f"(column {position} without a name)"
+
+
+def _check_names(columns: list[str], where: str) -> list[str]:
+    """Reject duplicate and reserved names; return the names with placeholders for blanks.
+
+    Blank names are not rejected here: a column without a name that holds no value (a trailing
+    delimiter on every line, a formatted empty column in Excel) is dropped once read, and one
+    that holds values is reported by :func:`_drop_unnamed`.
+    """
+    names = [str(c).strip() for c in columns]
+    reserved = [c for c in names if c.lower() in RESERVED_COLUMNS]
+    if reserved:
         raise InputError(
-            f"{where} has a column without a name (column {blanks[0]} of {len(columns)}). "
-            "Give every column a header name."
+            f"{where} has a column named '{reserved[0]}', a name custseg keeps for row numbers. "
+            "Rename that column."
         )
-    counts = Counter(str(c).strip().lower() for c in columns)
-    dups = [c for c in columns if counts[str(c).strip().lower()] > 1]
+    # DuckDB, like most tools, compares column names ignoring case.
+    counts = Counter(c.lower() for c in names if c)
+    dups = [c for c in names if c and counts[c.lower()] > 1]
     if dups:
-        positions = [
-            i + 1
-            for i, c in enumerate(columns)
-            if str(c).strip().lower() == str(dups[0]).strip().lower()
-        ]
+        positions = [i + 1 for i, c in enumerate(names) if c.lower() == dups[0].lower()]
+        spellings = [names[p - 1] for p in positions]
+        same = " (names are compared ignoring case)" if len(set(spellings)) > 1 else ""
         raise InputError(
-            f"{where} has duplicate column names: '{dups[0]}' appears {len(positions)} times "
-            f"(columns {', '.join(map(str, positions))}). Rename them so every column name is unique."
+            f"{where} has duplicate column names: '{spellings[0]}' appears {len(positions)} "
+            f"times (columns {', '.join(map(str, positions))} of {len(names)}){same}. Rename "
+            "them so every column name is unique."
         )
+    return [c if c else _blank_name(i + 1) for i, c in enumerate(names)]
+
+
+def _drop_unnamed(engine: DuckDBEngine, names: list[str], where: str, info: SourceInfo) -> None:
+    """Drop columns without a name that hold no value; reject those that hold values."""
+    blanks = [(i + 1, c) for i, c in enumerate(names) if c == _blank_name(i + 1)]
+    dropped = []
+    for position, col in blanks:
+        q = quote_ident(col)
+        row = engine.sql(
+            f"SELECT _row, {q} FROM raw WHERE {q} IS NOT NULL ORDER BY _row LIMIT 1"
+        ).fetchone()
+        if row is not None:
+            raise InputError(
+                f"{where} has a column without a name (column {position} of {len(names)}) that "
+                f"holds values, e.g. {str(row[1])!r} in row {row[0]}. Give every column a header "
+                "name; if the first row is a title or a note, remove it so that the column names "
+                "come first."
+            )
+        engine.sql(f"ALTER TABLE raw DROP COLUMN {q}")
+        dropped.append(str(position))
+    if dropped:
+        info.notes.append(
+            f"dropped {len(dropped)} empty column(s) without a name (column {', '.join(dropped)})"
+        )
+
+
+def _na_select(name: str) -> str:
+    """SQL that turns the spellings of :data:`NA_VALUES` of a text column into NULL."""
+    q = quote_ident(name)
+    nas = ", ".join(sql_literal(v) for v in NA_VALUES)
+    return f"CASE WHEN trim({q}, {sql_literal(NA_TRIM)}) IN ({nas}) THEN NULL ELSE {q} END AS {q}"
+
+
+# ---------------------------------------------------------------- delimited text
+
+
+def _describe_reject(error_type: str, message: str, n_columns: int) -> str:
+    found = re.search(r"Found:\s*(\d+)", message or "")
+    if error_type in ("TOO MANY COLUMNS", "MISSING COLUMNS") and found:
+        return f"has {found.group(1)} fields instead of {n_columns}"
+    text = (message or error_type or "cannot be read").strip().rstrip(".")
+    return "cannot be read: " + text[:1].lower() + text[1:]
+
+
+def _report_rejects(
+    engine: DuckDBEngine, path: Path, target: Path, fmt: TextFormat, compressed: bool
+) -> None:
+    rejects = engine.sql(
+        "SELECT line, line_byte_position, error_type, csv_line, error_message FROM reject_errors "
+        "ORDER BY line"
+    ).fetchall()
+    # Lines of nothing but blanks are not data; DuckDB skips empty lines itself.
+    real = [r for r in rejects if (r[3] or "").strip(NA_TRIM)]
+    if not real:
+        return
+    offsets = [int(r[1]) for r in real if r[1] is not None]
+    at = line_numbers(target, compressed, offsets)
+    by_line: dict[int, tuple[Any, ...]] = {}
+    for r in real:
+        line = at[int(r[1])] if r[1] is not None else int(r[0])
+        by_line.setdefault(line, r)
+    lines = sorted(by_line)
+    first = by_line[lines[0]]
+    shown = ", ".join(map(str, lines[:5])) + (
+        f", ... ({len(lines):,} in all)" if len(lines) > 5 else ""
+    )
+    content = str(first[3]).strip(NA_TRIM)
+    content = content if len(content) <= 60 else content[:57] + "..."
+    raise InputError(
+        f"File '{path}' has {len(lines):,} malformed line(s) (line{'s' if len(lines) > 1 else ''} "
+        f"{shown}): line {lines[0]} {_describe_reject(first[2], first[4], len(fmt.header))} "
+        f"({content!r}). Every line needs {len(fmt.header)} {fmt.delimiter_label}-separated "
+        "fields; fix or remove those lines (a value that holds the delimiter or a line break must "
+        "be in double quotes)."
+    )
+
+
+def _one_column_error(path: Path, fmt: TextFormat) -> InputError:
+    import csv
+
+    lines = [ln for ln in sample_lines(path, fmt.compressed, fmt.encoding)[:20] if ln.strip()]
+    best = 1
+    for delim in (",", "\t", ";", "|"):
+        widths = Counter(len(r) for r in csv.reader(lines[1:], delimiter=delim) if r)
+        if widths:
+            best = max(best, widths.most_common(1)[0][0])
+    header = fmt.header[0] if fmt.header else ""
+    header = header if len(header) <= 60 else header[:57] + "..."
+    if best > 1:
+        return InputError(
+            f"File '{path}' has only 1 column: its first line ({header!r}) has 1 field but the "
+            f"next lines have {best}. If the first line is a title or a note, remove it so that "
+            "the column names come first."
+        )
+    return InputError(
+        f"File '{path}' has only 1 column ({header!r}): no comma, tab, semicolon or pipe "
+        "separates its fields. custseg needs a customer id and at least one more column; export "
+        "the table as CSV with one of those delimiters."
+    )
 
 
 def _read_text(engine: DuckDBEngine, path: Path, info: SourceInfo) -> None:
     fmt = sniff_text(path)
     info.encoding = fmt.encoding_label
     info.delimiter = fmt.delimiter_label
-    _check_names(fmt.header, f"File '{path}'")
-    if len(fmt.header) == 1:
-        info.notes.append(
-            "only 1 column found: if the file uses another delimiter, check how it was exported"
-        )
+    where = f"File '{path}'"
+    names = _check_names(fmt.header, where)
+    if len(names) == 1:
+        raise _one_column_error(path, fmt)
     target = path
     if fmt.encoding not in ("utf-8", "utf-8-sig"):
         target = Path(engine.tmpdir) / "source-utf8.csv"
-        transcode_to_utf8(path, fmt, target)
-    compression = "gzip" if (fmt.compressed and target == path) else "none"
-    columns = "{" + ", ".join(f"{sql_literal(c)}: 'VARCHAR'" for c in fmt.header) + "}"
+        try:
+            transcode_to_utf8(path, fmt, target)
+        except (OSError, EOFError, UnicodeDecodeError) as exc:
+            raise InputError(
+                f"File '{path}' could not be read as {fmt.encoding_label} text ({exc}). "
+                "Export it again, as UTF-8 if you can."
+            ) from None
+    compressed = fmt.compressed and target == path
+    columns = "{" + ", ".join(f"{sql_literal(c)}: 'VARCHAR'" for c in names) + "}"
     nulls = "[" + ", ".join(sql_literal(v) for v in NA_VALUES) + "]"
     query = (
         f"SELECT * FROM read_csv({sql_literal(str(target))}, columns={columns}, header=true, "
         f"delim={sql_literal(fmt.delimiter)}, quote='\"', escape='\"', auto_detect=false, "
-        f"nullstr={nulls}, compression={sql_literal(compression)}, "
+        f"nullstr={nulls}, compression={sql_literal('gzip' if compressed else 'none')}, "
         "store_rejects=true, ignore_errors=true, max_line_size=10000000)"
     )
+    selects = ", ".join(_na_select(c) for c in names)
     try:
-        engine.sql(f"CREATE TABLE raw AS SELECT row_number() OVER () AS _row, * FROM ({query})")
+        engine.sql(
+            f"CREATE TABLE raw AS SELECT row_number() OVER () AS _row, {selects} FROM ({query})"
+        )
     except duckdb.Error as exc:
         first = str(exc).splitlines()[0]
-        raise InputError(f"File '{path}' could not be read as delimited text: {first}") from None
-    rejects = engine.sql(
-        "SELECT line, error_type, error_message FROM reject_errors ORDER BY line"
-    ).fetchall()
-    if rejects:
-        lines = sorted({int(r[0]) for r in rejects})
-        shown = ", ".join(map(str, lines[:5])) + (
-            f", ... ({len(lines)} in all)" if len(lines) > 5 else ""
-        )
         raise InputError(
-            f"File '{path}' has {len(lines)} malformed line(s) (line {shown}): "
-            f"{rejects[0][2].strip()} at line {rejects[0][0]}. Every line needs "
-            f"{len(fmt.header)} {info.delimiter}-separated fields; fix or remove those lines."
+            f"File '{path}' could not be read as {fmt.delimiter_label}-separated text: {first}. "
+            "Check that it is a CSV export of a table."
+        ) from None
+    _report_rejects(engine, path, target, fmt, compressed)
+    _drop_unnamed(engine, names, where, info)
+
+
+# ---------------------------------------------------------------- Excel
+
+
+def _size(n: float) -> str:
+    return f"{n / 1024:,.0f} KB" if n < 1024**2 else f"{n / 1024**2:,.0f} MB"
+
+
+def _refuse_xlsx(path: Path, what: str) -> InputError:
+    return InputError(
+        f"File '{path}' was refused: {what}. This protects against zip and XML bombs; if the "
+        "workbook is genuine, save the sheet as .csv and pass that file."
+    )
+
+
+def _check_xlsx(path: Path, info: SourceInfo | None = None) -> None:
+    """Refuse files that are not .xlsx workbooks, and zip or XML bombs, before parsing.
+
+    The sizes a zip declares are checked first; then every part is unpacked as a stream (and
+    thrown away) to check the real sizes, the CRC and that no XML declares entities. Formula
+    cells without a stored value are counted on the way and noted in ``info``.
+    """
+    with open(path, "rb") as fh:
+        magic = fh.read(8)
+    if magic.startswith(OLE_MAGIC):
+        raise InputError(
+            f"File '{path}' is not a valid .xlsx workbook: it is an old .xls workbook or a "
+            "password-protected one. Open it in Excel or LibreOffice and save it as .xlsx "
+            "(without a password) or .csv."
         )
-
-
-def _check_xlsx(path: Path) -> None:
     if not zipfile.is_zipfile(path):
         raise InputError(
-            f"File '{path}' is not a valid .xlsx workbook. If it is an old .xls file, "
-            "save it as .xlsx or .csv."
+            f"File '{path}' is not a valid .xlsx workbook (an .xlsx file is a zip archive, this "
+            "one is not). If it is an old .xls file or a CSV renamed to .xlsx, save it as .xlsx "
+            "or .csv from Excel or LibreOffice."
         )
-    with zipfile.ZipFile(path) as zf:
-        infos = zf.infolist()
-        total = sum(i.file_size for i in infos)
-        packed = max(1, sum(i.compress_size for i in infos))
-    if total > XLSX_MAX_UNCOMPRESSED or total / packed > XLSX_MAX_RATIO:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            if len(infos) > XLSX_MAX_ENTRIES:
+                raise _refuse_xlsx(
+                    path, f"it holds {len(infos):,} parts, beyond the limit of {XLSX_MAX_ENTRIES:,}"
+                )
+            declared = sum(i.file_size for i in infos)
+            if declared > XLSX_MAX_UNCOMPRESSED:
+                raise _refuse_xlsx(
+                    path,
+                    f"it unpacks to {_size(declared)}, beyond the limit of "
+                    f"{_size(XLSX_MAX_UNCOMPRESSED)}",
+                )
+            for i in infos:
+                ratio = i.file_size / max(1, i.compress_size)
+                if i.file_size > XLSX_RATIO_MIN_SIZE and ratio > XLSX_MAX_RATIO:
+                    raise _refuse_xlsx(
+                        path,
+                        f"its part '{i.filename}' unpacks to {_size(i.file_size)}, "
+                        f"{ratio:,.0f} times its packed size, beyond the limit of "
+                        f"{XLSX_MAX_RATIO}x",
+                    )
+            if "xl/workbook.xml" not in zf.namelist():
+                raise InputError(
+                    f"File '{path}' is not a valid .xlsx workbook: it is a zip archive without "
+                    "a workbook inside. Unzip it, or save the table from Excel as .xlsx or .csv."
+                )
+            no_value = _scan_parts(path, zf, infos)
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, OSError) as exc:
         raise InputError(
-            f"File '{path}' was refused: it unpacks to {total / 1e6:,.0f} MB "
-            f"({total / packed:,.0f} times its size), beyond the limits of "
-            f"{XLSX_MAX_UNCOMPRESSED / 1e9:.0f} GB and {XLSX_MAX_RATIO}x. Export the sheet as CSV."
+            f"File '{path}' is not a valid .xlsx workbook: the archive is damaged ({exc}). "
+            "Save it again from Excel or LibreOffice, or export the sheet as .csv."
+        ) from None
+    if no_value and info is not None:
+        info.notes.append(
+            f"{no_value:,} formula cell(s) have no stored value and are read as empty: open the "
+            "workbook in Excel or LibreOffice and save it to store their values"
         )
 
 
-def _column_from_cells(values: list[Any]) -> pd.Series:
-    """Turn one Excel column into a typed Series: numbers, timestamps, or text."""
+def _scan_parts(path: Path, zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> int:
+    """Unpack every part as a stream; check sizes and markers; count value-less formulas."""
+    total = 0
+    no_value = 0
+    overlap = 256
+    for i in infos:
+        is_sheet = i.filename.startswith("xl/worksheets/") and i.filename.endswith(".xml")
+        tail = b""
+        size = 0
+        # ZipExtFile stops at the declared size and checks the CRC: a part that hides its real
+        # size fails here with BadZipFile.
+        with zf.open(i) as part:
+            while chunk := part.read(1 << 20):
+                size += len(chunk)
+                total += len(chunk)
+                if total > XLSX_MAX_UNCOMPRESSED:
+                    raise _refuse_xlsx(
+                        path,
+                        f"it unpacks to more than the limit of {_size(XLSX_MAX_UNCOMPRESSED)}",
+                    )
+                window = tail + chunk
+                if i.filename.endswith((".xml", ".rels", ".vml")) and any(
+                    m in window for m in XML_BOMB_MARKERS
+                ):
+                    raise _refuse_xlsx(
+                        path,
+                        f"its part '{i.filename}' declares XML entities (<!DOCTYPE or <!ENTITY>), "
+                        "which genuine workbooks never do",
+                    )
+                if is_sheet:
+                    no_value += sum(
+                        1 for m in _FORMULA_NO_VALUE.finditer(window) if m.end() > len(tail)
+                    )
+                tail = window[-overlap:]
+    return no_value
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _cell_text(v: Any) -> str | None:
+    """One Excel cell as text: whole numbers without ``.0``, dates in ISO format."""
+    if v is None or v == "":
+        return None
+    if isinstance(v, float):
+        if v.is_integer() and abs(v) < 1e18:
+            return str(int(v))
+        return repr(v)
+    if isinstance(v, (dt.datetime, dt.date, dt.time)):
+        return v.isoformat(sep=" ") if isinstance(v, dt.datetime) else v.isoformat()
+    return str(v)
+
+
+def _column_from_cells(values: list[Any], name: str, notes: list[str]) -> pd.Series:
+    """Turn one Excel column into a typed Series: numbers, timestamps, or text.
+
+    A column of real Excel dates becomes timestamps. Numbers among dates are Excel date
+    serials whose cell lost its date format; they are converted (1900 date system) and noted.
+    Anything else mixed is text, with whole numbers written without ``.0``.
+    """
     present = [v for v in values if v is not None and v != ""]
-    if present and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
+    if present and all(_is_number(v) for v in present):
         return pd.Series([None if v in (None, "") else float(v) for v in values], dtype="float64")
-    text = [
-        None
-        if v in (None, "")
-        else (
-            v.isoformat(sep=" ") if hasattr(v, "isoformat") and not isinstance(v, str) else str(v)
+    has_dates = any(isinstance(v, dt.date) for v in present)
+    if (
+        has_dates
+        and all(isinstance(v, dt.date) or _is_number(v) for v in present)
+        and all(
+            EXCEL_SERIAL_RANGE[0] <= v <= EXCEL_SERIAL_RANGE[1] for v in present if _is_number(v)
         )
-        for v in values
-    ]
-    return pd.Series(text, dtype="object")
+    ):
+        n_serials = sum(1 for v in present if _is_number(v))
+        if n_serials:
+            notes.append(
+                f"column '{name}': {n_serials:,} number(s) among its dates were read as Excel "
+                "date serials (days since 1899-12-30)"
+            )
+        stamps = [
+            None
+            if v in (None, "")
+            else (
+                EXCEL_EPOCH + dt.timedelta(days=float(v))
+                if _is_number(v)
+                else (v if isinstance(v, dt.datetime) else dt.datetime(v.year, v.month, v.day))
+            )
+            for v in values
+        ]
+        return pd.Series(stamps, dtype="datetime64[us]")
+    return pd.Series([_cell_text(v) for v in values], dtype="object")
 
 
 def _read_excel(engine: DuckDBEngine, path: Path, info: SourceInfo, sheet: str | None) -> None:
-    _check_xlsx(path)
+    _check_xlsx(path, info)
     from python_calamine import CalamineWorkbook
 
     try:
         book = CalamineWorkbook.from_path(str(path))
+        names = list(book.sheet_names)
     except Exception as exc:  # calamine raises its own error types
-        raise InputError(f"File '{path}' is not a valid .xlsx workbook ({exc}).") from None
-    names = list(book.sheet_names)
+        raise InputError(
+            f"File '{path}' is not a valid .xlsx workbook ({' '.join(str(exc).split())[:200]}). "
+            "Save it again from Excel or LibreOffice, or export the sheet as .csv."
+        ) from None
+    if not names:
+        raise InputError(f"File '{path}' has no sheets. Save a workbook with the table in it.")
     if sheet is None:
-        if not names:
-            raise InputError(f"File '{path}' has no sheets.")
         sheet = names[0]
         if len(names) > 1:
             info.notes.append(
-                f"workbook has {len(names)} sheets ({', '.join(names)}); read '{sheet}' "
-                "(pass --sheet to choose another)"
+                f"workbook has {len(names)} sheets ({', '.join(names)}); read the first, "
+                f"'{sheet}' (pass --sheet to choose another)"
             )
     elif sheet not in names:
         raise InputError(
-            f"File '{path}' has no sheet '{sheet}'. Sheets: {', '.join(names)}. Pass one of them to --sheet."
+            f"File '{path}' has no sheet '{sheet}'. Sheets: {', '.join(names)}. Pass one of them "
+            "to --sheet."
         )
     info.sheet = sheet
-    rows = book.get_sheet_by_name(sheet).to_python(skip_empty_area=True)
-    if not rows:
-        raise InputError(f"Sheet '{sheet}' of '{path}' is empty: no header and no data rows.")
-    header = [str(h).strip() if h is not None else "" for h in rows[0]]
-    _check_names(header, f"Sheet '{sheet}' of '{path}'")
-    body = rows[1:]
-    frame = pd.DataFrame(
-        {
-            name: _column_from_cells([r[i] if i < len(r) else None for r in body])
-            for i, name in enumerate(header)
-        }
-    )
-    _register_frame(engine, frame)
+    where = f"Sheet '{sheet}' of '{path}'"
+    try:
+        rows = book.get_sheet_by_name(sheet).to_python(skip_empty_area=True)
+    except Exception as exc:  # calamine raises its own error types
+        raise InputError(
+            f"{where} could not be read ({' '.join(str(exc).split())[:200]}). Save the workbook "
+            "again from Excel or LibreOffice, or export the sheet as .csv."
+        ) from None
+    if not rows or not any(_cell_text(v) for v in rows[0]):
+        others = [n for n in names if n != sheet]
+        hint = f" Other sheets: {', '.join(others)}; pass one to --sheet." if others else ""
+        raise InputError(f"{where} is empty: no header and no data rows.{hint}")
+    header = _check_names([_cell_text(h) or "" for h in rows[0]], where)
+    width = len(header)
+    body: list[tuple[int, list[Any]]] = []
+    for number, row in enumerate(rows[1:], start=1):
+        cells = [row[i] if i < len(row) else None for i in range(width)]
+        if any(v is not None and v != "" for v in cells):
+            body.append((number, cells))
+    notes: list[str] = []
+    columns: dict[str, Any] = {"_row": pd.Series([n for n, _ in body], dtype="int64")}
+    for i, name in enumerate(header):
+        columns[name] = _column_from_cells([cells[i] for _, cells in body], name, notes)
+    info.notes.extend(notes)
+    _register_frame(engine, pd.DataFrame(columns))
+    _drop_unnamed(engine, header, where, info)
+
+
+# ---------------------------------------------------------------- DataFrames and Parquet
+
+
+def _is_missing(v: Any) -> bool:
+    if v is None:
+        return True
+    if isinstance(v, str):
+        return v.strip(NA_TRIM) in NA_VALUES
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):  # list-like cells
+        return False
 
 
 def _register_frame(engine: DuckDBEngine, frame: pd.DataFrame) -> None:
+    """Create ``raw`` from a frame; text columns become str (NA spellings missing).
+
+    The frame may carry its own ``_row`` column (Excel row numbers); otherwise rows are
+    numbered 1..n in frame order.
+    """
     frame = frame.copy()
+    if "_row" not in frame.columns:
+        frame.insert(0, "_row", np.arange(1, len(frame) + 1, dtype="int64"))
     for col in frame.columns:
-        if frame[col].dtype == object or str(frame[col].dtype) in ("string", "str"):
-            frame[col] = (
-                frame[col]
-                .map(lambda v: None if v is None or (isinstance(v, float) and v != v) else str(v))
-                .astype(object)
-            )
+        dtype = frame[col].dtype
+        if pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype):
+            frame[col] = frame[col].map(lambda v: None if _is_missing(v) else str(v)).astype(object)
     engine.con.register("source_frame", frame)
     try:
-        engine.sql("CREATE TABLE raw AS SELECT row_number() OVER () AS _row, * FROM source_frame")
+        engine.sql("CREATE TABLE raw AS SELECT * FROM source_frame ORDER BY _row")
     finally:
         engine.con.unregister("source_frame")
+    # A column with no value at all arrives without a type; it is empty text.
+    for name, typ in engine.columns("raw"):
+        if typ.strip('"') == "NULL":
+            engine.sql(f"ALTER TABLE raw ALTER {quote_ident(name)} TYPE VARCHAR")
+
+
+def _read_frame(engine: DuckDBEngine, source: pd.DataFrame, info: SourceInfo) -> None:
+    where = "The DataFrame"
+    names = _check_names([str(c) for c in source.columns], where)
+    frame = source.copy()
+    frame.columns = pd.Index(names)
+    _register_frame(engine, frame.reset_index(drop=True))
+    _drop_unnamed(engine, names, where, info)
 
 
 def _read_parquet(engine: DuckDBEngine, path: Path, info: SourceInfo) -> None:
+    where = f"File '{path}'"
+    relation = f"read_parquet({sql_literal(str(path))})"
+    try:
+        described = engine.sql(f"DESCRIBE SELECT * FROM {relation}").fetchall()
+    except duckdb.Error as exc:
+        first = str(exc).splitlines()[0]
+        raise InputError(
+            f"File '{path}' is not a valid Parquet file ({first}). Export it again, or save the "
+            "table as .csv."
+        ) from None
+    names = [str(r[0]) for r in described]
+    if _check_names(names, where) != names:
+        raise InputError(f"{where} has a column without a name. Give every column a name.")
+    selects = ", ".join(
+        _na_select(name) if typ == "VARCHAR" else quote_ident(name) for name, typ, *_ in described
+    )
     try:
         engine.sql(
-            "CREATE TABLE raw AS SELECT row_number() OVER () AS _row, * "
-            f"FROM read_parquet({sql_literal(str(path))})"
+            f"CREATE TABLE raw AS SELECT row_number() OVER () AS _row, {selects} FROM {relation}"
         )
     except duckdb.Error as exc:
         first = str(exc).splitlines()[0]
-        raise InputError(f"File '{path}' is not a valid Parquet file ({first}).") from None
+        raise InputError(
+            f"File '{path}' is not a valid Parquet file ({first}). Export it again, or save the "
+            "table as .csv."
+        ) from None
+
+
+# ---------------------------------------------------------------- entry point
+
+
+def _format_of(path: Path) -> str:
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes[-1:] == [".gz"] and len(suffixes) > 1:
+        return suffixes[-2]
+    return suffixes[-1] if suffixes else ""
 
 
 def load_source(
@@ -250,17 +628,26 @@ def load_source(
     Returns
     -------
     SourceInfo
-        Format, encoding, delimiter, row count, columns and the file's sha256.
+        Format, encoding, delimiter, row count, columns, notes and the file's sha256.
 
     Raises
     ------
     InputError
         If the file is missing, empty, malformed or of an unsupported format.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> with DuckDBEngine() as engine:
+    ...     info = load_source(engine, pd.DataFrame({"id": ["007", "NA"], "x": [1.5, 2.0]}))
+    ...     engine.sql("SELECT * FROM raw ORDER BY _row").fetchall()
+    [(1, '007', 1.5), (2, None, 2.0)]
     """
     if isinstance(source, pd.DataFrame):
+        if sheet is not None:
+            raise InputError("--sheet applies to Excel workbooks only; a DataFrame has no sheets.")
         info = SourceInfo(name="DataFrame", format="dataframe", n_rows=0, columns=[])
-        _check_names([str(c) for c in source.columns], "The DataFrame")
-        _register_frame(engine, source.rename(columns=str))
+        _read_frame(engine, source, info)
     else:
         path = Path(source)
         if not path.exists():
@@ -269,37 +656,51 @@ def load_source(
             raise InputError(
                 f"'{path}' is a folder, not a file. Pass a .csv, .xlsx or .parquet file."
             )
-        if path.stat().st_size == 0:
-            raise InputError(f"File '{path}' is empty: no header and no data rows.")
-        suffixes = [s.lower() for s in path.suffixes]
-        suffix = (
-            suffixes[-2]
-            if suffixes[-1:] == [".gz"] and len(suffixes) > 1
-            else (suffixes[-1] if suffixes else "")
-        )
+        suffix = _format_of(path)
         info = SourceInfo(name=path.name, format="", n_rows=0, columns=[], path=str(path))
-        info.sha256 = file_sha256(path)
         if suffix in UNSUPPORTED:
             raise InputError(f"File '{path}': {UNSUPPORTED[suffix]}.")
-        if suffix in EXCEL_SUFFIXES:
-            info.format = "excel"
-            _read_excel(engine, path, info, sheet)
-        elif suffix in PARQUET_SUFFIXES:
-            info.format = "parquet"
-            _read_parquet(engine, path, info)
-        elif suffix in TEXT_SUFFIXES or suffix == "":
-            info.format = "csv"
-            _read_text(engine, path, info)
-        else:
+        if suffix not in TEXT_SUFFIXES | EXCEL_SUFFIXES | PARQUET_SUFFIXES | {""}:
             raise InputError(
                 f"File '{path}' has an unsupported extension '{suffix}'. "
                 "custseg reads .csv, .tsv, .txt (optionally .gz), .xlsx and .parquet."
             )
+        if sheet is not None and suffix not in EXCEL_SUFFIXES:
+            raise InputError(
+                f"--sheet applies to Excel workbooks only, and '{path}' is not one. Leave out "
+                "--sheet."
+            )
+        try:
+            if path.stat().st_size == 0:
+                raise InputError(
+                    f"File '{path}' is empty (0 bytes): no header and no data rows. Export the "
+                    "table again with its header and rows."
+                )
+            info.sha256 = file_sha256(path)
+            if suffix in EXCEL_SUFFIXES:
+                info.format = "excel"
+                _read_excel(engine, path, info, sheet)
+            elif suffix in PARQUET_SUFFIXES:
+                info.format = "parquet"
+                _read_parquet(engine, path, info)
+            else:
+                info.format = "csv"
+                _read_text(engine, path, info)
+        except OSError as exc:
+            raise InputError(
+                f"File '{path}' could not be read ({exc.strerror or exc}). Check that it exists "
+                "and that you may read it."
+            ) from None
     info.columns = [name for name, _ in engine.columns("raw") if name != "_row"]
     info.n_rows = int(engine.scalar("SELECT count(*) FROM raw"))
     if info.n_rows == 0:
+        where = (
+            f"Sheet '{info.sheet}' of '{info.path}'"
+            if info.sheet
+            else (f"File '{info.path}'" if info.path else "The DataFrame")
+        )
         raise InputError(
-            f"{'File ' + repr(info.path) if info.path else 'The DataFrame'} has a header but no data rows."
+            f"{where} has a header but no data rows. Export the table again with its rows."
         )
     return info
 

@@ -9,9 +9,10 @@ import codecs
 import csv
 import gzip
 import io
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 from custseg.errors import InputError
 
@@ -22,6 +23,18 @@ CHUNK = 1 << 20
 
 ZIP_MAGIC = b"PK\x03\x04"
 GZIP_MAGIC = b"\x1f\x8b"
+#: Signatures of binary formats that users pass with a text extension, with what to do.
+#: Zip archives are told apart further (an .xlsx workbook is a zip) by :func:`_zip_hint`.
+BINARY_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"PAR1", "it is a Parquet file: rename it to .parquet"),
+    (
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
+        "it is an old Excel .xls workbook (or a password-protected one): open it in Excel or "
+        "LibreOffice and save it as .xlsx or .csv",
+    ),
+    (b"%PDF", "it is a PDF document: export the table as .csv or .xlsx"),
+    (b"SQLite format 3\x00", "it is a SQLite database: export the table as .csv or .parquet"),
+)
 
 
 @dataclass(frozen=True)
@@ -41,6 +54,8 @@ class TextFormat:
             "utf-8": "UTF-8",
             "utf-8-sig": "UTF-8 with BOM",
             "utf-16": "UTF-16",
+            "utf-16-le": "UTF-16 (little-endian, no BOM)",
+            "utf-16-be": "UTF-16 (big-endian, no BOM)",
             "cp1252": "Windows-1252 (latin-1)",
             "latin-1": "ISO-8859-1 (latin-1)",
         }.get(self.encoding, self.encoding)
@@ -55,7 +70,9 @@ class TextFormat:
 
 def open_bytes(path: Path, compressed: bool) -> IO[bytes]:
     """Open a file for binary reading, decompressing gzip on the fly."""
-    return gzip.open(path, "rb") if compressed else open(path, "rb")  # noqa: SIM115
+    if compressed:
+        return cast(IO[bytes], gzip.open(path, "rb"))
+    return open(path, "rb")  # noqa: SIM115
 
 
 def _decodes(path: Path, compressed: bool, encoding: str) -> bool:
@@ -65,8 +82,15 @@ def _decodes(path: Path, compressed: bool, encoding: str) -> bool:
             while chunk := fh.read(CHUNK):
                 decoder.decode(chunk)
             decoder.decode(b"", final=True)
-    except (UnicodeDecodeError, EOFError, OSError):
+    except UnicodeDecodeError:
         return False
+    except (EOFError, OSError, zlib.error) as exc:
+        if not compressed:
+            raise
+        raise InputError(
+            f"File '{path}' is not a valid gzip-compressed CSV file ({exc}). "
+            "Decompress it or export it again."
+        ) from None
     return True
 
 
@@ -82,6 +106,9 @@ def detect_encoding(path: Path, head: bytes, compressed: bool) -> str:
         return "utf-8-sig"
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
+    bom_less = _utf16_without_bom(head)
+    if bom_less is not None:
+        return bom_less
     if _decodes(path, compressed, "utf-8"):
         return "utf-8"
     if _decodes(path, compressed, "cp1252"):
@@ -94,7 +121,38 @@ def detect_encoding(path: Path, head: bytes, compressed: bool) -> str:
     return "latin-1"
 
 
-def _sample_lines(path: Path, compressed: bool, encoding: str) -> list[str]:
+def _utf16_without_bom(head: bytes) -> str | None:
+    """``utf-16-le``/``-be`` when the text is mostly ASCII written in UTF-16 without a BOM.
+
+    Such text has a NUL byte in every other position (odd positions for little-endian).
+    """
+    sample = head[:4096]
+    if len(sample) < 4:
+        return None
+    even, odd = sample[0::2], sample[1::2]
+    if odd.count(0) >= 0.9 * len(odd) and even.count(0) == 0:
+        return "utf-16-le"
+    if even.count(0) >= 0.9 * len(even) and odd.count(0) == 0:
+        return "utf-16-be"
+    return None
+
+
+def _zip_hint(path: Path) -> str:
+    """Say what a zip archive passed as text probably is."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = zf.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return "it is a zip archive (a damaged one): unzip it and pass the file inside"
+    if "xl/workbook.xml" in names:
+        return "it is an Excel workbook: rename it to .xlsx"
+    inner = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+    return f"it is a zip archive ({inner}): unzip it and pass the file inside"
+
+
+def sample_lines(path: Path, compressed: bool, encoding: str) -> list[str]:
     with open_bytes(path, compressed) as raw:
         text = io.TextIOWrapper(raw, encoding=encoding, newline="")
         lines = []
@@ -131,13 +189,16 @@ def sniff_text(path: Path) -> TextFormat:
         If the file is empty, binary, or an archive rather than text.
     """
     with open(path, "rb") as fh:
-        magic = fh.read(4)
+        magic = fh.read(16)
     compressed = magic.startswith(GZIP_MAGIC)
     if magic.startswith(ZIP_MAGIC):
         raise InputError(
-            f"File '{path}' is not a valid CSV file: it is a zip archive. "
-            "Unzip it and pass the CSV inside, or save the data as .csv, .xlsx or .parquet."
+            f"File '{path}' is not a valid CSV file: {_zip_hint(path)}. "
+            "custseg reads .csv, .tsv, .txt (optionally .gz), .xlsx and .parquet."
         )
+    for signature, hint in BINARY_SIGNATURES:
+        if magic.startswith(signature):
+            raise InputError(f"File '{path}' is not a valid CSV file: {hint}.")
     try:
         with open_bytes(path, compressed) as fh:
             head = fh.read(CHUNK)
@@ -147,23 +208,32 @@ def sniff_text(path: Path) -> TextFormat:
             "Decompress it or export it again."
         ) from None
     if not head.strip():
-        raise InputError(f"File '{path}' is empty: no header and no data rows.")
-    is_utf16 = head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+        raise InputError(
+            f"File '{path}' is empty: no header and no data rows. Export the table again with "
+            "its header and rows."
+        )
+    is_utf16 = head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or _utf16_without_bom(
+        head
+    )
     if not is_utf16 and b"\x00" in head[:8192]:
         raise InputError(
-            f"File '{path}' is not a valid CSV file: it holds binary data. "
+            f"File '{path}' is not a valid CSV file: it holds binary data (NUL bytes). "
             "Export the table as CSV (text), .xlsx or .parquet."
         )
     encoding = detect_encoding(path, head, compressed)
-    lines = _sample_lines(path, compressed, encoding)
+    lines = sample_lines(path, compressed, encoding)
     lines = [ln for ln in lines if ln.strip()]
     if not lines:
-        raise InputError(f"File '{path}' is empty: no header and no data rows.")
+        raise InputError(
+            f"File '{path}' is empty: no header and no data rows (only blank lines). Export the "
+            "table again with its header and rows."
+        )
     delimiter = detect_delimiter(lines, path)
-    header = next(csv.reader(lines[:1], delimiter=delimiter))
+    # The first record, which may span lines when a quoted name holds a line break.
+    header = next(csv.reader(lines, delimiter=delimiter))
     header = [h.strip() for h in header]
     if header and header[0].startswith("\ufeff"):
-        header[0] = header[0].lstrip("\ufeff")
+        header[0] = header[0].lstrip("\ufeff").strip()
     return TextFormat(encoding=encoding, delimiter=delimiter, compressed=compressed, header=header)
 
 
@@ -173,3 +243,34 @@ def transcode_to_utf8(path: Path, fmt: TextFormat, target: Path) -> None:
         text = io.TextIOWrapper(raw, encoding=fmt.encoding, newline="")
         while chunk := text.read(CHUNK):
             out.write(chunk)
+
+
+def line_numbers(path: Path, compressed: bool, offsets: list[int]) -> dict[int, int]:
+    """1-based line number in the file of each byte offset, counting line breaks before it.
+
+    DuckDB reports malformed records by record number and byte offset; a record with a quoted
+    line break spans several lines, so the line an editor shows comes from the offset.
+    Files with bare carriage returns as line ends count those instead.
+    """
+    wanted = sorted(set(offsets))
+    result: dict[int, int] = {}
+    if not wanted:
+        return result
+    newline = b"\n"
+    seen = 0
+    count = 0
+    with open_bytes(path, compressed) as fh:
+        first = True
+        i = 0
+        while i < len(wanted) and (chunk := fh.read(CHUNK)):
+            if first and b"\n" not in chunk and b"\r" in chunk:
+                newline = b"\r"
+            first = False
+            while i < len(wanted) and wanted[i] < seen + len(chunk):
+                result[wanted[i]] = count + chunk.count(newline, 0, wanted[i] - seen) + 1
+                i += 1
+            count += chunk.count(newline)
+            seen += len(chunk)
+    for off in wanted[len(result) :]:
+        result[off] = count + 1
+    return result

@@ -1,0 +1,93 @@
+"""Render the report dict to one self-contained HTML page.
+
+The Jinja2 environment autoescapes everything. The only strings marked safe are the plotly
+figure snippets (whose JSON plotly escapes: ``<``, ``>`` and ``/`` become ``\\u003c``,
+``\\u003e``, ``\\u002f``) and the plotly.js bundle, embedded once; nothing is fetched.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from typing import Any
+
+import plotly.graph_objects as go
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
+
+from custseg.report.plots import (
+    k_selection_figure,
+    segment_map_figure,
+    segment_sizes_figure,
+)
+
+TEMPLATE = "report.html.j2"
+PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
+"""No plotly logo link; figures follow the page width."""
+
+
+@cache
+def _environment() -> Environment:
+    return Environment(
+        loader=PackageLoader("custseg.report", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+@cache
+def plotly_js() -> Markup:
+    """The plotly.js bundle, safe to put inside one ``<script>`` element."""
+    from plotly.offline import get_plotlyjs
+
+    # A literal "</script" would end the element early; "<\/script" means the same in JS.
+    return Markup(re.sub(r"</(script)", r"<\\/\1", get_plotlyjs(), flags=re.IGNORECASE))
+
+
+def figure_html(fig: go.Figure, div_id: str) -> Markup:
+    """A figure as an HTML snippet without plotly.js (the page embeds it once).
+
+    A fixed ``div_id`` keeps the report byte-identical between runs.
+    """
+    return Markup(
+        fig.to_html(
+            full_html=False,
+            include_plotlyjs=False,
+            include_mathjax=False,
+            div_id=div_id,
+            config=PLOTLY_CONFIG,
+            default_width="100%",
+        )
+    )
+
+
+def build_figures(data: dict[str, Any]) -> dict[str, Markup]:
+    """The report's figures from the plain data of :func:`build_report_data`."""
+    k_sel = data["k_selection"]
+    seg_map = data["map"]
+    figures = {
+        "k_selection": k_selection_figure(
+            k_sel["plot_rows"], chosen_k=k_sel["chosen_k"], elbow_k=k_sel["elbow_k"]
+        ),
+        "sizes": segment_sizes_figure(data["segments"]["plot_rows"]),
+        "map": segment_map_figure(
+            list(zip(seg_map["x"], seg_map["y"], strict=True)),
+            seg_map["labels"],
+            seg_map["names"],
+            seed=seg_map["seed"],
+            axis_titles=tuple(seg_map["axis_titles"]),
+        ),
+    }
+    return {name: figure_html(fig, f"figure-{name}") for name, fig in figures.items()}
+
+
+def render_report_data(data: dict[str, Any]) -> str:
+    """Render the dict of :func:`build_report_data` into the report's HTML."""
+    return (
+        _environment()
+        .get_template(TEMPLATE)
+        .render(data=data, figures=build_figures(data), plotly_js=plotly_js())
+    )

@@ -1,0 +1,741 @@
+"""Everything the report shows, computed into a plain dict (strings, numbers, lists, dicts).
+
+The template only lays this dict out; it computes nothing. Numbers meant for reading are
+formatted here (``"1,555"``, ``"35.9%"``); the inputs of the figures stay numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.decomposition import PCA
+
+from custseg.report.plots import MAP_MAX_POINTS, sample_indices, segment_color
+
+SECTION_TITLES = {
+    "summary": "Summary",
+    "data": "Data and cleaning",
+    "k_selection": "How the number of segments was chosen",
+    "profiles": "Segment profiles",
+    "map": "Segment map",
+    "limitations": "Limitations",
+}
+"""Section id -> heading, in the order the report shows them."""
+
+SMALL_SEGMENT_SHARE = 0.05
+"""Segments below this share of customers are named in the limitations: their medians rest on
+few customers and move easily."""
+
+MAP_RANDOM_STATE = 0
+"""PCA of the segment map is fitted with this fixed random_state (the map is reproducible)."""
+
+METRIC_EXPLANATIONS = (
+    (
+        "WCSS (within-cluster sum of squares, also called inertia)",
+        "the total squared distance of customers to the centre of their segment. It always "
+        "falls as k grows, so the useful reading is the elbow: the k after which adding "
+        "segments stops paying off.",
+    ),
+    (
+        "Silhouette",
+        "how much closer each customer is to its own segment than to the nearest other "
+        "segment, from -1 to 1; higher is better (above 0.5: clearly separated segments; "
+        "below 0.25: little natural structure).",
+    ),
+    (
+        "Davies-Bouldin",
+        "how similar each segment is to its most similar neighbour (spread within the "
+        "segments relative to the distance between their centres); lower is better, 0 is "
+        "the best possible.",
+    ),
+    (
+        "Calinski-Harabasz",
+        "the spread between segment centres relative to the spread within segments; higher "
+        "is better.",
+    ),
+    (
+        "Smallest segment",
+        "the share of customers in the smallest segment; a k is eligible only if every "
+        "segment reaches the minimum share.",
+    ),
+    (
+        "Mean rank",
+        "the average of the k's ranks on the criteria above (1 = best on every one); lower "
+        "is better.",
+    ),
+)
+"""Each metric of the candidate table in one plain sentence: what it measures, which way is
+better."""
+
+ROLE_LABELS = {
+    "customer_id": "Customer id",
+    "invoice": "Invoice number",
+    "date": "Date",
+    "quantity": "Quantity",
+    "price": "Unit price",
+    "amount": "Line amount",
+    "product": "Product code",
+    "description": "Product description",
+    "country": "Country",
+}
+
+KIND_LABELS = {
+    "transactions": "invoice lines (transactions), turned into one row of features per customer",
+    "customers": "a customer table (one row per customer)",
+}
+
+DELIMITER_LABELS = {
+    "comma": "comma (,)",
+    "tab": "tab",
+    "semicolon": "semicolon (;)",
+    "pipe": "pipe (|)",
+}
+
+PROFILE_BASE_COLUMNS = (
+    "segment",
+    "segment_name",
+    "n_customers",
+    "share",
+    "revenue_share",
+    "action",
+)
+MISSING = "–"
+
+
+# ---------------------------------------------------------------- formatting helpers
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def format_count(value: Any) -> str:
+    """A whole number with thousands separators.
+
+    Examples
+    --------
+    >>> format_count(541909)
+    '541,909'
+    """
+    return MISSING if _is_missing(value) else f"{int(value):,}"
+
+
+def format_share(value: Any) -> str:
+    """A fraction as a percentage with one decimal.
+
+    Examples
+    --------
+    >>> format_share(0.358791), format_share(0.0004), format_share(0)
+    ('35.9%', '<0.1%', '0.0%')
+    """
+    if _is_missing(value):
+        return MISSING
+    pct = 100 * float(value)
+    if 0 < abs(pct) < 0.05:
+        return "<0.1%" if pct > 0 else ">-0.1%"
+    return f"{pct:.1f}%"
+
+
+def format_number(value: Any, *, grouping: bool = True) -> str:
+    """A typical value, rounded for reading: whole numbers stay whole, larger numbers get
+    fewer decimals, small ones three significant digits.
+
+    Examples
+    --------
+    >>> [format_number(v) for v in (2195.1, 360.98, 20.0, 12.345, 1.2345, 0.0024, -3.5)]
+    ['2,195', '361', '20', '12.3', '1.23', '0.0024', '-3.50']
+    >>> format_number(1973.0, grouping=False)
+    '1973'
+    """
+    if _is_missing(value):
+        return MISSING
+    if isinstance(value, str):
+        return value
+    f = float(value)
+    if math.isinf(f):
+        return "∞" if f > 0 else "-∞"
+    sep = "," if grouping else ""
+    if f == round(f) or abs(f) >= 100:
+        return f"{f:{sep}.0f}"
+    if abs(f) >= 10:
+        return f"{f:{sep}.1f}"
+    if abs(f) >= 1:
+        return f"{f:.2f}"
+    return f"{f:.3g}"
+
+
+def format_metric(value: Any, digits: int = 3) -> str:
+    """A clustering metric with a fixed number of decimals (large values grouped).
+
+    Examples
+    --------
+    >>> format_metric(0.263252), format_metric(1747.78), format_metric(float("nan"))
+    ('0.263', '1,748', '–')
+    """
+    if _is_missing(value):
+        return MISSING
+    f = float(value)
+    if abs(f) >= 1000:
+        return f"{f:,.0f}"
+    return f"{f:.{digits}f}"
+
+
+def _feature_grouping(name: str) -> bool:
+    # Years (Year_Birth = 1973) read wrong with a thousands separator.
+    return "year" not in name.lower()
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    return value
+
+
+# ---------------------------------------------------------------- sections
+
+
+def _source(metrics: dict[str, Any]) -> dict[str, Any]:
+    source = metrics.get("source") or {}
+    schema = metrics.get("schema") or {}
+    kind = metrics.get("kind") or schema.get("kind") or "customers"
+    if source.get("format") == "dataframe":
+        name = "a DataFrame"
+    else:
+        name = source.get("name") or "an unnamed source"
+    rows: list[dict[str, str]] = [
+        {"label": "File", "value": str(name)},
+        {"label": "Format", "value": str(source.get("format") or MISSING)},
+    ]
+    if source.get("sheet"):
+        rows.append({"label": "Sheet", "value": str(source["sheet"])})
+    rows.append({"label": "SHA-256", "value": str(source.get("sha256") or MISSING)})
+    rows.append({"label": "Rows read", "value": format_count(source.get("n_rows"))})
+    rows.append({"label": "Columns", "value": format_count(len(source.get("columns") or []))})
+    if source.get("encoding"):
+        rows.append({"label": "Encoding", "value": str(source["encoding"])})
+    if source.get("delimiter"):
+        delim = str(source["delimiter"])
+        rows.append({"label": "Delimiter", "value": DELIMITER_LABELS.get(delim, delim)})
+    rows.append({"label": "Kind of data", "value": KIND_LABELS.get(kind, str(kind))})
+    if schema.get("kind_reason"):
+        rows.append({"label": "Why this kind", "value": str(schema["kind_reason"])})
+    if schema.get("date_format"):
+        rows.append({"label": "Date format", "value": str(schema["date_format"])})
+    if metrics.get("analysis_date"):
+        rows.append({"label": "Analysis date", "value": str(metrics["analysis_date"])})
+    return {
+        "name": str(name),
+        "kind": str(kind),
+        "rows": rows,
+        "notes": [str(n) for n in source.get("notes") or []],
+    }
+
+
+def _roles(metrics: dict[str, Any]) -> list[dict[str, str]]:
+    roles = (metrics.get("schema") or {}).get("roles") or {}
+    pre = metrics.get("preprocessing") or {}
+    out = [
+        {"role": ROLE_LABELS.get(str(role), str(role)), "column": str(column)}
+        for role, column in roles.items()
+    ]
+    if metrics.get("kind") == "customers":
+        numeric = [str(c) for c in pre.get("numeric") or []]
+        categorical = [str(c) for c in pre.get("categorical") or []]
+        if numeric:
+            out.append({"role": "Numeric attributes", "column": ", ".join(numeric)})
+        if categorical:
+            out.append({"role": "Categorical attributes", "column": ", ".join(categorical)})
+    for column, why in (pre.get("dropped") or {}).items():
+        out.append({"role": "Left out", "column": f"{column}: {why}"})
+    return out
+
+
+def _cleaning(metrics: dict[str, Any]) -> dict[str, Any]:
+    cleaning = metrics.get("cleaning") or {}
+    rows_in = int(cleaning.get("rows_in") or 0)
+    rows_kept = int(cleaning.get("rows_kept") or 0)
+    dropped = list(cleaning.get("dropped") or [])
+    n_dropped = sum(int(d.get("rows") or 0) for d in dropped)
+
+    def share(n: int) -> str:
+        return format_share(n / rows_in) if rows_in else MISSING
+
+    has_revenue = any("revenue" in d for d in dropped)
+    table = [
+        {
+            "reason": str(d.get("description") or d.get("reason")),
+            "code": str(d.get("reason") or ""),
+            "rows": format_count(d.get("rows")),
+            "share": share(int(d.get("rows") or 0)),
+            "revenue": format_number(d.get("revenue")) if has_revenue else "",
+            "zero": int(d.get("rows") or 0) == 0,
+        }
+        for d in dropped
+    ]
+    balanced = rows_in == rows_kept + n_dropped
+    check = (
+        f"Check: {format_count(rows_in)} rows read = {format_count(rows_kept)} kept + "
+        f"{format_count(n_dropped)} dropped."
+        if balanced
+        else f"Check failed: {format_count(rows_in)} rows read, but {format_count(rows_kept)} "
+        f"kept + {format_count(n_dropped)} dropped = {format_count(rows_kept + n_dropped)} "
+        f"({format_count(rows_in - rows_kept - n_dropped)} rows unaccounted for)."
+    )
+    facts: list[str] = []
+    if metrics.get("kind") == "customers" and not dropped:
+        facts.append(
+            "A customer table is used as given: no rows are dropped; missing values are "
+            "filled in preprocessing (see the notices below)."
+        )
+    if cleaning.get("revenue_in") is not None and cleaning.get("revenue_kept") is not None:
+        rev_in, rev_kept = float(cleaning["revenue_in"]), float(cleaning["revenue_kept"])
+        facts.append(
+            f"Revenue of the kept lines: {format_number(rev_kept)} of {format_number(rev_in)} "
+            f"in the file ({format_share(rev_kept / rev_in) if rev_in else MISSING})."
+        )
+    if cleaning.get("customers_in") is not None and cleaning.get("customers_kept") is not None:
+        c_in, c_kept = int(cleaning["customers_in"]), int(cleaning["customers_kept"])
+        line = f"Customers: {format_count(c_in)} in the data, {format_count(c_kept)} segmented"
+        if c_in != c_kept:
+            line += f" ({format_count(c_in - c_kept)} have nothing left after cleaning)"
+        facts.append(line + ".")
+    codes = [str(c) for c in cleaning.get("non_product_codes") or []]
+    return {
+        "rows_in": format_count(rows_in),
+        "rows_kept": format_count(rows_kept),
+        "rows_kept_share": share(rows_kept),
+        "rows_dropped": format_count(n_dropped),
+        "rows_dropped_share": share(n_dropped),
+        "dropped": table,
+        "has_revenue": has_revenue,
+        "balanced": balanced,
+        "check": check,
+        "facts": facts,
+        "non_product_codes": ", ".join(codes),
+    }
+
+
+def _candidates(metrics: dict[str, Any]) -> dict[str, Any]:
+    candidates = list(metrics.get("candidates") or [])
+    chosen = metrics.get("k")
+    elbow = metrics.get("elbow_k")
+    has_votes = any("votes" in c for c in candidates)
+    rows = []
+    for c in candidates:
+        k = int(c["k"])
+        marks = []
+        if k == chosen:
+            marks.append("chosen")
+        if elbow is not None and k == elbow:
+            marks.append("elbow")
+        rows.append(
+            {
+                "k": str(k),
+                "marks": ", ".join(marks),
+                "chosen": k == chosen,
+                "inertia": format_metric(c.get("inertia"), 1),
+                "silhouette": format_metric(c.get("silhouette")),
+                "davies_bouldin": format_metric(c.get("davies_bouldin")),
+                "calinski_harabasz": format_metric(c.get("calinski_harabasz"), 1),
+                "smallest_share": format_share(c.get("smallest_share")),
+                "mean_rank": format_metric(c.get("mean_rank"), 2),
+                "votes": format_count(c.get("votes")) if has_votes else "",
+                "eligible": "yes" if c.get("eligible", True) else "no",
+                "in_window": "yes" if c.get("in_window", True) else "no",
+            }
+        )
+    plot_rows = [
+        {
+            key: _jsonable(c.get(key))
+            for key in ("k", "inertia", "silhouette", "davies_bouldin", "calinski_harabasz")
+        }
+        for c in candidates
+    ]
+    n = int(metrics.get("n_customers") or 0)
+    sampled = bool(metrics.get("silhouette_sampled")) or any(
+        c.get("silhouette_sampled") for c in candidates
+    )
+    size = metrics.get("silhouette_sample_size") or next(
+        (c.get("silhouette_sample_size") for c in candidates if c.get("silhouette_sample_size")),
+        None,
+    )
+    if sampled:
+        silhouette_note = (
+            f"Silhouette was computed on a seeded random sample of {format_count(size)} of the "
+            f"{format_count(n)} customers (its cost grows with the square of the number of "
+            "customers); WCSS, Davies-Bouldin and Calinski-Harabasz use every customer."
+        )
+    else:
+        silhouette_note = f"Every metric uses all {format_count(n)} customers (no sampling)."
+    params = metrics.get("parameters") or {}
+    min_share = params.get("min_cluster_share")
+    settings = []
+    if params.get("k_fixed"):
+        settings.append(f"k was fixed at {params['k_fixed']} by the user; no other k was fitted.")
+    elif params.get("k_min") is not None and params.get("k_max") is not None:
+        settings.append(
+            f"k-means was fitted for every k from {params['k_min']} to {params['k_max']}"
+            + (f" ({params['n_init']} starts each)" if params.get("n_init") else "")
+            + "."
+        )
+    if min_share is not None:
+        settings.append(
+            f"A k is eligible when every segment holds at least {format_share(min_share)} of customers."
+        )
+    return {
+        "chosen_k": _jsonable(chosen),
+        "elbow_k": _jsonable(elbow),
+        "reason": str(metrics.get("selection_reason") or ""),
+        "rows": rows,
+        "has_votes": has_votes,
+        "plot_rows": plot_rows,
+        "silhouette_sampled": sampled,
+        "silhouette_note": silhouette_note,
+        "explanations": [{"name": a, "text": b} for a, b in METRIC_EXPLANATIONS],
+        "settings": settings,
+    }
+
+
+def _segments(result: Any) -> dict[str, Any]:
+    metrics = result.metrics
+    profiles: pd.DataFrame = result.profiles
+    naming = {int(d["segment"]): d for d in metrics.get("segments") or []}
+    has_revenue = "revenue_share" in profiles and bool(profiles["revenue_share"].notna().any())
+    rows = []
+    for rec in profiles.to_dict("records"):
+        seg = int(rec["segment"])
+        info = naming.get(seg, {})
+        rows.append(
+            {
+                "segment": seg,
+                "color": segment_color(seg),
+                "name": str(rec.get("segment_name") or info.get("segment_name") or ""),
+                "customers": format_count(rec.get("n_customers")),
+                "share": format_share(rec.get("share")),
+                "revenue_share": format_share(rec.get("revenue_share")) if has_revenue else "",
+                "action": str(rec.get("action") or info.get("action") or ""),
+                "facts": str(info.get("facts") or ""),
+                "rule": str(info.get("rule") or ""),
+                "small": _jsonable(rec.get("share")) is not None
+                and float(rec["share"]) < SMALL_SEGMENT_SHARE,
+            }
+        )
+    plot_rows = [
+        {
+            "segment": int(rec["segment"]),
+            "segment_name": str(rec.get("segment_name") or ""),
+            "share": _jsonable(rec.get("share")),
+            **({"revenue_share": _jsonable(rec.get("revenue_share"))} if has_revenue else {}),
+        }
+        for rec in profiles.to_dict("records")
+    ]
+    return {"rows": rows, "has_revenue": has_revenue, "plot_rows": plot_rows}
+
+
+def _profiles(result: Any) -> dict[str, Any]:
+    metrics = result.metrics
+    profiles: pd.DataFrame = result.profiles
+    customers: pd.DataFrame = result.segments
+    pre = metrics.get("preprocessing") or {}
+    formulas = metrics.get("features") or {}
+    dropped = pre.get("dropped") or {}
+    categorical = set(pre.get("categorical") or [])
+    features = [c for c in profiles.columns if c not in PROFILE_BASE_COLUMNS]
+    has_revenue = "revenue_share" in profiles and bool(profiles["revenue_share"].notna().any())
+    columns = [
+        {"segment": int(s), "name": str(n), "color": segment_color(int(s))}
+        for s, n in zip(profiles["segment"], profiles["segment_name"], strict=True)
+    ]
+    rows: list[dict[str, Any]] = [
+        {
+            "label": "Customers",
+            "note": "",
+            "cells": [format_count(v) for v in profiles["n_customers"]],
+            "overall": format_count(len(customers)),
+        },
+        {
+            "label": "Share of customers",
+            "note": "",
+            "cells": [format_share(v) for v in profiles["share"]],
+            "overall": format_share(1.0),
+        },
+    ]
+    if has_revenue:
+        rows.append(
+            {
+                "label": "Share of revenue",
+                "note": "",
+                "cells": [format_share(v) for v in profiles["revenue_share"]],
+                "overall": format_share(1.0),
+            }
+        )
+    feature_rows = []
+    for col in features:
+        values = profiles[col]
+        is_text = col in categorical or not pd.api.types.is_numeric_dtype(values)
+        grouping = _feature_grouping(str(col))
+        if is_text:
+            shown = [MISSING if _is_missing(v) else str(v) for v in values]
+            overall_values = customers[col].dropna() if col in customers else pd.Series([])
+            overall = str(overall_values.mode().iloc[0]) if len(overall_values) else MISSING
+            note = "most common"
+        else:
+            shown = [format_number(v, grouping=grouping) for v in values]
+            overall = (
+                format_number(
+                    pd.to_numeric(customers[col], errors="coerce").median(), grouping=grouping
+                )
+                if col in customers
+                else MISSING
+            )
+            note = "median"
+        if col in dropped:
+            note += "; not used by the model"
+        rows.append({"label": str(col), "note": note, "cells": shown, "overall": overall})
+        feature_rows.append(
+            {
+                "name": str(col),
+                "formula": str(formulas.get(col, "from the data")),
+                "type": "category" if is_text else "number",
+                "used": f"no: {dropped[col]}" if col in dropped else "yes",
+            }
+        )
+    rows.append(
+        {
+            "label": "Recommended action",
+            "note": "",
+            "cells": [str(v) for v in profiles.get("action", pd.Series([""] * len(profiles)))],
+            "overall": "",
+            "text": True,
+        }
+    )
+    for row in rows:
+        row.setdefault("text", False)
+    return {"columns": columns, "rows": rows, "features": feature_rows}
+
+
+def _map(result: Any) -> dict[str, Any]:
+    X = np.asarray(result.model_inputs, dtype=float)
+    labels = np.asarray(result.labels, dtype=int)
+    seed = int(result.metrics.get("seed") or 0)
+    n, n_features = X.shape
+    n_components = min(2, n_features, n)
+    pca = PCA(n_components=n_components, random_state=MAP_RANDOM_STATE).fit(X)
+    coords = pca.transform(X)
+    if n_components < 2:
+        coords = np.column_stack([coords, np.zeros((n, 2 - n_components))])
+    explained = [float(v) for v in pca.explained_variance_ratio_] + [0.0] * (2 - n_components)
+    keep = sample_indices(n, MAP_MAX_POINTS, seed)
+    names = {
+        int(s): str(nm)
+        for s, nm in zip(result.profiles["segment"], result.profiles["segment_name"], strict=True)
+    }
+    sampled = len(keep) < n
+    if sampled:
+        note = (
+            f"The map shows a seeded random sample of {format_count(len(keep))} of the "
+            f"{format_count(n)} customers, so that it stays readable and the report small."
+        )
+    else:
+        note = f"The map shows all {format_count(n)} customers."
+    total = sum(explained)
+    return {
+        "x": [round(float(v), 4) for v in coords[keep, 0]],
+        "y": [round(float(v), 4) for v in coords[keep, 1]],
+        "labels": [int(v) for v in labels[keep]],
+        "names": names,
+        "axis_titles": [
+            f"first principal component ({format_share(explained[0])} of the variance)",
+            f"second principal component ({format_share(explained[1])} of the variance)",
+        ],
+        "explained": format_share(total),
+        "n_inputs": int(n_features),
+        "sampled": sampled,
+        "n_shown": int(len(keep)),
+        "note": note,
+        "seed": seed,
+    }
+
+
+def _summary(result: Any, source: dict[str, Any]) -> list[str]:
+    metrics = result.metrics
+    n = int(metrics.get("n_customers") or len(result.segments))
+    k = int(metrics.get("k") or len(result.profiles))
+    kind = source["kind"]
+    sentences = [
+        f"This report splits {format_count(n)} customers from {source['name']} into {k} segments."
+    ]
+    if kind == "transactions":
+        n_features = len(metrics.get("features") or {})
+        sentences.append(
+            "The input holds invoice lines (transactions); after cleaning, each customer was "
+            f"described by {n_features} features such as recency, frequency and revenue, "
+            "computed from their purchases."
+        )
+    else:
+        n_features = len((metrics.get("preprocessing") or {}).get("numeric") or []) + len(
+            (metrics.get("preprocessing") or {}).get("categorical") or []
+        )
+        sentences.append(
+            f"The input is a customer table (one row per customer); {n_features} of its columns "
+            "were used to form the segments."
+        )
+    top = result.profiles.sort_values("share", ascending=False).iloc[0]
+    sentences.append(
+        f"The largest segment is {top['segment']} · {top['segment_name']} with "
+        f"{format_share(top['share'])} of customers."
+    )
+    if "revenue_share" in result.profiles and result.profiles["revenue_share"].notna().any():
+        rich = result.profiles.sort_values("revenue_share", ascending=False).iloc[0]
+        sentences.append(
+            f"Segment {rich['segment']} · {rich['segment_name']} brings "
+            f"{format_share(rich['revenue_share'])} of the revenue with "
+            f"{format_share(rich['share'])} of the customers."
+        )
+    return sentences
+
+
+def _limitations(
+    result: Any, segments: dict[str, Any], k_sel: dict[str, Any], seg_map: dict[str, Any]
+) -> list[str]:
+    metrics = result.metrics
+    sil = metrics.get("silhouette")
+    items = []
+    if _is_missing(sil):
+        clarity = ""
+    elif float(sil) >= 0.5:
+        clarity = f" Here the silhouette is {float(sil):.2f}: the segments are clearly separated."
+    elif float(sil) >= 0.25:
+        clarity = (
+            f" Here the silhouette is {float(sil):.2f}: the segments are real but overlap; "
+            "customers near a border could sit in either."
+        )
+    else:
+        clarity = (
+            f" Here the silhouette is {float(sil):.2f}: the customers form a continuum, and the "
+            "segments are a useful cut of it rather than natural groups."
+        )
+    items.append(
+        "k-means assumes roughly round segments of similar spread; elongated, nested or very "
+        "uneven groups can be split or merged." + clarity
+    )
+    if source_kind(metrics) == "transactions":
+        items.append(
+            "Features come only from the invoice lines given: purchases within the period of "
+            "the file, without margins, marketing contacts, channels or demographics. A customer "
+            "who also buys elsewhere looks less loyal than they are."
+        )
+    else:
+        items.append(
+            "Features come only from the columns of the customer table given; what is not in "
+            "the table (purchases, contacts, margins) cannot shape the segments."
+        )
+    sampling = []
+    if k_sel["silhouette_sampled"]:
+        sampling.append(k_sel["silhouette_note"])
+    if seg_map["sampled"]:
+        sampling.append(seg_map["note"])
+    items.append(
+        " ".join(sampling)
+        if sampling
+        else "No sampling was used: every metric covers all customers."
+    )
+    small = [r for r in segments["rows"] if r["small"]]
+    if small:
+        listed = "; ".join(f"{r['segment']} · {r['name']} ({r['share']})" for r in small)
+        items.append(
+            f"Segments under {format_share(SMALL_SEGMENT_SHARE)} of customers: {listed}. "
+            "Their medians rest on few customers; check them before acting on them."
+        )
+    else:
+        items.append(
+            f"Every segment holds at least {format_share(SMALL_SEGMENT_SHARE)} of customers."
+        )
+    items.append(
+        f"The map is a 2D projection that keeps {seg_map['explained']} of the variance of the "
+        "model inputs; segments that overlap on it can still be apart in other directions."
+    )
+    items.append(
+        "Segment names and actions are rule-based suggestions drawn from the profiles, not "
+        "results of tested campaigns."
+    )
+    return items
+
+
+def source_kind(metrics: dict[str, Any]) -> str:
+    """``"transactions"`` or ``"customers"``: what the segmented table held."""
+    return str(metrics.get("kind") or (metrics.get("schema") or {}).get("kind") or "customers")
+
+
+def build_report_data(result: Any) -> dict[str, Any]:
+    """Compute everything the report shows, as a plain dict.
+
+    Parameters
+    ----------
+    result : SegmentationResult
+        What :func:`custseg.segment` returned.
+
+    Returns
+    -------
+    dict
+        Strings, numbers, lists and dicts only: ``title``, ``sections``, ``summary``,
+        ``segments``, ``source``, ``roles``, ``cleaning``, ``warnings``, ``notices``,
+        ``k_selection``, ``profiles``, ``map``, ``limitations``, ``versions``. Figure inputs
+        stay numbers (``k_selection.plot_rows``, ``segments.plot_rows``, ``map.x`` ...).
+
+    Examples
+    --------
+    >>> import custseg
+    >>> result = custseg.segment(custseg.datasets.demo_path())  # doctest: +SKIP
+    >>> build_report_data(result)["sections"][0]  # doctest: +SKIP
+    {'id': 'summary', 'title': '1. Summary'}
+    """
+    metrics = result.metrics
+    source = _source(metrics)
+    segments = _segments(result)
+    k_sel = _candidates(metrics)
+    seg_map = _map(result)
+    pre = metrics.get("preprocessing") or {}
+    versions = metrics.get("versions") or {}
+    titles = {
+        key: f"{i}. {title}" for i, (key, title) in enumerate(SECTION_TITLES.items(), start=1)
+    }
+    return {
+        "title": f"Customer segments of {source['name']}",
+        "subtitle": " · ".join(
+            part
+            for part in (
+                f"{format_count(metrics.get('n_customers'))} customers",
+                f"{metrics.get('k')} segments",
+                f"analysis date {metrics['analysis_date']}" if metrics.get("analysis_date") else "",
+                f"seed {metrics.get('seed')}",
+                f"custseg {versions['custseg']}" if versions.get("custseg") else "",
+            )
+            if part
+        ),
+        "sections": [{"id": key, "title": title} for key, title in titles.items()],
+        "titles": titles,
+        "summary": _summary(result, source),
+        "reason": k_sel["reason"],
+        "segments": segments,
+        "source": source,
+        "roles": _roles(metrics),
+        "cleaning": _cleaning(metrics),
+        "warnings": [str(w) for w in metrics.get("warnings") or []],
+        "notices": [str(n) for n in pre.get("notices") or []],
+        "k_selection": k_sel,
+        "profiles": _profiles(result),
+        "map": seg_map,
+        "limitations": _limitations(result, segments, k_sel, seg_map),
+        "versions": [{"name": str(k), "version": str(v)} for k, v in versions.items()],
+    }
