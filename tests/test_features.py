@@ -48,8 +48,9 @@ def test_features_by_hand(tiny):
             # 2021-02-01 minus the last purchase: Jan 20, Jan 5, Jan 30.
             "days_since_last_purchase": [12, 27, 2],
             "n_orders": [2, 1, 1],
-            "revenue": [40.0, 15.0, 10.0],
-            "mean_order_value": [20.0, 15.0, 10.0],
+            # Customer 1 bought 40 and returned one mug worth 5.
+            "revenue": [35.0, 15.0, 10.0],
+            "mean_order_value": [17.5, 15.0, 10.0],
             # 2021-02-01 minus the first purchase: Jan 1, Jan 5, Jan 30.
             "days_since_first_purchase": [31, 27, 2],
             "n_products": [2, 1, 1],

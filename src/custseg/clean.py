@@ -17,6 +17,7 @@ from custseg.engines.duckdb import DuckDBEngine, quote_ident, sql_literal
 from custseg.errors import InputError
 from custseg.io.readers import SourceInfo
 from custseg.schema import (
+    PLAUSIBLE_YEARS,
     Schema,
     check_parsed,
     column_type,
@@ -107,17 +108,19 @@ def build_lines(
     warnings: list[str] = []
     fmt = date_format
     if fmt is None:
+        # Detection already read every distinct value with the chosen format.
         fmt, warnings = detect_date_format(engine, roles["date"], where)
     schema.date_format = fmt
     ts = date_expr(roles["date"], fmt)
-    check_parsed(
-        engine,
-        roles["date"],
-        ts,
-        "dates",
-        "Fix them, or pass --date-format to say how dates are written.",
-        where,
-    )
+    if date_format is not None:
+        check_parsed(
+            engine,
+            roles["date"],
+            ts,
+            "dates",
+            "Fix them, or pass --date-format to say how dates are written.",
+            where,
+        )
 
     def num(role: str) -> str:
         col = roles[role]
@@ -136,34 +139,45 @@ def build_lines(
     quantity = num("quantity") if "quantity" in roles else "1.0"
     if "quantity" not in roles:
         warnings.append("no quantity column: each line counts as one item")
+    given_price = num("price") if "price" in roles else "NULL"
+    given_amount = num("amount") if "amount" in roles else "NULL"
     if "price" in roles:
-        price = num("price")
-        amount = num("amount") if "amount" in roles else f"({quantity}) * ({price})"
+        price = "given_price"
+        amount = "given_amount" if "amount" in roles else "quantity * given_price"
     else:
-        amount = num("amount")
-        price = f"({amount}) / NULLIF({quantity}, 0)"
+        price = "given_amount / NULLIF(quantity, 0)"
+        amount = "given_amount"
     invoice = text_expr(roles["invoice"]) if "invoice" in roles else "NULL"
     optional = {
         r: (text_expr(roles[r]) if r in roles else "NULL")
         for r in ("product", "description", "country")
     }
     source_cols = [c for c, _ in engine.columns("raw") if c != "_row"]
-    partition = ", ".join(quote_ident(c) for c in source_cols)
+    group = ", ".join(quote_ident(c) for c in source_cols)
     cid = id_expr(roles["customer_id"], column_type(engine, roles["customer_id"]))
+    # Values are parsed once in the inner query; the outer one derives price and amount.
     engine.sql(
         f"""CREATE OR REPLACE TABLE lines AS SELECT
+            _row, customer_id, invoice, ts, quantity,
+            {price} AS price,
+            CAST(round({amount}, 4) AS DECIMAL(18, 4)) AS amount,
+            product, description, country, is_duplicate
+        FROM (SELECT
             _row,
             {cid} AS customer_id,
             {invoice} AS invoice,
             {ts} AS ts,
             {quantity} AS quantity,
-            {price} AS price,
-            CAST(round({amount}, 4) AS DECIMAL(18, 4)) AS amount,
+            {given_price} AS given_price,
+            {given_amount} AS given_amount,
             {optional["product"]} AS product,
             {optional["description"]} AS description,
             {optional["country"]} AS country,
-            row_number() OVER (PARTITION BY {partition} ORDER BY _row) > 1 AS is_duplicate
-        FROM raw"""
+            first_copy._row IS NULL AS is_duplicate
+        FROM raw
+        -- The first line of each group of identical lines is the original; the rest are copies.
+        LEFT JOIN (SELECT min(_row) AS _row FROM raw GROUP BY {group}) AS first_copy USING (_row))
+        ORDER BY _row"""
     )
     return warnings
 
@@ -200,9 +214,14 @@ def clean_lines(
     if analysis_date is None:
         analysis_date = last.date() + dt.timedelta(days=1)
     first = engine.scalar("SELECT min(ts) FROM lines")
-    if first is not None and first.year < 1970:
+    low, high = PLAUSIBLE_YEARS
+    if first is not None and first.year < low:
         warnings.append(
             f"some dates are implausibly early (earliest {first:%Y-%m-%d}); check the date format"
+        )
+    if last.year > high:
+        warnings.append(
+            f"some dates are implausibly late (latest {last:%Y-%m-%d}); check the date format"
         )
     inv = "upper(invoice)" if has_invoice else "''"
     engine.sql(

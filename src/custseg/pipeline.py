@@ -109,6 +109,7 @@ def _prepare(
             raise InputError(
                 f"{where} has no customer id column. Columns found: {', '.join(info.columns)}; "
                 f"roles detected: {describe_roles(roles)}. Name the id column with --customer-col."
+                + "".join(f" Note: {note}." for note in info.notes)
             )
         kind, reason = detect_kind(engine, roles, info.columns, where, kind)
     if kind == "transactions":
@@ -150,9 +151,13 @@ def _prepare(
         kind="customers", roles={"customer_id": roles["customer_id"]}, kind_reason=reason
     )
     with timer.stage("features"):
-        plan = customer_plan or plan_customer_columns(
-            engine, roles["customer_id"], where, info.delimiter
-        )
+        plan_warnings: list[str] = []
+        if customer_plan is None:
+            plan, plan_warnings = plan_customer_columns(
+                engine, roles["customer_id"], where, info.delimiter
+            )
+        else:
+            plan = customer_plan
         feats = customer_features(engine, plan, where)
     cleaning = {
         "rows_in": info.n_rows,
@@ -169,6 +174,7 @@ def _prepare(
         categorical=list(plan.categorical),
         cleaning=cleaning,
         customer_columns=plan,
+        warnings=plan_warnings,
     )
 
 
@@ -339,7 +345,7 @@ def segment(
     )
     from custseg.result import SegmentationResult, library_versions
 
-    if k is not None and (not isinstance(k, (int, np.integer)) or k < 1):
+    if k is not None and (not isinstance(k, (int, np.integer)) or k < 2):
         raise InputError(f"k must be a whole number of segments of at least 2, got {k!r}.")
     timer = _Timer(progress)
     total_start = time.perf_counter()
@@ -362,7 +368,11 @@ def segment(
         raise InputError(
             f"{where} gives {n} customer(s) after cleaning; segmentation needs at least 3"
             + (
-                " (see the cleaning table: lines dropped per reason)."
+                " (lines dropped: "
+                + ", ".join(
+                    f"{d['reason']} {d['rows']:,}" for d in prep.cleaning["dropped"] if d["rows"]
+                )
+                + f"; {prep.cleaning['rows_kept']:,} kept)."
                 if prep.schema.kind == "transactions"
                 else "."
             )
@@ -383,10 +393,6 @@ def segment(
             raise InputError(
                 f"{where} has {n_distinct} distinguishable customers, fewer than k={k}. "
                 f"Pass a smaller --k (at most {n_distinct})."
-            )
-        if k == 1:
-            raise InputError(
-                "k=1 puts everyone in one segment. Pass --k 2 or more, or leave it out."
             )
         estimator = AutoKMeans(n_clusters=k, random_state=seed).fit(X)
     with timer.stage("profile"):

@@ -353,11 +353,7 @@ def id_expr(column: str, typ: str) -> str:
             f"WHEN {col} = trunc({col}) AND abs({col}) < 1e18 "
             f"THEN CAST(CAST({col} AS BIGINT) AS VARCHAR) ELSE CAST({col} AS VARCHAR) END"
         )
-    text = f"trim(CAST({col} AS VARCHAR))"
-    return (
-        f"CASE WHEN {text} = '' THEN NULL WHEN regexp_matches({text}, '^[0-9]+\\.0+$') "
-        f"THEN regexp_replace({text}, '\\.0+$', '') ELSE {text} END"
-    )
+    return f"NULLIF(regexp_replace(trim(CAST({col} AS VARCHAR)), '^([0-9]+)\\.0+$', '\\1'), '')"
 
 
 def text_expr(column: str) -> str:
@@ -396,7 +392,7 @@ def uses_decimal_comma(engine: DuckDBEngine, column: str, delimiter: str | None 
         f"count(*) FILTER (WHERE regexp_matches({s}, '^[+-]?[0-9,]*\\.[0-9]+$') "
         f"AND NOT regexp_matches({s}, '{THOUSANDS_DOT}')), "
         f"count(*) FILTER (WHERE regexp_matches({s}, '{THOUSANDS_COMMA}')) "
-        "FROM raw"
+        f"FROM (SELECT DISTINCT {quote_ident(column)} FROM raw)"
     ).fetchone() or (0, 0, 0)
     comma_only, dot_only, grouped = (int(x) for x in row)
     if comma_only:
@@ -420,9 +416,11 @@ def number_expr(column: str, typ: str, decimal_comma: bool = False) -> str:
             f"CASE WHEN contains({s}, '.') AND NOT regexp_matches({s}, '{THOUSANDS_DOT}') "
             f"THEN NULL ELSE TRY_CAST(replace(replace({s}, '.', ''), ',', '.') AS DOUBLE) END"
         )
+    # Plain numbers (the common case) take the fast path.
     return (
+        f"coalesce(TRY_CAST({col} AS DOUBLE), "
         f"CASE WHEN contains({s}, ',') AND NOT regexp_matches({s}, '{THOUSANDS_COMMA}') "
-        f"THEN NULL ELSE TRY_CAST(replace({s}, ',', '') AS DOUBLE) END"
+        f"THEN NULL ELSE TRY_CAST(replace({s}, ',', '') AS DOUBLE) END)"
     )
 
 
@@ -433,11 +431,19 @@ def _date_candidates(engine: DuckDBEngine, column: str) -> tuple[list[str], int,
         f"FROM raw WHERE {col} IS NOT NULL AND trim(CAST({col} AS VARCHAR)) <> ''"
     )
     n_distinct = int(engine.scalar("SELECT count(*) FROM _dates"))
-    aggs = ", ".join(
-        f"count(*) FILTER (WHERE try_strptime(v, {sql_literal(f)}) IS NULL)" for f in DATE_FORMATS
-    )
-    fails = engine.sql(f"SELECT {aggs} FROM _dates").fetchone() or ()
-    failures = dict(zip(DATE_FORMATS, (int(x) for x in fails), strict=True))
+
+    def count_failures(formats: list[str], source: str) -> dict[str, int]:
+        aggs = ", ".join(
+            f"count(*) FILTER (WHERE try_strptime(v, {sql_literal(f)}) IS NULL)" for f in formats
+        )
+        fails = engine.sql(f"SELECT {aggs} FROM {source}").fetchone() or ()
+        return dict(zip(formats, (int(x) for x in fails), strict=True))
+
+    # Most formats fail on the first values already: try them all on a sample, then only the
+    # survivors on every distinct value.
+    failures = count_failures(list(DATE_FORMATS), "(SELECT v FROM _dates ORDER BY v LIMIT 2000)")
+    survivors = [f for f in DATE_FORMATS if failures[f] == 0]
+    failures.update(count_failures(survivors or list(DATE_FORMATS), "_dates"))
     ok = [f for f in DATE_FORMATS if failures[f] == 0]
     return ok, n_distinct, failures
 
@@ -527,17 +533,22 @@ def check_parsed(
     if what == "numbers":
         bad_cond = f"({expr}) IS NULL OR isinf({expr}) OR isnan({expr})"
         kind = "numbers or are out of range"
+    # Checking each distinct value once is much cheaper than each row; rows only for the message.
+    n_distinct_bad = engine.scalar(
+        f"SELECT count(*) FROM (SELECT DISTINCT {col} FROM raw) WHERE {present} AND ({bad_cond})"
+    )
+    if not n_distinct_bad:
+        return
     bad = engine.sql(
         f"SELECT _row FROM raw WHERE {present} AND ({bad_cond}) ORDER BY _row LIMIT 5"
     ).fetchall()
-    if bad:
-        n_bad = int(engine.scalar(f"SELECT count(*) FROM raw WHERE {present} AND ({bad_cond})"))
-        examples = engine.sql(
-            f"SELECT v FROM (SELECT CAST({col} AS VARCHAR) AS v, min(_row) AS r FROM raw "
-            f"WHERE {present} AND ({bad_cond}) GROUP BY v) ORDER BY r LIMIT 3"
-        ).fetchall()
-        shown = show_rows([int(r[0]) for r in bad], total=n_bad)
-        raise InputError(
-            f"{where}: column '{column}' has {n_bad:,} value(s) that are not {kind} "
-            f"({shown}), e.g. {', '.join(repr(r[0]) for r in examples)}. {hint}"
-        )
+    n_bad = int(engine.scalar(f"SELECT count(*) FROM raw WHERE {present} AND ({bad_cond})"))
+    examples = engine.sql(
+        f"SELECT v FROM (SELECT CAST({col} AS VARCHAR) AS v, min(_row) AS r FROM raw "
+        f"WHERE {present} AND ({bad_cond}) GROUP BY v) ORDER BY r LIMIT 3"
+    ).fetchall()
+    shown = show_rows([int(r[0]) for r in bad], total=n_bad)
+    raise InputError(
+        f"{where}: column '{column}' has {n_bad:,} value(s) that are not {kind} "
+        f"({shown}), e.g. {', '.join(repr(r[0]) for r in examples)}. {hint}"
+    )

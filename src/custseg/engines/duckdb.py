@@ -68,6 +68,8 @@ class DuckDBEngine:
         config["autoinstall_known_extensions"] = False
         config["autoload_known_extensions"] = False
         self.con = duckdb.connect(":memory:", config=config)
+        # custseg shows its own progress; DuckDB's bar would print into the user's terminal.
+        self.con.execute("SET enable_progress_bar = false")
 
     def sql(self, query: str, params: list[Any] | None = None) -> duckdb.DuckDBPyConnection:
         """Run a statement with bound parameters and return the cursor."""

@@ -58,9 +58,13 @@ def _all_numbers(engine: DuckDBEngine, col: str, expr: str) -> bool:
 
 def plan_customer_columns(
     engine: DuckDBEngine, id_col: str, where: str, delimiter: str | None
-) -> CustomerColumns:
-    """Decide how each column of ``raw`` is read (number, date or category)."""
+) -> tuple[CustomerColumns, list[str]]:
+    """Decide how each column of ``raw`` is read (number, date or category).
+
+    Returns the plan and warnings (for example dates that read day-first or month-first).
+    """
     plan = CustomerColumns(id_col=id_col)
+    warnings: list[str] = []
     for col, typ in engine.columns("raw"):
         if col in ("_row", id_col):
             continue
@@ -76,7 +80,8 @@ def plan_customer_columns(
             if comma:
                 plan.decimal_comma.append(col)
             continue
-        fmt, _ = detect_date_format(engine, col, where, required=False)
+        fmt, date_warnings = detect_date_format(engine, col, where, required=False)
+        warnings.extend(date_warnings)
         if fmt:
             plan.dates[col] = [fmt, ""]
         else:
@@ -85,7 +90,7 @@ def plan_customer_columns(
         last = engine.scalar(f"SELECT max({date_expr(col, fmt)}) FROM raw")
         ref = (last.date() if isinstance(last, dt.datetime) else last) + dt.timedelta(days=1)
         plan.dates[col][1] = ref.isoformat()
-    return plan
+    return plan, warnings
 
 
 def customer_features(engine: DuckDBEngine, plan: CustomerColumns, where: str) -> pd.DataFrame:

@@ -18,8 +18,11 @@ from custseg.engines.duckdb import DuckDBEngine, sql_literal
 TRANSACTION_FEATURES: dict[str, str] = {
     "days_since_last_purchase": "analysis date - day of the last purchase, in days (recency)",
     "n_orders": "number of distinct invoices (purchase days when there is no invoice column) (frequency)",
-    "revenue": "sum of quantity x unit price over kept lines (monetary)",
-    "mean_order_value": "revenue / n_orders",
+    "revenue": (
+        "sum of quantity x unit price over kept lines, minus the value of returned products "
+        "(cancellation lines), never below 0 (monetary)"
+    ),
+    "mean_order_value": "revenue / n_orders (net of returns)",
     "days_since_first_purchase": "analysis date - day of the first purchase, in days (tenure)",
     "n_products": "number of distinct product codes bought",
     "return_rate": (
@@ -80,15 +83,16 @@ def transaction_features(
             {product_col}
         FROM {table} WHERE reason IS NULL GROUP BY customer_id
     ), returns AS (
-        SELECT customer_id, sum(abs(quantity)) AS returned
+        SELECT customer_id, sum(abs(quantity)) AS returned, sum(abs(amount)) AS returned_value
         FROM {table} WHERE reason = 'cancellation' {product_filter}
         GROUP BY customer_id
     )
     SELECT s.customer_id,
         date_diff('day', s.last_day, ?::DATE) AS days_since_last_purchase,
         s.n_orders,
-        CAST(round(s.revenue, 2) AS DOUBLE) AS revenue,
-        CAST(round(s.revenue / s.n_orders, 2) AS DOUBLE) AS mean_order_value,
+        CAST(round(greatest(0, s.revenue - coalesce(r.returned_value, 0)), 2) AS DOUBLE) AS revenue,
+        CAST(round(greatest(0, s.revenue - coalesce(r.returned_value, 0)) / s.n_orders, 2) AS DOUBLE)
+            AS mean_order_value,
         date_diff('day', s.first_day, ?::DATE) AS days_since_first_purchase
         {", s.n_products" if has_product else ""},
         round(least(1.0, coalesce(r.returned, 0) / s.items), 4) AS return_rate

@@ -44,6 +44,11 @@ from custseg.io.sniff import (
 NA_VALUES = ("", "NA", "N/A", "n/a", "NaN", "nan", "null", "NULL", "None", "#N/A", "-")
 #: Characters trimmed before a value is compared with :data:`NA_VALUES`.
 NA_TRIM = " \t\r\n"
+NA_PATTERN = (
+    "[ \\t\\r\\n]*("
+    + "|".join(re.sub(r"([^A-Za-z0-9])", r"\\\1", v) for v in NA_VALUES if v)
+    + ")?[ \\t\\r\\n]*"
+)
 
 #: Column names custseg uses itself in the ``raw`` table (compared ignoring case, as DuckDB
 #: does); a source column with one of these names must be renamed.
@@ -188,8 +193,10 @@ def _drop_unnamed(engine: DuckDBEngine, names: list[str], where: str, info: Sour
 def _na_select(name: str) -> str:
     """SQL that turns the spellings of :data:`NA_VALUES` of a text column into NULL."""
     q = quote_ident(name)
-    nas = ", ".join(sql_literal(v) for v in NA_VALUES)
-    return f"CASE WHEN trim({q}, {sql_literal(NA_TRIM)}) IN ({nas}) THEN NULL ELSE {q} END AS {q}"
+    # One full regular-expression match is several times faster than trim() with a character set.
+    return (
+        f"CASE WHEN regexp_full_match({q}, {sql_literal(NA_PATTERN)}) THEN NULL ELSE {q} END AS {q}"
+    )
 
 
 # ---------------------------------------------------------------- delimited text

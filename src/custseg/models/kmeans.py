@@ -9,8 +9,9 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.cluster import KMeans
 from sklearn.utils.validation import check_is_fitted, validate_data
+from threadpoolctl import threadpool_limits
 
-from custseg.evaluate import SILHOUETTE_SAMPLE, cluster_metrics, knee_point
+from custseg.evaluate import SILHOUETTE_SAMPLE, SilhouetteSample, cluster_metrics, knee_point
 
 #: Criteria combined to choose k, each with the direction that is better.
 K_CRITERIA: dict[str, str] = {
@@ -25,6 +26,8 @@ STRONG_SILHOUETTE = 0.5
 ELBOW_WINDOW = 1
 """With weaker structure the elbow of WCSS sets the scale and the other criteria choose among
 k within this distance of it."""
+PARALLEL_FROM = 50_000
+"""Below this many points k-means runs on one thread."""
 MIN_CLUSTER_SHARE = 0.01
 """A solution whose smallest segment holds fewer customers than this share is degenerate and
 not recommended (unless k was fixed by the user)."""
@@ -63,7 +66,7 @@ class AutoKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         K-means restarts per k (the best is kept).
     min_cluster_share : float, default=0.01
         Smallest acceptable cluster, as a share of points.
-    silhouette_sample_size : int, default=10000
+    silhouette_sample_size : int, default=5000
         Above this many points the silhouette is computed on a sample.
     random_state : int or None, default=None
         Seed for k-means and the silhouette sample.
@@ -135,19 +138,29 @@ class AutoKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         seed = 0 if self.random_state is None else self.random_state
         rows: list[dict[str, Any]] = []
         fits: dict[int, KMeans] = {}
+        start = time.perf_counter()
+        silhouette = SilhouetteSample(X, self.silhouette_sample_size, seed) if len(ks) > 1 else None
+        # On small data one thread is faster than several, and it cannot stall when the machine's
+        # cores are busy (OpenMP threads wait for each other); large data gets every core.
+        threads = 1 if n < PARALLEL_FROM else None
         for k in ks:
-            start = time.perf_counter()
-            km = KMeans(n_clusters=k, n_init=self.n_init, random_state=self.random_state).fit(X)
+            with threadpool_limits(limits=threads, user_api="openmp"):
+                km = KMeans(n_clusters=k, n_init=self.n_init, random_state=self.random_state).fit(X)
             fits[k] = km
             sizes = np.bincount(km.labels_, minlength=k)
             row: dict[str, Any] = {"k": k, "inertia": float(km.inertia_)}
             row.update(
                 cluster_metrics(
-                    X, km.labels_, random_state=seed, sample_size=self.silhouette_sample_size
+                    X,
+                    km.labels_,
+                    random_state=seed,
+                    sample_size=self.silhouette_sample_size,
+                    silhouette_sample=silhouette,
                 )
             )
             row["smallest_share"] = float(sizes.min() / n)
             row["seconds"] = round(time.perf_counter() - start, 3)
+            start = time.perf_counter()
             rows.append(row)
         self.knee_ = knee_point(ks, [r["inertia"] for r in rows]) if len(ks) >= 3 else None
         chosen = self._choose(rows)

@@ -139,40 +139,48 @@ EFFECT_FOR_NAME = 0.3
 
 #: Spend-like and means-like columns drive the customer-table action.
 VALUE_PATTERN = r"spend|mnt|amount|purchase|revenue|sales|score|monetary|value|orders"
+DEAL_PATTERN = r"deal|discount|coupon|promo|voucher"
 CAPACITY_PATTERN = r"income|salary|wealth"
 
 #: Actions for customer-table segments, in priority order: (label, condition on the value
-#: signal V and capacity signal C, action). V and C are average effect sizes of the segment
-#: on spend-like and income-like columns.
-CUSTOMER_ACTIONS: tuple[tuple[str, str, Callable[[float, float], bool], str], ...] = (
+#: signal V, capacity signal C and deal signal D, action). V, C and D are average effect sizes
+#: of the segment on spend-like (deal columns excluded), income-like and deal-like columns.
+CUSTOMER_ACTIONS: tuple[tuple[str, str, Callable[[float, float, float], bool], str], ...] = (
+    (
+        "deal seekers",
+        "D >= 0.5",
+        lambda v, c, d: d >= 0.5,
+        "Reach them through promotions and bundles timed to their buying cycle; keep full-price "
+        "buyers out of these offers.",
+    ),
     (
         "premium",
         "V >= 0.5 and C >= 0.3",
-        lambda v, c: v >= 0.5 and c >= 0.3,
+        lambda v, c, d: v >= 0.5 and c >= 0.3,
         "VIP treatment: early access to premium ranges, protect them with loyalty perks.",
     ),
     (
         "enthusiasts",
         "V >= 0.5",
-        lambda v, c: v >= 0.5,
+        lambda v, c, d: v >= 0.5,
         "Reward loyalty with member pricing and bundles that protect margin.",
     ),
     (
         "untapped",
         "V <= -0.5 and C >= 0.3",
-        lambda v, c: v <= -0.5 and c >= 0.3,
+        lambda v, c, d: v <= -0.5 and c >= 0.3,
         "They can afford more: personalised upsell and trials of premium products.",
     ),
     (
         "price-sensitive",
         "V <= -0.5",
-        lambda v, c: v <= -0.5,
+        lambda v, c, d: v <= -0.5,
         "Value bundles and discounts through low-cost channels.",
     ),
     (
         "mainstream",
         "otherwise",
-        lambda v, c: True,
+        lambda v, c, d: True,
         "Regular newsletters; A/B-test offers to find what moves this group.",
     ),
 )
@@ -292,12 +300,13 @@ def name_customer_segments(
 ) -> list[dict[str, Any]]:
     """Name customer-table segments after their two most distinguishing attributes."""
     used: set[str] = set()
-    value_cols = [
-        c for c in numeric if re.search(VALUE_PATTERN, re.sub(r"[^0-9a-z]", "", c.lower()))
-    ]
-    capacity_cols = [
-        c for c in numeric if re.search(CAPACITY_PATTERN, re.sub(r"[^0-9a-z]", "", c.lower()))
-    ]
+
+    def matching(pattern: str) -> list[str]:
+        return [c for c in numeric if re.search(pattern, re.sub(r"[^0-9a-z]", "", c.lower()))]
+
+    deal_cols = matching(DEAL_PATTERN)
+    value_cols = [c for c in matching(VALUE_PATTERN) if c not in deal_cols]
+    capacity_cols = matching(CAPACITY_PATTERN)
     out = []
     for seg, items in sorted(distinguishing.items()):
         strong = [d for d in items if abs(d["effect"]) >= EFFECT_FOR_NAME] or items[:1]
@@ -313,8 +322,9 @@ def name_customer_segments(
         effects = {d["feature"]: d["effect"] for d in items if d["kind"] == "numeric"}
         v = float(np.mean([effects.get(c, 0.0) for c in value_cols])) if value_cols else 0.0
         c = float(np.mean([effects.get(c, 0.0) for c in capacity_cols])) if capacity_cols else 0.0
-        if value_cols:
-            label, cond, _, action = next(a for a in CUSTOMER_ACTIONS if a[2](v, c))
+        d = float(np.mean([effects.get(c, 0.0) for c in deal_cols])) if deal_cols else 0.0
+        if value_cols or deal_cols:
+            label, cond, _, action = next(a for a in CUSTOMER_ACTIONS if a[2](v, c, d))
         else:
             label, cond = "tailored", "no spend-like columns"
             action = (
@@ -333,7 +343,7 @@ def name_customer_segments(
                 "segment": int(seg),
                 "segment_name": name,
                 "action": action,
-                "rule": f"{label} ({cond}; V={v:+.2f}, C={c:+.2f})",
+                "rule": f"{label} ({cond}; V={v:+.2f}, C={c:+.2f}, D={d:+.2f})",
                 "scores": {},
                 "facts": facts,
             }
