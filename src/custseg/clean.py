@@ -245,7 +245,7 @@ def clean_lines(
     by_reason = {r[0]: (int(r[1]), float(r[2])) for r in rows}
     rows_in = sum(n for n, _ in by_reason.values())
     kept_rows, kept_rev = by_reason.get(None, (0, 0.0))
-    dropped = [
+    dropped: list[dict[str, Any]] = [
         {
             "reason": reason,
             "description": desc,

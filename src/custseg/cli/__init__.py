@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.simplefilter("default", CustsegWarning)
     warnings.formatwarning = lambda message, category, *a, **k: (
         f"warning: {_one_line(str(message))}\n"
-    )  # type: ignore[assignment]
+    )
     try:
         result = app(args=argv, standalone_mode=False)
     except CustsegError as exc:

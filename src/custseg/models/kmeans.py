@@ -257,7 +257,8 @@ class AutoKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
                 f"{len(ranks)} votes"
             )
         else:
-            lo, hi = self.knee_ - ELBOW_WINDOW, self.knee_ + ELBOW_WINDOW
+            knee = int(self.knee_ or k)
+            lo, hi = knee - ELBOW_WINDOW, knee + ELBOW_WINDOW
             text += (
                 f"The customers form a continuum rather than separated groups (best silhouette "
                 f"{best_sil:.2f} < {STRONG_SILHOUETTE}), where silhouette, Davies-Bouldin and "

@@ -322,9 +322,9 @@ def name_customer_segments(
         effects = {d["feature"]: d["effect"] for d in items if d["kind"] == "numeric"}
         v = float(np.mean([effects.get(c, 0.0) for c in value_cols])) if value_cols else 0.0
         c = float(np.mean([effects.get(c, 0.0) for c in capacity_cols])) if capacity_cols else 0.0
-        d = float(np.mean([effects.get(c, 0.0) for c in deal_cols])) if deal_cols else 0.0
+        deal = float(np.mean([effects.get(c, 0.0) for c in deal_cols])) if deal_cols else 0.0
         if value_cols or deal_cols:
-            label, cond, _, action = next(a for a in CUSTOMER_ACTIONS if a[2](v, c, d))
+            label, cond, _, action = next(a for a in CUSTOMER_ACTIONS if a[2](v, c, deal))
         else:
             label, cond = "tailored", "no spend-like columns"
             action = (
@@ -343,7 +343,7 @@ def name_customer_segments(
                 "segment": int(seg),
                 "segment_name": name,
                 "action": action,
-                "rule": f"{label} ({cond}; V={v:+.2f}, C={c:+.2f}, D={d:+.2f})",
+                "rule": f"{label} ({cond}; V={v:+.2f}, C={c:+.2f}, D={deal:+.2f})",
                 "scores": {},
                 "facts": facts,
             }

@@ -8,6 +8,12 @@ import numpy as np
 import pandas as pd
 
 
+def _mode(values: pd.Series) -> Any:
+    """Most common value (the first in sort order on ties), or None when all are missing."""
+    modes = values.mode(dropna=True)
+    return modes.iloc[0] if len(modes) else None
+
+
 def segment_profiles(
     features: pd.DataFrame,
     labels: np.ndarray,
@@ -38,11 +44,7 @@ def segment_profiles(
     for col in numeric:
         out[col] = groups[col].median().to_numpy()
     for col in categorical:
-        out[col] = (
-            groups[col]
-            .agg(lambda s: s.mode(dropna=True).iloc[0] if s.notna().any() else None)
-            .to_numpy()
-        )
+        out[col] = [_mode(part) for _, part in groups[col]]
     return out
 
 
@@ -61,7 +63,7 @@ def distinguishing_features(
     for col in numeric:
         values = features[col].astype(float).to_numpy()
         finite = values[np.isfinite(values)]
-        if len(finite) and finite.min() >= 0 and pd.Series(finite).skew() > 1:
+        if len(finite) and finite.min() >= 0 and float(np.asarray(pd.Series(finite).skew())) > 1:
             values = np.log1p(values)
         transformed[col] = values
     for seg in sorted(np.unique(labels)):
@@ -84,9 +86,9 @@ def distinguishing_features(
                 }
             )
         for col in categorical:
-            values = features[col].astype(object)
-            overall = values.value_counts(normalize=True)
-            within = values[inside].value_counts(normalize=True)
+            levels = features[col].astype(object)
+            overall = levels.value_counts(normalize=True)
+            within = levels[inside].value_counts(normalize=True)
             if within.empty:
                 continue
             lift = (within - overall.reindex(within.index).fillna(0)).sort_values(ascending=False)
