@@ -51,8 +51,8 @@ class AutoKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
       clusters: each criterion votes for its best k, the k with most votes wins, and ties go
       to the better silhouette;
     - otherwise the clusters are parts of a continuum, where silhouette, Davies-Bouldin and
-      Calinski-Harabasz all drift towards k=2; the elbow of WCSS sets the scale and the
-      k with the best average rank of those three within one of the elbow wins.
+      Calinski-Harabasz all drift towards k=2; the elbow of WCSS sets k, unless a k within
+      one of it is better on both silhouette and Davies-Bouldin.
 
     Ties go to the smaller k.
 
@@ -219,10 +219,39 @@ class AutoKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
                 r["votes"] = int(v)
             order = sorted(np.flatnonzero(window), key=lambda i: (-votes[i], sil[i], ks[i]))
         else:
-            order = sorted(np.flatnonzero(window), key=lambda i: (mean_rank[i], ks[i]))
+            order = self._continuum_order(rows, ranks, window, mean_rank, ks)
         best = int(order[0])
         self.reason_ = self._explain(rows, ranks, best, eligible, best_sil)
         return int(ks[best])
+
+    def _continuum_order(
+        self,
+        rows: list[dict[str, Any]],
+        ranks: dict[str, np.ndarray],
+        window: np.ndarray,
+        mean_rank: np.ndarray,
+        ks: np.ndarray,
+    ) -> list[int]:
+        """Candidates in order of preference when the data is a continuum.
+
+        The elbow (or the eligible k nearest to it) comes first, unless a k within
+        ``ELBOW_WINDOW`` of it beats it on both silhouette and Davies-Bouldin: those two do not
+        simply shrink as k grows, so a neighbour that wins on both is a genuinely better cut.
+        """
+        candidates = np.flatnonzero(window)
+        anchor = int(min(candidates, key=lambda i: (abs(ks[i] - (self.knee_ or ks[i])), ks[i])))
+        sil, db = ranks["silhouette"], ranks["davies_bouldin"]
+        better = [
+            int(i)
+            for i in candidates
+            if i != anchor and sil[i] < sil[anchor] and db[i] < db[anchor]
+        ]
+        self.elbow_anchor_ = int(ks[anchor])
+        first = min(better, key=lambda i: (mean_rank[i], ks[i])) if better else anchor
+        rest = sorted(
+            (int(i) for i in candidates if i != first), key=lambda i: (mean_rank[i], ks[i])
+        )
+        return [first, *rest]
 
     def _explain(
         self,
@@ -257,14 +286,22 @@ class AutoKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
                 f"{len(ranks)} votes"
             )
         else:
-            knee = int(self.knee_ or k)
-            lo, hi = knee - ELBOW_WINDOW, knee + ELBOW_WINDOW
+            anchor = self.elbow_anchor_
             text += (
                 f"The customers form a continuum rather than separated groups (best silhouette "
                 f"{best_sil:.2f} < {STRONG_SILHOUETTE}), where silhouette, Davies-Bouldin and "
-                f"Calinski-Harabasz favour the fewest segments; so the elbow sets the scale and "
-                f"k={k} has the best average rank of those three among k={lo}..{hi}"
+                f"Calinski-Harabasz drift towards the fewest segments; so the elbow sets the number"
             )
+            if k == anchor:
+                text += (
+                    f" (k={k}), and no k within {ELBOW_WINDOW} of it is better on both "
+                    "silhouette and Davies-Bouldin"
+                )
+            else:
+                text += (
+                    f" (k={anchor}), and k={k} next to it is better on both silhouette and "
+                    "Davies-Bouldin"
+                )
         excluded = [r["k"] for r, e in zip(rows, eligible, strict=True) if not e]
         if excluded:
             text += (
