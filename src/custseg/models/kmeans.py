@@ -217,7 +217,9 @@ class AutoKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
             sil = ranks["silhouette"]
             for r, v in zip(rows, votes, strict=True):
                 r["votes"] = int(v)
-            order = sorted(np.flatnonzero(window), key=lambda i: (-votes[i], sil[i], ks[i]))
+            order = sorted(
+                (int(i) for i in np.flatnonzero(window)), key=lambda i: (-votes[i], sil[i], ks[i])
+            )
         else:
             order = self._continuum_order(rows, ranks, window, mean_rank, ks)
         best = int(order[0])
