@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import pickle
 import zipfile
 
@@ -35,6 +36,13 @@ def saved(tmp_path_factory, customers):
     result = custseg.segment(customers, seed=0)
     result.save(out)
     return result, out / "model.skops"
+
+
+def with_settings(model: custseg.SegmentModel, **settings: object) -> custseg.SegmentModel:
+    """A copy of a model with some settings replaced."""
+    changed = copy.copy(model)
+    changed.settings = {**model.settings, **settings}
+    return changed
 
 
 def test_round_trip_gives_identical_predictions(saved, customers):
@@ -71,19 +79,7 @@ def test_untrusted_types_are_refused(tmp_path, saved):
     from fractions import Fraction
 
     result, _ = saved
-    model = result.model
-    tampered = custseg.SegmentModel(
-        kind=model.kind,
-        preprocessor=model.preprocessor,
-        estimator=model.estimator,
-        label_map=model.label_map,
-        segment_names=model.segment_names,
-        actions=model.actions,
-        numeric=model.numeric,
-        categorical=model.categorical,
-        feature_columns=model.feature_columns,
-        settings={**model.settings, "x": Fraction(1, 3)},
-    )
+    tampered = with_settings(result.model, x=Fraction(1, 3))
     path = tmp_path / "model.skops"
     sio.dump(tampered, path)
     with pytest.raises(ModelFileError, match="does not trust .*fractions.Fraction"):
@@ -99,22 +95,8 @@ def test_other_skops_object_is_not_a_model(tmp_path):
 
 def test_version_mismatch_warns(tmp_path, saved):
     result, _ = saved
-    model = result.model
-    model_old = custseg.SegmentModel(
-        kind=model.kind,
-        preprocessor=model.preprocessor,
-        estimator=model.estimator,
-        label_map=model.label_map,
-        segment_names=model.segment_names,
-        actions=model.actions,
-        numeric=model.numeric,
-        categorical=model.categorical,
-        feature_columns=model.feature_columns,
-        settings={
-            **model.settings,
-            "versions": {**model.settings["versions"], "scikit-learn": "0.1.0"},
-        },
-    )
+    versions = {**result.model.settings["versions"], "scikit-learn": "0.1.0"}
+    model_old = with_settings(result.model, versions=versions)
     path = tmp_path / "model.skops"
     custseg.save_model(model_old, path)
     with pytest.warns(CustsegWarning, match=r"saved with scikit-learn 0\.1\.0"):
