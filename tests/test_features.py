@@ -102,3 +102,21 @@ def test_orders_are_days_without_invoice_column(tmp_path):
     assert f.loc["1", "revenue"] == pytest.approx(69.06)
     assert f.loc["3", "days_since_last_purchase"] == 1
     assert "n_products" not in features
+
+
+def test_roles_from_value_and_name_patterns(tmp_path):
+    # No column is named like an alias: the id is found by its name pattern, the date by its values.
+    path = tmp_path / "odd.csv"
+    path.write_text(
+        "client_ref,bought_on,qty,unit_price\n"
+        "a,2021-01-01,1,2.5\na,2021-02-01,2,2.5\nb,2021-01-05,1,3.0\n",
+        encoding="utf-8",
+    )
+    features, details = custseg.build_features(path)
+    assert details["schema"]["roles"] == {
+        "customer_id": "client_ref",
+        "quantity": "qty",
+        "price": "unit_price",
+        "date": "bought_on",
+    }
+    assert features.set_index("customer_id").loc["a", "n_orders"] == 2

@@ -24,7 +24,13 @@ from custseg.features.customers import CustomerColumns, customer_features, plan_
 from custseg.features.transactions import TRANSACTION_FEATURES, transaction_features
 from custseg.io.readers import SourceInfo, load_source
 from custseg.model import SegmentModel, require_kind
-from custseg.schema import Schema, describe_roles, detect_kind, detect_roles
+from custseg.schema import (
+    Schema,
+    add_date_role_from_values,
+    describe_roles,
+    detect_kind,
+    detect_roles,
+)
 
 Progress = Callable[[str], None]
 
@@ -105,6 +111,8 @@ def _prepare(
         info = load_source(engine, source, sheet=sheet)
         roles = detect_roles(info.columns, columns)
         where = _where(info)
+        if kind != "customers":
+            add_date_role_from_values(engine, roles, info.columns, where)
         if "customer_id" not in roles:
             raise InputError(
                 f"{where} has no customer id column. Columns found: {', '.join(info.columns)}; "

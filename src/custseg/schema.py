@@ -109,6 +109,12 @@ ROLE_ALIASES: dict[str, tuple[str, ...]] = {
     "country": ("country", "countryname", "region", "market"),
 }
 
+#: Fallback for the customer id: a party word followed by an id word (normalized names).
+CUSTOMER_ID_PATTERN = (
+    r"(customer|cust|client|member|user|account|buyer|shopper|consumer)"
+    r"(id|no|nr|num|number|ref|reference|code|key)"
+)
+
 #: Roles a transactions table must have (``price`` or ``amount`` as well).
 REQUIRED_TRANSACTION_ROLES = ("customer_id", "date")
 
@@ -267,7 +273,38 @@ def detect_roles(columns: list[str], overrides: dict[str, str] | None = None) ->
                 roles[role] = found
                 taken.add(found)
                 break
+    if "customer_id" not in roles:
+        # Names such as 'client_ref' or 'CustomerKey': one party word and one id word.
+        candidates = [
+            col
+            for norm, col in by_norm.items()
+            if col not in taken and re.fullmatch(CUSTOMER_ID_PATTERN, norm)
+        ]
+        if len(candidates) == 1:
+            roles = {"customer_id": candidates[0], **roles}
     return roles
+
+
+def add_date_role_from_values(
+    engine: DuckDBEngine, roles: dict[str, str], columns: list[str], where: str
+) -> None:
+    """When no column is named like a date, take the one column whose values are all dates.
+
+    Only done for tables that otherwise look like transactions (a customer id and a price or
+    amount), so that a customer table's sign-up date is not mistaken for an order date.
+    """
+    if "date" in roles or "customer_id" not in roles or not ({"price", "amount"} & set(roles)):
+        return
+    taken = set(roles.values())
+    found = []
+    for col in columns:
+        if col in taken:
+            continue
+        fmt, _ = detect_date_format(engine, col, where, required=False)
+        if fmt != "":
+            found.append(col)
+    if len(found) == 1:
+        roles["date"] = found[0]
 
 
 def describe_roles(roles: dict[str, str]) -> str:
