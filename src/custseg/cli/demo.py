@@ -31,6 +31,3 @@ def demo_command(
         status.update("Writing the report and the model")
         target = result.save(out)
     print_result(console, result, target)
-    if quiet:
-        return
-    console.print(f"Open the report: {target / 'report.html'}", markup=False)
