@@ -95,3 +95,11 @@ def test_silhouette_is_sampled_on_large_n():
 
 def test_knee_point_of_a_clear_elbow():
     assert knee_point([2, 3, 4, 5, 6, 7], [1000, 400, 120, 100, 90, 85]) == 4
+
+
+def test_few_candidates_do_not_claim_separation():
+    # Three distinct points allow only k=2: no elbow, and the reason must not say "separated".
+    X = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.2], [0.0, 1.2]])
+    model = AutoKMeans(random_state=0).fit(X)
+    assert model.structure_ == "few"
+    assert "well separated" not in model.reason_ and "too few for an elbow" in model.reason_

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -101,3 +103,41 @@ def test_stored_analysis_date_is_used(lines_csv):
         scored.set_index("customer_id")["days_since_last_purchase"],
         features.set_index("customer_id")["days_since_last_purchase"],
     )
+
+
+def test_infinite_values_in_a_customer_table_are_refused(customers):
+    bad = customers.astype({"Income": object})
+    bad.loc[3, "Income"] = "1e400"
+    with pytest.raises(
+        custseg.InputError, match=r"column 'Income' has 1 value\(s\) that are not numbers"
+    ):
+        custseg.segment(bad)
+
+
+def test_later_lines_are_scored_at_a_later_analysis_date(lines_csv):
+    path, lines = lines_csv
+    result = custseg.segment(path, seed=0)
+    later = lines.copy()
+    later["InvoiceDate"] = (pd.to_datetime(later["InvoiceDate"]) + pd.Timedelta(days=30)).astype(
+        str
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result.model.predict(later)
+    messages = [str(w.message) for w in caught]
+    assert any(
+        "dated on or after the analysis date" in m and "--analysis-date" in m for m in messages
+    )
+    shifted = (pd.Timestamp(result.model.analysis_date) + pd.Timedelta(days=30)).date().isoformat()
+    scored = result.model.predict(later, analysis_date=shifted)
+    # Everything moved by 30 days and is measured 30 days later: the same features, the same segments.
+    pd.testing.assert_frame_equal(scored, result.segments)
+
+
+def test_canonical_order_keeps_noise():
+    from custseg.pipeline import canonical_order
+
+    features = pd.DataFrame({"revenue": [1.0, 5.0, 9.0, 2.0]})
+    raw = np.array([0, 1, -1, 0])
+    mapping = canonical_order(features, raw, "transactions")
+    assert mapping[raw + 1].tolist() == [1, 0, -1, 1]

@@ -261,7 +261,8 @@ def clean_lines(
     late = by_reason.get("after_analysis_date", (0, 0.0))[0]
     if late:
         warnings.append(
-            f"{late:,} lines dated on or after the analysis date {analysis_date} were dropped"
+            f"{late:,} lines dated on or after the analysis date {analysis_date} were dropped "
+            "(pass --analysis-date to measure at a later day)"
         )
     if kept_rows == 0:
         steps = ", ".join(f"{d['reason']}: {d['rows']:,}" for d in dropped if d["rows"])

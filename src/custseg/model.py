@@ -30,7 +30,7 @@ class SegmentModel:
     estimator : estimator with ``predict``
         Fitted clustering model.
     label_map : ndarray of int
-        Estimator label -> canonical segment number.
+        ``label_map[estimator_label + 1]`` is the canonical segment number (-1 stays noise).
     segment_names, actions : list of str
         Per canonical segment number.
     numeric, categorical : list of str
@@ -80,7 +80,7 @@ class SegmentModel:
         X = self.preprocessor.transform(frame[self.numeric + self.categorical])
         X = np.asarray(X, dtype=np.float64)
         check_finite(X, [str(n) for n in self.preprocessor.get_feature_names_out()])
-        return np.asarray(self.label_map[self.estimator.predict(X)], dtype=np.int64)
+        return np.asarray(self.label_map[self.estimator.predict(X) + 1], dtype=np.int64)
 
     def predict(
         self,
@@ -88,6 +88,8 @@ class SegmentModel:
         *,
         sheet: str | None = None,
         columns: dict[str, str] | None = None,
+        date_format: str | None = None,
+        analysis_date: str | None = None,
     ) -> pd.DataFrame:
         """Assign the customers in ``source`` to segments.
 
@@ -100,6 +102,12 @@ class SegmentModel:
             Excel sheet.
         columns : dict, optional
             Role -> column name overrides, as in :func:`custseg.segment`.
+        date_format : str, optional
+            strptime format of the date column, when detection cannot tell.
+        analysis_date : str, optional
+            Day (YYYY-MM-DD) at which transaction features are measured; by default the
+            model's own analysis date, so that scoring the training file reproduces its labels.
+            Pass a later day to score lines that came after it.
 
         Returns
         -------
@@ -113,13 +121,20 @@ class SegmentModel:
         """
         from custseg.pipeline import features_for_model
 
-        features, _ = features_for_model(self, source, sheet=sheet, columns=columns)
+        features, _ = features_for_model(
+            self,
+            source,
+            sheet=sheet,
+            columns=columns,
+            date_format=date_format,
+            analysis_date=analysis_date,
+        )
         labels = self.assign(features)
         return self.label_frame(features, labels)
 
     def label_frame(self, features: pd.DataFrame, labels: np.ndarray) -> pd.DataFrame:
         """The output table: id, segment, name, then the features in original units."""
-        names = np.asarray(self.segment_names, dtype=object)
+        names = np.asarray([*self.segment_names, "Noise"], dtype=object)
         out = pd.DataFrame(
             {
                 "customer_id": features["customer_id"].astype(str).to_numpy(),

@@ -142,8 +142,9 @@ def _prepare(
         gone = report.customers_in - report.customers_kept
         if gone:
             warns.append(
-                f"{gone:,} customer(s) have no purchase left after cleaning (only returns, "
-                "adjustments or non-product lines) and get no segment"
+                f"{gone:,} customer(s) have no purchase left after cleaning and get no "
+                "segment (their lines were all returns, adjustments, non-product lines, "
+                "zero-price lines or dated after the analysis date)"
             )
         return Prepared(
             features=feats,
@@ -237,6 +238,8 @@ def features_for_model(
     *,
     sheet: str | None = None,
     columns: dict[str, str] | None = None,
+    date_format: str | None = None,
+    analysis_date: str | None = None,
 ) -> tuple[pd.DataFrame, Prepared]:
     """Turn new data into the model's features, with the model's stored rules."""
     settings = model.settings
@@ -252,7 +255,8 @@ def features_for_model(
             kind=model.kind,
             sheet=sheet,
             columns=merged,
-            analysis_date=settings.get("analysis_date"),
+            date_format=date_format,
+            analysis_date=analysis_date or settings.get("analysis_date"),
             non_product_codes=settings.get("non_product_codes"),
             customer_plan=plan,
         )
@@ -280,9 +284,10 @@ def canonical_order(features: pd.DataFrame, labels: np.ndarray, kind: str) -> np
     else:
         key = {c: -float(np.sum(labels == c)) for c in clusters}
     order = sorted(clusters, key=lambda c: (key[c], c))
-    mapping = np.full(max(clusters) + 1, -1, dtype=np.int64)
+    # Index 0 holds label -1 (noise), so that mapping[labels + 1] keeps noise as -1.
+    mapping = np.full(max(clusters) + 2, -1, dtype=np.int64)
     for new, old in enumerate(order):
-        mapping[old] = new
+        mapping[old + 1] = new
     return mapping
 
 
@@ -405,7 +410,7 @@ def segment(
         estimator = AutoKMeans(n_clusters=k, random_state=seed).fit(X)
     with timer.stage("profile"):
         mapping = canonical_order(feats, estimator.labels_, prep.schema.kind)
-        labels = mapping[estimator.labels_]
+        labels = mapping[estimator.labels_ + 1]
         distinct = distinguishing_features(feats, labels, colplan.numeric, colplan.categorical)
         if prep.schema.kind == "transactions":
             naming = name_rfm_segments(feats, labels, distinct)

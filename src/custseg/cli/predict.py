@@ -36,6 +36,15 @@ def predict_command(
     price_col: Annotated[str | None, typer.Option(help="Column with the unit price.")] = None,
     amount_col: Annotated[str | None, typer.Option(help="Column with the line amount.")] = None,
     product_col: Annotated[str | None, typer.Option(help="Column with the product code.")] = None,
+    date_format: Annotated[
+        str | None, typer.Option(help="How dates are written, e.g. '%d/%m/%Y %H:%M'.")
+    ] = None,
+    analysis_date: Annotated[
+        str | None,
+        typer.Option(
+            help="Day (YYYY-MM-DD) transaction features are measured at; default: the model's own."
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
 ) -> None:
     """Assign new customers to the segments of a saved model."""
@@ -56,7 +65,13 @@ def predict_command(
     )
     fitted = custseg.load_model(model)
     with console.status("Scoring"):
-        scored = fitted.predict(input, sheet=sheet, columns=columns)
+        scored = fitted.predict(
+            input,
+            sheet=sheet,
+            columns=columns,
+            date_format=date_format,
+            analysis_date=analysis_date,
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     try:

@@ -50,7 +50,7 @@ def _all_numbers(engine: DuckDBEngine, col: str, expr: str) -> bool:
     q = quote_ident(col)
     bad = engine.scalar(
         f"SELECT count(*) FROM raw WHERE {q} IS NOT NULL AND trim(CAST({q} AS VARCHAR)) <> '' "
-        f"AND (({expr}) IS NULL OR isinf({expr}))"
+        f"AND ({expr}) IS NULL"
     )
     present = engine.scalar(f"SELECT count({q}) FROM raw")
     return bool(present) and bad == 0

@@ -83,8 +83,9 @@ class AutoKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         One row per k tried: ``k``, ``inertia``, ``silhouette``, ``davies_bouldin``,
         ``calinski_harabasz``, ``smallest_share``, ``mean_rank``, ``eligible``, ``in_window``,
         ``seconds``.
-    structure_ : {"separated", "continuum"}
-        Whether the data showed separated clusters (best silhouette >= 0.5).
+    structure_ : {"separated", "continuum", "few", "fixed"}
+        Whether the data showed separated clusters (best silhouette >= 0.5), a continuum,
+        too few candidate k for an elbow, or k was fixed by the user.
     knee_ : int or None
         Knee of the WCSS curve.
     reason_ : str
@@ -192,9 +193,10 @@ class AutoKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         if not eligible.any():
             eligible[:] = True
         best_sil = float(np.nanmax([r["silhouette"] for r in rows]))
-        self.structure_ = (
-            "separated" if best_sil >= STRONG_SILHOUETTE or self.knee_ is None else "continuum"
-        )
+        if self.knee_ is None:
+            self.structure_ = "few"  # too few candidate k for an elbow
+        else:
+            self.structure_ = "separated" if best_sil >= STRONG_SILHOUETTE else "continuum"
         window = eligible.copy()
         if self.structure_ == "continuum":
             mean_rank = np.mean(
@@ -210,7 +212,7 @@ class AutoKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
             r["mean_rank"] = round(float(m), 3)
             r["eligible"] = bool(e)
             r["in_window"] = bool(w)
-        if self.structure_ == "separated":
+        if self.structure_ in ("separated", "few"):
             votes = np.zeros(len(rows))
             for crit in ranks.values():
                 votes[min(np.flatnonzero(eligible), key=lambda i: (crit[i], ks[i]))] += 1
@@ -281,7 +283,13 @@ class AutoKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
                     f"{label} best at k={rows[top]['k']} ({value}; {fmt.format(rows[best][name])} here)"
                 )
         text = f"k={k}: " + "; ".join(parts) + ". "
-        if self.structure_ == "separated":
+        if self.structure_ == "few":
+            text += (
+                f"Only k={rows[0]['k']}..{rows[-1]['k']} could be tried with this few distinct "
+                f"customers, too few for an elbow, so each criterion votes for its best k: k={k} "
+                f"has {rows[best]['votes']} of {len(ranks)} votes"
+            )
+        elif self.structure_ == "separated":
             text += (
                 f"The segments are well separated (best silhouette {best_sil:.2f} >= {STRONG_SILHOUETTE}), "
                 f"so each criterion votes for its best k: k={k} has {rows[best]['votes']} of "
