@@ -423,7 +423,7 @@ def segment(
         profiles = segment_profiles(
             feats,
             labels,
-            colplan.numeric + [c for c in prep.numeric if c not in colplan.numeric],
+            prep.numeric,  # typical values of every feature, used by the model or not
             colplan.categorical,
             revenue_col,
         )
