@@ -143,3 +143,18 @@ def test_usage_errors_are_one_line(run_cli):
     )
     code, _, stderr = run_cli("segment", "x.csv", "--nope")
     assert code == 2 and stderr.startswith("error: No such option") and stderr.count("\n") == 1
+
+
+def test_predict_quiet_silences_warnings(run_cli, lines_csv, tmp_path):
+    out = tmp_path / "o"
+    assert run_cli("segment", lines_csv, "--out", out, "-q")[0] == 0
+    lines = pd.read_csv(lines_csv, dtype=str)
+    only_return = lines.iloc[[0]].assign(InvoiceNo="C999999", Quantity="-1", CustomerID="99999")
+    new = tmp_path / "new.csv"
+    pd.concat([lines, only_return]).to_csv(new, index=False)
+    code, stdout, stderr = run_cli("predict", out / "model.skops", new, "--out", tmp_path / "p.csv")
+    assert code == 0 and "warning: 1 customer(s) have no purchase left" in stdout
+    code, stdout, stderr = run_cli(
+        "predict", out / "model.skops", new, "--out", tmp_path / "p.csv", "-q"
+    )
+    assert (code, stdout, stderr) == (0, "", "")

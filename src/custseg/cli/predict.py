@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from custseg.cli._common import make_console, parse_columns, table
-from custseg.errors import InputError
+from custseg.errors import CustsegWarning, InputError
 
 
 def predict_command(
@@ -64,7 +65,8 @@ def predict_command(
         product=product_col,
     )
     fitted = custseg.load_model(model)
-    with console.status("Scoring"):
+    with console.status("Scoring"), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CustsegWarning)
         scored = fitted.predict(
             input,
             sheet=sheet,
@@ -72,6 +74,8 @@ def predict_command(
             date_format=date_format,
             analysis_date=analysis_date,
         )
+    for w in caught:
+        console.print(f"warning: {w.message}", markup=False)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     try:

@@ -36,6 +36,17 @@ def print_result(console: Console, result: Any, out: Path | None) -> None:
     )
     if schema.get("date_format"):
         console.print(f"Dates read with format {schema['date_format']}", markup=False)
+    if m["kind"] == "customers":
+        pre = m["preprocessing"]
+        console.print(
+            f"Attributes used: {len(pre['numeric'])} numeric ({', '.join(pre['numeric'])})"
+            + (
+                f"; {len(pre['categorical'])} categorical ({', '.join(pre['categorical'])})"
+                if pre["categorical"]
+                else ""
+            ),
+            markup=False,
+        )
     cleaning = m["cleaning"]
     if m["kind"] == "transactions":
         rows = [
@@ -77,7 +88,15 @@ def print_result(console: Console, result: Any, out: Path | None) -> None:
     console.print(
         table(
             f"Number of segments: k-means on {m['n_customers']:,} customers{sampled}",
-            ["k", "WCSS", "silhouette", "Davies-Bouldin", "Calinski-Harabasz", "smallest", ""],
+            [
+                "k",
+                "WCSS",
+                "silhouette",
+                "Davies-Bouldin",
+                "Calinski-Harabasz",
+                "smallest",
+                "chosen",
+            ],
             cand,
             right={0, 1, 2, 3, 4, 5},
         )

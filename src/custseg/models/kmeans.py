@@ -299,8 +299,8 @@ class AutoKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
             anchor = self.elbow_anchor_
             text += (
                 f"The customers form a continuum rather than separated groups (best silhouette "
-                f"{best_sil:.2f} < {STRONG_SILHOUETTE}), where silhouette, Davies-Bouldin and "
-                f"Calinski-Harabasz drift towards the fewest segments; so the elbow sets the number"
+                f"{best_sil:.2f} < {STRONG_SILHOUETTE}), where these indices do not single out one "
+                f"number of segments; so the elbow of WCSS sets the number"
             )
             if k == anchor:
                 text += (

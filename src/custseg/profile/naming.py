@@ -134,8 +134,9 @@ ATTRIBUTE_WORDS: tuple[tuple[str, tuple[str, str]], ...] = (
     (r"complain", ("complained", "no complaints")),
     (r"response|acceptedcmp", ("campaign responders", "campaign non-responders")),
 )
-EFFECT_FOR_NAME = 0.3
-"""Smallest effect size (standardized mean difference) worth naming a segment after."""
+EFFECT_FOR_NAME = 0.5
+"""Smallest effect size (standardized mean difference) worth naming a segment after: a
+"medium" effect in Cohen's terms. When no attribute reaches it, the strongest one names it."""
 
 #: Spend-like and means-like columns drive the customer-table action.
 VALUE_PATTERN = r"spend|mnt|amount|purchase|revenue|sales|score|monetary|value|orders"
