@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Annotated, Any
 
+import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -36,3 +37,18 @@ def table(
 def parse_columns(**flags: str | None) -> dict[str, str]:
     """Role overrides from ``--customer-col`` style flags."""
     return {role: value for role, value in flags.items() if value}
+
+
+# Options shared by the commands, declared once.
+Sheet = Annotated[str | None, typer.Option(help="Excel sheet to read (the first by default).")]
+CustomerCol = Annotated[str | None, typer.Option(help="Column with the customer id.")]
+InvoiceCol = Annotated[str | None, typer.Option(help="Column with the invoice / order id.")]
+DateCol = Annotated[str | None, typer.Option(help="Column with the order date.")]
+QuantityCol = Annotated[str | None, typer.Option(help="Column with the quantity.")]
+PriceCol = Annotated[str | None, typer.Option(help="Column with the unit price.")]
+AmountCol = Annotated[str | None, typer.Option(help="Column with the line amount.")]
+ProductCol = Annotated[str | None, typer.Option(help="Column with the product code.")]
+DateFormat = Annotated[
+    str | None, typer.Option(help="How dates are written, e.g. '%d/%m/%Y %H:%M'.")
+]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]

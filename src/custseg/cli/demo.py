@@ -7,14 +7,14 @@ from typing import Annotated
 
 import typer
 
-from custseg.cli._common import make_console
+from custseg.cli._common import Quiet, make_console
 from custseg.cli.segment import print_result
 
 
 def demo_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("custseg-demo"),
     seed: Annotated[int, typer.Option(help="Seed.")] = 0,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
+    quiet: Quiet = False,
 ) -> None:
     """Segment the bundled demo data (800 customers of UCI Online Retail) and write the report."""
     import custseg

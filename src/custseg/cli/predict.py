@@ -9,7 +9,21 @@ from typing import Annotated
 
 import typer
 
-from custseg.cli._common import make_console, parse_columns, table
+from custseg.cli._common import (
+    AmountCol,
+    CustomerCol,
+    DateCol,
+    DateFormat,
+    InvoiceCol,
+    PriceCol,
+    ProductCol,
+    QuantityCol,
+    Quiet,
+    Sheet,
+    make_console,
+    parse_columns,
+    table,
+)
 from custseg.errors import CustsegWarning, InputError
 
 
@@ -27,26 +41,22 @@ def predict_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="CSV file to write.")] = Path(
         "predictions.csv"
     ),
-    sheet: Annotated[str | None, typer.Option(help="Excel sheet to read.")] = None,
-    customer_col: Annotated[str | None, typer.Option(help="Column with the customer id.")] = None,
-    invoice_col: Annotated[
-        str | None, typer.Option(help="Column with the invoice / order id.")
-    ] = None,
-    date_col: Annotated[str | None, typer.Option(help="Column with the order date.")] = None,
-    quantity_col: Annotated[str | None, typer.Option(help="Column with the quantity.")] = None,
-    price_col: Annotated[str | None, typer.Option(help="Column with the unit price.")] = None,
-    amount_col: Annotated[str | None, typer.Option(help="Column with the line amount.")] = None,
-    product_col: Annotated[str | None, typer.Option(help="Column with the product code.")] = None,
-    date_format: Annotated[
-        str | None, typer.Option(help="How dates are written, e.g. '%d/%m/%Y %H:%M'.")
-    ] = None,
+    sheet: Sheet = None,
+    customer_col: CustomerCol = None,
+    invoice_col: InvoiceCol = None,
+    date_col: DateCol = None,
+    quantity_col: QuantityCol = None,
+    price_col: PriceCol = None,
+    amount_col: AmountCol = None,
+    product_col: ProductCol = None,
+    date_format: DateFormat = None,
     analysis_date: Annotated[
         str | None,
         typer.Option(
             help="Day (YYYY-MM-DD) transaction features are measured at; default: the model's own."
         ),
     ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
+    quiet: Quiet = False,
 ) -> None:
     """Assign new customers to the segments of a saved model."""
     import custseg

@@ -8,7 +8,21 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from custseg.cli._common import make_console, parse_columns, table
+from custseg.cli._common import (
+    AmountCol,
+    CustomerCol,
+    DateCol,
+    DateFormat,
+    InvoiceCol,
+    PriceCol,
+    ProductCol,
+    QuantityCol,
+    Quiet,
+    Sheet,
+    make_console,
+    parse_columns,
+    table,
+)
 from custseg.errors import InputError
 
 
@@ -159,25 +173,19 @@ def segment_command(
     seed: Annotated[
         int, typer.Option(help="Seed: same input, options and seed give the same segments.")
     ] = 0,
-    sheet: Annotated[
-        str | None, typer.Option(help="Excel sheet to read (the first by default).")
-    ] = None,
-    customer_col: Annotated[str | None, typer.Option(help="Column with the customer id.")] = None,
-    invoice_col: Annotated[
-        str | None, typer.Option(help="Column with the invoice / order id.")
-    ] = None,
-    date_col: Annotated[str | None, typer.Option(help="Column with the order date.")] = None,
-    quantity_col: Annotated[str | None, typer.Option(help="Column with the quantity.")] = None,
-    price_col: Annotated[str | None, typer.Option(help="Column with the unit price.")] = None,
-    amount_col: Annotated[str | None, typer.Option(help="Column with the line amount.")] = None,
-    product_col: Annotated[str | None, typer.Option(help="Column with the product code.")] = None,
+    sheet: Sheet = None,
+    customer_col: CustomerCol = None,
+    invoice_col: InvoiceCol = None,
+    date_col: DateCol = None,
+    quantity_col: QuantityCol = None,
+    price_col: PriceCol = None,
+    amount_col: AmountCol = None,
+    product_col: ProductCol = None,
     description_col: Annotated[
         str | None, typer.Option(help="Column with the product description.")
     ] = None,
     country_col: Annotated[str | None, typer.Option(help="Column with the country.")] = None,
-    date_format: Annotated[
-        str | None, typer.Option(help="How dates are written, e.g. '%d/%m/%Y %H:%M'.")
-    ] = None,
+    date_format: DateFormat = None,
     analysis_date: Annotated[
         str | None,
         typer.Option(
@@ -190,7 +198,7 @@ def segment_command(
             help="Comma-separated stock codes that are not products (replaces the default list)."
         ),
     ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
+    quiet: Quiet = False,
 ) -> None:
     """Find, name and explain customer segments; write the report and a scoring model."""
     import custseg
