@@ -401,7 +401,9 @@ def segment(
         names = transform_names(preprocessor)
         check_finite(X, names)
     with timer.stage("model"):
-        n_distinct = len(np.unique(X, axis=0))
+        # AutoKMeans caps an automatic k at the number of distinct rows itself; a fixed k that
+        # cannot be honoured gets a message in the user's terms.
+        n_distinct = len(np.unique(X, axis=0)) if k is not None else n
         if k is not None and k > n_distinct:
             raise InputError(
                 f"{where} has {n_distinct} distinguishable customers, fewer than k={k}. "

@@ -34,20 +34,24 @@ def library_versions() -> dict[str, str]:
     return out
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """A JSON-ready copy: numpy scalars and arrays become Python values, NaN and inf None.
+
+    Examples
+    --------
+    >>> jsonable({"k": np.int64(3), "s": [np.float64("nan"), 0.5]})
+    {'k': 3, 's': [None, 0.5]}
+    """
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating, float)):
-        f = float(value)
-        return None if math.isnan(f) or math.isinf(f) else f
-    if isinstance(value, np.bool_):
-        return bool(value)
+        return [jsonable(v) for v in value]
     if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
+        return jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
     return value
 
 
@@ -124,7 +128,7 @@ class SegmentationResult:
             (tmp / "report.html").write_text(self.report_html(), encoding="utf-8")
             self.metrics["seconds"]["report"] = round(time.perf_counter() - start, 3)
             (tmp / "metrics.json").write_text(
-                json.dumps(_jsonable(self.metrics), indent=2, ensure_ascii=False) + "\n",
+                json.dumps(jsonable(self.metrics), indent=2, ensure_ascii=False) + "\n",
                 encoding="utf-8",
             )
             if target.exists():

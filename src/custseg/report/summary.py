@@ -14,6 +14,7 @@ import pandas as pd
 from sklearn.decomposition import PCA
 
 from custseg.report.plots import MAP_MAX_POINTS, sample_indices, segment_color
+from custseg.result import jsonable
 
 SECTION_TITLES = {
     "summary": "Summary",
@@ -193,14 +194,6 @@ def _feature_grouping(name: str) -> bool:
     return "year" not in name.lower()
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-        return None
-    return value
-
-
 # ---------------------------------------------------------------- sections
 
 
@@ -356,7 +349,7 @@ def _candidates(metrics: dict[str, Any]) -> dict[str, Any]:
         )
     plot_rows = [
         {
-            key: _jsonable(c.get(key))
+            key: jsonable(c.get(key))
             for key in ("k", "inertia", "silhouette", "davies_bouldin", "calinski_harabasz")
         }
         for c in candidates
@@ -393,8 +386,8 @@ def _candidates(metrics: dict[str, Any]) -> dict[str, Any]:
             f"A k is eligible when every segment holds at least {format_share(min_share)} of customers."
         )
     return {
-        "chosen_k": _jsonable(chosen),
-        "elbow_k": _jsonable(elbow),
+        "chosen_k": jsonable(chosen),
+        "elbow_k": jsonable(elbow),
         "reason": str(metrics.get("selection_reason") or ""),
         "rows": rows,
         "has_votes": has_votes,
@@ -426,7 +419,7 @@ def _segments(result: Any) -> dict[str, Any]:
                 "action": str(rec.get("action") or info.get("action") or ""),
                 "facts": str(info.get("facts") or ""),
                 "rule": str(info.get("rule") or ""),
-                "small": _jsonable(rec.get("share")) is not None
+                "small": jsonable(rec.get("share")) is not None
                 and float(rec["share"]) < SMALL_SEGMENT_SHARE,
             }
         )
@@ -434,8 +427,8 @@ def _segments(result: Any) -> dict[str, Any]:
         {
             "segment": int(rec["segment"]),
             "segment_name": str(rec.get("segment_name") or ""),
-            "share": _jsonable(rec.get("share")),
-            **({"revenue_share": _jsonable(rec.get("revenue_share"))} if has_revenue else {}),
+            "share": jsonable(rec.get("share")),
+            **({"revenue_share": jsonable(rec.get("revenue_share"))} if has_revenue else {}),
         }
         for rec in profiles.to_dict("records")
     ]
