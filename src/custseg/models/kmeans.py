@@ -11,33 +11,11 @@ from sklearn.cluster import KMeans
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
-from custseg.evaluate import SILHOUETTE_SAMPLE, SilhouetteSample, cluster_metrics, knee_point
+from custseg.evaluate import SILHOUETTE_SAMPLE, SilhouetteSample, cluster_metrics
+from custseg.models.choose import MIN_CLUSTER_SHARE, choose_k
 
-#: Criteria combined to choose k, each with the direction that is better.
-K_CRITERIA: dict[str, str] = {
-    "elbow": "distance of k from the knee of the within-cluster sum of squares (WCSS) curve; nearer is better",
-    "silhouette": "how much closer customers are to their own segment than to the next one; higher is better",
-    "davies_bouldin": "average similarity of each segment to its most similar one; lower is better",
-    "calinski_harabasz": "between-segment spread over within-segment spread; higher is better",
-}
-STRONG_SILHOUETTE = 0.5
-"""Best silhouette at or above which the data is taken to have real, separated clusters
-(Kaufman and Rousseeuw: 0.51-0.70 "reasonable", above 0.70 "strong" structure)."""
-ELBOW_WINDOW = 1
-"""With weaker structure the elbow of WCSS sets the scale and the other criteria choose among
-k within this distance of it."""
 PARALLEL_FROM = 50_000
 """Below this many points k-means runs on one thread."""
-MIN_CLUSTER_SHARE = 0.01
-"""A solution whose smallest segment holds fewer customers than this share is degenerate and
-not recommended (unless k was fixed by the user)."""
-
-
-def _rank(values: np.ndarray, higher_is_better: bool) -> np.ndarray:
-    """Average ranks (1 = best), ties sharing the mean rank."""
-    from scipy.stats import rankdata
-
-    return np.asarray(rankdata(-values if higher_is_better else values, method="average"))
 
 
 class AutoKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
@@ -163,8 +141,11 @@ class AutoKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
             row["seconds"] = round(time.perf_counter() - start, 3)
             start = time.perf_counter()
             rows.append(row)
-        self.knee_ = knee_point(ks, [r["inertia"] for r in rows]) if len(ks) >= 3 else None
-        chosen = self._choose(rows)
+        choice = choose_k(rows, min_cluster_share=self.min_cluster_share)
+        self.knee_ = choice.knee
+        self.structure_ = choice.structure
+        self.reason_ = choice.reason
+        chosen = choice.k
         self.selection_ = rows
         self.kmeans_ = fits[chosen]
         self.n_clusters_ = chosen
@@ -172,153 +153,6 @@ class AutoKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         self.cluster_centers_ = self.kmeans_.cluster_centers_
         self.inertia_ = float(self.kmeans_.inertia_)
         return self
-
-    def _choose(self, rows: list[dict[str, Any]]) -> int:
-        if len(rows) == 1:
-            row = rows[0]
-            row.update(mean_rank=1.0, eligible=True, in_window=True)
-            self.structure_ = "fixed"
-            self.reason_ = f"k={row['k']} was fixed by the user"
-            return int(row["k"])
-        ks = np.array([r["k"] for r in rows])
-        ranks = {
-            "silhouette": _rank(np.array([r["silhouette"] for r in rows]), True),
-            "davies_bouldin": _rank(np.array([r["davies_bouldin"] for r in rows]), False),
-            "calinski_harabasz": _rank(np.array([r["calinski_harabasz"] for r in rows]), True),
-        }
-        if self.knee_ is not None:
-            ranks["elbow"] = _rank(np.abs(ks - self.knee_).astype(float), False)
-        mean_rank = np.mean(np.vstack(list(ranks.values())), axis=0)
-        eligible = np.array([r["smallest_share"] >= self.min_cluster_share for r in rows])
-        if not eligible.any():
-            eligible[:] = True
-        best_sil = float(np.nanmax([r["silhouette"] for r in rows]))
-        if self.knee_ is None:
-            self.structure_ = "few"  # too few candidate k for an elbow
-        else:
-            self.structure_ = "separated" if best_sil >= STRONG_SILHOUETTE else "continuum"
-        window = eligible.copy()
-        if self.structure_ == "continuum":
-            mean_rank = np.mean(
-                np.vstack(
-                    [ranks[c] for c in ("silhouette", "davies_bouldin", "calinski_harabasz")]
-                ),
-                axis=0,
-            )
-            near = np.abs(ks - self.knee_) <= ELBOW_WINDOW
-            if (window & near).any():
-                window &= near
-        for r, m, e, w in zip(rows, mean_rank, eligible, window, strict=True):
-            r["mean_rank"] = round(float(m), 3)
-            r["eligible"] = bool(e)
-            r["in_window"] = bool(w)
-        if self.structure_ in ("separated", "few"):
-            votes = np.zeros(len(rows))
-            for crit in ranks.values():
-                votes[min(np.flatnonzero(eligible), key=lambda i: (crit[i], ks[i]))] += 1
-            sil = ranks["silhouette"]
-            for r, v in zip(rows, votes, strict=True):
-                r["votes"] = int(v)
-            order = sorted(
-                (int(i) for i in np.flatnonzero(window)), key=lambda i: (-votes[i], sil[i], ks[i])
-            )
-        else:
-            order = self._continuum_order(rows, ranks, window, mean_rank, ks)
-        best = int(order[0])
-        self.reason_ = self._explain(rows, ranks, best, eligible, best_sil)
-        return int(ks[best])
-
-    def _continuum_order(
-        self,
-        rows: list[dict[str, Any]],
-        ranks: dict[str, np.ndarray],
-        window: np.ndarray,
-        mean_rank: np.ndarray,
-        ks: np.ndarray,
-    ) -> list[int]:
-        """Candidates in order of preference when the data is a continuum.
-
-        The elbow (or the eligible k nearest to it) comes first, unless a k within
-        ``ELBOW_WINDOW`` of it beats it on both silhouette and Davies-Bouldin: those two do not
-        simply shrink as k grows, so a neighbour that wins on both is a genuinely better cut.
-        """
-        candidates = np.flatnonzero(window)
-        anchor = int(min(candidates, key=lambda i: (abs(ks[i] - (self.knee_ or ks[i])), ks[i])))
-        sil, db = ranks["silhouette"], ranks["davies_bouldin"]
-        better = [
-            int(i)
-            for i in candidates
-            if i != anchor and sil[i] < sil[anchor] and db[i] < db[anchor]
-        ]
-        self.elbow_anchor_ = int(ks[anchor])
-        first = min(better, key=lambda i: (mean_rank[i], ks[i])) if better else anchor
-        rest = sorted(
-            (int(i) for i in candidates if i != first), key=lambda i: (mean_rank[i], ks[i])
-        )
-        return [first, *rest]
-
-    def _explain(
-        self,
-        rows: list[dict[str, Any]],
-        ranks: dict[str, np.ndarray],
-        best: int,
-        eligible: np.ndarray,
-        best_sil: float,
-    ) -> str:
-        k = rows[best]["k"]
-        parts = []
-        if self.knee_ is not None:
-            parts.append(f"the elbow of WCSS is at k={self.knee_}")
-        for name, label, fmt in (
-            ("silhouette", "silhouette", "{:.2f}"),
-            ("davies_bouldin", "Davies-Bouldin", "{:.2f}"),
-            ("calinski_harabasz", "Calinski-Harabasz", "{:,.0f}"),
-        ):
-            top = int(np.argmin(ranks[name]))
-            value = fmt.format(rows[top][name])
-            if top == best:
-                parts.append(f"best {label} ({value})")
-            else:
-                parts.append(
-                    f"{label} best at k={rows[top]['k']} ({value}; {fmt.format(rows[best][name])} here)"
-                )
-        text = f"k={k}: " + "; ".join(parts) + ". "
-        if self.structure_ == "few":
-            text += (
-                f"Only k={rows[0]['k']}..{rows[-1]['k']} could be tried with this few distinct "
-                f"customers, too few for an elbow, so each criterion votes for its best k: k={k} "
-                f"has {rows[best]['votes']} of {len(ranks)} votes"
-            )
-        elif self.structure_ == "separated":
-            text += (
-                f"The segments are well separated (best silhouette {best_sil:.2f} >= {STRONG_SILHOUETTE}), "
-                f"so each criterion votes for its best k: k={k} has {rows[best]['votes']} of "
-                f"{len(ranks)} votes"
-            )
-        else:
-            anchor = self.elbow_anchor_
-            text += (
-                f"The customers form a continuum rather than separated groups (best silhouette "
-                f"{best_sil:.2f} < {STRONG_SILHOUETTE}), where these indices do not single out one "
-                f"number of segments; so the elbow of WCSS sets the number"
-            )
-            if k == anchor:
-                text += (
-                    f" (k={k}), and no k within {ELBOW_WINDOW} of it is better on both "
-                    "silhouette and Davies-Bouldin"
-                )
-            else:
-                text += (
-                    f" (k={anchor}), and k={k} next to it is better on both silhouette and "
-                    "Davies-Bouldin"
-                )
-        excluded = [r["k"] for r, e in zip(rows, eligible, strict=True) if not e]
-        if excluded:
-            text += (
-                f"; k={', '.join(map(str, excluded))} not considered because a segment held under "
-                f"{self.min_cluster_share:.0%} of customers"
-            )
-        return text + "."
 
     def predict(self, X: Any) -> np.ndarray:
         """Nearest centre of the chosen solution for each row."""
