@@ -56,7 +56,7 @@ def test_segment_writes_the_contract(run_cli, lines_csv, tmp_path):
     # Segments are numbered by mean revenue, highest first.
     means = segments.groupby("segment")["revenue"].mean()
     assert list(means) == sorted(means, reverse=True)
-    assert "Segments" in stdout and "Choice:" in stdout and stderr == ""
+    assert "Segments" in stdout and "Recommendation:" in stdout and stderr == ""
 
 
 def test_cli_writes_what_the_library_returns(run_cli, lines_csv, tmp_path):

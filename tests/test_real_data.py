@@ -24,6 +24,7 @@ import pytest
 
 from custseg.cli import main
 from custseg.errors import CustsegWarning
+from custseg.models.select import FAMILIES, FAMILY_LABELS
 from custseg.result import OUTPUT_FILES
 
 pytestmark = pytest.mark.slow
@@ -119,11 +120,18 @@ def test_metrics_kind_size_and_k(segment_run: Callable[[str], Run], name: str) -
     m = run.metrics
     assert m["kind"] == run.expected.kind
     assert m["n_customers"] == run.expected.n_customers
-    assert m["algorithm"] == "kmeans"
+    assert m["algorithm"] in FAMILIES
     assert isinstance(m["k"], int) and 2 <= m["k"] <= 10
     reason = m["selection_reason"]
     assert isinstance(reason, str) and reason.strip()
-    assert f"k={m['k']}" in reason
+    # The recommendation names the family and its number of segments, and says why.
+    assert reason.startswith(FAMILY_LABELS[m["algorithm"]]) and f"{m['k']} segments" in reason
+    assert "stab" in reason and "silhouette" in reason
+    # Every family was compared (k-prototypes only on tables with categories), on one board.
+    families = {r["algorithm"] for r in m["leaderboard"]}
+    assert families >= {"kmeans", "gmm", "hierarchical", "hdbscan", "dbscan"}
+    assert sum(r["recommended"] for r in m["leaderboard"]) == 1
+    assert all(r["stability_repeats"] >= 10 for r in m["leaderboard"] if r["k"] >= 2)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -141,7 +149,8 @@ def test_candidates_cover_k_2_to_10_with_finite_scores(
 ) -> None:
     m = segment_run(name).metrics
     candidates = m["candidates"]
-    assert [c["k"] for c in candidates] == list(range(2, 11))
+    assert m["algorithm"] not in ("dbscan", "hdbscan")
+    assert [c["k_requested"] for c in candidates] == list(range(2, 11))
     for c in candidates:
         for key in ("silhouette", "davies_bouldin", "calinski_harabasz", "inertia"):
             value = c[key]
@@ -149,7 +158,7 @@ def test_candidates_cover_k_2_to_10_with_finite_scores(
             assert isinstance(value, (int, float)) and math.isfinite(value), (c["k"], key, value)
         assert -1 <= c["silhouette"] <= 1
         assert c["davies_bouldin"] >= 0 and c["calinski_harabasz"] > 0
-    chosen = next(c for c in candidates if c["k"] == m["k"])
+    chosen = next(c for c in candidates if c["recommended"])
     assert m["silhouette"] == pytest.approx(chosen["silhouette"])
 
 

@@ -45,14 +45,35 @@ class SilhouetteSample:
         self.distances = pairwise_distances(X[self.index].astype(np.float32))
 
     def score(self, labels: np.ndarray) -> float:
-        """Silhouette of ``labels`` (for all rows of X) on the sample; noise (-1) left out."""
+        """Silhouette of ``labels`` (for all rows of X) on the sample; noise (-1) left out.
+
+        Per-cluster distance sums come from one matrix product (distances x cluster
+        indicator), which gives the same values as ``sklearn.metrics.silhouette_score`` on
+        the precomputed distances, several times faster when scoring many candidates.
+        """
         sub = labels[self.index]
         keep = sub >= 0
-        n_clusters = len(np.unique(sub[keep]))
+        clusters, codes = np.unique(sub[keep], return_inverse=True)
+        n_clusters = len(clusters)
         if n_clusters < 2 or n_clusters >= keep.sum():
             return float("nan")
         D = self.distances[np.ix_(keep, keep)] if not keep.all() else self.distances
-        return float(silhouette_score(D, sub[keep], metric="precomputed"))
+        indicator = np.zeros((len(codes), n_clusters), dtype=np.float32)
+        indicator[np.arange(len(codes)), codes] = 1.0
+        sums = (D @ indicator).astype(np.float64)
+        sizes = np.bincount(codes, minlength=n_clusters).astype(np.float64)
+        rows = np.arange(len(codes))
+        own = sizes[codes] - 1
+        with np.errstate(divide="ignore", invalid="ignore"):
+            a = sums[rows, codes] / own
+            mean_other = sums / sizes
+        mean_other[rows, codes] = np.inf
+        b = mean_other.min(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            s = (b - a) / np.maximum(a, b)
+        # A point alone in its cluster scores 0 (Rousseeuw's convention, as scikit-learn).
+        s = np.where(own > 0, np.nan_to_num(s), 0.0)
+        return float(np.mean(s))
 
 
 def cluster_metrics(
@@ -104,6 +125,22 @@ def cluster_metrics(
     out["davies_bouldin"] = float(davies_bouldin_score(X, labels))
     out["calinski_harabasz"] = float(calinski_harabasz_score(X, labels))
     return out
+
+
+def wcss(X: np.ndarray, labels: np.ndarray) -> float:
+    """Within-cluster sum of squares: squared distances of points to their cluster mean
+    (noise, label -1, left out).
+
+    Examples
+    --------
+    >>> wcss(np.array([[0.0], [2.0], [10.0]]), np.array([0, 0, 1]))
+    2.0
+    """
+    total = 0.0
+    for c in np.unique(labels[labels >= 0]):
+        part = X[labels == c]
+        total += float(((part - part.mean(axis=0)) ** 2).sum())
+    return total
 
 
 def knee_point(ks: list[int], values: list[float]) -> int:

@@ -70,17 +70,37 @@ class SegmentModel:
         value = self.settings.get("analysis_date")
         return None if value is None else str(value)
 
-    def assign(self, features: pd.DataFrame) -> np.ndarray:
-        """Canonical segment numbers for a feature frame (one row per customer)."""
+    @property
+    def algorithm(self) -> str:
+        """The clustering family of the model (``kmeans``, ``gmm``, ...)."""
+        return str(self.settings.get("algorithm", "kmeans"))
+
+    def _inputs(self, features: pd.DataFrame) -> np.ndarray:
         from custseg.preprocess import categorical_as_text, check_finite
 
-        if features.empty:
-            return np.zeros(0, dtype=np.int64)
         frame = categorical_as_text(features, self.categorical)
         X = self.preprocessor.transform(frame[self.numeric + self.categorical])
         X = np.asarray(X, dtype=np.float64)
         check_finite(X, [str(n) for n in self.preprocessor.get_feature_names_out()])
-        return np.asarray(self.label_map[self.estimator.predict(X) + 1], dtype=np.int64)
+        return X
+
+    def assign(self, features: pd.DataFrame) -> np.ndarray:
+        """Canonical segment numbers for a feature frame (one row per customer)."""
+        return self.assign_with_probability(features)[0]
+
+    def assign_with_probability(
+        self, features: pd.DataFrame
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Segment numbers, and for mixture models each customer's membership probability
+        of that segment (None for other models)."""
+        if features.empty:
+            return np.zeros(0, dtype=np.int64), None
+        X = self._inputs(features)
+        labels = np.asarray(self.label_map[self.estimator.predict(X) + 1], dtype=np.int64)
+        probability = None
+        if hasattr(self.estimator, "predict_proba"):
+            probability = np.asarray(self.estimator.predict_proba(X)).max(axis=1)
+        return labels, probability
 
     def predict(
         self,
@@ -129,11 +149,14 @@ class SegmentModel:
             date_format=date_format,
             analysis_date=analysis_date,
         )
-        labels = self.assign(features)
-        return self.label_frame(features, labels)
+        labels, probability = self.assign_with_probability(features)
+        return self.label_frame(features, labels, probability)
 
-    def label_frame(self, features: pd.DataFrame, labels: np.ndarray) -> pd.DataFrame:
-        """The output table: id, segment, name, then the features in original units."""
+    def label_frame(
+        self, features: pd.DataFrame, labels: np.ndarray, probability: np.ndarray | None = None
+    ) -> pd.DataFrame:
+        """The output table: id, segment, name, (membership probability), then the features
+        in original units."""
         names = np.asarray([*self.segment_names, "Noise"], dtype=object)
         out = pd.DataFrame(
             {
@@ -142,6 +165,10 @@ class SegmentModel:
                 "segment_name": names[labels] if len(labels) else np.array([], dtype=object),
             }
         )
+        if probability is not None or self.algorithm == "gmm":
+            out["segment_probability"] = (
+                np.round(probability, 6) if probability is not None else np.zeros(0)
+            )
         rest = features[[c for c in self.feature_columns if c in features]].reset_index(drop=True)
         return pd.concat([out, rest], axis=1)
 

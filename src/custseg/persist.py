@@ -19,6 +19,10 @@ from custseg.model import SegmentModel
 TRUSTED_TYPES: tuple[str, ...] = (
     "custseg.model.SegmentModel",
     "custseg.models.kmeans.AutoKMeans",
+    "custseg.models.hierarchical.HierarchicalClustering",
+    "custseg.models.density.DBSCANClustering",
+    "custseg.models.density.HDBSCANClustering",
+    "custseg.models.kprototypes.KPrototypesClustering",
     "custseg.preprocess.SkewTransformer",
     "custseg.preprocess.OutlierClipper",
     # Data types of arrays and of the one-hot encoder's output; no code runs when they load.

@@ -39,7 +39,7 @@ STAGES = {
     "clean": "Cleaning lines",
     "features": "Building customer features",
     "preprocess": "Preprocessing",
-    "model": "Choosing the number of segments",
+    "model": "Comparing algorithms and numbers of segments",
     "profile": "Profiling and naming segments",
 }
 
@@ -272,11 +272,14 @@ def features_for_model(
     return prepared.features, prepared
 
 
-def canonical_order(features: pd.DataFrame, labels: np.ndarray, kind: str) -> np.ndarray:
+def canonical_order(
+    features: pd.DataFrame, labels: np.ndarray, kind: str, n_labels: int = 0
+) -> np.ndarray:
     """Map estimator labels to canonical segment numbers.
 
     Transactions: by mean revenue, highest first. Customer tables: by size, largest first.
-    Ties keep the estimator's order. Noise (-1) stays -1.
+    Ties keep the estimator's order. Noise (-1) stays -1, and so does an estimator label
+    below ``n_labels`` that no training customer received (an empty mixture component).
     """
     clusters = sorted(int(c) for c in np.unique(labels) if c >= 0)
     if kind == "transactions":
@@ -285,7 +288,7 @@ def canonical_order(features: pd.DataFrame, labels: np.ndarray, kind: str) -> np
         key = {c: -float(np.sum(labels == c)) for c in clusters}
     order = sorted(clusters, key=lambda c: (key[c], c))
     # Index 0 holds label -1 (noise), so that mapping[labels + 1] keeps noise as -1.
-    mapping = np.full(max(clusters) + 2, -1, dtype=np.int64)
+    mapping = np.full(max(max(clusters) + 2, n_labels + 1), -1, dtype=np.int64)
     for new, old in enumerate(order):
         mapping[old + 1] = new
     return mapping
@@ -296,6 +299,8 @@ def segment(
     *,
     kind: str = "auto",
     k: int | None = None,
+    algorithm: str = "auto",
+    params: dict[str, Any] | None = None,
     seed: int = 0,
     sheet: str | None = None,
     columns: dict[str, str] | None = None,
@@ -315,6 +320,12 @@ def segment(
         What the table holds; detected from its columns by default.
     k : int, optional
         Number of segments; chosen from 2..10 by default.
+    algorithm : {"auto", "kmeans", "gmm", "hierarchical", "kprototypes", "hdbscan", "dbscan"}
+        ``auto`` compares every family and recommends one; a name restricts the search to it.
+    params : dict, optional
+        Algorithm parameters: ``linkage`` (hierarchical), ``eps`` and ``min_samples``
+        (DBSCAN), ``min_cluster_size`` and ``min_samples`` (HDBSCAN), ``covariance_type``
+        (Gaussian mixture), ``gamma`` (k-prototypes).
     seed : int
         Seed for everything random; the same input, options and seed give the same result.
     sheet : str, optional
@@ -342,7 +353,8 @@ def segment(
     >>> result = custseg.segment(custseg.datasets.demo_path(), seed=0)  # doctest: +SKIP
     >>> result.profiles[["segment_name", "n_customers"]]  # doctest: +SKIP
     """
-    from custseg.models import AutoKMeans
+    from custseg.models.choose import MIN_CLUSTER_SHARE
+    from custseg.models.select import ALGORITHMS, select_model
     from custseg.preprocess import (
         build_preprocessor,
         categorical_as_text,
@@ -354,12 +366,17 @@ def segment(
         distinguishing_features,
         name_customer_segments,
         name_rfm_segments,
+        noise_entry,
         segment_profiles,
     )
     from custseg.result import SegmentationResult, library_versions
 
     if k is not None and (not isinstance(k, (int, np.integer)) or k < 2):
         raise InputError(f"k must be a whole number of segments of at least 2, got {k!r}.")
+    if algorithm not in ALGORITHMS:
+        raise InputError(
+            f"Unknown algorithm {algorithm!r}. Choose one of: {', '.join(ALGORITHMS)}."
+        )
     timer = _Timer(progress)
     total_start = time.perf_counter()
     with DuckDBEngine() as engine:
@@ -392,34 +409,64 @@ def segment(
         )
     with timer.stage("preprocess"):
         colplan = plan_columns(feats, prep.numeric, prep.categorical)
+        frame = categorical_as_text(feats, colplan.categorical)[
+            colplan.numeric + colplan.categorical
+        ]
         preprocessor = build_preprocessor(colplan)
-        frame = categorical_as_text(feats, colplan.categorical)
-        X = np.asarray(
-            preprocessor.fit_transform(frame[colplan.numeric + colplan.categorical]),
-            dtype=np.float64,
-        )
+        X = np.asarray(preprocessor.fit_transform(frame), dtype=np.float64)
         names = transform_names(preprocessor)
         check_finite(X, names)
+        mixed_preprocessor = None
+        X_mixed = None
+        if colplan.categorical and algorithm in ("auto", "kprototypes"):
+            mixed_preprocessor = build_preprocessor(colplan, categories="codes")
+            X_mixed = np.asarray(mixed_preprocessor.fit_transform(frame), dtype=np.float64)
     with timer.stage("model"):
-        # AutoKMeans caps an automatic k at the number of distinct rows itself; a fixed k that
-        # cannot be honoured gets a message in the user's terms.
         n_distinct = len(np.unique(X, axis=0)) if k is not None else n
         if k is not None and k > n_distinct:
             raise InputError(
                 f"{where} has {n_distinct} distinguishable customers, fewer than k={k}. "
                 f"Pass a smaller --k (at most {n_distinct})."
             )
-        estimator = AutoKMeans(n_clusters=k, random_state=seed).fit(X)
+        selection = select_model(
+            X,
+            X_mixed=X_mixed,
+            categorical=tuple(
+                range(len(colplan.numeric), len(colplan.numeric) + len(colplan.categorical))
+            ),
+            algorithm=algorithm,
+            k=k,
+            seed=seed,
+            params=params,
+            attributes={
+                c: pd.factorize(frame[c].fillna("missing"))[0] for c in colplan.categorical
+            },
+            progress=progress,
+        )
+        estimator = selection.estimator
+        if selection.space == "mixed" and mixed_preprocessor is not None:
+            preprocessor = mixed_preprocessor
     with timer.stage("profile"):
-        mapping = canonical_order(feats, estimator.labels_, prep.schema.kind)
-        labels = mapping[estimator.labels_ + 1]
+        mapping = canonical_order(
+            feats,
+            selection.labels,
+            prep.schema.kind,
+            n_labels=int(getattr(estimator, "n_components", 0)),
+        )
+        labels = mapping[selection.labels + 1]
         distinct = distinguishing_features(feats, labels, colplan.numeric, colplan.categorical)
+        noise_distinct = distinct.pop(-1, None)
+        member = labels >= 0
         if prep.schema.kind == "transactions":
-            naming = name_rfm_segments(feats, labels, distinct)
+            naming = name_rfm_segments(
+                feats[member].reset_index(drop=True), labels[member], distinct
+            )
         else:
             naming = name_customer_segments(distinct, colplan.numeric)
         seg_names = [d["segment_name"] for d in naming]
         actions = [d["action"] for d in naming]
+        if noise_distinct is not None:
+            naming.append(noise_entry(int((~member).sum()), noise_distinct))
         revenue_col = "revenue" if prep.schema.kind == "transactions" else None
         feature_columns = [c for c in feats.columns if c != "customer_id"]
         profiles = segment_profiles(
@@ -429,8 +476,11 @@ def segment(
             colplan.categorical,
             revenue_col,
         )
-        profiles.insert(1, "segment_name", seg_names)
-        profiles["action"] = actions
+        by_segment = {d["segment"]: d for d in naming}
+        profiles.insert(
+            1, "segment_name", [by_segment[int(s)]["segment_name"] for s in profiles["segment"]]
+        )
+        profiles["action"] = [by_segment[int(s)]["action"] for s in profiles["segment"]]
     settings: dict[str, Any] = {
         "roles": prep.schema.roles,
         "column_overrides": {k_: v for k_, v in (columns or {}).items() if v},
@@ -438,6 +488,7 @@ def segment(
         "non_product_codes": prep.cleaning.get("non_product_codes"),
         "customer_columns": prep.customer_columns.to_dict() if prep.customer_columns else None,
         "versions": library_versions(),
+        "algorithm": selection.algorithm,
     }
     model = SegmentModel(
         kind=prep.schema.kind,
@@ -451,28 +502,41 @@ def segment(
         feature_columns=feature_columns,
         settings=settings,
     )
-    segments = model.label_frame(feats, labels)
-    best = next(r for r in estimator.selection_ if r["k"] == estimator.n_clusters_)
+    probability = None
+    if hasattr(estimator, "predict_proba"):
+        probability = np.asarray(estimator.predict_proba(X), dtype=np.float64).max(axis=1)
+    segments = model.label_frame(feats, labels, probability)
+    best = selection.chosen_row
+    family_rows = selection.family_rows()
     metrics: dict[str, Any] = {
         "kind": prep.schema.kind,
-        "algorithm": "kmeans",
+        "algorithm": selection.algorithm,
         "parameters": {
-            "n_init": estimator.n_init,
-            "k_min": estimator.k_min,
-            "k_max": estimator.k_max,
+            **best["parameters"],
             "k_fixed": k,
-            "min_cluster_share": estimator.min_cluster_share,
+            "k_min": min(r["k_requested"] or r["k"] for r in family_rows),
+            "k_max": max(r["k_requested"] or r["k"] for r in family_rows),
+            "min_cluster_share": MIN_CLUSTER_SHARE,
+            "requested_algorithm": algorithm,
+            "requested_parameters": {k_: v for k_, v in (params or {}).items() if v is not None},
         },
-        "k": int(estimator.n_clusters_),
+        "k": int(selection.k),
         "silhouette": best["silhouette"],
         "davies_bouldin": best["davies_bouldin"],
         "calinski_harabasz": best["calinski_harabasz"],
         "inertia": best["inertia"],
+        "bic": best["bic"],
+        "noise_share": best["noise_share"],
+        "stability": best["stability"],
         "silhouette_sampled": best["silhouette_sampled"],
         "silhouette_sample_size": best["silhouette_sample_size"],
-        "selection_reason": estimator.reason_,
-        "elbow_k": estimator.knee_,
-        "candidates": estimator.selection_,
+        "selection_reason": selection.reason,
+        "family_reason": selection.family_reasons.get(selection.algorithm),
+        "family_reasons": selection.family_reasons,
+        "selection_notes": selection.notes,
+        "elbow_k": best.get("elbow_k"),
+        "candidates": family_rows,
+        "leaderboard": selection.leaderboard,
         "n_customers": n,
         "seed": seed,
         "source": prep.info.to_dict(),
@@ -490,7 +554,7 @@ def segment(
             "model_inputs": names,
         },
         "segments": naming,
-        "warnings": prep.warnings,
+        "warnings": [*prep.warnings, *selection.warnings],
         "versions": settings["versions"],
         "seconds": {**timer.seconds, "total": round(time.perf_counter() - total_start, 3)},
     }

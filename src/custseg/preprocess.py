@@ -21,7 +21,7 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from custseg.errors import InputError
@@ -189,8 +189,13 @@ def plan_columns(frame: pd.DataFrame, numeric: list[str], categorical: list[str]
     return plan
 
 
-def build_preprocessor(plan: ColumnPlan) -> ColumnTransformer:
+def build_preprocessor(plan: ColumnPlan, categories: str = "onehot") -> ColumnTransformer:
     """The preprocessing ``ColumnTransformer`` for a :class:`ColumnPlan`.
+
+    ``categories="onehot"`` gives one 0/1 column per level (for every distance-based method);
+    ``"codes"`` gives one column of integer codes per categorical feature, for k-prototypes,
+    which compares categories by equality. Unseen levels get code -1 (they match no
+    prototype). Numeric columns come first in both.
 
     Examples
     --------
@@ -206,18 +211,25 @@ def build_preprocessor(plan: ColumnPlan) -> ColumnTransformer:
             ("clip", OutlierClipper()),
         ]
     )
-    categorical = Pipeline(
-        [
-            ("impute", SimpleImputer(strategy="constant", fill_value="missing")),
-            (
-                "onehot",
-                OneHotEncoder(
-                    handle_unknown="infrequent_if_exist",
-                    max_categories=MAX_CATEGORIES,
-                    sparse_output=False,
-                ),
+    encoder: Any
+    if categories == "codes":
+        encoder = (
+            "codes",
+            OrdinalEncoder(
+                handle_unknown="use_encoded_value", unknown_value=-1, max_categories=MAX_CATEGORIES
             ),
-        ]
+        )
+    else:
+        encoder = (
+            "onehot",
+            OneHotEncoder(
+                handle_unknown="infrequent_if_exist",
+                max_categories=MAX_CATEGORIES,
+                sparse_output=False,
+            ),
+        )
+    categorical = Pipeline(
+        [("impute", SimpleImputer(strategy="constant", fill_value="missing")), encoder]
     )
     transformers: list[tuple[str, Any, list[str]]] = []
     if plan.numeric:

@@ -82,40 +82,12 @@ def print_result(console: Console, result: Any, out: Path | None) -> None:
         console.print(f"warning: {w}", markup=False)
     for n in m["preprocessing"]["notices"]:
         console.print(f"note: {n}", markup=False)
-    cand = [
-        [
-            r["k"],
-            f"{r['inertia']:,.0f}",
-            f"{r['silhouette']:.3f}",
-            f"{r['davies_bouldin']:.3f}",
-            f"{r['calinski_harabasz']:,.0f}",
-            f"{r['smallest_share']:.1%}",
-            "<-" if r["k"] == m["k"] else "",
-        ]
-        for r in m["candidates"]
-    ]
-    sampled = (
-        f" (silhouette on a sample of {m['silhouette_sample_size']:,})"
-        if m["silhouette_sampled"]
-        else ""
-    )
-    console.print(
-        table(
-            f"Number of segments: k-means on {m['n_customers']:,} customers{sampled}",
-            [
-                "k",
-                "WCSS",
-                "silhouette",
-                "Davies-Bouldin",
-                "Calinski-Harabasz",
-                "smallest",
-                "chosen",
-            ],
-            cand,
-            right={0, 1, 2, 3, 4, 5},
-        )
-    )
-    console.print(f"Choice: {m['selection_reason']}", markup=False)
+    console.print(leaderboard_table(m))
+    for note in m.get("selection_notes") or []:
+        console.print(f"note: {note}", markup=False)
+    if m.get("family_reason"):
+        console.print(f"Number of segments: {m['family_reason']}", markup=False)
+    console.print(f"Recommendation: {m['selection_reason']}", markup=False)
     prof = result.profiles
     cols = ["segment", "name", "customers", "share"]
     has_rev = "revenue_share" in prof
@@ -137,6 +109,62 @@ def print_result(console: Console, result: Any, out: Path | None) -> None:
             markup=False,
         )
         console.print(f"Report: {out / 'report.html'}", markup=False)
+
+
+def _fmt(value: Any, spec: str) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return "-"
+    return format(value, spec)
+
+
+SHORT_LABELS = {
+    "kmeans": "k-means",
+    "gmm": "GMM",
+    "hierarchical": "hierarchical",
+    "kprototypes": "k-prototypes",
+    "hdbscan": "HDBSCAN",
+    "dbscan": "DBSCAN",
+}
+
+
+def leaderboard_table(m: dict[str, Any]) -> Any:
+    """The candidates compared: one row per algorithm and k, with the criteria that fit an
+    80-column terminal (WCSS and BIC are in metrics.json and the report)."""
+    rows = []
+    for r in m["leaderboard"]:
+        if r.get("recommended"):
+            mark = "<- chosen"
+        elif r.get("family_choice"):
+            mark = "rejected" if r.get("excluded") else "pick"
+        else:
+            mark = ""
+        rows.append(
+            [
+                SHORT_LABELS.get(r["algorithm"], r["algorithm"]),
+                r["k"],
+                _fmt(r.get("silhouette"), ".3f"),
+                _fmt(r.get("davies_bouldin"), ".2f"),
+                _fmt(r.get("calinski_harabasz"), ",.0f"),
+                _fmt(r.get("noise_share"), ".0%"),
+                _fmt(r.get("smallest_share"), ".1%"),
+                _fmt(r.get("stability"), ".2f"),
+                _fmt(r.get("seconds"), ".1f"),
+                mark,
+            ]
+        )
+    sampled = (
+        f"; silhouette on a sample of {m['silhouette_sample_size']:,}"
+        if m.get("silhouette_sampled")
+        else ""
+    )
+    n_repeats = max((r.get("stability_repeats") or 0 for r in m["leaderboard"]), default=0)
+    return table(
+        f"Candidates compared on {m['n_customers']:,} customers (stability: median ARI over "
+        f"{n_repeats} subsamples{sampled})",
+        ["algorithm", "k", "silh.", "DB", "CH", "noise", "smallest", "stab.", "s", ""],
+        rows,
+        right=set(range(1, 9)),
+    )
 
 
 def parse_k(value: str) -> int | None:
@@ -169,7 +197,25 @@ def segment_command(
     k: Annotated[
         str, typer.Option("--k", help="Number of segments, or 'auto' (chosen from 2..10).")
     ] = "auto",
-    algorithm: Annotated[str, typer.Option(help="Clustering algorithm (kmeans).")] = "kmeans",
+    algorithm: Annotated[
+        str,
+        typer.Option(
+            help="auto (compare every family and recommend one), kmeans, gmm, hierarchical, "
+            "kprototypes, hdbscan or dbscan."
+        ),
+    ] = "auto",
+    linkage: Annotated[
+        str | None, typer.Option(help="Hierarchical linkage: ward, complete, average or single.")
+    ] = None,
+    eps: Annotated[
+        float | None, typer.Option(help="DBSCAN radius (default: knee of the k-distance curve).")
+    ] = None,
+    min_samples: Annotated[
+        int | None, typer.Option(help="DBSCAN/HDBSCAN neighbours that make a core point.")
+    ] = None,
+    min_cluster_size: Annotated[
+        int | None, typer.Option(help="HDBSCAN smallest segment (default: 1% of customers).")
+    ] = None,
     seed: Annotated[
         int, typer.Option(help="Seed: same input, options and seed give the same segments.")
     ] = 0,
@@ -203,8 +249,6 @@ def segment_command(
     """Find, name and explain customer segments; write the report and a scoring model."""
     import custseg
 
-    if algorithm != "kmeans":
-        raise InputError(f"--algorithm {algorithm!r} is not available yet; use kmeans.")
     console = make_console(quiet)
     columns = parse_columns(
         customer_id=customer_col,
@@ -230,6 +274,13 @@ def segment_command(
             input,
             kind=kind,
             k=parse_k(k),
+            algorithm=algorithm.strip().lower(),
+            params={
+                "linkage": linkage,
+                "eps": eps,
+                "min_samples": min_samples,
+                "min_cluster_size": min_cluster_size,
+            },
             seed=seed,
             sheet=sheet,
             columns=columns,

@@ -5,6 +5,7 @@ from custseg.profile.naming import (
     RFM_NAMING_RULES,
     name_customer_segments,
     name_rfm_segments,
+    noise_entry,
 )
 from custseg.profile.profiles import distinguishing_features, segment_profiles
 
@@ -14,5 +15,6 @@ __all__ = [
     "distinguishing_features",
     "name_customer_segments",
     "name_rfm_segments",
+    "noise_entry",
     "segment_profiles",
 ]

@@ -350,3 +350,29 @@ def name_customer_segments(
             }
         )
     return out
+
+
+NOISE_NAME = "Noise"
+"""Name of segment -1: customers a density method (DBSCAN, HDBSCAN) placed in no segment."""
+NOISE_ACTION = (
+    "No segment fits them: review these customers one by one (unusual behaviour, data errors "
+    "or niches too small to be a segment) before including them in a campaign."
+)
+
+
+def noise_entry(n_customers: int, distinguishing: list[dict[str, Any]]) -> dict[str, Any]:
+    """The naming record of the noise group (segment -1), with what sets it apart."""
+    facts = "; ".join(
+        f"{d['feature']}: median {_fmt(d['segment_median'])} vs {_fmt(d['overall_median'])} overall"
+        if d["kind"] == "numeric"
+        else f"{d['feature']}: {d['segment_share']:.0%} {d['level']} vs {d['overall_share']:.0%} overall"
+        for d in distinguishing[:3]
+    )
+    return {
+        "segment": -1,
+        "segment_name": NOISE_NAME,
+        "action": NOISE_ACTION,
+        "rule": f"left in no segment by the density method ({n_customers:,} customers)",
+        "scores": {},
+        "facts": facts,
+    }
