@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import re
 from typing import Any
 
+import markupsafe
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,6 +17,8 @@ import custseg
 from custseg.report import SECTION_TITLES, build_report_data, render_report
 from custseg.report.plots import (
     MAP_MAX_POINTS,
+    cut_height,
+    dendrogram_figure,
     k_selection_figure,
     plot_text,
     sample_indices,
@@ -27,6 +31,8 @@ from custseg.report.summary import format_count, format_metric, format_number, f
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"
 N_FIGURES = 3
+"""Segment sizes, segment map and the k curve; a dendrogram adds one, a single candidate
+(density method, fixed k) drops the curve."""
 
 
 def xss_customers(n: int = 120) -> pd.DataFrame:
@@ -69,6 +75,30 @@ def xss_result() -> Any:
     return custseg.segment(xss_customers(), seed=0)
 
 
+@pytest.fixture(scope="module")
+def hierarchical_result() -> Any:
+    lines, _ = custseg.datasets.make_transactions(300, n_segments=3, seed=0)
+    return custseg.segment(lines, algorithm="hierarchical", seed=0)
+
+
+@pytest.fixture(scope="module")
+def noise_result() -> Any:
+    """HDBSCAN on planted segments: several segments and a few customers left as noise."""
+    lines, _ = custseg.datasets.make_transactions(300, n_segments=3, seed=0)
+    result = custseg.segment(lines, algorithm="hdbscan", seed=0)
+    assert (result.segments["segment"] == -1).any()
+    return result
+
+
+def n_figures(data: dict[str, Any]) -> int:
+    """Figures the page should hold for this report data."""
+    return N_FIGURES - (not data["k_selection"]["show_curve"]) + (data["dendrogram"] is not None)
+
+
+def escaped(text: str) -> str:
+    return str(markupsafe.escape(text))
+
+
 def _body(page: str) -> str:
     """The page without the embedded plotly.js bundle (the only script in <head>)."""
     head, body = page.split("</head>", 1)
@@ -86,7 +116,9 @@ def _is_plain(value: Any) -> bool:
 # ---------------------------------------------------------------- the data
 
 
-@pytest.mark.parametrize("name", ["transactions_result", "customers_result"])
+@pytest.mark.parametrize(
+    "name", ["transactions_result", "customers_result", "hierarchical_result", "noise_result"]
+)
 def test_report_data_is_plain(name: str, request: pytest.FixtureRequest) -> None:
     data = build_report_data(request.getfixturevalue(name))
     assert _is_plain(data)
@@ -98,7 +130,7 @@ def test_transactions_data(transactions_result: Any) -> None:
     data = build_report_data(transactions_result)
     metrics = transactions_result.metrics
     assert data["segments"]["has_revenue"]
-    assert len(data["segments"]["rows"]) == metrics["k"]
+    assert len([r for r in data["segments"]["rows"] if not r["noise"]]) == metrics["k"]
     assert data["cleaning"]["balanced"]
     cleaning = metrics["cleaning"]
     dropped = sum(d["rows"] for d in cleaning["dropped"])
@@ -201,13 +233,16 @@ def test_formats() -> None:
 # ---------------------------------------------------------------- the page
 
 
-@pytest.mark.parametrize("name", ["transactions_result", "customers_result"])
+@pytest.mark.parametrize(
+    "name", ["transactions_result", "customers_result", "hierarchical_result", "noise_result"]
+)
 def test_report_has_every_section(name: str, request: pytest.FixtureRequest) -> None:
-    page = render_report(request.getfixturevalue(name))
+    result = request.getfixturevalue(name)
+    page = render_report(result)
     assert page.startswith("<!DOCTYPE html>")
     for i, title in enumerate(SECTION_TITLES.values(), start=1):
         assert f"<h2>{i}. {title}</h2>" in page
-    assert page.count('class="plotly-graph-div"') == N_FIGURES
+    assert page.count('class="plotly-graph-div"') == n_figures(build_report_data(result))
 
 
 def test_transactions_report_shows_revenue_and_cleaning(transactions_result: Any) -> None:
@@ -252,6 +287,129 @@ def test_fixed_k_report() -> None:
     assert "k was fixed at 3 by the user" in render_report(result)
 
 
+# ---------------------------------------------------------------- algorithms, tree and noise
+
+
+def _table(page: str, css_class: str) -> str:
+    match = re.search(rf'<table class="{css_class}">(.*?)</table>', page, re.DOTALL)
+    assert match, f"no {css_class} table"
+    return match.group(1)
+
+
+def test_leaderboard_has_one_row_per_entry(transactions_result: Any) -> None:
+    metrics = transactions_result.metrics
+    board = metrics["leaderboard"]
+    assert len({r["algorithm"] for r in board}) > 1
+    data = build_report_data(transactions_result)
+    ks = data["k_selection"]
+    rows = ks["leaderboard"]["rows"]
+    assert len(rows) == len(board)
+    assert [r["recommended"] for r in rows] == [bool(r["recommended"]) for r in board]
+    assert sum(r["status"] == "recommended" for r in rows) == 1
+    assert sum(r["family_choice"] for r in rows) == len({r["algorithm"] for r in board})
+    assert ks["leaderboard"]["has_bic"]  # the Gaussian mixture was compared
+    page = render_report(transactions_result)
+    body = _table(page, "leaderboard").split("<tbody>", 1)[1]
+    assert body.count("<tr") == len(board)
+    assert body.count('class="chosen') == 1
+    for row in board:
+        if row["excluded"]:
+            assert escaped(row["excluded"]) in body
+    # The recommendation, how the chosen family chose its k, and the new metrics in words.
+    assert escaped(metrics["selection_reason"].strip()) in page
+    assert escaped(metrics["family_reason"]) in page
+    names = [m["name"] for m in ks["explanations"]]
+    assert "Stability" in names and any(n.startswith("BIC") for n in names)
+    assert "k-means was fitted for every k from 2 to 10" in " ".join(ks["settings"])
+
+
+def test_settings_and_titles_name_the_chosen_family(hierarchical_result: Any) -> None:
+    data = build_report_data(hierarchical_result)
+    ks = data["k_selection"]
+    settings = " ".join(ks["settings"])
+    assert "Hierarchical clustering (ward linkage) was fitted for every k from 2 to 10" in settings
+    assert "k-means" not in settings
+    assert ks["family_heading"] == "Hierarchical clustering: every candidate k"
+    assert "found by hierarchical clustering" in data["summary"][0]
+    assert not data["limitations"][0].startswith("k-means")
+    fig = k_selection_figure(
+        ks["plot_rows"], ks["chosen_k"], ks["elbow_k"], algorithm_label=ks["algorithm_title"]
+    )
+    assert fig.layout.title.text.startswith("Hierarchical clustering:")
+
+
+def test_selection_notes_are_shown(customers_result: Any) -> None:
+    note = (
+        "Gaussian mixture fitted on a seeded sample of 20,000 of the 50,000 customers; "
+        "the rest were assigned by its scoring rule"
+    )
+    metrics = {**customers_result.metrics, "selection_notes": [note]}
+    result = dataclasses.replace(customers_result, metrics=metrics)
+    data = build_report_data(result)
+    assert data["k_selection"]["notes"] == [note + "."]
+    assert data["k_selection"]["sample_notes"] == [note + "."]
+    assert note in data["limitations"][2]
+    page = render_report(result)
+    assert re.search(
+        r'<div class="note warn">\s*<ul class="tight notes"><li>' + re.escape(note), page
+    )
+
+
+def test_dendrogram_for_hierarchical_only(
+    hierarchical_result: Any, transactions_result: Any
+) -> None:
+    estimator = hierarchical_result.model.estimator
+    data = build_report_data(hierarchical_result)
+    tree = data["dendrogram"]
+    assert tree is not None
+    assert len(tree["linkage"]) == len(estimator.tree_) == tree["n_fit"] - 1
+    assert sorted(set(tree["point_segments"])) == list(range(hierarchical_result.metrics["k"]))
+    assert not tree["sampled"]
+    assert tree["note"] == "The tree was built on all 300 customers."
+    page = render_report(hierarchical_result)
+    assert 'id="figure-dendrogram"' in page
+    assert "The merge tree (dendrogram)" in page
+    assert build_report_data(transactions_result)["dendrogram"] is None
+    other = render_report(transactions_result)
+    assert "figure-dendrogram" not in other and "The merge tree" not in other
+
+
+def test_sampled_tree_is_said(hierarchical_result: Any) -> None:
+    model = copy.copy(hierarchical_result.model)
+    model.estimator = copy.copy(model.estimator)
+    model.estimator.sampled_ = True
+    metrics = {**hierarchical_result.metrics, "n_customers": 9_000}
+    result = dataclasses.replace(hierarchical_result, model=model, metrics=metrics)
+    data = build_report_data(result)
+    note = data["dendrogram"]["note"]
+    assert note.startswith("The tree was built on a seeded random sample of 300 of the 9,000")
+    assert note in data["limitations"][2]
+    assert note in render_report(result)
+
+
+def test_density_result_with_noise(noise_result: Any) -> None:
+    metrics = noise_result.metrics
+    k = metrics["k"]
+    assert -1 in set(noise_result.profiles["segment"])
+    data = build_report_data(noise_result)
+    rows = data["segments"]["rows"]
+    assert [r["segment"] for r in rows] == [*range(k), -1]
+    assert rows[-1]["noise"] and rows[-1]["name"] == "Noise"
+    assert not rows[-1]["small"]
+    assert [c["segment"] for c in data["profiles"]["columns"]] == [*range(k), -1]
+    assert all(len(r["cells"]) == k + 1 for r in data["profiles"]["rows"])
+    assert "belong to no segment" in " ".join(data["summary"])
+    assert any("segment -1, Noise" in item for item in data["limitations"])
+    assert not any("-1 · Noise (" in item for item in data["limitations"])
+    ks = data["k_selection"]
+    assert not ks["show_curve"] and not ks["show_candidates"]
+    assert ks["leaderboard"]["has_noise"]
+    page = render_report(noise_result)
+    assert '<tr class="noise">' in page
+    assert page.count('class="plotly-graph-div"') == n_figures(data) == 2
+    assert escaped(metrics["family_reason"]) in page
+
+
 # ---------------------------------------------------------------- escaping
 
 
@@ -265,8 +423,9 @@ def test_customer_strings_are_escaped(xss_result: Any) -> None:
     assert "<img" not in page.lower()
     body = page.split("</head>", 1)[1]
     # Only the figures' own scripts: a name cannot open or close a script element.
-    assert len(re.findall(r"<script", body, re.IGNORECASE)) == N_FIGURES
-    assert len(re.findall(r"</script", body, re.IGNORECASE)) == N_FIGURES
+    figures = n_figures(build_report_data(xss_result))
+    assert len(re.findall(r"<script", body, re.IGNORECASE)) == figures
+    assert len(re.findall(r"</script", body, re.IGNORECASE)) == figures
 
 
 def test_figure_json_cannot_close_its_script() -> None:
@@ -321,3 +480,38 @@ def test_segment_sizes_figure() -> None:
     assert [list(t.x) for t in fig.data] == [[25.0, 75.0], [75.0, 25.0]]
     only_customers = segment_sizes_figure([{k: r[k] for k in list(r)[:3]} for r in rows])
     assert [t.name for t in only_customers.data] == ["share of customers"]
+
+
+def test_k_selection_figure_shows_bic_for_a_mixture() -> None:
+    rows = [
+        {"k": k, "inertia": 100 / k, "bic": b, "silhouette": 0.3, "davies_bouldin": 1.0}
+        for k, b in ((2, 50.0), (3, 10.0), (4, 30.0))
+    ]
+    fig = k_selection_figure(rows, chosen_k=3, elbow_k=None, algorithm_label="Gaussian mixture")
+    titles = [a.text for a in fig.layout.annotations]
+    assert titles[0] == "BIC (lower is better)"
+    assert fig.layout.title.text.startswith("Gaussian mixture:")
+    chosen = next(t for t in fig.data if t.name == "chosen k = 3")
+    assert list(chosen.y) == [10.0]
+
+
+def test_dendrogram_figure() -> None:
+    tree = [[0, 1, 1.0, 2], [2, 3, 2.0, 2], [4, 5, 6.0, 4]]
+    assert cut_height(tree, 2) == 4.0
+    assert cut_height(tree, 1) is None and cut_height(tree, 9) is None
+    fig = dendrogram_figure(
+        tree, k=2, point_segments=[0, 0, 1, 1], names={0: "A", 1: SCRIPT}, linkage_label="ward"
+    )
+    names = [t.name for t in fig.data if t.showlegend is not False]
+    assert names == ["0 · A", f"1 · {plot_text(SCRIPT)}", "above the cut", "cut into 2 segments"]
+    cut = next(t for t in fig.data if t.name == "cut into 2 segments")
+    assert list(cut.y) == [4.0, 4.0]
+    assert "ward" in fig.layout.yaxis.title.text
+    # Without segments or k: one grey tree, no cut.
+    plain = dendrogram_figure(np.asarray(tree))
+    assert [t.mode for t in plain.data] == ["lines", "markers"]
+    # Large trees are truncated to 30 leaves.
+    from scipy.cluster.hierarchy import linkage
+
+    big = linkage(np.random.default_rng(0).normal(size=(200, 2)), "ward")
+    assert len(dendrogram_figure(big, k=3).data[-2].x) == 30

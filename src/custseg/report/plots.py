@@ -51,6 +51,9 @@ FIGURE_FONT = dict(
 )
 """The report's system font stack, so that figures and text match and nothing is downloaded."""
 FIGURE_TEMPLATE = "plotly_white"
+DENDROGRAM_LEAVES = 30
+"""The dendrogram draws the tree down to this many groups (``truncate_mode="lastp"``): below
+that, thousands of single customers make an unreadable comb."""
 
 
 def plot_text(value: Any) -> str:
@@ -130,19 +133,24 @@ def k_selection_figure(
     candidates: Sequence[Mapping[str, Any]] | pd.DataFrame,
     chosen_k: int,
     elbow_k: int | None,
+    algorithm_label: str | None = None,
 ) -> go.Figure:
-    """How k was chosen: WCSS with its elbow, and silhouette, Davies-Bouldin and
-    Calinski-Harabasz against k, with the chosen k marked in every panel.
+    """How k was chosen: WCSS with its elbow (BIC for a Gaussian mixture, which chooses k by
+    it), and silhouette, Davies-Bouldin and Calinski-Harabasz against k, with the chosen k
+    marked in every panel.
 
     Parameters
     ----------
     candidates : sequence of dict or DataFrame
         One row per candidate k with ``k``, ``inertia``, ``silhouette``, ``davies_bouldin``
-        and ``calinski_harabasz`` (missing values are left as gaps).
+        and ``calinski_harabasz``, and ``bic`` for a Gaussian mixture (missing values are
+        left as gaps). When any row has a ``bic``, the first panel shows BIC instead of WCSS.
     chosen_k : int
         The recommended number of segments.
     elbow_k : int or None
         The elbow (knee) of the WCSS curve, if one was found.
+    algorithm_label : str, optional
+        The clustering family the rows belong to (``"k-means"``), named in the title.
 
     Returns
     -------
@@ -153,13 +161,16 @@ def k_selection_figure(
     >>> rows = [{"k": k, "inertia": 100 / k, "silhouette": 0.3, "davies_bouldin": 1.0,
     ...          "calinski_harabasz": 50.0} for k in (2, 3, 4)]
     >>> len(k_selection_figure(rows, chosen_k=3, elbow_k=3).data)
-    6
+    9
     """
     frame = pd.DataFrame(
         list(candidates) if not isinstance(candidates, pd.DataFrame) else candidates
     )
+    use_bic = "bic" in frame and any(v is not None for v in _finite_or_none(frame["bic"]))
     panels = (
-        ("inertia", "WCSS (lower; look for the elbow)"),
+        ("bic", "BIC (lower is better)")
+        if use_bic
+        else ("inertia", "WCSS (lower; look for the elbow)"),
         ("silhouette", "Silhouette (higher is better)"),
         ("davies_bouldin", "Davies-Bouldin (lower is better)"),
         ("calinski_harabasz", "Calinski-Harabasz (higher is better)"),
@@ -227,6 +238,179 @@ def k_selection_figure(
     _style(fig, 640)
     fig.update_layout(margin=dict(t=100), legend=dict(y=1.1))
     fig.update_annotations(font_size=13)
+    if algorithm_label:
+        fig.update_layout(
+            title=dict(
+                text=f"{plot_text(algorithm_label)}: the criteria for each number of segments k",
+                x=0,
+                xanchor="left",
+                y=0.985,
+                yanchor="top",
+                font=dict(size=15),
+            ),
+            margin=dict(t=120),
+            legend=dict(y=1.09),
+        )
+    return fig
+
+
+def _leaf_point(tree: np.ndarray, node: int, n_points: int) -> int:
+    """One fitted point under ``node`` of a linkage matrix (its leftmost leaf)."""
+    while node >= n_points:
+        node = int(tree[node - n_points, 0])
+    return node
+
+
+def cut_height(tree: np.ndarray | Sequence[Sequence[float]], k: int) -> float | None:
+    """The height at which the tree falls into ``k`` groups: halfway between the last merge
+    made and the first merge left undone (None when k is 1 or more than the points).
+
+    Examples
+    --------
+    >>> tree = [[0, 1, 1.0, 2], [2, 3, 2.0, 2], [4, 5, 6.0, 4]]
+    >>> cut_height(tree, 2)
+    4.0
+    """
+    Z = np.asarray(tree, dtype=float).reshape(-1, 4)
+    if k < 2 or k > len(Z):
+        return None
+    return float((Z[-k, 2] + Z[-k + 1, 2]) / 2)
+
+
+def dendrogram_figure(
+    tree: np.ndarray | Sequence[Sequence[float]],
+    k: int | None = None,
+    point_segments: Sequence[int] | np.ndarray | None = None,
+    names: Mapping[int, str] | None = None,
+    *,
+    linkage_label: str | None = None,
+    max_leaves: int = DENDROGRAM_LEAVES,
+) -> go.Figure:
+    """The merge tree of hierarchical clustering, truncated to its last ``max_leaves``
+    groups, with the cut into ``k`` segments drawn as a dashed line.
+
+    Parameters
+    ----------
+    tree : array of shape (n_points - 1, 4)
+        A scipy linkage matrix.
+    k : int, optional
+        Number of segments the tree was cut into; draws the cut.
+    point_segments : sequence of int, optional
+        Segment number of each fitted point (the rows the tree was built on). Branches
+        below the cut are then coloured like their segment everywhere else in the report.
+    names : mapping, optional
+        Segment name by segment number, for the legend.
+    linkage_label : str, optional
+        The linkage (``"ward"``), named on the height axis.
+    max_leaves : int
+        Leaves drawn (``truncate_mode="lastp"``); each stands for a group of customers.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+
+    Examples
+    --------
+    >>> tree = [[0, 1, 1.0, 2], [2, 3, 2.0, 2], [4, 5, 6.0, 4]]
+    >>> fig = dendrogram_figure(tree, k=2, point_segments=[0, 0, 1, 1], names={0: "A", 1: "B"})
+    >>> [trace.name for trace in fig.data if trace.showlegend is not False]
+    ['0 · A', '1 · B', 'above the cut', 'cut into 2 segments']
+    """
+    from scipy.cluster.hierarchy import dendrogram
+
+    Z = np.asarray(tree, dtype=float).reshape(-1, 4)
+    n_points = len(Z) + 1
+    d = dendrogram(Z, truncate_mode="lastp", p=max_leaves, no_plot=True)
+    leaves = [int(v) for v in d["leaves"]]
+    sizes = [1 if v < n_points else int(Z[v - n_points, 3]) for v in leaves]
+    positions = [5.0 + 10.0 * i for i in range(len(leaves))]
+    cut = cut_height(Z, k) if k is not None else None
+    segments = None if point_segments is None else np.asarray(point_segments, dtype=int)
+    leaf_segment = (
+        [int(segments[_leaf_point(Z, v, n_points)]) for v in leaves]
+        if segments is not None and len(segments) == n_points
+        else None
+    )
+    lookup = dict(names or {})
+    # One trace per colour: the links of a segment, joined by gaps (None).
+    groups: dict[int | None, tuple[list[float | None], list[float | None]]] = {}
+    for xs, ys in zip(d["icoord"], d["dcoord"], strict=True):
+        segment = None
+        if leaf_segment is not None and cut is not None and max(ys) <= cut:
+            inside = [
+                s for x, s in zip(positions, leaf_segment, strict=True) if xs[0] <= x <= xs[3]
+            ]
+            segment = inside[0] if inside else None
+        gx, gy = groups.setdefault(segment, ([], []))
+        gx.extend([*(float(v) for v in xs), None])
+        gy.extend([*(float(v) for v in ys), None])
+    fig = go.Figure()
+    for segment in sorted((s for s in groups if s is not None), key=lambda s: (s < 0, s)):
+        gx, gy = groups[segment]
+        label = segment_label(segment, lookup.get(segment, f"segment {segment}"))
+        fig.add_trace(
+            go.Scatter(
+                x=gx,
+                y=gy,
+                mode="lines",
+                line=dict(color=segment_color(segment), width=2),
+                name=label,
+                hoverinfo="skip",
+            )
+        )
+    if None in groups:
+        gx, gy = groups[None]
+        fig.add_trace(
+            go.Scatter(
+                x=gx,
+                y=gy,
+                mode="lines",
+                line=dict(color="#5f6b7a", width=1.5),
+                name="above the cut" if cut is not None else "merges",
+                showlegend=cut is not None,
+                hoverinfo="skip",
+            )
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=positions,
+            y=[0.0] * len(positions),
+            mode="markers",
+            marker=dict(
+                size=7,
+                color=[segment_color(s) for s in leaf_segment] if leaf_segment else "#5f6b7a",
+            ),
+            showlegend=False,
+            customdata=sizes,
+            hovertemplate="%{customdata:,} customer(s)<extra></extra>",
+        )
+    )
+    if cut is not None and k is not None:
+        right = positions[-1] + 5.0 if positions else 10.0
+        fig.add_trace(
+            go.Scatter(
+                x=[0.0, right],
+                y=[cut, cut],
+                mode="lines",
+                line=dict(color="#E45756", width=2, dash="dash"),
+                name=f"cut into {k} segments",
+                hovertemplate=f"cut into {k} segments at height %{{y:,.3~f}}<extra></extra>",
+            )
+        )
+    _style(fig, 480)
+    fig.update_xaxes(
+        tickmode="array",
+        tickvals=positions,
+        ticktext=[f"{s:,}" for s in sizes],
+        tickangle=-90 if len(positions) > 20 else 0,
+        title_text="groups at the bottom of the tree (customers in each)",
+        showgrid=False,
+        zeroline=False,
+    )
+    height_title = "merge height"
+    if linkage_label:
+        height_title += f" ({plot_text(linkage_label)} linkage)"
+    fig.update_yaxes(title_text=height_title, rangemode="tozero")
     return fig
 
 

@@ -16,6 +16,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from custseg.report.plots import (
+    dendrogram_figure,
     k_selection_figure,
     segment_map_figure,
     segment_sizes_figure,
@@ -69,9 +70,6 @@ def build_figures(data: dict[str, Any]) -> dict[str, Markup]:
     k_sel = data["k_selection"]
     seg_map = data["map"]
     figures = {
-        "k_selection": k_selection_figure(
-            k_sel["plot_rows"], chosen_k=k_sel["chosen_k"], elbow_k=k_sel["elbow_k"]
-        ),
         "sizes": segment_sizes_figure(data["segments"]["plot_rows"]),
         "map": segment_map_figure(
             list(zip(seg_map["x"], seg_map["y"], strict=True)),
@@ -81,6 +79,22 @@ def build_figures(data: dict[str, Any]) -> dict[str, Markup]:
             axis_titles=tuple(seg_map["axis_titles"]),
         ),
     }
+    if k_sel["show_curve"]:
+        figures["k_selection"] = k_selection_figure(
+            k_sel["plot_rows"],
+            chosen_k=k_sel["chosen_k"],
+            elbow_k=k_sel["elbow_k"],
+            algorithm_label=k_sel["algorithm_title"],
+        )
+    tree = data.get("dendrogram")
+    if tree is not None:
+        figures["dendrogram"] = dendrogram_figure(
+            tree["linkage"],
+            k=tree["k"],
+            point_segments=tree["point_segments"],
+            names=tree["names"],
+            linkage_label=tree["linkage_method"] or None,
+        )
     return {name: figure_html(fig, f"figure-{name}") for name, fig in figures.items()}
 
 

@@ -13,13 +13,19 @@ import numpy as np
 import pandas as pd
 from sklearn.decomposition import PCA
 
-from custseg.report.plots import MAP_MAX_POINTS, sample_indices, segment_color
+from custseg.models.select import DENSITY_FAMILIES, FAMILIES, FAMILY_LABELS
+from custseg.report.plots import (
+    DENDROGRAM_LEAVES,
+    MAP_MAX_POINTS,
+    sample_indices,
+    segment_color,
+)
 from custseg.result import jsonable
 
 SECTION_TITLES = {
     "summary": "Summary",
     "data": "Data and cleaning",
-    "k_selection": "How the number of segments was chosen",
+    "k_selection": "How the segments were chosen",
     "profiles": "Segment profiles",
     "map": "Segment map",
     "limitations": "Limitations",
@@ -67,9 +73,52 @@ METRIC_EXPLANATIONS = (
         "the average of the k's ranks on the criteria above (1 = best on every one); lower "
         "is better.",
     ),
+    (
+        "Stability",
+        "whether the segments come out the same on somewhat different customers: the "
+        "algorithm is refitted on random subsamples and each refit is compared with the full "
+        "result by the adjusted Rand index (1: the same grouping, 0: no better than chance); "
+        "the table gives the median and the range of the middle half of the repeats; higher "
+        "is better.",
+    ),
+    (
+        "BIC (Bayesian information criterion, Gaussian mixture only)",
+        "how well the mixture fits the customers, penalised by its number of parameters; "
+        "lower is better, and the mixture takes the k with the lowest BIC.",
+    ),
+    (
+        "Noise",
+        "the share of customers a density method (DBSCAN, HDBSCAN) leaves in no segment "
+        "because they sit in sparse regions; silhouette, Davies-Bouldin and Calinski-Harabasz "
+        "leave them out, the comparison of algorithms counts each as a silhouette of 0.",
+    ),
 )
 """Each metric of the candidate table in one plain sentence: what it measures, which way is
 better."""
+
+FAMILY_ASSUMPTIONS = {
+    "kmeans": "k-means assumes roughly round segments of similar spread; elongated, nested or "
+    "very uneven groups can be split or merged.",
+    "gmm": "A Gaussian mixture assumes bell-shaped (ellipsoid) segments; a customer between two "
+    "of them goes to the likelier one, and segments.csv gives how likely "
+    "(segment_probability).",
+    "hierarchical": "Hierarchical clustering merges customers step by step and never undoes a "
+    "merge; with Ward linkage it favours, like k-means, round segments of similar spread.",
+    "kprototypes": "k-prototypes assumes, like k-means, roughly round segments; categories count "
+    "by mismatch, weighed against the numbers by one factor (gamma).",
+    "hdbscan": "HDBSCAN finds dense groups of any shape and leaves customers in sparse regions "
+    "in no segment (noise); groups that touch without a sparse gap between them are merged.",
+    "dbscan": "DBSCAN finds dense groups of any shape at one density threshold (eps) and leaves "
+    "customers in sparser regions in no segment (noise); groups of different density can be "
+    "merged or dissolved.",
+}
+"""What each clustering family assumes, for the limitations."""
+
+FAMILY_PHRASES = {"gmm": "the Gaussian mixture", "hierarchical": "hierarchical clustering"}
+"""A family's name inside a sentence ("found by the Gaussian mixture"), where it differs from
+its label."""
+FAMILY_TITLES = {"hierarchical": "Hierarchical clustering"}
+"""A family's name at the start of a heading, where it differs from its label."""
 
 ROLE_LABELS = {
     "customer_id": "Customer id",
@@ -318,11 +367,177 @@ def _cleaning(metrics: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def family_label(algorithm: Any) -> str:
+    """The readable name of a clustering family.
+
+    Examples
+    --------
+    >>> family_label("gmm"), family_label("kmeans"), family_label("other")
+    ('Gaussian mixture', 'k-means', 'other')
+    """
+    return FAMILY_LABELS.get(str(algorithm), str(algorithm))
+
+
+def as_sentence(text: Any) -> str:
+    """A note as a sentence: a capital first letter (unless it starts with a lower-case name
+    such as k-means) and a full stop.
+
+    Examples
+    --------
+    >>> as_sentence("silhouette computed on a sample"), as_sentence("k-prototypes left out.")
+    ('Silhouette computed on a sample.', 'k-prototypes left out.')
+    """
+    text = str(text).strip()
+    if not text:
+        return text
+    if not text.startswith("k-"):
+        text = text[0].upper() + text[1:]
+    return text if text[-1] in ".!?" else text + "."
+
+
+def _format_parameters(params: Any) -> str:
+    if not isinstance(params, dict):
+        return ""
+    return ", ".join(
+        f"{key}={format_number(value) if isinstance(value, float) else value}"
+        for key, value in params.items()
+        if value is not None
+    )
+
+
+def _stability_range(row: dict[str, Any]) -> str:
+    q1, q3 = row.get("stability_q1"), row.get("stability_q3")
+    if _is_missing(q1) or _is_missing(q3):
+        return MISSING
+    return f"{format_metric(q1, 2)}–{format_metric(q3, 2)}"
+
+
+def _leaderboard(metrics: dict[str, Any]) -> dict[str, Any]:
+    """Every family and k that was fitted, with every criterion, formatted for reading."""
+    board = list(metrics.get("leaderboard") or [])
+    rows = []
+    previous = None
+    for r in board:
+        algorithm = str(r.get("algorithm") or "")
+        k = r.get("k")
+        k_requested = r.get("k_requested")
+        k_text = format_count(k)
+        if k_requested is not None and k is not None and int(k_requested) != int(k):
+            k_text += f" (of {int(k_requested)} asked)"
+        excluded = r.get("excluded")
+        if r.get("recommended"):
+            status = "recommended"
+        elif r.get("family_choice"):
+            status = "this algorithm's pick"
+        else:
+            status = ""
+        rows.append(
+            {
+                "algorithm": family_label(algorithm),
+                "first": algorithm != previous,
+                "parameters": _format_parameters(r.get("parameters"))
+                if algorithm != previous
+                else "",
+                "k": k_text,
+                "silhouette": format_metric(r.get("silhouette")),
+                "davies_bouldin": format_metric(r.get("davies_bouldin")),
+                "calinski_harabasz": format_metric(r.get("calinski_harabasz"), 1),
+                "inertia": format_metric(r.get("inertia"), 1),
+                "bic": format_metric(r.get("bic"), 1),
+                "noise_share": format_share(r.get("noise_share")),
+                "smallest_share": format_share(r.get("smallest_share")),
+                "stability": format_metric(r.get("stability"), 2),
+                "stability_range": _stability_range(r),
+                "seconds": format_metric(r.get("seconds"), 2),
+                "status": status,
+                "excluded": str(excluded) if excluded else "",
+                "recommended": bool(r.get("recommended")),
+                "family_choice": bool(r.get("family_choice")),
+            }
+        )
+        previous = algorithm
+    families = list(dict.fromkeys(str(r.get("algorithm") or "") for r in board))
+    repeats = [int(r["stability_repeats"]) for r in board if r.get("stability_repeats")]
+    reasons = metrics.get("family_reasons") or {}
+    chosen = str(metrics.get("algorithm") or "kmeans")
+    return {
+        "rows": rows,
+        "families": [family_label(f) for f in families],
+        "has_bic": any(not _is_missing(r.get("bic")) for r in board),
+        "has_noise": any(f in DENSITY_FAMILIES for f in families)
+        or any(float(r.get("noise_share") or 0) > 0 for r in board),
+        "stability_repeats": max(repeats) if repeats else 0,
+        "other_reasons": [
+            {"algorithm": family_label(f), "text": str(reasons[f])}
+            for f in sorted(reasons, key=_family_order)
+            if f != chosen
+        ],
+    }
+
+
+def _family_order(family: str) -> int:
+    order = list(FAMILIES)
+    return order.index(family) if family in order else len(order)
+
+
+def _settings(metrics: dict[str, Any], families: list[str]) -> list[str]:
+    params = metrics.get("parameters") or {}
+    algorithm = str(metrics.get("algorithm") or "kmeans")
+    label = family_label(algorithm)
+    requested = params.get("requested_algorithm")
+    settings = []
+    if len(families) > 1:
+        settings.append(
+            f"{len(families)} clustering algorithms were compared on the same preprocessed "
+            f"features and criteria: {', '.join(families)}."
+        )
+    elif requested and requested != "auto":
+        method = FAMILY_PHRASES.get(algorithm, label)
+        settings.append(f"Only {method} was fitted, as asked (algorithm={requested}).")
+    how = label
+    if algorithm == "hierarchical" and params.get("linkage"):
+        how = f"{label} clustering ({params['linkage']} linkage)"
+    elif algorithm == "gmm" and params.get("covariance_type"):
+        how = f"A {label} ({params['covariance_type']} covariances)"
+    if algorithm in DENSITY_FAMILIES:
+        shown = {
+            key: params[key] for key in ("eps", "min_cluster_size", "min_samples") if key in params
+        }
+        settings.append(
+            f"{label} finds the number of segments itself"
+            + (f" ({_format_parameters(shown)})" if shown else "")
+            + "."
+        )
+    elif params.get("k_fixed"):
+        who = "every algorithm" if len(families) > 1 else how[0].lower() + how[1:]
+        settings.append(
+            f"k was fixed at {params['k_fixed']} by the user; {who} was fitted with that k only."
+        )
+    elif params.get("k_min") is not None and params.get("k_max") is not None:
+        settings.append(
+            f"{as_sentence(how)[:-1]} was fitted for every k from {params['k_min']} to "
+            f"{params['k_max']}"
+            + (f" ({params['n_init']} starts each)" if params.get("n_init") else "")
+            + "."
+        )
+    min_share = params.get("min_cluster_share")
+    if min_share is not None and algorithm not in DENSITY_FAMILIES:
+        settings.append(
+            f"A k is eligible when every segment holds at least {format_share(min_share)} of "
+            "customers."
+        )
+    return settings
+
+
 def _candidates(metrics: dict[str, Any]) -> dict[str, Any]:
     candidates = list(metrics.get("candidates") or [])
     chosen = metrics.get("k")
     elbow = metrics.get("elbow_k")
+    algorithm = str(metrics.get("algorithm") or "kmeans")
+    label = family_label(algorithm)
     has_votes = any("votes" in c for c in candidates)
+    has_rank = any("mean_rank" in c for c in candidates)
+    has_bic = any(not _is_missing(c.get("bic")) for c in candidates)
     rows = []
     for c in candidates:
         k = int(c["k"])
@@ -337,6 +552,7 @@ def _candidates(metrics: dict[str, Any]) -> dict[str, Any]:
                 "marks": ", ".join(marks),
                 "chosen": k == chosen,
                 "inertia": format_metric(c.get("inertia"), 1),
+                "bic": format_metric(c.get("bic"), 1) if has_bic else "",
                 "silhouette": format_metric(c.get("silhouette")),
                 "davies_bouldin": format_metric(c.get("davies_bouldin")),
                 "calinski_harabasz": format_metric(c.get("calinski_harabasz"), 1),
@@ -350,7 +566,7 @@ def _candidates(metrics: dict[str, Any]) -> dict[str, Any]:
     plot_rows = [
         {
             key: jsonable(c.get(key))
-            for key in ("k", "inertia", "silhouette", "davies_bouldin", "calinski_harabasz")
+            for key in ("k", "inertia", "bic", "silhouette", "davies_bouldin", "calinski_harabasz")
         }
         for c in candidates
     ]
@@ -370,38 +586,136 @@ def _candidates(metrics: dict[str, Any]) -> dict[str, Any]:
         )
     else:
         silhouette_note = f"Every metric uses all {format_count(n)} customers (no sampling)."
-    params = metrics.get("parameters") or {}
-    min_share = params.get("min_cluster_share")
-    settings = []
-    if params.get("k_fixed"):
-        settings.append(f"k was fixed at {params['k_fixed']} by the user; no other k was fitted.")
-    elif params.get("k_min") is not None and params.get("k_max") is not None:
-        settings.append(
-            f"k-means was fitted for every k from {params['k_min']} to {params['k_max']}"
-            + (f" ({params['n_init']} starts each)" if params.get("n_init") else "")
-            + "."
-        )
-    if min_share is not None:
-        settings.append(
-            f"A k is eligible when every segment holds at least {format_share(min_share)} of customers."
-        )
+    board = _leaderboard(metrics)
+    notes = [str(n_) for n_ in metrics.get("selection_notes") or []]
+    # The silhouette sample is said by silhouette_note already.
+    shown_notes = [
+        as_sentence(n_) for n_ in notes if not (sampled and n_.lower().startswith("silhouette"))
+    ]
+    sample_notes = [
+        as_sentence(n_)
+        for n_ in notes
+        if "sample" in n_.lower() and not n_.lower().startswith("silhouette")
+    ]
+    families = board["families"] or [label]
+    title = FAMILY_TITLES.get(algorithm, label)
+    phrase = FAMILY_PHRASES.get(algorithm, label)
+    density = algorithm in DENSITY_FAMILIES
+    if density:
+        family_heading = f"{title}: the segments it found"
+        family_reason_label = f"What {phrase} found:"
+    else:
+        family_heading = f"{title}: every candidate k"
+        family_reason_label = f"Why {phrase} chose k = {chosen}:"
     return {
+        "algorithm": algorithm,
+        "algorithm_label": label,
+        "algorithm_title": title,
+        "family_heading": family_heading,
+        "family_reason_label": family_reason_label,
+        # One candidate (a density method, or k fixed) leaves no curve to read.
+        "show_curve": len(candidates) > 1,
+        "show_candidates": not density,
         "chosen_k": jsonable(chosen),
         "elbow_k": jsonable(elbow),
-        "reason": str(metrics.get("selection_reason") or ""),
+        "reason": str(metrics.get("selection_reason") or "").strip(),
+        "family_reason": str(metrics.get("family_reason") or "").strip(),
         "rows": rows,
         "has_votes": has_votes,
+        "has_rank": has_rank,
+        "has_bic": has_bic,
         "plot_rows": plot_rows,
         "silhouette_sampled": sampled,
         "silhouette_note": silhouette_note,
-        "explanations": [{"name": a, "text": b} for a, b in METRIC_EXPLANATIONS],
-        "settings": settings,
+        "explanations": [
+            {"name": a, "text": b}
+            for a, b in METRIC_EXPLANATIONS
+            if (board["has_bic"] or not a.startswith("BIC"))
+            and (board["has_noise"] or a != "Noise")
+            and (has_rank or a != "Mean rank")
+        ],
+        "settings": _settings(metrics, families),
+        "leaderboard": board,
+        "notes": shown_notes,
+        "sample_notes": sample_notes,
+        "has_sample_notes": bool(sample_notes),
     }
+
+
+def _dendrogram(result: Any, names: dict[int, str]) -> dict[str, Any] | None:
+    """The merge tree of a hierarchical result, as plain data (None for other algorithms)."""
+    metrics = result.metrics
+    if str(metrics.get("algorithm") or "") != "hierarchical":
+        return None
+    model = getattr(result, "model", None)
+    estimator = getattr(model, "estimator", None)
+    tree = getattr(estimator, "tree_", None)
+    if tree is None:
+        return None
+    tree = np.asarray(tree, dtype=float)
+    n_fit = len(tree) + 1
+    fit_labels = getattr(estimator, "fit_labels_", None)
+    label_map = getattr(model, "label_map", None)
+    point_segments = None
+    if fit_labels is not None and label_map is not None and len(fit_labels) == n_fit:
+        point_segments = [int(v) for v in np.asarray(label_map)[np.asarray(fit_labels) + 1]]
+    n = int(metrics.get("n_customers") or len(result.segments))
+    sampled = bool(getattr(estimator, "sampled_", False))
+    linkage_method = str(getattr(estimator, "linkage", "") or "")
+    k = int(metrics.get("k") or 0)
+    text = (
+        "The tree shows how the customers were merged step by step, from single customers at "
+        "the bottom to one group at the top; the higher a merge, the more different the two "
+        f"groups it joins. The dashed line cuts it into the {k} segments. "
+        + (
+            f"Only its last {DENDROGRAM_LEAVES} groups are drawn; the number under each is how "
+            "many customers it holds."
+            if n_fit > DENDROGRAM_LEAVES
+            else "Each leaf at the bottom is one customer."
+        )
+    )
+    if sampled:
+        note = (
+            f"The tree was built on a seeded random sample of {format_count(n_fit)} of the "
+            f"{format_count(n)} customers (its time and memory grow with the square of the "
+            "number of customers); every other customer joined the segment of the nearest "
+            "sampled customer."
+        )
+    else:
+        note = f"The tree was built on all {format_count(n_fit)} customers."
+    return {
+        "linkage": jsonable(tree.tolist()),
+        "linkage_method": linkage_method,
+        "k": k,
+        "point_segments": point_segments,
+        "names": names,
+        "sampled": sampled,
+        "n_fit": n_fit,
+        "text": text,
+        "note": note,
+    }
+
+
+def ordered_profiles(profiles: pd.DataFrame) -> pd.DataFrame:
+    """The profiles with segments 0, 1, ... first and noise (-1), if any, last.
+
+    Examples
+    --------
+    >>> ordered_profiles(pd.DataFrame({"segment": [-1, 1, 0]}))["segment"].tolist()
+    [0, 1, -1]
+    """
+    order = sorted(range(len(profiles)), key=lambda i: _segment_key(profiles["segment"].iloc[i]))
+    return profiles.iloc[order].reset_index(drop=True)
+
+
+def _segment_key(segment: Any) -> tuple[bool, int]:
+    seg = int(segment)
+    return (seg < 0, seg)
 
 
 def _segments(result: Any) -> dict[str, Any]:
     metrics = result.metrics
-    profiles: pd.DataFrame = result.profiles
+    profiles = ordered_profiles(result.profiles)
     naming = {int(d["segment"]): d for d in metrics.get("segments") or []}
     has_revenue = "revenue_share" in profiles and bool(profiles["revenue_share"].notna().any())
     rows = []
@@ -411,6 +725,7 @@ def _segments(result: Any) -> dict[str, Any]:
         rows.append(
             {
                 "segment": seg,
+                "noise": seg < 0,
                 "color": segment_color(seg),
                 "name": str(rec.get("segment_name") or info.get("segment_name") or ""),
                 "customers": format_count(rec.get("n_customers")),
@@ -419,7 +734,8 @@ def _segments(result: Any) -> dict[str, Any]:
                 "action": str(rec.get("action") or info.get("action") or ""),
                 "facts": str(info.get("facts") or ""),
                 "rule": str(info.get("rule") or ""),
-                "small": jsonable(rec.get("share")) is not None
+                "small": seg >= 0
+                and jsonable(rec.get("share")) is not None
                 and float(rec["share"]) < SMALL_SEGMENT_SHARE,
             }
         )
@@ -432,12 +748,26 @@ def _segments(result: Any) -> dict[str, Any]:
         }
         for rec in profiles.to_dict("records")
     ]
-    return {"rows": rows, "has_revenue": has_revenue, "plot_rows": plot_rows}
+    noise = next((r for r in rows if r["noise"]), None)
+    noise_share = next(
+        (jsonable(rec.get("share")) for rec in profiles.to_dict("records") if rec["segment"] < 0),
+        None,
+    )
+    return {
+        "rows": rows,
+        "has_revenue": has_revenue,
+        "plot_rows": plot_rows,
+        "has_noise": noise is not None,
+        "noise_customers": noise["customers"] if noise else "",
+        "noise_share": noise["share"] if noise else "",
+        "noise_share_value": noise_share,
+        "n_segments": sum(1 for r in rows if not r["noise"]),
+    }
 
 
 def _profiles(result: Any) -> dict[str, Any]:
     metrics = result.metrics
-    profiles: pd.DataFrame = result.profiles
+    profiles = ordered_profiles(result.profiles)
     customers: pd.DataFrame = result.segments
     pre = metrics.get("preprocessing") or {}
     formulas = metrics.get("features") or {}
@@ -560,14 +890,29 @@ def _map(result: Any) -> dict[str, Any]:
     }
 
 
-def _summary(result: Any, source: dict[str, Any]) -> list[str]:
+def _summary(result: Any, source: dict[str, Any], segments: dict[str, Any]) -> list[str]:
     metrics = result.metrics
     n = int(metrics.get("n_customers") or len(result.segments))
     k = int(metrics.get("k") or len(result.profiles))
     kind = source["kind"]
+    algorithm = str(metrics.get("algorithm") or "kmeans")
+    method = FAMILY_PHRASES.get(algorithm, family_label(algorithm))
     sentences = [
-        f"This report splits {format_count(n)} customers from {source['name']} into {k} segments."
+        f"This report splits {format_count(n)} customers from {source['name']} into {k} "
+        f"segments, found by {method}."
     ]
+    if segments["has_noise"]:
+        noise = next(r for r in segments["rows"] if r["noise"])
+        sentences.append(
+            f"{segments['noise_customers']} customers ({segments['noise_share']}) sit in sparse "
+            "regions and belong to no segment"
+            + (
+                f" (they bring {noise['revenue_share']} of the revenue)"
+                if segments["has_revenue"]
+                else ""
+            )
+            + "; they are shown as -1 · Noise."
+        )
     if kind == "transactions":
         n_features = len(metrics.get("features") or {})
         sentences.append(
@@ -583,13 +928,16 @@ def _summary(result: Any, source: dict[str, Any]) -> list[str]:
             f"The input is a customer table (one row per customer); {n_features} of its columns "
             "were used to form the segments."
         )
-    top = result.profiles.sort_values("share", ascending=False).iloc[0]
+    profiles = result.profiles[result.profiles["segment"] >= 0]
+    if not len(profiles):
+        return sentences
+    top = profiles.sort_values("share", ascending=False, kind="stable").iloc[0]
     sentences.append(
         f"The largest segment is {top['segment']} · {top['segment_name']} with "
         f"{format_share(top['share'])} of customers."
     )
-    if "revenue_share" in result.profiles and result.profiles["revenue_share"].notna().any():
-        rich = result.profiles.sort_values("revenue_share", ascending=False).iloc[0]
+    if "revenue_share" in profiles and profiles["revenue_share"].notna().any():
+        rich = profiles.sort_values("revenue_share", ascending=False, kind="stable").iloc[0]
         sentences.append(
             f"Segment {rich['segment']} · {rich['segment_name']} brings "
             f"{format_share(rich['revenue_share'])} of the revenue with "
@@ -599,7 +947,11 @@ def _summary(result: Any, source: dict[str, Any]) -> list[str]:
 
 
 def _limitations(
-    result: Any, segments: dict[str, Any], k_sel: dict[str, Any], seg_map: dict[str, Any]
+    result: Any,
+    segments: dict[str, Any],
+    k_sel: dict[str, Any],
+    seg_map: dict[str, Any],
+    dendrogram: dict[str, Any] | None,
 ) -> list[str]:
     metrics = result.metrics
     sil = metrics.get("silhouette")
@@ -618,10 +970,16 @@ def _limitations(
             f" Here the silhouette is {float(sil):.2f}: the customers form a continuum, and the "
             "segments are a useful cut of it rather than natural groups."
         )
-    items.append(
-        "k-means assumes roughly round segments of similar spread; elongated, nested or very "
-        "uneven groups can be split or merged." + clarity
-    )
+    algorithm = str(metrics.get("algorithm") or "kmeans")
+    assumption = FAMILY_ASSUMPTIONS.get(algorithm, "")
+    linkage = (metrics.get("parameters") or {}).get("linkage")
+    if algorithm == "hierarchical" and linkage and linkage != "ward":
+        assumption = (
+            "Hierarchical clustering merges customers step by step and never undoes a merge; "
+            f"with {linkage} linkage the segments can be of any shape, and single outlying "
+            "customers can form segments of their own."
+        )
+    items.append((assumption + clarity).strip())
     if source_kind(metrics) == "transactions":
         items.append(
             "Features come only from the invoice lines given: purchases within the period of "
@@ -633,7 +991,12 @@ def _limitations(
             "Features come only from the columns of the customer table given; what is not in "
             "the table (purchases, contacts, margins) cannot shape the segments."
         )
-    sampling = []
+    sampling = list(k_sel["sample_notes"])
+    if dendrogram is not None and dendrogram["sampled"]:
+        # The tree's own note says the same as the selection's, in more detail.
+        prefix = family_label("hierarchical") + " "
+        sampling = [n for n in sampling if not n.lower().startswith(prefix)]
+        sampling.insert(0, dendrogram["note"])
     if k_sel["silhouette_sampled"]:
         sampling.append(k_sel["silhouette_note"])
     if seg_map["sampled"]:
@@ -641,7 +1004,8 @@ def _limitations(
     items.append(
         " ".join(sampling)
         if sampling
-        else "No sampling was used: every metric covers all customers."
+        else "No sampling was used: every algorithm was fitted on all customers and every "
+        "metric covers all of them (only stability, by design, refits on subsamples)."
     )
     small = [r for r in segments["rows"] if r["small"]]
     if small:
@@ -653,6 +1017,13 @@ def _limitations(
     else:
         items.append(
             f"Every segment holds at least {format_share(SMALL_SEGMENT_SHARE)} of customers."
+        )
+    if segments["has_noise"]:
+        items.append(
+            f"{segments['noise_customers']} customers ({segments['noise_share']}) are in no "
+            "segment (segment -1, Noise): the density method found them in sparse regions. They "
+            "are not outliers to discard, just customers no dense group claims; their column of "
+            "the profiles shows what sets them apart."
         )
     items.append(
         f"The map is a 2D projection that keeps {seg_map['explained']} of the variance of the "
@@ -683,8 +1054,10 @@ def build_report_data(result: Any) -> dict[str, Any]:
     dict
         Strings, numbers, lists and dicts only: ``title``, ``sections``, ``summary``,
         ``segments``, ``source``, ``roles``, ``cleaning``, ``warnings``, ``notices``,
-        ``k_selection``, ``profiles``, ``map``, ``limitations``, ``versions``. Figure inputs
-        stay numbers (``k_selection.plot_rows``, ``segments.plot_rows``, ``map.x`` ...).
+        ``k_selection`` (with the ``leaderboard`` of every algorithm and k), ``dendrogram``
+        (None unless the algorithm is hierarchical), ``profiles``, ``map``, ``limitations``,
+        ``versions``. Figure inputs stay numbers (``k_selection.plot_rows``,
+        ``segments.plot_rows``, ``map.x``, ``dendrogram.linkage`` ...).
 
     Examples
     --------
@@ -698,6 +1071,7 @@ def build_report_data(result: Any) -> dict[str, Any]:
     segments = _segments(result)
     k_sel = _candidates(metrics)
     seg_map = _map(result)
+    dendrogram = _dendrogram(result, seg_map["names"])
     pre = metrics.get("preprocessing") or {}
     versions = metrics.get("versions") or {}
     titles = {
@@ -718,7 +1092,7 @@ def build_report_data(result: Any) -> dict[str, Any]:
         ),
         "sections": [{"id": key, "title": title} for key, title in titles.items()],
         "titles": titles,
-        "summary": _summary(result, source),
+        "summary": _summary(result, source, segments),
         "reason": k_sel["reason"],
         "segments": segments,
         "source": source,
@@ -727,8 +1101,9 @@ def build_report_data(result: Any) -> dict[str, Any]:
         "warnings": [str(w) for w in metrics.get("warnings") or []],
         "notices": [str(n) for n in pre.get("notices") or []],
         "k_selection": k_sel,
+        "dendrogram": dendrogram,
         "profiles": _profiles(result),
         "map": seg_map,
-        "limitations": _limitations(result, segments, k_sel, seg_map),
+        "limitations": _limitations(result, segments, k_sel, seg_map, dendrogram),
         "versions": [{"name": str(k), "version": str(v)} for k, v in versions.items()],
     }
