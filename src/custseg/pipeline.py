@@ -458,9 +458,7 @@ def segment(
         noise_distinct = distinct.pop(-1, None)
         member = labels >= 0
         if prep.schema.kind == "transactions":
-            naming = name_rfm_segments(
-                feats[member].reset_index(drop=True), labels[member], distinct
-            )
+            naming = name_rfm_segments(feats, labels, distinct)
         else:
             naming = name_customer_segments(distinct, colplan.numeric)
         seg_names = [d["segment_name"] for d in naming]

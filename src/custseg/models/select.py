@@ -545,6 +545,39 @@ def select_model(
     >>> sel.k  # doctest: +SKIP
     3
     """
+    # BLAS threads spin-wait on small matrices: with another process on the machine one
+    # 5x5 triangular solve took 8 ms on two threads against 0.05 ms on one (Gaussian
+    # mixtures make thousands). Below PARALLEL_FROM customers BLAS runs on one thread, and
+    # the stability refits use the cores instead.
+    blas_threads = 1 if X.shape[0] < PARALLEL_FROM else None
+    with threadpool_limits(limits=blas_threads, user_api="blas"):
+        return _select_model(
+            X,
+            X_mixed=X_mixed,
+            categorical=categorical,
+            algorithm=algorithm,
+            k=k,
+            seed=seed,
+            params=params,
+            attributes=attributes,
+            silhouette_sample_size=silhouette_sample_size,
+            progress=progress,
+        )
+
+
+def _select_model(
+    X: np.ndarray,
+    *,
+    X_mixed: np.ndarray | None,
+    categorical: tuple[int, ...],
+    algorithm: str,
+    k: int | None,
+    seed: int,
+    params: dict[str, Any] | None,
+    attributes: dict[str, np.ndarray] | None,
+    silhouette_sample_size: int,
+    progress: Progress | None,
+) -> Selection:
     if algorithm not in ALGORITHMS:
         raise InputError(
             f"Unknown algorithm {algorithm!r}. Choose one of: {', '.join(ALGORITHMS)}."
@@ -756,7 +789,7 @@ def _recommend(
     rejected = [f for f in order if f in picks and picks[f]["excluded"]]
     if algorithm != "auto":
         row = picks[algorithm]
-        return row, _sentence(row, []) + " " + _family_reason_note(row)
+        return row, " ".join(p for p in (_sentence(row, []), _family_reason_note(row)) if p)
     if not eligible:
         # Nothing passes every check: the least bad centroid family, said plainly.
         pool = [f for f in order if f in picks and f not in DENSITY_FAMILIES] or list(picks)

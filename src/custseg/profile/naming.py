@@ -214,7 +214,8 @@ def name_rfm_segments(
 ) -> list[dict[str, Any]]:
     """Name transaction segments in RFM vocabulary.
 
-    Returns one dict per segment (in label order) with ``segment``, ``segment_name``,
+    Scores compare each segment with every customer, noise (label -1) included; noise itself
+    gets no RFM name. Returns one dict per segment (in label order) with ``segment``, ``segment_name``,
     ``action``, ``rule`` (the condition that matched), ``scores`` and ``facts`` (the profile
     numbers that justify the name).
     """
@@ -225,6 +226,8 @@ def name_rfm_segments(
     used: set[str] = set()
     out = []
     for seg in sorted(np.unique(labels)):
+        if seg < 0:  # noise: named separately (noise_entry); still part of the population
+            continue
         inside = labels == seg
         med = {
             "recency": float(np.median(rec[inside])),
