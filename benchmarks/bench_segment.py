@@ -24,10 +24,30 @@ of the machine hits every job alike):
    :class:`custseg.engines.duckdb.DuckDBEngine` methods in this script; nothing in ``src``
    changes).
 
+**Model selection** (``select``, run on its own): ``custseg.models.select.select_model`` on
+
+- the preprocessed customer matrix of the data file (``custseg.build_features``, then
+  ``plan_columns`` + ``build_preprocessor(plan).fit_transform``, as ``custseg.pipeline`` does):
+  ``algorithm="auto"`` and each family alone, in process, after one warm-up, ``--repeats``
+  rounds interleaved with the order rotated; plus one ``auto`` run in a fresh process for peak
+  memory and CPU time (workers included);
+- a seeded Gaussian mixture of ``--large-n`` (250,000) customers x 8 standardized features with
+  6 planted segments, every job in a fresh process (peak memory, CPU time), ``--large-repeats``
+  rounds;
+
+each against plain ``sklearn.cluster.KMeans(n_clusters=5, n_init=10)`` on the same matrix in the
+same rounds (the ratio column), with the leaderboard's seconds summed per family (where auto's
+time goes). Rows "BLAS limited to 1 thread" are a diagnostic (``threadpoolctl`` around the
+call; nothing in ``src`` changes).
+
 Usage::
 
     python benchmarks/bench_segment.py [--data PATH] [--repeats 3] [--feature-repeats 21]
                                        [--no-cli] [--markdown]
+    python benchmarks/bench_segment.py select [--data PATH] [--repeats 3] [--large-repeats 1]
+                                       [--large-n 250000] [--no-small] [--no-large]
+                                       [--families kmeans,gmm,...|none] [--no-blas-check]
+                                       [--no-memory] [--markdown]
 
 The default data is ``$CUSTSEG_DATA/online_retail.csv``, else ``../shared/data/online_retail.csv``
 beside the repository. Results are recorded in ``docs/benchmarks.md``.
@@ -38,6 +58,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import functools
 import os
 import platform
 import re
@@ -47,7 +68,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -658,7 +679,482 @@ def uptime() -> str:
     return f"load average: {one:.2f}, {five:.2f}, {fifteen:.2f}"
 
 
+# ------------------------------------------------------------------------ model selection
+
+
+#: Targets from the issue for ``select_model(X, algorithm="auto")`` on 2 cores.
+TARGET_SELECT_SMALL_SECONDS = 15.0  # online_retail.csv, about 4,300 customers
+TARGET_SELECT_LARGE_SECONDS = 90.0  # 250,000 synthetic customers, O(n^2) methods sampled
+#: Families timed one at a time, ``select_model(X, algorithm=family)``.
+SELECT_FAMILIES = ("kmeans", "gmm", "hierarchical", "kprototypes", "hdbscan", "dbscan")
+#: Synthetic customer table: planted segments with these shares (unequal on purpose) ...
+SYNTHETIC_WEIGHTS = (0.30, 0.22, 0.17, 0.13, 0.10, 0.08)
+#: ... in this many features, standardized.
+SYNTHETIC_FEATURES = 8
+#: Jobs of the select benchmark, in table order, and their labels.
+SELECT_JOBS: dict[str, str] = {
+    "reference": "reference: sklearn KMeans(n_clusters=5, n_init=10)",
+    "auto": 'select_model(X, algorithm="auto")',
+    "auto-blas1": "  auto, BLAS limited to 1 thread (diagnostic)",
+    **{fam: f'select_model(X, algorithm="{fam}")' for fam in SELECT_FAMILIES},
+    "gmm-blas1": "  gmm, BLAS limited to 1 thread (diagnostic)",
+    "auto-fresh": "  auto in a fresh process (memory run; CPU incl. workers)",
+}
+
+
+def retail_matrix(
+    path: Path,
+) -> tuple[np.ndarray, np.ndarray | None, tuple[int, ...], list[str], float]:
+    """The preprocessed customer matrix of an invoice file, built as custseg.pipeline does.
+
+    Returns X (numbers scaled, categories one-hot), X_mixed and the categorical column
+    indexes (only when there are categorical columns: k-prototypes' matrix), the column
+    names and the seconds taken.
+    """
+    from custseg.preprocess import build_preprocessor, categorical_as_text, plan_columns
+
+    start = time.perf_counter()
+    feats, details = custseg.build_features(path)
+    plan = plan_columns(feats, details["numeric"], details["categorical"])
+    frame = categorical_as_text(feats, plan.categorical)[plan.numeric + plan.categorical]
+    X = np.asarray(build_preprocessor(plan).fit_transform(frame), dtype=np.float64)
+    X_mixed = None
+    categorical: tuple[int, ...] = ()
+    if plan.categorical:
+        coded = build_preprocessor(plan, categories="codes").fit_transform(frame)
+        X_mixed = np.asarray(coded, dtype=np.float64)
+        categorical = tuple(range(len(plan.numeric), len(plan.numeric) + len(plan.categorical)))
+    return X, X_mixed, categorical, [*plan.numeric, *plan.categorical], time.perf_counter() - start
+
+
+def synthetic_matrix(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded Gaussian mixture: ``n`` customers x 8 standardized features, 6 planted segments.
+
+    Segment centres are drawn from N(0, 2.5^2) per feature, each segment has its own
+    per-feature spread (uniform 0.5 to 1.5), and segment shares are ``SYNTHETIC_WEIGHTS``.
+    The columns are then standardized (mean 0, standard deviation 1), as custseg's
+    preprocessing does. Returns the matrix and the planted segment of each row.
+    """
+    rng = np.random.default_rng(seed)
+    k = len(SYNTHETIC_WEIGHTS)
+    centres = rng.normal(0.0, 2.5, size=(k, SYNTHETIC_FEATURES))
+    spread = rng.uniform(0.5, 1.5, size=(k, SYNTHETIC_FEATURES))
+    truth = rng.choice(k, size=n, p=np.asarray(SYNTHETIC_WEIGHTS))
+    X = centres[truth] + rng.normal(size=(n, SYNTHETIC_FEATURES)) * spread[truth]
+    return (X - X.mean(axis=0)) / X.std(axis=0), truth
+
+
+@dataclass
+class SelectRun:
+    """One timed job: wall seconds, what came out, leaderboard seconds per family; for a job
+    run in a fresh process also CPU seconds (its workers included) and peak memory."""
+
+    seconds: float
+    outcome: str
+    family_seconds: dict[str, float] = field(default_factory=dict)
+    ari_truth: float | None = None
+    cpu: float | None = None
+    loaded_mb: float | None = None
+    main_mb: float | None = None
+    worker_mb: float | None = None
+
+
+@dataclass
+class Matrix:
+    """What the select jobs run on."""
+
+    X: np.ndarray
+    X_mixed: np.ndarray | None = None
+    categorical: tuple[int, ...] = ()
+    truth: np.ndarray | None = None
+
+
+def run_select(m: Matrix, algorithm: str, *, blas_one_thread: bool = False) -> SelectRun:
+    """``select_model(X, algorithm=algorithm, seed=0)``, timed; a refusal is an outcome too.
+
+    ``blas_one_thread`` wraps the call in ``threadpoolctl.threadpool_limits(1, "blas")``: a
+    diagnostic of BLAS threads competing for busy cores (the library sets no BLAS limit).
+    """
+    from sklearn.metrics import adjusted_rand_score
+    from threadpoolctl import threadpool_limits
+
+    from custseg.errors import InputError
+    from custseg.models.select import select_model
+
+    limit = (
+        threadpool_limits(limits=1, user_api="blas")
+        if blas_one_thread
+        else contextlib.nullcontext()
+    )
+    start = time.perf_counter()
+    try:
+        with limit:
+            sel = select_model(
+                m.X, X_mixed=m.X_mixed, categorical=m.categorical, algorithm=algorithm, seed=0
+            )
+    except InputError as exc:
+        seconds = time.perf_counter() - start
+        return SelectRun(seconds, "refused: " + str(exc).split(" (")[0].split(". ")[0])
+    seconds = time.perf_counter() - start
+    family_seconds: dict[str, float] = defaultdict(float)
+    for row in sel.leaderboard:
+        family_seconds[row["algorithm"]] += float(row["seconds"])
+    outcome = f"{sel.algorithm} k={sel.k}"
+    weak = [w for w in sel.warnings if w.startswith("the result is weak: ")]
+    if weak:
+        outcome += " (weak: " + weak[0].removeprefix("the result is weak: ").split(";")[0] + ")"
+    if algorithm == "kprototypes" and not m.categorical:
+        outcome += " (no categorical columns: k-means)"
+    ari = None if m.truth is None else float(adjusted_rand_score(m.truth, sel.labels))
+    return SelectRun(seconds, outcome, dict(family_seconds), ari)
+
+
+def run_reference_kmeans(m: Matrix) -> SelectRun:
+    """Plain scikit-learn k-means, 5 clusters, 10 restarts, default threads."""
+    from sklearn.cluster import KMeans
+
+    start = time.perf_counter()
+    KMeans(n_clusters=5, n_init=10, random_state=0).fit(m.X)
+    return SelectRun(time.perf_counter() - start, "k=5")
+
+
+def run_select_job(name: str, m: Matrix) -> SelectRun:
+    """One job of ``SELECT_JOBS`` by name."""
+    if name == "reference":
+        return run_reference_kmeans(m)
+    if name in ("auto-blas1", "gmm-blas1"):
+        return run_select(m, name.removesuffix("-blas1"), blas_one_thread=True)
+    return run_select(m, name.removesuffix("-fresh"))
+
+
+def _save_matrix(m: Matrix, folder: Path) -> list[str]:
+    """Save a matrix for :func:`select_job_child`; returns the arguments that load it."""
+    np.save(folder / "X.npy", m.X)
+    args = [str(folder / "X.npy")]
+    if m.truth is not None:
+        np.save(folder / "truth.npy", m.truth)
+        args += ["--truth", str(folder / "truth.npy")]
+    if m.X_mixed is not None:
+        np.save(folder / "X_mixed.npy", m.X_mixed)
+        args += ["--mixed", str(folder / "X_mixed.npy")]
+        args += ["--categorical", ",".join(str(i) for i in m.categorical)]
+    return args
+
+
+def select_job_child(argv: list[str]) -> int:
+    """``_select-job JOB X.npy [--truth F] [--mixed F --categorical I,J]``: one job, JSON out.
+
+    Runs in a fresh process, so that its peak memory and CPU time are its own. Reports the
+    peak RSS (``VmHWM`` in ``/proc``) after loading the matrix and at the end, and the largest
+    peak RSS of its worker processes: the stability refits run in joblib (loky) workers. The
+    workers are then shut down and reaped, so that CPU seconds can count the job's own process
+    from just before the call plus every worker (``RUSAGE_CHILDREN``). ``ru_maxrss`` is not
+    used for memory: after fork (or vfork) + exec, Linux carries the parent's peak RSS over
+    into the child's, so a child of a large process would report the parent's peak.
+    """
+    import json
+    import resource
+
+    from joblib.externals.loky import reusable_executor
+
+    parser = argparse.ArgumentParser(prog="bench_segment.py _select-job")
+    parser.add_argument("job", choices=list(SELECT_JOBS))
+    parser.add_argument("matrix", type=Path)
+    parser.add_argument("--truth", type=Path)
+    parser.add_argument("--mixed", type=Path)
+    parser.add_argument("--categorical", default="")
+    args = parser.parse_args(argv)
+    m = Matrix(
+        np.load(args.matrix),
+        None if args.mixed is None else np.load(args.mixed),
+        tuple(int(i) for i in args.categorical.split(",") if i),
+        None if args.truth is None else np.load(args.truth),
+    )
+
+    def cpu(who: int) -> float:
+        usage = resource.getrusage(who)
+        return usage.ru_utime + usage.ru_stime
+
+    def peak_mb(pid: int | str) -> float:
+        """VmHWM of a live process (Linux), in MB; 0 when unavailable."""
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            status = Path(f"/proc/{pid}/status").read_text()
+            return int(status.split("VmHWM:")[1].split()[0]) / 1024
+        return 0.0
+
+    # What run_select_job imports, so that neither its CPU time nor its memory counts them.
+    import sklearn.cluster  # noqa: F401
+    import sklearn.metrics  # noqa: F401
+    import threadpoolctl  # noqa: F401
+
+    import custseg.models.select  # noqa: F401
+
+    loaded = peak_mb("self")
+    cpu_before = cpu(resource.RUSAGE_SELF)
+    run = run_select_job(args.job, m)
+    main_mb = peak_mb("self")
+    executor = getattr(reusable_executor, "_executor", None)  # None: no worker was started
+    workers_mb = [0.0]
+    if executor is not None:
+        workers_mb += [peak_mb(pid) for pid in list(getattr(executor, "_processes", {}) or {})]
+        executor.shutdown(wait=True)
+    run.cpu = cpu(resource.RUSAGE_SELF) - cpu_before + cpu(resource.RUSAGE_CHILDREN)
+    run.loaded_mb, run.main_mb = loaded, main_mb
+    run.worker_mb = max(workers_mb)
+    print(json.dumps(run.__dict__))
+    return 0
+
+
+def run_select_subprocess(name: str, matrix_args: list[str]) -> SelectRun:
+    """One job in a fresh Python process (imports and loading not timed)."""
+    import json
+
+    cmd = [sys.executable, str(Path(__file__).resolve()), "_select-job", name, *matrix_args]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{name} failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
+    return SelectRun(**json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def time_select_jobs(
+    title: str,
+    jobs: Mapping[str, Callable[[], SelectRun]],
+    repeats: int,
+    warm_up: Callable[[], SelectRun] | None,
+) -> dict[str, list[SelectRun]]:
+    """Every job ``repeats`` times, interleaved, the order rotated each round."""
+    runs: dict[str, list[SelectRun]] = defaultdict(list)
+    if warm_up is not None:
+        print(f"{title}: warm-up auto {warm_up().seconds:.1f} s (not counted)", flush=True)
+    names = list(jobs)
+    for r in range(repeats):
+        order = names[r % len(names) :] + names[: r % len(names)]
+        for name in order:
+            runs[name].append(jobs[name]())
+            print(f"  {name} {runs[name][-1].seconds:.1f} s", flush=True)
+        print(f"{title}: round {r + 1}/{repeats} done; uptime: {uptime()}", flush=True)
+    return runs
+
+
+def select_tables(
+    label: str,
+    shape: tuple[int, int],
+    runs: dict[str, list[SelectRun]],
+    target: float,
+    markdown: bool,
+) -> list[str]:
+    """Print the two tables of one matrix; return the verdict lines."""
+    ref = statistics.median(r.seconds for r in runs["reference"])
+    n_auto = len(runs["auto"])
+    counts = sorted({len(v) for v in runs.values()})
+    table = Table(
+        f"select_model on {label} ({shape[0]:,} customers x {shape[1]} features), wall seconds "
+        f"(median of {'/'.join(map(str, counts))}; min, max)",
+        [
+            "job",
+            "runs",
+            "median s",
+            "min s",
+            "max s",
+            "x reference",
+            "CPU s",
+            "peak RSS MB: main (after loading X) / worker",
+            "result (seed 0)",
+        ],
+    )
+    for name, text in SELECT_JOBS.items():
+        if name not in runs:
+            continue
+        med, lo, hi = summary([r.seconds for r in runs[name]])
+        outcomes = sorted({r.outcome for r in runs[name]})
+        aris = [r.ari_truth for r in runs[name] if r.ari_truth is not None]
+        result = "; ".join(outcomes)
+        if aris:
+            result += f"; ARI vs planted {statistics.median(aris):.2f}"
+        cpus = [r.cpu for r in runs[name] if r.cpu is not None]
+        mains = [r.main_mb for r in runs[name] if r.main_mb is not None]
+        workers = [r.worker_mb for r in runs[name] if r.worker_mb is not None]
+        loaded = [r.loaded_mb for r in runs[name] if r.loaded_mb is not None]
+        memory = (
+            f"{max(mains):,.0f} ({max(loaded):,.0f}) / "
+            + (f"{max(workers):,.0f}" if max(workers) else "no workers")
+            if mains and workers and loaded
+            else ""
+        )
+        table.add(
+            text,
+            len(runs[name]),
+            f"{med:.2f}",
+            f"{lo:.2f}",
+            f"{hi:.2f}",
+            f"{med / ref:.1f}x",
+            f"{statistics.median(cpus):.1f}" if cpus else "",
+            memory,
+            result,
+        )
+    table.print(markdown)
+
+    auto = statistics.median(r.seconds for r in runs["auto"])
+    split = Table(
+        f"where auto's time goes on {label}: leaderboard 'seconds' summed per family "
+        f"(fits + scoring + stability refits; median of {n_auto}), and the family alone",
+        ["family", "in auto, s", "share of auto", "alone (algorithm=family), median s"],
+    )
+    families = sorted(
+        {f for r in runs["auto"] for f in r.family_seconds},
+        key=lambda f: -statistics.median(r.family_seconds.get(f, 0.0) for r in runs["auto"]),
+    )
+    for fam in families:
+        med = statistics.median(r.family_seconds.get(fam, 0.0) for r in runs["auto"])
+        alone = f"{statistics.median(r.seconds for r in runs[fam]):.2f}" if fam in runs else "-"
+        split.add(fam, f"{med:.2f}", f"{med / auto:.0%}", alone)
+    for fam in SELECT_FAMILIES:
+        if fam not in families and fam in runs:
+            only = statistics.median(r.seconds for r in runs[fam])
+            split.add(f"{fam} (not in auto)", "-", "-", f"{only:.2f}")
+    rest = statistics.median(r.seconds - sum(r.family_seconds.values()) for r in runs["auto"])
+    split.add(
+        "(outside the rows: distinct rows, silhouette sample, recommending)",
+        f"{rest:.2f}",
+        f"{rest / auto:.0%}",
+        "",
+    )
+    split.print(markdown)
+
+    top = families[0] if families else "?"
+    top_s = statistics.median(r.family_seconds.get(top, 0.0) for r in runs["auto"])
+    verdict = (
+        "met" if auto < target else f"NOT met, by {auto - target:.1f} s ({auto / target:.1f}x)"
+    )
+    lines = [
+        f"{label}: auto median {auto:.1f} s over {n_auto} run(s) (target < {target:.0f} s: "
+        f"{verdict}); {auto / ref:.0f}x the reference k-means ({ref:.2f} s); largest family "
+        f"in auto: {top} {top_s:.1f} s ({top_s / auto:.0%})"
+    ]
+    if "auto-blas1" in runs:
+        blas = statistics.median(r.seconds for r in runs["auto-blas1"])
+        lines.append(f"{label}: auto with BLAS limited to 1 thread: median {blas:.1f} s")
+    return lines
+
+
+def select_main(argv: list[str]) -> int:
+    """``select``: benchmark the model-selection stage (custseg.models.select.select_model)."""
+    parser = argparse.ArgumentParser(
+        prog="bench_segment.py select",
+        description="Time select_model on online_retail.csv's customer matrix and on a "
+        "synthetic 250,000-customer matrix, against plain sklearn KMeans on the same matrix.",
+    )
+    parser.add_argument("--data", type=Path, default=None, help="invoice-lines CSV")
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="runs of each job on online_retail (default 3)"
+    )
+    parser.add_argument(
+        "--large-repeats",
+        type=int,
+        default=1,
+        help="runs of each job on the synthetic matrix, each in a fresh process (default 1)",
+    )
+    parser.add_argument(
+        "--large-n", type=int, default=250_000, help="synthetic customers (default 250,000)"
+    )
+    parser.add_argument("--no-small", action="store_true", help="skip online_retail")
+    parser.add_argument("--no-large", action="store_true", help="skip the synthetic matrix")
+    parser.add_argument(
+        "--no-blas-check",
+        action="store_true",
+        help="skip the diagnostic rows with BLAS limited to 1 thread",
+    )
+    parser.add_argument(
+        "--no-memory",
+        action="store_true",
+        help="skip the extra auto run in a fresh process on online_retail (memory, CPU)",
+    )
+    parser.add_argument(
+        "--families",
+        default=",".join(SELECT_FAMILIES),
+        help="families also timed alone, comma-separated, or 'none' (default: all six)",
+    )
+    parser.add_argument("--markdown", action="store_true", help="print Markdown tables")
+    args = parser.parse_args(argv)
+    alone = [] if args.families == "none" else [f for f in args.families.split(",") if f]
+    if set(alone) - set(SELECT_FAMILIES):
+        print(f"error: --families: choose from {', '.join(SELECT_FAMILIES)}.", file=sys.stderr)
+        return 2
+    if args.repeats < 1 or args.large_repeats < 1:
+        print("error: --repeats and --large-repeats must be at least 1.", file=sys.stderr)
+        return 2
+
+    info = machine_info()
+    print(f"custseg model-selection benchmark; started {dt.datetime.now():%Y-%m-%d %H:%M}")
+    print(f"uptime: {uptime()}")
+    names = [
+        n
+        for n in SELECT_JOBS
+        if n in ("reference", "auto", "auto-blas1")
+        or n in alone
+        or (n == "gmm-blas1" and "gmm" in alone)
+    ]
+    if args.no_blas_check:
+        names = [n for n in names if not n.endswith("-blas1")]
+    verdicts: list[str] = []
+
+    if not args.no_small:
+        path = (args.data or default_data()).resolve()
+        if not path.exists():
+            print(f"error: data file '{path}' not found. Pass --data PATH.", file=sys.stderr)
+            return 2
+        X, X_mixed, categorical, columns, built = retail_matrix(path)
+        small = Matrix(X, X_mixed, categorical)
+        print(
+            f"{path.name}: customer matrix {X.shape[0]:,} x {X.shape[1]} "
+            f"({', '.join(columns)}; categorical: {len(categorical)}), built in {built:.1f} s "
+            "(not timed below)",
+            flush=True,
+        )
+        jobs = {n: functools.partial(run_select_job, n, small) for n in names}
+        runs = time_select_jobs(path.name, jobs, args.repeats, lambda: run_select(small, "auto"))
+        if not args.no_memory:
+            with tempfile.TemporaryDirectory(prefix="custseg-bench-select-") as tmp:
+                runs["auto-fresh"] = [run_select_subprocess("auto", _save_matrix(small, Path(tmp)))]
+            print(f"  auto-fresh {runs['auto-fresh'][0].seconds:.1f} s", flush=True)
+        verdicts += select_tables(
+            path.name, X.shape, runs, TARGET_SELECT_SMALL_SECONDS, args.markdown
+        )
+
+    if not args.no_large:
+        start = time.perf_counter()
+        X, truth = synthetic_matrix(args.large_n, seed=0)
+        large = Matrix(X, truth=truth)
+        label = "synthetic Gaussian mixture (6 planted segments)"
+        print(
+            f"synthetic matrix {X.shape[0]:,} x {X.shape[1]} built in "
+            f"{time.perf_counter() - start:.1f} s",
+            flush=True,
+        )
+        # The whole auto run with BLAS limited is not repeated at this size (gmm-blas1 shows
+        # the effect); every job runs in a fresh process, for its peak memory and CPU time.
+        big_names = [n for n in names if n != "auto-blas1"]
+        with tempfile.TemporaryDirectory(prefix="custseg-bench-select-") as tmp:
+            matrix_args = _save_matrix(large, Path(tmp))
+            jobs = {n: functools.partial(run_select_subprocess, n, matrix_args) for n in big_names}
+            runs = time_select_jobs("synthetic", jobs, args.large_repeats, None)
+        verdicts += select_tables(label, X.shape, runs, TARGET_SELECT_LARGE_SECONDS, args.markdown)
+
+    print()
+    for line in verdicts:
+        print(line)
+    print(f"ended {dt.datetime.now():%Y-%m-%d %H:%M}; uptime: {uptime()}")
+    for key, value in info.items():
+        print(f"{key}: {value}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["select"]:
+        return select_main(argv[1:])
+    if argv[:1] == ["_select-job"]:  # one job in a fresh process (run_select_subprocess)
+        return select_job_child(argv[1:])
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--data",

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
 from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.neighbors import KDTree
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from custseg.models._assign import fit_sample, nearest_reference_labels
@@ -96,15 +97,26 @@ class HierarchicalClustering(ClusterMixin, BaseEstimator):
         return self._fit_tree(X, index, build_tree(X[index], self.linkage))
 
     def _fit_tree(
-        self, X: np.ndarray, index: np.ndarray, tree: np.ndarray
+        self,
+        X: np.ndarray,
+        index: np.ndarray,
+        tree: np.ndarray,
+        nearest: np.ndarray | None = None,
     ) -> HierarchicalClustering:
-        """Finish fitting from a tree already built on ``X[index]`` (reused across k)."""
+        """Finish fitting from a tree already built on ``X[index]`` (reused across k).
+
+        ``nearest`` (index into ``X[index]`` of each row's nearest fitted point, from
+        :func:`nearest_fitted`) saves the neighbour search when the same tree is cut at
+        several k; the labels are those ``predict`` gives.
+        """
         self.tree_ = tree
         self.sampled_ = len(index) < X.shape[0]
         self.fit_points_ = X[index]
         self.fit_labels_ = cut_tree(tree, self.n_clusters)
         self.n_clusters_ = int(self.fit_labels_.max()) + 1
-        self.labels_ = nearest_reference_labels(X, self.fit_points_, self.fit_labels_)
+        if nearest is None:
+            nearest = nearest_fitted(X, self.fit_points_)
+        self.labels_ = self.fit_labels_[nearest]
         return self
 
     def predict(self, X: Any) -> np.ndarray:
@@ -112,3 +124,9 @@ class HierarchicalClustering(ClusterMixin, BaseEstimator):
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float64, reset=False)
         return nearest_reference_labels(X, self.fit_points_, self.fit_labels_)
+
+
+def nearest_fitted(X: np.ndarray, fit_points: np.ndarray) -> np.ndarray:
+    """Index of each row's nearest fitted point: the same search, and so the same answer, as
+    :func:`~custseg.models._assign.nearest_reference_labels` with an infinite radius."""
+    return np.asarray(KDTree(fit_points).query(X, k=1)[1][:, 0])

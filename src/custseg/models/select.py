@@ -30,6 +30,7 @@ from custseg.models.hierarchical import (
     LINKAGES,
     HierarchicalClustering,
     build_tree,
+    nearest_fitted,
 )
 from custseg.models.kprototypes import KPROTOTYPES_MAX_FIT, KPrototypesClustering
 
@@ -89,8 +90,8 @@ STABILITY_REPEATS = 10
 """Subsamples drawn to measure stability."""
 STABILITY_FRACTION = 0.8
 """Each subsample holds this share of the customers..."""
-STABILITY_MAX_SAMPLE = 2_000
-"""...but at most this many (stability is then that of clustering 2,000-customer samples)."""
+STABILITY_MAX_SAMPLE = 1_500
+"""...but at most this many (stability is then that of clustering 1,500-customer samples)."""
 STABILITY_N_INIT = 3
 """k-means and k-prototypes restarts in each stability refit."""
 STABILITY_JOBS = -1
@@ -177,14 +178,44 @@ class Selection:
 # ---------------------------------------------------------------- families
 
 
-def _fit_kmeans(X: np.ndarray, ks: list[int], seed: int, n_init: int) -> dict[int, Fitted]:
+def _each_k(
+    fit_one: Callable[[int], Fitted], ks: list[int], n: int, spread: bool
+) -> dict[int, Fitted]:
+    """``{k: fit_one(k)}``; with ``spread``, the k are fitted in parallel processes when the
+    table is mid-sized (large tables already use every core inside each fit)."""
+    if spread and len(ks) > 1 and PARALLEL_STABILITY_FROM <= n < PARALLEL_FROM:
+        from joblib import Parallel, delayed
+
+        fitted = Parallel(n_jobs=STABILITY_JOBS)(delayed(fit_one)(k) for k in ks)
+        return dict(zip(ks, fitted, strict=True))
+    return {k: fit_one(k) for k in ks}
+
+
+def _kmeans_one(X: np.ndarray, k: int, seed: int, n_init: int) -> Fitted:
     threads = 1 if X.shape[0] < PARALLEL_FROM else None
-    out = {}
     with threadpool_limits(limits=threads, user_api="openmp"):
-        for k in ks:
-            km = KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit(X)
-            out[k] = Fitted(km, np.asarray(km.labels_, dtype=np.int64))
-    return out
+        km = KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit(X)
+    return Fitted(km, np.asarray(km.labels_, dtype=np.int64))
+
+
+def _fit_kmeans(
+    X: np.ndarray, ks: list[int], seed: int, n_init: int, spread: bool = False
+) -> dict[int, Fitted]:
+    return _each_k(lambda k: _kmeans_one(X, k, seed, n_init), ks, X.shape[0], spread)
+
+
+def _gmm_one(
+    X: np.ndarray, index: np.ndarray, k: int, seed: int, covariance_type: str, quick: bool
+) -> Fitted:
+    with threadpool_limits(limits=1 if X.shape[0] < PARALLEL_FROM else None, user_api="blas"):
+        gmm = GaussianMixture(
+            n_components=k,
+            covariance_type=covariance_type,
+            random_state=seed,
+            reg_covar=GMM_REG_COVAR,
+            **(GMM_QUICK if quick else {}),
+        ).fit(X[index])
+        return Fitted(gmm, np.asarray(gmm.predict(X), dtype=np.int64))
 
 
 def _fit_gmm(
@@ -196,17 +227,9 @@ def _fit_gmm(
     quick: bool = False,
 ) -> dict[int, Fitted]:
     index = fit_sample(X.shape[0], max_fit, seed)
-    out = {}
-    for k in ks:
-        gmm = GaussianMixture(
-            n_components=k,
-            covariance_type=covariance_type,
-            random_state=seed,
-            reg_covar=GMM_REG_COVAR,
-            **(GMM_QUICK if quick else {}),
-        ).fit(X[index])
-        out[k] = Fitted(gmm, np.asarray(gmm.predict(X), dtype=np.int64))
-    return out
+    return _each_k(
+        lambda k: _gmm_one(X, index, k, seed, covariance_type, quick), ks, X.shape[0], not quick
+    )
 
 
 def _fit_hierarchical(
@@ -214,13 +237,14 @@ def _fit_hierarchical(
 ) -> dict[int, Fitted]:
     index = fit_sample(X.shape[0], max_fit, seed)
     tree = build_tree(X[index], linkage)
+    nearest = nearest_fitted(X, X[index])  # the same for every cut of the tree
     out = {}
     for k in ks:
         est = HierarchicalClustering(
             n_clusters=k, linkage=linkage, max_fit_samples=max_fit, random_state=seed
         )
         est.n_features_in_ = X.shape[1]
-        est._fit_tree(X, index, tree)
+        est._fit_tree(X, index, tree, nearest)
         out[k] = Fitted(est, est.labels_)
     return out
 
@@ -233,9 +257,9 @@ def _fit_kprototypes(
     gamma: float | None,
     n_init: int,
     max_fit: int | None,
+    spread: bool = False,
 ) -> dict[int, Fitted]:
-    out = {}
-    for k in ks:
+    def one(k: int) -> Fitted:
         est = KPrototypesClustering(
             n_clusters=k,
             categorical=categorical,
@@ -244,8 +268,9 @@ def _fit_kprototypes(
             max_fit_samples=max_fit,
             random_state=seed,
         ).fit(X)
-        out[k] = Fitted(est, est.labels_)
-    return out
+        return Fitted(est, est.labels_)
+
+    return _each_k(one, ks, X.shape[0], spread)
 
 
 def _fit_density(
@@ -294,7 +319,9 @@ class _Job:
         X = self.X if rows is None else self.X[rows]
         p = self.params.get(family, {})
         if family == "kmeans":
-            return _fit_kmeans(X, ks, seed, STABILITY_N_INIT if quick else KMEANS_N_INIT)
+            return _fit_kmeans(
+                X, ks, seed, STABILITY_N_INIT if quick else KMEANS_N_INIT, spread=not quick
+            )
         if family == "gmm":
             return _fit_gmm(X, ks, seed, gmm_covariance(p, X.shape[1]), GMM_MAX_FIT, quick)
         if family == "hierarchical":
@@ -304,7 +331,14 @@ class _Job:
             Xm = self.X_mixed if rows is None else self.X_mixed[rows]
             n_init = STABILITY_N_INIT if quick else 4
             return _fit_kprototypes(
-                Xm, ks, seed, self.categorical, p.get("gamma"), n_init, KPROTOTYPES_MAX_FIT
+                Xm,
+                ks,
+                seed,
+                self.categorical,
+                p.get("gamma"),
+                n_init,
+                KPROTOTYPES_MAX_FIT,
+                spread=not quick,
             )
         fitted = _fit_density(family, X, seed, p, DENSITY_MAX_FIT)
         return {int(fitted.estimator.n_clusters_): fitted}
