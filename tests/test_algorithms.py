@@ -227,6 +227,24 @@ def test_dbscan_eps_from_the_knee_and_noise_rule():
     assert knee_of_sorted_distances(np.r_[np.ones(50), [5.0, 9.0]]) == 1.0
 
 
+def test_dbscan_falls_back_to_a_smaller_radius_when_asked_by_name():
+    # Two touching blobs: the knee radius joins them; a smaller quantile radius parts them.
+    X, y = make_blobs(
+        n_samples=[500, 500], centers=[[0, 0], [2.5, 0]], cluster_std=0.8, random_state=0
+    )
+    knee = DBSCANClustering().fit(X)
+    assert knee.n_clusters_ == 1 and knee.eps_source_ == "knee"
+    fallback = DBSCANClustering(eps_fallback=True).fit(X)
+    assert fallback.n_clusters_ == 2 and fallback.eps_ < knee.eps_
+    assert fallback.eps_source_ == "70% quantile of the k-distances"
+    assert fallback.noise_share_ <= 0.5
+    np.testing.assert_array_equal(fallback.predict(X), fallback.labels_)
+    frame = pd.DataFrame({"customer_id": np.arange(1000).astype(str), "a": X[:, 0], "b": X[:, 1]})
+    result = custseg.segment(frame, kind="customers", algorithm="dbscan", seed=0)
+    assert result.metrics["k"] >= 2
+    assert any("was used instead. Pass --eps to choose it" in w for w in result.metrics["warnings"])
+
+
 def test_nearest_reference_rule_is_per_row():
     ref = np.array([[0.0, 0.0], [4.0, 0.0]])
     labels = np.array([0, 1])

@@ -34,14 +34,24 @@ MIN_SAMPLES_PER_FEATURE = 2
 MIN_SAMPLES_FLOOR = 10
 """With fewer neighbours the k-distance knee gives a radius so small that two half-moons of
 300-400 points split into 5-6 pieces; with 10 they come out whole."""
+MIN_SAMPLES_CAP = 20
+"""One-hot columns inflate the number of features: on the marketing table (37 model inputs)
+2 x 37 = 74 neighbours left no radius with two segments, while 20 gives six."""
+EPS_FALLBACK_QUANTILES = (0.9, 0.8, 0.7, 0.6, 0.5)
+"""With ``eps_fallback``, when the knee radius joins (almost) everyone into one segment, these
+quantiles of the k-distances are tried as smaller radii, largest first..."""
+MAX_FALLBACK_NOISE = 0.5
+"""...and the first that gives two or more segments with at most this share of noise is kept.
+Customer data is often one dense mass with a thinning edge, where the knee radius finds a
+single segment; a smaller radius shows the denser cores inside it."""
 MIN_CLUSTER_SHARE = 0.01
 """Default HDBSCAN ``min_cluster_size``: 1% of the customers fitted (at least 5), the same
 floor under which custseg calls a segment degenerate."""
 
 
 def default_min_samples(n_features: int) -> int:
-    """``max(10, 2 * n_features)``."""
-    return max(MIN_SAMPLES_FLOOR, MIN_SAMPLES_PER_FEATURE * n_features)
+    """``2 * n_features``, at least 10 and at most 20."""
+    return min(MIN_SAMPLES_CAP, max(MIN_SAMPLES_FLOOR, MIN_SAMPLES_PER_FEATURE * n_features))
 
 
 class _DensityBase(ClusterMixin, BaseEstimator):
@@ -64,6 +74,10 @@ class _DensityBase(ClusterMixin, BaseEstimator):
         self.noise_share_ = float(np.mean(self.labels_ < 0))
 
 
+def _n_segments(labels: np.ndarray) -> int:
+    return len(np.unique(labels[labels >= 0]))
+
+
 class DBSCANClustering(_DensityBase):
     """DBSCAN with ``eps`` read off the k-distance curve, and a ``predict``.
 
@@ -74,7 +88,10 @@ class DBSCANClustering(_DensityBase):
         its ``min_samples``-th neighbour.
     min_samples : int or None, default=None
         Points (itself included) within ``eps`` that make a core point; ``None`` gives
-        ``max(10, 2 * n_features)``.
+        ``2 * n_features``, at least 10 and at most 20.
+    eps_fallback : bool, default=False
+        When ``eps`` is chosen and the knee gives fewer than two segments, try the smaller
+        radii of ``EPS_FALLBACK_QUANTILES`` (``eps_source_`` then says which was kept).
     max_fit_samples : int or None, default=20000
         Fit on at most this many points (``None``: all).
     random_state : int or None, default=None
@@ -86,6 +103,8 @@ class DBSCANClustering(_DensityBase):
         Segment per point, ``-1`` for noise.
     eps_, min_samples_ : float, int
         The values used.
+    eps_source_ : str
+        ``"given"``, ``"knee"``, or the k-distance quantile used by the fallback.
     n_clusters_ : int
     noise_share_ : float
     reference_ : ndarray
@@ -105,11 +124,13 @@ class DBSCANClustering(_DensityBase):
         *,
         eps: float | None = None,
         min_samples: int | None = None,
+        eps_fallback: bool = False,
         max_fit_samples: int | None = DENSITY_MAX_FIT,
         random_state: int | None = None,
     ) -> None:
         self.eps = eps
         self.min_samples = min_samples
+        self.eps_fallback = eps_fallback
         self.max_fit_samples = max_fit_samples
         self.random_state = random_state
 
@@ -128,15 +149,28 @@ class DBSCANClustering(_DensityBase):
         self.min_samples_ = int(
             min(self.min_samples or default_min_samples(X.shape[1]), len(index))
         )
+        self.eps_source_ = "given"
         if self.eps is None:
             nn = NearestNeighbors(n_neighbors=self.min_samples_).fit(Xs)
             kdist = nn.kneighbors(Xs)[0][:, -1]
             eps = knee_of_sorted_distances(kdist)
             # All points identical: any positive radius joins them.
             self.eps_ = eps if eps > 0 else 1e-9
+            self.eps_source_ = "knee"
         else:
             self.eps_ = float(self.eps)
         db = DBSCAN(eps=self.eps_, min_samples=self.min_samples_).fit(Xs)
+        if self.eps is None and self.eps_fallback and _n_segments(db.labels_) < 2:
+            for q in EPS_FALLBACK_QUANTILES:
+                eps = float(np.quantile(kdist, q))
+                if not 0 < eps < self.eps_:
+                    continue
+                trial = DBSCAN(eps=eps, min_samples=self.min_samples_).fit(Xs)
+                labels = np.asarray(trial.labels_)
+                if _n_segments(labels) >= 2 and np.mean(labels < 0) <= MAX_FALLBACK_NOISE:
+                    db, self.eps_ = trial, eps
+                    self.eps_source_ = f"{q:.0%} quantile of the k-distances"
+                    break
         core = np.asarray(db.core_sample_indices_, dtype=np.int64)
         self._finish(X, Xs[core], np.asarray(db.labels_)[core], self.eps_)
         return self

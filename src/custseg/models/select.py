@@ -281,6 +281,7 @@ def _fit_density(
         est = DBSCANClustering(
             eps=params.get("eps"),
             min_samples=params.get("min_samples"),
+            eps_fallback=bool(params.get("_eps_fallback")),
             max_fit_samples=max_fit,
             random_state=seed,
         )
@@ -437,7 +438,11 @@ def _parameters(est: Any) -> dict[str, Any]:
     if isinstance(est, HierarchicalClustering):
         return {"linkage": est.linkage, "fitted_on": len(est.fit_points_)}
     if isinstance(est, DBSCANClustering):
-        return {"eps": round(est.eps_, 4), "min_samples": est.min_samples_}
+        return {
+            "eps": round(est.eps_, 4),
+            "min_samples": est.min_samples_,
+            "eps_source": est.eps_source_,
+        }
     if isinstance(est, HDBSCANClustering):
         return {"min_cluster_size": est.min_cluster_size_, "min_samples": est.min_samples_}
     if isinstance(est, KPrototypesClustering):
@@ -648,6 +653,9 @@ def _select_model(
                 "k-prototypes was asked for, but there are no categorical attributes; on numbers "
                 "alone k-prototypes is k-means, which was used"
             )
+    if algorithm == "dbscan":
+        # Asked for by name: a single-segment knee radius falls back to smaller radii.
+        family_params["dbscan"]["_eps_fallback"] = True
     if algorithm == "kprototypes" and X_mixed is None:
         X_mixed, categorical = X, ()
     if k is not None:
@@ -729,7 +737,15 @@ def _select_model(
         raise InputError(
             f"{FAMILY_LABELS[chosen['algorithm']]} found no segmentation: "
             f"{_degenerate(chosen, True)} ({_fmt_params(chosen['parameters'])}). "
-            + _density_hint(chosen["algorithm"])
+            + _density_hint(chosen["algorithm"], chosen["noise_share"] >= 1.0)
+        )
+    if chosen["algorithm"] == "dbscan" and chosen["parameters"].get("eps_source", "").endswith(
+        "k-distances"
+    ):
+        warns.append(
+            "DBSCAN's radius at the knee of the k-distance curve put (almost) every customer in "
+            f"one segment; eps={chosen['parameters']['eps']} (the "
+            f"{chosen['parameters']['eps_source']}) was used instead. Pass --eps to choose it"
         )
     if chosen.get("excluded"):
         warns.append(
@@ -754,12 +770,12 @@ def _select_model(
     )
 
 
-def _density_hint(family: str) -> str:
+def _density_hint(family: str, all_noise: bool) -> str:
+    """How to get segments out of a density method that found none."""
     if family == "dbscan":
-        return (
-            "Pass a larger --eps or a smaller --min-samples, or use --algorithm hdbscan or kmeans."
-        )
-    return "Pass a smaller --min-cluster-size, or use --algorithm kmeans."
+        radius = "a larger --eps" if all_noise else "a smaller --eps"
+        return f"Pass {radius} or a smaller --min-samples, or use --algorithm hdbscan or kmeans."
+    return "Pass a smaller --min-cluster-size or --min-samples, or use --algorithm kmeans."
 
 
 def _split_params(params: dict[str, Any], algorithm: str) -> dict[str, dict[str, Any]]:
