@@ -83,6 +83,13 @@ def print_result(console: Console, result: Any, out: Path | None) -> None:
     for n in m["preprocessing"]["notices"]:
         console.print(f"note: {n}", markup=False)
     console.print(leaderboard_table(m))
+    console.print(
+        "pick: the k each family chose; out: that choice is not recommended (why: below); "
+        "chosen: the recommendation. silh./DB/CH: silhouette, Davies-Bouldin, "
+        "Calinski-Harabasz; stab.: median adjusted Rand index of refits on subsamples "
+        "(1 = the same segments).",
+        markup=False,
+    )
     for note in m.get("selection_notes") or []:
         console.print(f"note: {note}", markup=False)
     if m.get("family_reason"):
@@ -120,8 +127,8 @@ def _fmt(value: Any, spec: str) -> str:
 SHORT_LABELS = {
     "kmeans": "k-means",
     "gmm": "GMM",
-    "hierarchical": "hierarchical",
-    "kprototypes": "k-prototypes",
+    "hierarchical": "hier.",
+    "kprototypes": "k-proto",
     "hdbscan": "HDBSCAN",
     "dbscan": "DBSCAN",
 }
@@ -133,9 +140,9 @@ def leaderboard_table(m: dict[str, Any]) -> Any:
     rows = []
     for r in m["leaderboard"]:
         if r.get("recommended"):
-            mark = "<- chosen"
+            mark = "chosen"
         elif r.get("family_choice"):
-            mark = "rejected" if r.get("excluded") else "pick"
+            mark = "out" if r.get("excluded") else "pick"
         else:
             mark = ""
         rows.append(
@@ -161,7 +168,7 @@ def leaderboard_table(m: dict[str, Any]) -> Any:
     return table(
         f"Candidates compared on {m['n_customers']:,} customers (stability: median ARI over "
         f"{n_repeats} subsamples{sampled})",
-        ["algorithm", "k", "silh.", "DB", "CH", "noise", "smallest", "stab.", "s", ""],
+        ["family", "k", "silh.", "DB", "CH", "noise", "smallest", "stab.", "sec", ""],
         rows,
         right=set(range(1, 9)),
     )

@@ -281,7 +281,7 @@ def _fit_density(
         est = DBSCANClustering(
             eps=params.get("eps"),
             min_samples=params.get("min_samples"),
-            eps_fallback=bool(params.get("_eps_fallback")),
+            eps_fallback=True,
             max_fit_samples=max_fit,
             random_state=seed,
         )
@@ -492,7 +492,13 @@ def _family_pick(
     if family == "gmm":
         ok = [r for r in rows if r["smallest_share"] >= MIN_CLUSTER_SHARE] or rows
         best = min(ok, key=lambda r: (r["bic"], r["k"]))
-        return best, (
+        edge = (
+            f" BIC is still falling at k={best['k']}, the largest k tried: a mixture with more "
+            "components may fit better, but more segments would be hard to act on."
+            if best["k"] == max(r["k"] for r in rows) and len(rows) > 2
+            else ""
+        )
+        text = (
             f"BIC (lower is better: fit penalised by the number of parameters) is lowest at "
             f"k={best['k']} ({best['bic']:,.0f})"
             + (
@@ -502,6 +508,7 @@ def _family_pick(
             )
             + "."
         )
+        return best, text + edge
     cost = "k-prototypes cost" if family == "kprototypes" else "WCSS"
     curve = [dict(r) for r in rows]
     for r in curve:
@@ -524,7 +531,7 @@ def _fmt_params(params: dict[str, Any]) -> str:
 def _describe(row: dict[str, Any]) -> str:
     label = FAMILY_LABELS[row["algorithm"]]
     if row["algorithm"] in DENSITY_FAMILIES:
-        return f"{label} ({row['k']} segments)"
+        return f"{label} ({row['k']} segment{'' if row['k'] == 1 else 's'})"
     return f"{label} with {row['k']} segments"
 
 
@@ -651,11 +658,9 @@ def _select_model(
         if algorithm == "kprototypes" and not has_categories:
             warns.append(
                 "k-prototypes was asked for, but there are no categorical attributes; on numbers "
-                "alone k-prototypes is k-means, which was used"
+                "alone it minimises the k-means objective (with its own seeding, so the result "
+                "can differ slightly from --algorithm kmeans)"
             )
-    if algorithm == "dbscan":
-        # Asked for by name: a single-segment knee radius falls back to smaller radii.
-        family_params["dbscan"]["_eps_fallback"] = True
     if algorithm == "kprototypes" and X_mixed is None:
         X_mixed, categorical = X, ()
     if k is not None:
@@ -925,19 +930,22 @@ def _sentence(row: dict[str, Any], others: list[dict[str, Any]]) -> str:
     text = _describe(row) + ": "
     facts = []
     if wins:
-        facts.append("best " + " and ".join(wins) + " of the families compared")
+        facts.append("best " + " and ".join(wins) + " of the families that passed every check")
     elif others:
         facts.append("best balance of silhouette, Davies-Bouldin and stability")
     facts.append(
         f"silhouette {_f(row.get('silhouette'))}, Davies-Bouldin {_f(row.get('davies_bouldin'))}"
     )
     if row.get("stability") is not None:
+        steady = "stable" if row["stability"] >= MIN_STABILITY else "unstable"
         facts.append(
-            f"stable at ARI {row['stability']:.2f} over {row['stability_repeats']} subsamples"
+            f"{steady} at ARI {row['stability']:.2f} over {row['stability_repeats']} subsamples"
         )
     if row["noise_share"]:
         facts.append(f"{row['noise_share']:.0%} of customers left as noise")
     text += "; ".join(facts) + "."
+    if others:
+        text += " Also passed every check:"
     for o in others:
         text += (
             f" {_describe(o)}: silhouette {_f(o.get('silhouette'))}, Davies-Bouldin "
@@ -949,9 +957,11 @@ def _sentence(row: dict[str, Any], others: list[dict[str, Any]]) -> str:
 
 
 def _family_reason_note(row: dict[str, Any]) -> str:
-    if row.get("excluded"):
-        return f"Note: {row['excluded']}."
-    return ""
+    """The reason a result would not be recommended, unless the sentence already says it."""
+    why = row.get("excluded")
+    if not why or "noise" in why or why.startswith("unstable"):
+        return ""
+    return f"Note: {why}."
 
 
 def _rejections(picks: dict[str, dict[str, Any]], rejected: list[str], best: str) -> str:
