@@ -10,7 +10,7 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.neighbors import KDTree
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from custseg.models._assign import fit_sample, nearest_reference_labels
+from custseg.models._assign import fit_sample
 
 LINKAGES = ("ward", "complete", "average", "single")
 """Linkages accepted: Ward (minimum within-segment variance; the default) and the classical
@@ -123,10 +123,10 @@ class HierarchicalClustering(ClusterMixin, BaseEstimator):
         """Segment of the nearest fitted point, for each row."""
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float64, reset=False)
-        return nearest_reference_labels(X, self.fit_points_, self.fit_labels_)
+        return np.asarray(self.fit_labels_[nearest_fitted(X, self.fit_points_)])
 
 
 def nearest_fitted(X: np.ndarray, fit_points: np.ndarray) -> np.ndarray:
-    """Index of each row's nearest fitted point: the same search, and so the same answer, as
-    :func:`~custseg.models._assign.nearest_reference_labels` with an infinite radius."""
+    """Index of each row's nearest fitted point (exact distances from a k-d tree, so a row's
+    answer depends on that row alone)."""
     return np.asarray(KDTree(fit_points).query(X, k=1)[1][:, 0])

@@ -143,15 +143,15 @@ class KPrototypesClustering(ClusterMixin, BaseEstimator):
         best: tuple[float, np.ndarray, np.ndarray, int] | None = None
         for _ in range(self.n_init):
             centers, mode_codes, n_iter = self._lloyd(num, codes, rng)
-            modes = np.zeros_like(mode_codes)
-            for j, lv in enumerate(levels):
-                modes[:, j] = lv[mode_codes[:, j].astype(np.int64)]
-            self.centers_, self.modes_ = centers, modes
-            cost = float(np.min(self._costs(X[index]), axis=1).sum())
+            costs = mixed_costs(num, codes, centers, mode_codes, self.gamma_)
+            cost = float(costs.min(axis=1).sum())
             if best is None or cost < best[0]:
-                best = (cost, centers, modes, n_iter)
+                best = (cost, centers, mode_codes, n_iter)
         assert best is not None
-        _, self.centers_, self.modes_, self.n_iter_ = best
+        _, self.centers_, mode_codes, self.n_iter_ = best
+        self.modes_ = np.zeros_like(mode_codes)
+        for j, lv in enumerate(levels):
+            self.modes_[:, j] = lv[mode_codes[:, j].astype(np.int64)]
         self.labels_ = self.predict(X)
         self.n_clusters_ = int(len(self.centers_))
         self.cost_ = float(np.sum(np.min(self._costs(X), axis=1)))
@@ -163,24 +163,22 @@ class KPrototypesClustering(ClusterMixin, BaseEstimator):
         """One run: k-means++ style seeding on the mixed cost, then batch updates (means for
         numbers, modes for categories) until no point changes segment."""
         n, k = num.shape[0], self.n_clusters
-        cat_float = codes.astype(np.float64)
+        cat = codes.astype(np.float64)
         chosen = [int(rng.randint(n))]
-        self.centers_, self.modes_ = num[chosen], cat_float[chosen]
-        nearest = self._costs(self._join(num, cat_float))[:, 0]
+        nearest = mixed_costs(num, cat, num[chosen], cat[chosen], self.gamma_)[:, 0]
         while len(chosen) < k:
             weights = np.clip(nearest, 0, None)
             total = weights.sum()
             nxt = int(rng.choice(n, p=weights / total)) if total > 0 else int(rng.randint(n))
             chosen.append(nxt)
-            self.centers_, self.modes_ = num[[nxt]], cat_float[[nxt]]
-            nearest = np.minimum(nearest, self._costs(self._join(num, cat_float))[:, 0])
-        centers, modes = num[chosen].copy(), cat_float[chosen].copy()
+            added = mixed_costs(num, cat, num[[nxt]], cat[[nxt]], self.gamma_)[:, 0]
+            nearest = np.minimum(nearest, added)
+        centers, modes = num[chosen].copy(), cat[chosen].copy()
         labels = np.full(n, -1)
         n_levels = codes.max(axis=0) + 1 if codes.shape[1] else np.zeros(0, dtype=np.int64)
         n_iter = 0
         for n_iter in range(1, self.max_iter + 1):  # noqa: B007
-            self.centers_, self.modes_ = centers, modes
-            costs = self._costs(self._join(num, cat_float))
+            costs = mixed_costs(num, cat, centers, modes, self.gamma_)
             new = np.argmin(costs, axis=1)
             if np.array_equal(new, labels):
                 break
@@ -197,29 +195,33 @@ class KPrototypesClustering(ClusterMixin, BaseEstimator):
                     modes[c, j] = np.argmax(np.bincount(codes[inside, j], minlength=n_levels[j]))
         return centers, modes, n_iter
 
-    def _join(self, num: np.ndarray, cat: np.ndarray) -> np.ndarray:
-        """Columns back in the caller's order (numbers and codes interleaved as given)."""
-        out = np.empty((num.shape[0], num.shape[1] + cat.shape[1]))
-        is_cat = np.zeros(out.shape[1], dtype=bool)
-        is_cat[list(self.categorical)] = True
-        out[:, ~is_cat] = num
-        out[:, is_cat] = cat
-        return out
-
     def _costs(self, X: np.ndarray) -> np.ndarray:
-        """Distance of every row to every prototype, computed in chunks of rows."""
         num, cat = self._split(X)
-        out = np.empty((X.shape[0], len(self.centers_)))
-        for start in range(0, X.shape[0], _CHUNK):
-            part = slice(start, start + _CHUNK)
-            cost = ((num[part, None, :] - self.centers_[None, :, :]) ** 2).sum(axis=2)
-            if cat.shape[1]:
-                cost += self.gamma_ * (cat[part, None, :] != self.modes_[None, :, :]).sum(axis=2)
-            out[part] = cost
-        return out
+        return mixed_costs(num, cat, self.centers_, self.modes_, self.gamma_)
 
     def predict(self, X: Any) -> np.ndarray:
         """Nearest prototype for each row (ties go to the lower segment number)."""
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float64, reset=False)
         return np.asarray(np.argmin(self._costs(X), axis=1), dtype=np.int64)
+
+
+def mixed_costs(
+    num: np.ndarray, cat: np.ndarray, centers: np.ndarray, modes: np.ndarray, gamma: float
+) -> np.ndarray:
+    """Cost of every row against every prototype: squared numeric distance plus ``gamma`` per
+    category mismatch, computed in chunks of rows.
+
+    Examples
+    --------
+    >>> mixed_costs(np.array([[0.0]]), np.array([[1.0]]), np.array([[2.0]]), np.array([[0.0]]), 0.5)
+    array([[4.5]])
+    """
+    out = np.empty((num.shape[0], len(centers)))
+    for start in range(0, num.shape[0], _CHUNK):
+        part = slice(start, start + _CHUNK)
+        cost = ((num[part, None, :] - centers[None, :, :]) ** 2).sum(axis=2)
+        if cat.shape[1]:
+            cost += gamma * (cat[part, None, :] != modes[None, :, :]).sum(axis=2)
+        out[part] = cost
+    return out

@@ -116,6 +116,15 @@ Calinski-Harabasz all reward round groups."""
 SAME_PARTITION = 0.8
 """Adjusted Rand index above which two partitions are taken as the same grouping."""
 
+FAMILY_MAX_FIT: dict[str, int] = {
+    "gmm": GMM_MAX_FIT,
+    "hierarchical": HIERARCHICAL_MAX_FIT,
+    "kprototypes": KPROTOTYPES_MAX_FIT,
+    "hdbscan": DENSITY_MAX_FIT,
+    "dbscan": DENSITY_MAX_FIT,
+}
+"""Customers each family is fitted on at most (k-means uses every customer)."""
+
 Progress = Callable[[str], None]
 
 
@@ -706,8 +715,7 @@ def _select_model(
         if progress is not None:
             progress(f"Measuring the stability of {FAMILY_LABELS[family]}")
         t0 = time.perf_counter()
-        usable = {k_: f for k_, f in full.items() if len(np.unique(f.labels)) >= 1}
-        stab = stability_scores(job, family, usable, seed)
+        stab = stability_scores(job, family, full, seed)
         per_row = (time.perf_counter() - t0) / max(1, len(rows))
         for row, k_ in zip(rows, sorted(full), strict=True):
             values = stab.get(k_) or []
@@ -725,14 +733,10 @@ def _select_model(
         pick["family_choice"] = True
         picks[family] = pick
         leaderboard.extend(rows)
-        est = next(iter(full.values())).estimator
-        if getattr(est, "sampled_", False) or (family == "gmm" and n > GMM_MAX_FIT):
-            fitted_on = {"gmm": GMM_MAX_FIT, "hierarchical": HIERARCHICAL_MAX_FIT}.get(
-                family, KPROTOTYPES_MAX_FIT if family == "kprototypes" else DENSITY_MAX_FIT
-            )
+        if n > FAMILY_MAX_FIT.get(family, n):
             notes.append(
-                f"{FAMILY_LABELS[family]} fitted on a seeded sample of {fitted_on:,} of the {n:,} "
-                "customers; the rest were assigned by its scoring rule"
+                f"{FAMILY_LABELS[family]} fitted on a seeded sample of {FAMILY_MAX_FIT[family]:,} "
+                f"of the {n:,} customers; the rest were assigned by its scoring rule"
             )
     chosen, reason = _recommend(picks, fits, leaderboard, k is not None, algorithm)
     chosen["recommended"] = True
@@ -890,19 +894,21 @@ def _recommend(
                 f"{_f(row.get('silhouette'))}) and are not the right judge."
             )
             return row, text + _rejections(picks, rejected, fam)
-    ranked = sorted(eligible, key=lambda f: (_mean_rank(picks, eligible, f), order.index(f)))
+    mean_rank = _mean_ranks(picks, eligible)
+    ranked = sorted(eligible, key=lambda f: (mean_rank[f], order.index(f)))
     best = ranked[0]
     row = picks[best]
     others = [picks[f] for f in ranked[1:]]
     return row, _sentence(row, others) + _rejections(picks, rejected, best)
 
 
-def _mean_rank(picks: dict[str, dict[str, Any]], eligible: list[str], family: str) -> float:
+def _mean_ranks(picks: dict[str, dict[str, Any]], eligible: list[str]) -> dict[str, float]:
+    """Mean rank of each eligible family over the criteria of :func:`_rank_key`."""
     from scipy.stats import rankdata
 
     keys = np.array([_rank_key(picks[f]) for f in eligible], dtype=float)
-    ranks = np.vstack([rankdata(keys[:, j]) for j in range(keys.shape[1])])
-    return float(ranks.mean(axis=0)[eligible.index(family)])
+    ranks = np.vstack([rankdata(keys[:, j]) for j in range(keys.shape[1])]).mean(axis=0)
+    return {f: float(r) for f, r in zip(eligible, ranks, strict=True)}
 
 
 def _f(value: Any, digits: int = 2) -> str:
