@@ -17,7 +17,7 @@ from custseg.errors import CustsegError, CustsegWarning, InputError, ModelFileEr
 from custseg.model import SegmentModel
 from custseg.persist import load_model, save_model
 from custseg.pipeline import build_features, segment
-from custseg.result import SegmentationResult
+from custseg.result import SegmentationResult, load_result
 
 try:
     __version__ = metadata.version("custseg")
@@ -35,6 +35,7 @@ __all__ = [
     "build_features",
     "datasets",
     "load_model",
+    "load_result",
     "save_model",
     "segment",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -42,3 +43,86 @@ def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
     """Write a CSV (UTF-8, comma, no index) with formula-like text neutralized."""
     safe_frame(frame).to_csv(path, index=False, lineterminator="\n")
+
+
+EXCEL_MAX_ROWS = 1_048_576
+"""Rows in one Excel sheet, header included; a longer table is cut there and the cut said."""
+
+
+def _cell(value: object) -> object:
+    """A value openpyxl writes as what it is: numbers as numbers, text neutralized, missing
+    values as empty cells."""
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return None if not np.isfinite(value) else float(value)
+    if value is pd.NaT or value is pd.NA:
+        return None
+    return neutralize(str(value))
+
+
+def write_xlsx(sheets: dict[str, pd.DataFrame], path: Path) -> list[str]:
+    """Write one sheet per table into an Excel workbook, with formula-like text neutralized.
+
+    Numbers stay numbers (a real ``-5`` is a number cell, never text); text cells that
+    Excel would read as a formula get a leading apostrophe, as in :func:`write_csv`. A table
+    longer than an Excel sheet is cut at :data:`EXCEL_MAX_ROWS` rows.
+
+    Parameters
+    ----------
+    sheets : dict of str to DataFrame
+        Sheet name (at most 31 characters) -> table.
+    path : Path
+        The ``.xlsx`` file to write.
+
+    Returns
+    -------
+    list of str
+        One note per table that had to be cut (empty when none was).
+
+    Examples
+    --------
+    >>> write_xlsx({"Profiles": pd.DataFrame({"a": [-5, 2]})}, Path("t.xlsx"))  # doctest: +SKIP
+    []
+    """
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+
+    workbook = Workbook(write_only=True)
+    notes = []
+    bold = Font(bold=True)
+    for name, frame in sheets.items():
+        sheet = workbook.create_sheet(title=name[:31])
+        sheet.freeze_panes = "A2"
+        for i, column in enumerate(frame.columns):
+            text = [str(column), *map(str, frame[column].head(200).tolist())]
+            width = min(max(len(t) for t in text) + 2, 60)
+            sheet.column_dimensions[_column_letter(i)].width = width
+        header = []
+        for column in frame.columns:
+            cell = WriteOnlyCell(sheet, value=neutralize(str(column)))
+            cell.font = bold
+            header.append(cell)
+        sheet.append(header)
+        rows = frame
+        if len(frame) > EXCEL_MAX_ROWS - 1:
+            rows = frame.iloc[: EXCEL_MAX_ROWS - 1]
+            notes.append(
+                f"Sheet '{name}' holds the first {EXCEL_MAX_ROWS - 1:,} of {len(frame):,} rows "
+                "(the Excel limit); the CSV has them all."
+            )
+        for record in rows.itertuples(index=False, name=None):
+            sheet.append([_cell(v) for v in record])
+    workbook.save(path)
+    return notes
+
+
+def _column_letter(index: int) -> str:
+    from openpyxl.utils import get_column_letter
+
+    return str(get_column_letter(index + 1))

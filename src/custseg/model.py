@@ -75,7 +75,7 @@ class SegmentModel:
         """The clustering family of the model (``kmeans``, ``gmm``, ...)."""
         return str(self.settings.get("algorithm", "kmeans"))
 
-    def _inputs(self, features: pd.DataFrame) -> np.ndarray:
+    def model_inputs(self, features: pd.DataFrame) -> np.ndarray:
         from custseg.preprocess import categorical_as_text, check_finite
 
         frame = categorical_as_text(features, self.categorical)
@@ -95,7 +95,7 @@ class SegmentModel:
         of that segment (None for other models)."""
         if features.empty:
             return np.zeros(0, dtype=np.int64), None
-        X = self._inputs(features)
+        X = self.model_inputs(features)
         labels = np.asarray(self.label_map[self.estimator.predict(X) + 1], dtype=np.int64)
         probability = None
         if hasattr(self.estimator, "predict_proba"):

@@ -21,7 +21,11 @@ from custseg.clean import CleaningReport, build_lines, clean_lines
 from custseg.engines.duckdb import DuckDBEngine
 from custseg.errors import CustsegWarning, InputError
 from custseg.features.customers import CustomerColumns, customer_features, plan_customer_columns
-from custseg.features.transactions import TRANSACTION_FEATURES, transaction_features
+from custseg.features.transactions import (
+    TRANSACTION_FEATURES,
+    activity_summary,
+    transaction_features,
+)
 from custseg.io.readers import SourceInfo, load_source
 from custseg.model import SegmentModel, require_kind
 from custseg.schema import (
@@ -57,6 +61,8 @@ class Prepared:
     customer_columns: CustomerColumns | None = None
     analysis_date: str | None = None
     warnings: list[str] = field(default_factory=list)
+    activity: dict[str, Any] | None = None
+    """Kept sales by month and country (transactions, when asked for): the report's EDA."""
 
 
 class _Timer:
@@ -102,6 +108,7 @@ def _prepare(
     analysis_date: str | dt.date | None = None,
     non_product_codes: list[str] | None = None,
     customer_plan: CustomerColumns | None = None,
+    summarize: bool = False,
 ) -> Prepared:
     if not isinstance(source, (str, Path, pd.DataFrame)):
         raise InputError(
@@ -138,6 +145,9 @@ def _prepare(
                 has_product="product" in roles,
                 non_product_codes=report.non_product_codes,
             )
+            activity = (
+                activity_summary(engine, has_invoice="invoice" in roles) if summarize else None
+            )
         numeric = [c for c in TRANSACTION_FEATURES if c in feats.columns]
         gone = report.customers_in - report.customers_kept
         if gone:
@@ -155,6 +165,7 @@ def _prepare(
             cleaning=report.to_dict(),
             analysis_date=report.analysis_date,
             warnings=[*warns, *report.warnings],
+            activity=activity,
         )
     schema = Schema(
         kind="customers", roles={"customer_id": roles["customer_id"]}, kind_reason=reason
@@ -390,6 +401,7 @@ def segment(
             date_format=date_format,
             analysis_date=analysis_date,
             non_product_codes=non_product_codes,
+            summarize=True,
         )
     feats = prep.features
     n = len(feats)
@@ -541,6 +553,7 @@ def segment(
         "schema": prep.schema.to_dict(),
         "analysis_date": prep.analysis_date,
         "cleaning": prep.cleaning,
+        "activity": prep.activity,
         "features": {
             c: TRANSACTION_FEATURES.get(c, "from the customer table") for c in feature_columns
         },

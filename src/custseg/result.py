@@ -17,10 +17,17 @@ import numpy as np
 import pandas as pd
 
 from custseg.errors import InputError
-from custseg.export import write_csv
+from custseg.export import write_csv, write_xlsx
 from custseg.model import SegmentModel
 
-OUTPUT_FILES = ("segments.csv", "profiles.csv", "metrics.json", "model.skops", "report.html")
+OUTPUT_FILES = (
+    "segments.csv",
+    "profiles.csv",
+    "segments.xlsx",
+    "metrics.json",
+    "model.skops",
+    "report.html",
+)
 
 
 def library_versions() -> dict[str, str]:
@@ -91,6 +98,62 @@ class SegmentationResult:
     model_inputs: np.ndarray
     labels: np.ndarray
 
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The tables of ``segments.xlsx``, one per kind: the segments with their names,
+        rules and actions; the profiles; every customer; the cleaning accounting; every
+        candidate compared; the column roles.
+        """
+        overview = pd.DataFrame(
+            [
+                {
+                    "segment": entry.get("segment"),
+                    "segment_name": entry.get("segment_name"),
+                    "n_customers": entry.get("n_customers"),
+                    "share": entry.get("share"),
+                    "revenue_share": entry.get("revenue_share"),
+                    "description": entry.get("description"),
+                    "membership_rule": (entry.get("membership") or {}).get("rule"),
+                    "rule_precision": (entry.get("membership") or {}).get("precision"),
+                    "rule_coverage": (entry.get("membership") or {}).get("coverage"),
+                    "name_rule": entry.get("rule"),
+                    "name_facts": entry.get("facts"),
+                    "action": entry.get("action"),
+                }
+                for entry in self.metrics.get("segments") or []
+            ]
+        ).dropna(axis=1, how="all")
+        cleaning = self.metrics.get("cleaning") or {}
+        accounting = pd.DataFrame(
+            [
+                {"step": "rows read", "rows": cleaning.get("rows_in")},
+                *(
+                    {
+                        "step": f"dropped: {d.get('description') or d.get('reason')}",
+                        "rows": d.get("rows"),
+                        "revenue": d.get("revenue"),
+                    }
+                    for d in cleaning.get("dropped") or []
+                ),
+                {"step": "rows kept", "rows": cleaning.get("rows_kept")},
+            ]
+        )
+        board = pd.DataFrame(
+            [
+                {k: v for k, v in row.items() if not isinstance(v, (dict, list))}
+                for row in self.metrics.get("leaderboard") or []
+            ]
+        )
+        roles = (self.metrics.get("schema") or {}).get("roles") or {}
+        columns = pd.DataFrame({"role": list(roles), "column": list(roles.values())})
+        return {
+            "Segments": overview,
+            "Profiles": self.profiles,
+            "Customers": self.segments,
+            "Cleaning": accounting,
+            "Candidates": board,
+            "Columns": columns,
+        }
+
     def report_html(self) -> str:
         """The self-contained HTML report."""
         from custseg.report import render_report
@@ -123,6 +186,7 @@ class SegmentationResult:
         try:
             write_csv(self.segments, tmp / "segments.csv")
             write_csv(self.profiles, tmp / "profiles.csv")
+            self.metrics["export_notes"] = write_xlsx(self.tables(), tmp / "segments.xlsx")
             save_model(self.model, tmp / "model.skops")
             start = time.perf_counter()
             (tmp / "report.html").write_text(self.report_html(), encoding="utf-8")
@@ -142,3 +206,87 @@ class SegmentationResult:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return target
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    """A CSV written by custseg, read back with text kept as text ("NA" is a category)."""
+    from custseg.export import FORMULA_START
+
+    frame = pd.read_csv(
+        path, dtype={"customer_id": str}, keep_default_na=False, na_values=[""], low_memory=False
+    )
+    for col in frame.columns:
+        if frame[col].dtype == object or pd.api.types.is_string_dtype(frame[col]):
+            # Undo the apostrophe write_csv put before formula-like text.
+            frame[col] = frame[col].map(
+                lambda v: (
+                    v[1:]
+                    if isinstance(v, str) and v.startswith("'") and v[1:].startswith(FORMULA_START)
+                    else v
+                )
+            )
+    return frame
+
+
+def load_result(directory: str | Path) -> SegmentationResult:
+    """Read a saved segmentation back from its output folder, without refitting.
+
+    The customers' model inputs are recomputed with the saved preprocessing (the same
+    transformation, so the same numbers); everything else is read as written.
+
+    Parameters
+    ----------
+    directory : str or Path
+        A folder written by :meth:`SegmentationResult.save` (``custseg segment --out``).
+
+    Returns
+    -------
+    SegmentationResult
+
+    Examples
+    --------
+    >>> result = custseg.load_result("out/")  # doctest: +SKIP
+    >>> (Path("out") / "report.html").write_text(result.report_html())  # doctest: +SKIP
+    """
+    from custseg.persist import load_model
+
+    folder = Path(directory)
+    if not folder.is_dir():
+        raise InputError(
+            f"'{folder}' is not a folder. Pass the output folder of 'custseg segment' "
+            "(the one with segments.csv, metrics.json and model.skops)."
+        )
+    needed = ("segments.csv", "profiles.csv", "metrics.json", "model.skops")
+    missing = [name for name in needed if not (folder / name).is_file()]
+    if missing:
+        raise InputError(
+            f"'{folder}' lacks {', '.join(missing)}: it is not a complete custseg output folder. "
+            "Run 'custseg segment INPUT --out FOLDER' to make one."
+        )
+    try:
+        metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(
+            f"'{folder / 'metrics.json'}' is not valid JSON ({exc}). Re-run 'custseg segment'."
+        ) from None
+    model = load_model(folder / "model.skops")
+    segments = _read_table(folder / "segments.csv")
+    profiles = _read_table(folder / "profiles.csv")
+    features = segments.drop(
+        columns=["segment", "segment_name", "segment_probability"], errors="ignore"
+    )
+    absent = [c for c in model.numeric + model.categorical if c not in features]
+    if absent or "segment" not in segments:
+        raise InputError(
+            f"'{folder / 'segments.csv'}' lacks the column '{(absent or ['segment'])[0]}' the "
+            "model needs; the folder was edited or mixes two runs. Re-run 'custseg segment'."
+        )
+    labels = segments["segment"].to_numpy(dtype=np.int64)
+    return SegmentationResult(
+        segments=segments,
+        profiles=profiles,
+        metrics=metrics,
+        model=model,
+        model_inputs=model.model_inputs(features),
+        labels=labels,
+    )

@@ -8,6 +8,7 @@ bytes whatever the thread count.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pandas as pd
 
@@ -105,3 +106,69 @@ def transaction_features(
             frame[col] = frame[col].astype("int64")
     frame["customer_id"] = frame["customer_id"].astype(str)
     return frame.reset_index(drop=True)
+
+
+ACTIVITY_TOP_COUNTRIES = 10
+"""Countries listed by name in the activity summary; the rest are summed as "other"."""
+
+
+def activity_summary(
+    engine: DuckDBEngine, *, has_invoice: bool = True, table: str = "clean_lines"
+) -> dict[str, Any]:
+    """Kept sales over time and by country, for the report's exploration section.
+
+    Returns
+    -------
+    dict
+        ``by_month``: one dict per calendar month with ``period`` (``"2011-01"``), ``revenue``,
+        ``orders`` and ``customers`` (active that month); ``by_country`` (when the data has a
+        country column): the top :data:`ACTIVITY_TOP_COUNTRIES` countries by customers, then
+        ``"other"``, each with ``customers`` and ``revenue``.
+
+    Examples
+    --------
+    See ``tests/test_features.py``.
+    """
+    order_key = "invoice" if has_invoice else "strftime(ts, '%Y-%m-%d')"
+    months = engine.sql(
+        f"""SELECT strftime(date_trunc('month', ts), '%Y-%m') AS period,
+            CAST(round(sum(amount), 2) AS DOUBLE) AS revenue,
+            count(DISTINCT customer_id || '|' || {order_key}) AS orders,
+            count(DISTINCT customer_id) AS customers
+        FROM {table} WHERE reason IS NULL GROUP BY 1 ORDER BY 1"""
+    ).fetchall()
+    out: dict[str, Any] = {
+        "by_month": [
+            {"period": p, "revenue": float(r), "orders": int(o), "customers": int(c)}
+            for p, r, o, c in months
+        ]
+    }
+    has_country = engine.scalar(
+        f"SELECT count(*) FROM {table} WHERE reason IS NULL AND country IS NOT NULL"
+    )
+    if has_country:
+        # A customer's country is the one of most of their lines (ties: alphabetical).
+        countries = engine.sql(
+            f"""WITH per_customer AS (
+                SELECT customer_id, first(country ORDER BY n DESC, country) AS country,
+                    sum(revenue) AS revenue
+                FROM (SELECT customer_id, coalesce(country, 'unknown') AS country,
+                        count(*) AS n, sum(CAST(amount AS DOUBLE)) AS revenue
+                    FROM {table} WHERE reason IS NULL GROUP BY ALL)
+                GROUP BY customer_id)
+            SELECT country, count(*) AS customers, round(sum(revenue), 2) AS revenue
+            FROM per_customer GROUP BY country ORDER BY customers DESC, country"""
+        ).fetchall()
+        top = countries[:ACTIVITY_TOP_COUNTRIES]
+        rest = countries[ACTIVITY_TOP_COUNTRIES:]
+        rows = [{"level": str(c), "customers": int(n), "revenue": float(r)} for c, n, r in top]
+        if rest:
+            rows.append(
+                {
+                    "level": f"other ({len(rest)} countries)",
+                    "customers": int(sum(n for _, n, _ in rest)),
+                    "revenue": float(round(sum(r for _, _, r in rest), 2)),
+                }
+            )
+        out["by_country"] = rows
+    return out

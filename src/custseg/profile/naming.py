@@ -257,10 +257,17 @@ def name_rfm_segments(
             f"revenue {_fmt(med['revenue'])} (all: {_fmt(float(np.median(mon)))}); "
             f"scores R{scores['R']} F{scores['F']} M{scores['M']}"
         )
+        description = (
+            f"Typically {_fmt(med['orders'])} order{'s' if med['orders'] != 1 else ''}, "
+            f"the last {_fmt(med['recency'])} days ago, {_fmt(med['revenue'])} spent in all"
+            f" (all customers: {_fmt(float(np.median(freq)))}, "
+            f"{_fmt(float(np.median(rec)))} days, {_fmt(float(np.median(mon)))})."
+        )
         out.append(
             {
                 "segment": int(seg),
                 "segment_name": name,
+                "description": description,
                 "action": rule.action,
                 "rule": rule.condition,
                 "scores": scores,
@@ -292,11 +299,61 @@ def attribute_words(column: str) -> tuple[str, str]:
     return f"high {label}", f"low {label}"
 
 
+ALL_SHARE = 0.95
+"""A category held by at least this share of a segment is named without "mostly"."""
+
+
 def _describe(item: dict[str, Any]) -> str:
     if item["kind"] == "categorical":
+        if item["segment_share"] >= ALL_SHARE:
+            return f"{item['feature']} {item['level']}" if _is_flag(item) else str(item["level"])
         return f"mostly {item['level']}"
     high, low = attribute_words(item["feature"])
     return high if item["effect"] > 0 else low
+
+
+def _is_flag(item: dict[str, Any]) -> bool:
+    # Levels such as "1", "yes" or "True" mean nothing without their column's name.
+    return str(item["level"]).strip().lower() in {"0", "1", "yes", "no", "true", "false", "y", "n"}
+
+
+def _fact(item: dict[str, Any]) -> str:
+    if item["kind"] == "numeric":
+        return (
+            f"{item['feature']}: median {_fmt(item['segment_median'])} vs "
+            f"{_fmt(item['overall_median'])} overall"
+        )
+    return (
+        f"{item['feature']}: {item['segment_share']:.0%} {item['level']} vs "
+        f"{item['overall_share']:.0%} overall"
+    )
+
+
+def describe_segment(items: list[dict[str, Any]], n: int = 3) -> str:
+    """A one-line description of a segment from its most distinguishing features.
+
+    Examples
+    --------
+    >>> describe_segment([{"feature": "Income", "kind": "numeric", "effect": 1.2,
+    ...                    "segment_median": 79000.0, "overall_median": 51000.0}])
+    'Higher Income (median 79,000 vs 51,000 overall).'
+    """
+    parts = []
+    for item in items[:n]:
+        if item["kind"] == "numeric":
+            parts.append(
+                f"{'higher' if item['effect'] > 0 else 'lower'} {item['feature']} (median "
+                f"{_fmt(item['segment_median'])} vs {_fmt(item['overall_median'])} overall)"
+            )
+        else:
+            parts.append(
+                f"{item['segment_share']:.0%} {item['feature']} = {item['level']} "
+                f"({item['overall_share']:.0%} overall)"
+            )
+    if not parts:
+        return "Close to the average customer on every feature."
+    text = "; ".join(parts)
+    return text[0].upper() + text[1:] + "."
 
 
 def name_customer_segments(
@@ -334,18 +391,12 @@ def name_customer_segments(
             action = (
                 "Tailor messages to what sets them apart; measure the response before scaling up."
             )
-        facts = "; ".join(
-            (
-                f"{d['feature']}: median {_fmt(d['segment_median'])} vs {_fmt(d['overall_median'])} overall"
-                if d["kind"] == "numeric"
-                else f"{d['feature']}: {d['segment_share']:.0%} {d['level']} vs {d['overall_share']:.0%} overall"
-            )
-            for d in strong[:3]
-        )
+        facts = "; ".join(_fact(d) for d in strong[:3])
         out.append(
             {
                 "segment": int(seg),
                 "segment_name": name,
+                "description": describe_segment(strong),
                 "action": action,
                 "rule": f"{label} ({cond}; V={v:+.2f}, C={c:+.2f}, D={deal:+.2f})",
                 "scores": {},
@@ -365,15 +416,12 @@ NOISE_ACTION = (
 
 def noise_entry(n_customers: int, distinguishing: list[dict[str, Any]]) -> dict[str, Any]:
     """The naming record of the noise group (segment -1), with what sets it apart."""
-    facts = "; ".join(
-        f"{d['feature']}: median {_fmt(d['segment_median'])} vs {_fmt(d['overall_median'])} overall"
-        if d["kind"] == "numeric"
-        else f"{d['feature']}: {d['segment_share']:.0%} {d['level']} vs {d['overall_share']:.0%} overall"
-        for d in distinguishing[:3]
-    )
+    facts = "; ".join(_fact(d) for d in distinguishing[:3])
+    description = describe_segment(distinguishing)
     return {
         "segment": -1,
         "segment_name": NOISE_NAME,
+        "description": "In no segment; " + description[0].lower() + description[1:],
         "action": NOISE_ACTION,
         "rule": f"left in no segment by the density method ({n_customers:,} customers)",
         "scores": {},
