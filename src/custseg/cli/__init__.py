@@ -12,7 +12,7 @@ import warnings
 
 import typer
 
-from custseg.cli import demo, predict, report, segment
+from custseg.cli import demo, forecast, predict, report, segment
 from custseg.cli._common import console_err
 from custseg.errors import CustsegError, CustsegWarning
 
@@ -27,6 +27,7 @@ app = typer.Typer(
 app.command("segment")(segment.segment_command)
 app.command("predict")(predict.predict_command)
 app.command("demo")(demo.demo_command)
+app.command("forecast")(forecast.forecast_command)
 app.command("report")(report.report_command)
 
 

@@ -66,6 +66,19 @@ PLANTED_SEGMENTS: tuple[dict[str, Any], ...] = (
 )
 
 
+#: Product families of the first-purchase signal, one per planted segment (in the order of
+#: :data:`PLANTED_SEGMENTS`): with ``first_purchase_signal=True`` product ``p`` belongs to
+#: family ``p % 5``, its description starts with the family's words, and a customer's first
+#: order is drawn from their segment's family.
+PRODUCT_FAMILIES: tuple[str, ...] = (
+    "CRYSTAL CHANDELIER",
+    "PAPER NAPKIN",
+    "CHILDRENS PUZZLE",
+    "GARDEN PLANTER",
+    "KITCHEN STORAGE",
+)
+
+
 def make_transactions(
     n_customers: int = 1000,
     *,
@@ -73,6 +86,7 @@ def make_transactions(
     seed: int = 0,
     end: str = "2023-12-31",
     n_products: int = 400,
+    first_purchase_signal: bool = False,
 ) -> tuple[pd.DataFrame, pd.Series]:
     """Generate invoice lines for customers drawn from ``n_segments`` planted segments.
 
@@ -88,6 +102,11 @@ def make_transactions(
         Last day of the period (ISO date).
     n_products : int
         Size of the product catalogue.
+    first_purchase_signal : bool
+        Plant the segment in the first purchase's product mix too: descriptions name one of
+        :data:`PRODUCT_FAMILIES` and each customer's first order holds products of their
+        segment's family only (its size already depends on the segment). Off by default,
+        which keeps the lines of earlier versions byte for byte.
 
     Returns
     -------
@@ -111,6 +130,13 @@ def make_transactions(
     end_day = dt.datetime.fromisoformat(end)
     prices = np.round(rng.lognormal(mean=1.0, sigma=0.6, size=n_products), 2) + 0.25
     codes = [f"P{i:05d}" for i in range(n_products)]
+    names = [
+        f"{PRODUCT_FAMILIES[p % len(PRODUCT_FAMILIES)]} {p}"
+        if first_purchase_signal
+        else f"PRODUCT {p}"
+        for p in range(n_products)
+    ]
+    family = np.arange(n_products) % len(PRODUCT_FAMILIES)
     rows: list[tuple[Any, ...]] = []
     truth: dict[str, int] = {}
     invoice = 500000
@@ -128,7 +154,7 @@ def make_transactions(
         )
         days = np.sort(rng.uniform(last, first, size=n_orders))[::-1]
         days[0], days[-1] = first, last
-        for day in days:
+        for order, day in enumerate(days):
             invoice += 1
             when = end_day - dt.timedelta(days=float(day))
             when = when.replace(
@@ -138,7 +164,11 @@ def make_transactions(
                 microsecond=0,
             )
             n_lines = int(rng.integers(spec["lines"][0], spec["lines"][1] + 1))
-            items = rng.choice(n_products, size=n_lines, replace=False)
+            if first_purchase_signal and order == 0:
+                own = np.flatnonzero(family == seg)
+                items = rng.choice(own, size=min(n_lines, len(own)), replace=False)
+            else:
+                items = rng.choice(n_products, size=n_lines, replace=False)
             target = float(rng.uniform(*spec["basket"]))
             for p in items:
                 qty = max(1, int(round(target / n_lines / prices[p])))
@@ -146,7 +176,7 @@ def make_transactions(
                     (
                         str(invoice),
                         codes[p],
-                        f"PRODUCT {p}",
+                        names[p],
                         qty,
                         when,
                         float(prices[p]),
@@ -160,7 +190,7 @@ def make_transactions(
                     (
                         f"C{invoice}",
                         codes[p],
-                        f"PRODUCT {p}",
+                        names[p],
                         -1,
                         when + dt.timedelta(days=3),
                         float(prices[p]),

@@ -1,0 +1,297 @@
+"""What a customer's first purchase shows: basket, price level, timing, country and the kinds
+of products bought.
+
+Product kinds come from a small text model fitted on the catalogue: TF-IDF of description words
+(or of product-code characters when there are no descriptions) clustered by k-means into
+:data:`N_PRODUCT_CATEGORIES` categories, each named after its top words. The fitted model is a
+plain scikit-learn :class:`~sklearn.pipeline.Pipeline`, so it saves with skops.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.cluster import KMeans
+from sklearn.decomposition import TruncatedSVD
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import Normalizer
+
+#: Product categories. Eight is enough to tell gifts from kitchenware from decorations in a
+#: gift-shop catalogue, and few enough that each is bought by many first baskets.
+N_PRODUCT_CATEGORIES = 8
+#: Words that describe a variant rather than a kind of product (colours, sizes, packaging).
+#: Without them the categories split by colour ("PINK", "RED") instead of by product kind.
+VARIANT_WORDS: frozenset[str] = frozenset(
+    {
+        "black", "blue", "brown", "cream", "gold", "green", "grey", "ivory", "orange", "pink",
+        "purple", "red", "silver", "white", "yellow", "small", "large", "mini", "jumbo", "big",
+        "set", "sets", "pack", "box", "assorted", "colour", "colours", "design", "of",
+    }
+)  # fmt: skip
+#: Dimensions of the latent semantic analysis the categories are clustered in.
+LSA_DIMENSIONS = 50
+#: Words a category name is made of.
+CATEGORY_NAME_WORDS = 2
+#: A word must appear in this many products to be a TF-IDF term (drops one-off spellings).
+MIN_PRODUCTS_PER_WORD = 2
+
+#: First-purchase features: name -> meaning. ``hour`` needs times in the dates, ``country`` a
+#: country column; the category shares (``category_<name>``) need products or descriptions.
+FIRST_PURCHASE_FEATURES: dict[str, str] = {
+    "first_basket_value": "value of the first purchase (sum of quantity x unit price)",
+    "first_n_items": "items in the first purchase (sum of quantities)",
+    "first_n_products": "distinct products in the first purchase (lines when no product column)",
+    "first_mean_unit_price": "mean unit price of the first purchase's lines",
+    "first_day_of_week": "day of week of the first purchase (0 = Monday)",
+    "first_hour": "hour of the day of the first purchase (when dates have times)",
+    "country": "country of the first purchase (when there is a country column)",
+}
+
+
+def product_texts(sales: pd.DataFrame) -> tuple[pd.Series, str | None]:
+    """The text describing each product, and what it was made from.
+
+    Returns a Series indexed by product key (the product code, else the description) holding
+    the most frequent description of that product (else its code), and ``"description"``,
+    ``"product"`` or ``None`` when neither column has values.
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"product": ["A", "A", "B"], "description": ["MUG", "MUG ", "JUG"]})
+    >>> texts, source = product_texts(s)
+    >>> texts.to_dict(), source
+    ({'A': 'MUG', 'B': 'JUG'}, 'description')
+    """
+    key = _product_key(sales)
+    if key is None:
+        return pd.Series(dtype=object), None
+    has_description = "description" in sales and sales["description"].notna().any()
+    if has_description:
+        text = sales["description"].fillna("").astype(str).str.strip()
+        frame = pd.DataFrame({"key": key, "text": text})
+        frame = frame[frame["text"] != ""]
+        texts = (
+            frame.groupby(["key", "text"])
+            .size()
+            .reset_index(name="n")
+            .sort_values(["key", "n", "text"], ascending=[True, False, True])
+            .drop_duplicates("key")
+            .set_index("key")["text"]
+        )
+        return texts.rename(None), "description"
+    codes = pd.Series(key.unique())
+    return pd.Series(codes.to_numpy(), index=codes.to_numpy()), "product"
+
+
+def _product_key(sales: pd.DataFrame) -> pd.Series | None:
+    for col in ("product", "description"):
+        if col in sales and sales[col].notna().any():
+            return sales[col].fillna("").astype(str).str.strip().str.upper()
+    return None
+
+
+#: Words of three letters or more; digits and sizes such as "10CM" are not product kinds.
+WORD_PATTERN = r"(?u)\b[a-zA-Z]{3,}\b"
+
+
+def line_texts(lines: pd.DataFrame, source: str | None) -> pd.Series:
+    """The text each line is categorised by: its description, else its product code."""
+    col = "description" if source == "description" else "product"
+    if source is None or col not in lines:
+        return pd.Series("", index=lines.index, dtype=object)
+    return lines[col].fillna("").astype(str).str.strip().astype(object)
+
+
+def fit_product_categories(
+    texts: pd.Series, source: str, *, n_categories: int = N_PRODUCT_CATEGORIES, seed: int = 0
+) -> tuple[Pipeline | None, list[str]]:
+    """Cluster product texts into categories; returns the fitted pipeline and category names.
+
+    Descriptions are split into words (:data:`VARIANT_WORDS` and English stop words left
+    out); bare product codes into character 2- and 3-grams, so codes of one family
+    (``85123A``, ``85123B``) fall together. Returns ``(None, [])`` when fewer than two
+    distinct products have text.
+
+    Examples
+    --------
+    >>> texts = pd.Series(["TEA MUG", "COFFEE MUG", "MUG TREE", "PAPER NAPKIN",
+    ...                    "PAPER CUP", "NAPKIN RING"])
+    >>> model, names = fit_product_categories(texts, "description", n_categories=2)
+    >>> sorted(names)
+    ['mug coffee', 'paper napkin']
+    """
+    unique = pd.Series(texts.unique())
+    if len(unique) < 2:
+        return None, []
+    if source == "description":
+        vectorizer = TfidfVectorizer(
+            token_pattern=WORD_PATTERN,
+            stop_words=sorted(ENGLISH_STOP_WORDS | VARIANT_WORDS),
+            min_df=min(MIN_PRODUCTS_PER_WORD, max(1, len(unique) // 10)),
+            sublinear_tf=True,
+        )
+    else:
+        vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(2, 3), lowercase=True)
+    k = min(n_categories, len(unique))
+    try:
+        tfidf = vectorizer.fit_transform(unique.to_numpy())
+    except ValueError:  # no word left in any text
+        return None, []
+    # k-means straight on sparse TF-IDF puts most products in one cluster; on a normalised
+    # low-rank projection (latent semantic analysis) the categories come out balanced.
+    n_dims = min(LSA_DIMENSIONS, tfidf.shape[1] - 1, len(unique) - 1)
+    steps: list[tuple[str, Any]] = [("tfidf", vectorizer)]
+    if n_dims >= 2:
+        steps += [
+            ("lsa", TruncatedSVD(n_components=n_dims, random_state=seed)),
+            ("normalize", Normalizer(copy=False)),
+        ]
+    steps.append(("kmeans", KMeans(n_clusters=k, n_init=4, random_state=seed)))
+    model = Pipeline(steps)
+    model.fit(unique.to_numpy())
+    terms = model[0].get_feature_names_out()
+    centers = model[-1].cluster_centers_
+    if n_dims >= 2:
+        centers = model.named_steps["lsa"].inverse_transform(centers)
+    names: list[str] = []
+    for center in centers:
+        top = [str(terms[i]).strip() for i in np.argsort(-center)[:CATEGORY_NAME_WORDS]]
+        name = " ".join(t for t in top if t) or "other"
+        while name in names:
+            name += "'"
+        names.append(name)
+    return model, names
+
+
+def category_column(name: str) -> str:
+    """Feature name of a category's share: ``category_`` + its name in snake case.
+
+    Examples
+    --------
+    >>> category_column("mug coffee")
+    'category_mug_coffee'
+    """
+    return "category_" + re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+def first_purchase_lines(sales: pd.DataFrame) -> pd.DataFrame:
+    """The lines of each customer's first purchase: their first invoice (the invoice of their
+    earliest line), or all their lines of their first day when there is no invoice column.
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"customer_id": ["a", "a", "a"], "invoice": ["2", "1", "1"],
+    ...     "ts": pd.to_datetime(["2021-01-01 08:00", "2021-01-01 09:00", "2021-01-01 09:00"])})
+    >>> first_purchase_lines(s)["invoice"].tolist()
+    ['2']
+    """
+    if sales.empty:
+        return sales
+    has_invoice = "invoice" in sales and sales["invoice"].notna().any()
+    ordered = sales.sort_values(
+        ["customer_id", "ts", *(["invoice"] if has_invoice else [])], kind="mergesort"
+    )
+    first = ordered.drop_duplicates("customer_id")
+    if has_invoice:
+        key = first.set_index("customer_id")["invoice"]
+        mine = sales["customer_id"].map(key)
+        return sales[sales["invoice"] == mine]
+    day = sales["ts"].dt.normalize()
+    first_day = first.set_index("customer_id")["ts"].dt.normalize()
+    return sales[day == sales["customer_id"].map(first_day)]
+
+
+def first_purchase_features(
+    sales: pd.DataFrame,
+    *,
+    categories: Pipeline | None = None,
+    category_names: list[str] | None = None,
+    category_source: str | None = None,
+    with_hour: bool = True,
+    with_country: bool = True,
+) -> pd.DataFrame:
+    """One row per customer of :data:`FIRST_PURCHASE_FEATURES` and category shares.
+
+    Parameters
+    ----------
+    sales : pandas.DataFrame
+        Kept sale lines (``customer_id``, ``ts``, ``quantity``, ``price``, ``amount`` and,
+        when present, ``invoice``, ``product``, ``description``, ``country``).
+    categories, category_names, category_source : optional
+        From :func:`fit_product_categories` and :func:`product_texts`; each ``category_<name>`` column is the share of
+        the first purchase's value spent on products of that category.
+    with_hour, with_country : bool
+        Whether to add ``first_hour`` and ``country`` (the caller knows whether the data has
+        times and countries).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``customer_id`` (text), sorted.
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"customer_id": ["a", "a", "b"], "invoice": ["1", "1", "2"],
+    ...     "ts": pd.to_datetime(["2021-01-04 10:00"] * 2 + ["2021-01-05 15:00"]),
+    ...     "quantity": [2.0, 1.0, 4.0], "price": [5.0, 10.0, 1.5], "amount": [10.0, 10.0, 6.0]})
+    >>> f = first_purchase_features(s, with_country=False)
+    >>> f.loc["a"].to_dict()  # doctest: +NORMALIZE_WHITESPACE
+    {'first_basket_value': 20.0, 'first_n_items': 3.0, 'first_n_products': 2.0,
+     'first_mean_unit_price': 7.5, 'first_day_of_week': 0.0, 'first_hour': 10.0}
+    """
+    lines = first_purchase_lines(sales)
+    grouped = lines.groupby("customer_id", sort=True)
+    key = _product_key(lines)
+    n_products = (
+        lines.assign(_key=key).groupby("customer_id", sort=True)["_key"].nunique()
+        if key is not None
+        else grouped.size()
+    )
+    first_ts = grouped["ts"].min()
+    out = pd.DataFrame(
+        {
+            "first_basket_value": grouped["amount"].sum(),
+            "first_n_items": grouped["quantity"].sum(),
+            "first_n_products": n_products,
+            "first_mean_unit_price": grouped["price"].mean(),
+            "first_day_of_week": first_ts.dt.day_of_week,
+        }
+    ).astype(np.float64)
+    if with_hour:
+        out["first_hour"] = first_ts.dt.hour.astype(np.float64)
+    if with_country and "country" in lines:
+        out["country"] = grouped["country"].first().fillna("unknown").astype(str).astype(object)
+    if categories is not None and category_names:
+        text = line_texts(lines, category_source)
+        distinct = pd.unique(text.to_numpy())
+        label_of = dict(zip(distinct, categories.predict(distinct), strict=True))
+        labels = text.map(label_of).to_numpy(dtype=np.int64)
+        value = lines["amount"].to_numpy(dtype=np.float64)
+        shares = pd.DataFrame(
+            np.eye(len(category_names))[labels] * value[:, None],
+            columns=[category_column(n) for n in category_names],
+            index=lines.index,
+        )
+        shares["customer_id"] = lines["customer_id"]
+        summed = shares.groupby("customer_id", sort=True).sum()
+        total = summed.sum(axis=1).replace(0.0, np.nan)
+        out = out.join(summed.div(total, axis=0).fillna(0.0))
+    out.index = out.index.astype(str)
+    out.index.name = "customer_id"
+    return out
+
+
+def feature_names(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """Numeric and categorical first-purchase feature columns of ``frame``."""
+    categorical = [c for c in frame.columns if c == "country"]
+    numeric = [c for c in frame.columns if c not in categorical]
+    return numeric, categorical
+
+
+def describe_categories(names: list[str], source: str | None) -> dict[str, Any]:
+    """JSON-ready description of the product categories."""
+    return {"source": source, "names": list(names), "columns": [category_column(n) for n in names]}

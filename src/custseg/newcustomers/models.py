@@ -1,0 +1,683 @@
+"""Fitting the new-customer models, and the object that holds them.
+
+:class:`NewCustomerModels` keeps only plain scikit-learn estimators, NumPy arrays, lists and
+dicts of numbers and text, so it pickles and saves with skops (see :data:`SKOPS_TRUSTED_TYPES`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import HistGradientBoostingRegressor
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.pipeline import Pipeline
+from threadpoolctl import threadpool_limits
+
+from custseg.errors import CustsegWarning, InputError
+from custseg.newcustomers.classifier import CLASSIFIERS, make_classifier, tree_columns
+from custseg.newcustomers.data import SaleLines, parse_day, read_sale_lines
+from custseg.newcustomers.firstpurchase import (
+    N_PRODUCT_CATEGORIES,
+    feature_names,
+    first_purchase_features,
+    fit_product_categories,
+    product_texts,
+)
+from custseg.newcustomers.forecast import (
+    bgnbd_expected_purchases,
+    fit_bgnbd,
+    fit_gamma_gamma,
+    gamma_gamma_expected_value,
+    horizon_outcome,
+    purchase_history,
+)
+
+#: A customer is *new* when their first purchase is at most this many days before the end of
+#: the data: a quarter, long enough to gather a cohort of a size worth evaluating, short enough
+#: that such customers have made at most a purchase or two, so that the buy-till-you-die model
+#: knows little about them. It is also how long a customer must have been known for their
+#: segment to count as known when the classifier is trained.
+NEW_CUSTOMER_DAYS = 90
+#: The clustering family used to label customers with their segment at the calibration end:
+#: k-means is fast (seconds on the 4,300 customers of Online Retail) and gives every customer
+#: a segment (no noise points to leave out).
+SEGMENT_ALGORITHM = "kmeans"
+#: Folds of the out-of-fold segment probabilities the covariate model learns from.
+OOF_FOLDS = 3
+#: Earlier cuts the covariate model learns from, ORIGIN_STEP_DAYS apart: several cohorts
+#: instead of one make it depend less on the season of a single window.
+TRAINING_ORIGINS = 3
+ORIGIN_STEP_DAYS = 30
+#: Default forecast horizon, in days.
+DEFAULT_HORIZON_DAYS = 365
+#: The covariate model needs a window of at least this many days before the calibration end
+#: to learn what earlier new cohorts did next; with less, new customers get plain BG/NBD.
+MIN_TRAINING_WINDOW_DAYS = 28
+#: Poisson-loss boosting of the new-customer multiplier: few shallow trees, strong leaves,
+#: because a cohort is a few hundred customers.
+COVARIATE_PARAMS: dict[str, Any] = {
+    "loss": "poisson",
+    "max_iter": 150,
+    "learning_rate": 0.03,
+    "max_leaf_nodes": 7,
+    "min_samples_leaf": 40,
+    "l2_regularization": 1.0,
+    "max_bins": 32,
+    "early_stopping": False,
+}
+#: Horizon units: ``D`` days, ``W`` weeks, ``M`` months of 365/12 days (rounded), ``Y`` years
+#: of 365 days. A bare number is days.
+HORIZON_UNITS: dict[str, float] = {"D": 1.0, "W": 7.0, "M": 365.0 / 12.0, "Y": 365.0}
+#: Types a skops file holding :class:`NewCustomerModels` must trust beyond skops' defaults.
+#: Beyond the container, only scikit-learn's own tree arrays of the boosted models and data
+#: types; the classifier, text model and scalers are on skops' default list.
+SKOPS_TRUSTED_TYPES: tuple[str, ...] = (
+    "custseg.newcustomers.models.NewCustomerModels",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "numpy.dtype",
+)
+
+
+def parse_horizon(value: str | int) -> int:
+    """Days in a horizon written as ``365D``, ``52W``, ``12M``, ``1Y`` or ``365``.
+
+    Examples
+    --------
+    >>> parse_horizon("365D"), parse_horizon("99"), parse_horizon("12M"), parse_horizon("1y")
+    (365, 99, 365, 365)
+    """
+    text = str(value).strip().upper()
+    unit = text[-1:] if text[-1:] in HORIZON_UNITS else "D"
+    number = text[:-1] if text[-1:] in HORIZON_UNITS else text
+    try:
+        amount = float(number)
+    except ValueError:
+        amount = -1.0
+    days = int(round(amount * HORIZON_UNITS[unit]))
+    if amount <= 0 or days < 1:
+        raise InputError(
+            f"--horizon {value!r} is not a length of time. Write a number of days, weeks, "
+            "months or years such as 365D, 52W, 12M or 1Y (a bare number is days)."
+        )
+    return days
+
+
+@dataclass
+class NewCustomerModels:
+    """Fitted models that forecast purchases and, from a first purchase, predict the segment.
+
+    Attributes
+    ----------
+    categories : Pipeline or None
+        TF-IDF -> LSA -> k-means on product texts (``None`` without products/descriptions).
+    category_names : list of str
+    category_source : {"description", "product"} or None
+    classifier : Pipeline
+        First-purchase features -> segment number.
+    segment_names : list of str
+        Name of each segment number of the calibration segmentation.
+    bgnbd : dict
+        BG/NBD parameters (``r``, ``alpha``, ``a``, ``b``; days) at the calibration end.
+    gamma_gamma : dict
+        Gamma-Gamma parameters of the value of a purchase.
+    covariate_model : Pipeline or None
+        New customers' multiplier of their BG/NBD expectation, from first-purchase features,
+        segment probabilities and ``x, t_x, T``.
+    numeric, categorical : list of str
+        First-purchase features the classifier reads.
+    covariates : list of str
+        Columns the covariate model reads (first-purchase features, ``segment_probability_<k>``,
+        ``x``, ``t_x``, ``T``), in order.
+    cohort_rates : dict
+        Baseline: mean purchases and revenue per customer per day of earlier ``new`` and
+        ``established`` cohorts.
+    settings : dict
+        Calibration end, horizon, new-customer window, training window, flags.
+    """
+
+    categories: Pipeline | None
+    category_names: list[str]
+    category_source: str | None
+    classifier: Pipeline
+    segment_names: list[str]
+    bgnbd: dict[str, Any]
+    gamma_gamma: dict[str, Any]
+    covariate_model: Pipeline | None
+    numeric: list[str]
+    categorical: list[str]
+    covariates: list[str]
+    cohort_rates: dict[str, dict[str, float]]
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def first_purchase_features(self, sales: pd.DataFrame) -> pd.DataFrame:
+        """First-purchase features of each customer in ``sales``, as the models read them."""
+        feats = first_purchase_features(
+            sales,
+            categories=self.categories,
+            category_names=self.category_names,
+            category_source=self.category_source,
+            with_hour="first_hour" in self.numeric,
+            with_country="country" in self.categorical,
+        )
+        for col in self.numeric:
+            if col not in feats:
+                feats[col] = 0.0
+        for col in self.categorical:
+            if col not in feats:
+                feats[col] = "unknown"
+        return feats[self.numeric + self.categorical]
+
+    def segment_probabilities(self, features: pd.DataFrame) -> pd.DataFrame:
+        """Probability of every segment, one column ``segment_probability_<k>`` each."""
+        proba = self.classifier.predict_proba(features)
+        return _proba_frame(
+            proba, self.classifier.classes_, len(self.segment_names), features.index
+        )
+
+    def forecast(
+        self, sales: pd.DataFrame, end: str | dt.date, horizon_days: int | None = None
+    ) -> pd.DataFrame:
+        """Forecast every customer of ``sales`` over the horizon that starts at ``end``.
+
+        Parameters
+        ----------
+        sales : pandas.DataFrame
+            Kept sale lines (as :func:`custseg.newcustomers.data.read_sale_lines` returns).
+        end : str or date
+            First day of the horizon; lines on or after it are ignored.
+        horizon_days : int, optional
+            Length of the horizon; the one the models were fitted for by default.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per customer (index ``customer_id``): ``first_purchase``, ``is_new``,
+            ``n_purchases``, ``revenue``, ``predicted_purchases``, ``predicted_revenue``,
+            ``bgnbd_purchases``, ``cohort_mean_purchases``, and for new customers
+            ``predicted_segment``, ``predicted_segment_name``, ``segment_probability``.
+
+        Examples
+        --------
+        >>> models.forecast(lines.sales, "2011-12-10").head()  # doctest: +SKIP
+        """
+        end_ts = pd.Timestamp(parse_day(end, "The forecast start"))
+        days = int(horizon_days or self.settings["horizon_days"])
+        history = purchase_history(sales, end_ts)
+        before = sales[sales["ts"] < end_ts]
+        is_new = (end_ts - history["first_day"]).dt.days <= self.settings["new_customer_days"]
+        feats = self.first_purchase_features(before[before["customer_id"].isin(history.index)])
+        feats = feats.loc[history.index]
+        proba = self.segment_probabilities(feats)
+        bg = bgnbd_expected_purchases(self.bgnbd, days, history["x"], history["t_x"], history["T"])
+        predicted = bg.copy()
+        if self.covariate_model is not None and is_new.any():
+            X = covariate_frame(feats, proba, history)[self.covariates]
+            multiplier = self.covariate_model.predict(X[is_new.to_numpy()])
+            predicted[is_new.to_numpy()] = bg[is_new.to_numpy()] * multiplier
+        spend = expected_spend(self.gamma_gamma, history)
+        group = np.where(is_new, "new", "established")
+        rates = pd.DataFrame(self.cohort_rates).T
+        out = pd.DataFrame(
+            {
+                "first_purchase": history["first_day"].dt.strftime("%Y-%m-%d"),
+                "is_new": is_new.to_numpy(),
+                "n_purchases": history["n_purchases"].astype(np.int64),
+                "revenue": history["revenue"].round(2),
+                "predicted_purchases": predicted,
+                "predicted_revenue": predicted * spend,
+                "bgnbd_purchases": bg,
+                "cohort_mean_purchases": rates.loc[group, "purchases_per_day"].to_numpy() * days,
+            },
+            index=history.index,
+        )
+        segment = proba.to_numpy().argmax(axis=1)
+        names = np.asarray(self.segment_names, dtype=object)
+        out["predicted_segment"] = (
+            pd.Series(segment, index=out.index, dtype="Int64").where(is_new).astype("Int64")
+        )
+        out["predicted_segment_name"] = pd.Series(
+            names[segment], index=out.index, dtype=object
+        ).where(is_new)
+        out["segment_probability"] = np.where(is_new, proba.to_numpy().max(axis=1), np.nan)
+        return out
+
+    def __repr__(self) -> str:
+        return (
+            f"NewCustomerModels(calibration_end={self.settings.get('calibration_end')!r}, "
+            f"horizon_days={self.settings.get('horizon_days')}, "
+            f"segments={len(self.segment_names)}, categories={len(self.category_names)})"
+        )
+
+
+def _proba_frame(
+    proba: np.ndarray, classes: np.ndarray, n_segments: int, index: pd.Index
+) -> pd.DataFrame:
+    full = np.zeros((len(index), n_segments))
+    full[:, np.asarray(classes, dtype=np.int64)] = proba
+    return pd.DataFrame(
+        full, index=index, columns=[f"segment_probability_{k}" for k in range(n_segments)]
+    )
+
+
+def covariate_frame(
+    features: pd.DataFrame, proba: pd.DataFrame, history: pd.DataFrame
+) -> pd.DataFrame:
+    """The covariate model's input: first-purchase features, segment probabilities and the
+    BTYD summary ``x, t_x, T`` of each customer."""
+    return features.join(proba).join(history[["x", "t_x", "T"]])
+
+
+def expected_spend(gamma_gamma: dict[str, Any], history: pd.DataFrame) -> np.ndarray:
+    """Gamma-Gamma expected value of a future purchase. Customers without a repeat purchase
+    count their first purchase as one observation (shrunk to the population mean), so a big
+    first basket predicts bigger purchases than a small one."""
+    x = history["x"].to_numpy()
+    value = np.where(x > 0, history["repeat_value"], history["first_value"])
+    return gamma_gamma_expected_value(gamma_gamma, np.maximum(x, 1), value)
+
+
+@dataclass
+class FitDetails:
+    """What fitting found on the way (for the evaluation and metrics.json)."""
+
+    labels: pd.Series
+    known: pd.Index
+    features: pd.DataFrame
+    history: pd.DataFrame
+    oof_accuracy: float | None
+    training_window_days: int | None
+    n_covariate_training: int
+    segment_model: Any
+    seconds: dict[str, float]
+    warnings: list[str] = field(default_factory=list)
+
+
+def fit_models(
+    lines: SaleLines,
+    source: str | Path | pd.DataFrame,
+    calibration_end: dt.date,
+    horizon_days: int,
+    *,
+    seed: int = 0,
+    classifier: str = "logistic",
+    segment_options: dict[str, Any] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[NewCustomerModels, FitDetails]:
+    """Fit every new-customer model on the lines dated before ``calibration_end``."""
+    import custseg
+
+    if classifier not in CLASSIFIERS:
+        raise InputError(
+            f"Unknown classifier {classifier!r}. Choose one of: {', '.join(CLASSIFIERS)}."
+        )
+    seconds: dict[str, float] = {}
+    notes: list[str] = []
+    clock = time.perf_counter()
+
+    def stage(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        seconds[name] = round(now - clock, 3)
+        clock = now
+
+    def say(label: str) -> None:
+        if progress is not None:
+            progress(label)
+
+    end = pd.Timestamp(calibration_end)
+    sales = lines.sales
+    calib = sales[sales["ts"] < end]
+    history = purchase_history(sales, end)
+    say("Segmenting the calibration period")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CustsegWarning)
+        seg = custseg.segment(
+            source,
+            kind="transactions",
+            algorithm=SEGMENT_ALGORITHM,
+            analysis_date=calibration_end,
+            seed=seed,
+            **(segment_options or {}),
+        )
+    labels = seg.segments.set_index("customer_id")["segment"].astype(np.int64)
+    labels.index = labels.index.astype(str)
+    segment_names = [str(n) for n in seg.model.segment_names]
+    stage("segment")
+
+    # The models below fit a few thousand rows: threads cost more in start-up and spinning
+    # than they save (the boosting is 2x faster on one thread on 2 cores).
+    limiter = threadpool_limits(limits=1)
+    try:
+        models, details = _fit_after_segmentation(
+            lines,
+            calib,
+            history,
+            labels,
+            segment_names,
+            end,
+            calibration_end,
+            horizon_days,
+            seed=seed,
+            classifier=classifier,
+            say=say,
+            stage=stage,
+            notes=notes,
+        )
+    finally:
+        limiter.restore_original_limits()
+    details.segment_model = seg.model
+    details.seconds = seconds
+    return models, details
+
+
+def _fit_after_segmentation(
+    lines: SaleLines,
+    calib: pd.DataFrame,
+    history: pd.DataFrame,
+    labels: pd.Series,
+    segment_names: list[str],
+    end: pd.Timestamp,
+    calibration_end: dt.date,
+    horizon_days: int,
+    *,
+    seed: int,
+    classifier: str,
+    say: Callable[[str], None],
+    stage: Callable[[str], None],
+    notes: list[str],
+) -> tuple[NewCustomerModels, FitDetails]:
+    say("Product categories and first purchases")
+    texts, text_source = product_texts(calib)
+    categories, category_names = (
+        fit_product_categories(
+            texts, text_source or "", n_categories=N_PRODUCT_CATEGORIES, seed=seed
+        )
+        if text_source
+        else (None, [])
+    )
+    feats = first_purchase_features(
+        calib,
+        categories=categories,
+        category_names=category_names,
+        category_source=text_source,
+        with_hour=lines.has_time,
+        with_country="country" in lines.roles,
+    ).loc[history.index]
+    numeric, categorical = feature_names(feats)
+    stage("first_purchase")
+
+    say("First-purchase segment classifier")
+    age = (end - history["first_day"]).dt.days
+    known = history.index[(age > NEW_CUSTOMER_DAYS).to_numpy()].intersection(labels.index)
+    if known.size < 2 * len(segment_names) or labels.loc[known].nunique() < 2:
+        known = history.index.intersection(labels.index)
+        notes.append(
+            f"fewer than {2 * len(segment_names)} customers were known for over "
+            f"{NEW_CUSTOMER_DAYS} days before the calibration end: the segment classifier "
+            "learned from every customer, new ones included"
+        )
+    y = labels.loc[known].to_numpy()
+    clf = make_classifier(numeric, categorical, family=classifier, seed=seed)
+    clf.fit(feats.loc[known], y)
+    n_seg = len(segment_names)
+    proba = _proba_frame(clf.predict_proba(feats), clf.classes_, n_seg, feats.index)
+    counts = np.bincount(y, minlength=n_seg)
+    folds = int(min(OOF_FOLDS, counts[counts > 0].min()))
+    oof_accuracy = None
+    if folds >= 2:
+        oof = cross_val_predict(
+            make_classifier(numeric, categorical, family=classifier, seed=seed),
+            feats.loc[known],
+            y,
+            cv=StratifiedKFold(folds, shuffle=True, random_state=seed),
+            method="predict_proba",
+        )
+        classes = np.unique(y)
+        oof_frame = _proba_frame(oof, classes, n_seg, known)
+        # Customers the classifier learned from get out-of-fold probabilities, so the
+        # covariate model does not learn to trust probabilities that saw the answer.
+        proba.loc[known] = oof_frame
+        oof_accuracy = float(np.mean(classes[oof.argmax(axis=1)] == y))
+    stage("classifier")
+
+    say("BG/NBD and Gamma-Gamma")
+    bg = fit_bgnbd(history["x"], history["t_x"], history["T"])
+    gg = fit_gamma_gamma(history["x"], history["repeat_value"])
+    stage("bgnbd")
+
+    say("New-customer covariate model")
+    span = (end - pd.Timestamp(lines.first_day)).days
+    window = min(horizon_days, span - NEW_CUSTOMER_DAYS)
+    covariate_model = None
+    covariates = [*numeric, *proba.columns, "x", "t_x", "T", *categorical]
+    rates: dict[str, dict[str, float]] = {}
+    n_training = 0
+    if window >= MIN_TRAINING_WINDOW_DAYS:
+        parts = []
+        for origin in range(TRAINING_ORIGINS):
+            inner_end = end - pd.Timedelta(days=window + origin * ORIGIN_STEP_DAYS)
+            if origin and (inner_end - pd.Timestamp(lines.first_day)).days < NEW_CUSTOMER_DAYS:
+                break
+            part = _training_rows(calib, feats, proba, covariates, inner_end, window)
+            parts.append(part)
+            if origin == 0:
+                rates = part.rates
+        n_training = sum(len(p.target) for p in parts)
+        if n_training >= 2 * COVARIATE_PARAMS["min_samples_leaf"]:
+            n_numeric = len(covariates) - len(categorical)
+            covariate_model = Pipeline(
+                [
+                    ("columns", tree_columns(covariates[:n_numeric], categorical)),
+                    (
+                        "model",
+                        HistGradientBoostingRegressor(
+                            **COVARIATE_PARAMS,
+                            categorical_features=list(range(n_numeric, len(covariates))),
+                            random_state=seed,
+                        ),
+                    ),
+                ]
+            )
+            # Poisson regression of actual / expected with weight = expected is the same fit
+            # as a Poisson regression of the counts with log(expected) as an offset.
+            covariate_model.fit(
+                pd.concat([p.X for p in parts]),
+                np.concatenate([p.target for p in parts]),
+                model__sample_weight=np.concatenate([p.expected for p in parts]),
+            )
+        else:
+            notes.append(
+                f"only {n_training} new customers in the training windows: new customers get "
+                "plain BG/NBD forecasts"
+            )
+    else:
+        notes.append(
+            f"the calibration period ({span} days) leaves less than "
+            f"{MIN_TRAINING_WINDOW_DAYS} days after a {NEW_CUSTOMER_DAYS}-day cohort to learn "
+            "from: new customers get plain BG/NBD forecasts"
+        )
+    if not rates:
+        overall = horizon_outcome(calib, pd.Timestamp(lines.first_day), span)
+        per_day = {
+            "purchases_per_day": float(overall["purchases"].mean() / max(span, 1)),
+            "revenue_per_day": float(overall["revenue"].mean() / max(span, 1)),
+        }
+        rates = {"new": per_day, "established": per_day}
+    stage("covariates")
+
+    models = NewCustomerModels(
+        categories=categories,
+        category_names=category_names,
+        category_source=text_source,
+        classifier=clf,
+        segment_names=segment_names,
+        bgnbd=bg,
+        gamma_gamma=gg,
+        covariate_model=covariate_model,
+        numeric=numeric,
+        categorical=categorical,
+        covariates=covariates,
+        cohort_rates=rates,
+        settings={
+            "calibration_end": calibration_end.isoformat(),
+            "horizon_days": int(horizon_days),
+            "new_customer_days": NEW_CUSTOMER_DAYS,
+            "training_window_days": int(window) if covariate_model is not None else None,
+            "segment_algorithm": SEGMENT_ALGORITHM,
+            "classifier": classifier,
+            "seed": seed,
+        },
+    )
+    details = FitDetails(
+        labels=labels,
+        known=known,
+        features=feats,
+        history=history,
+        oof_accuracy=oof_accuracy,
+        training_window_days=models.settings["training_window_days"],
+        n_covariate_training=n_training,
+        segment_model=None,
+        seconds={},
+        warnings=notes,
+    )
+    return models, details
+
+
+@dataclass
+class _TrainingRows:
+    X: pd.DataFrame
+    target: np.ndarray
+    expected: np.ndarray
+    rates: dict[str, dict[str, float]]
+
+
+def _training_rows(
+    calib: pd.DataFrame,
+    feats: pd.DataFrame,
+    proba: pd.DataFrame,
+    covariates: list[str],
+    inner_end: pd.Timestamp,
+    window: int,
+) -> _TrainingRows:
+    """What the new customers of an earlier cut did in the ``window`` days after it, next to
+    what BG/NBD fitted at that cut expected of them."""
+    inner = purchase_history(calib, inner_end)
+    inner_new = ((inner_end - inner["first_day"]).dt.days <= NEW_CUSTOMER_DAYS).to_numpy()
+    outcome = horizon_outcome(calib, inner_end, window).reindex(inner.index, fill_value=0.0)
+    rates = {
+        name: {
+            "purchases_per_day": float(outcome["purchases"][mask].mean() / window)
+            if mask.any()
+            else 0.0,
+            "revenue_per_day": float(outcome["revenue"][mask].mean() / window)
+            if mask.any()
+            else 0.0,
+        }
+        for name, mask in (("new", inner_new), ("established", ~inner_new))
+    }
+    new_ids = inner.index[inner_new]
+    part = inner.loc[new_ids]
+    inner_bg = fit_bgnbd(inner["x"], inner["t_x"], inner["T"])
+    expected = np.maximum(
+        bgnbd_expected_purchases(inner_bg, window, part["x"], part["t_x"], part["T"]), 1e-6
+    )
+    X = covariate_frame(feats.loc[new_ids], proba.loc[new_ids], part)[covariates]
+    target = outcome.loc[new_ids, "purchases"].to_numpy() / expected
+    return _TrainingRows(X=X, target=target, expected=expected, rates=rates)
+
+
+def check_calibration_end(lines: SaleLines, calibration_end: dt.date, *, need_after: bool) -> None:
+    """Refuse a calibration end outside the data, naming the data's date range."""
+    first, last = lines.first_day, lines.last_day
+    latest = last if need_after else last + dt.timedelta(days=1)
+    if not first < calibration_end <= latest:
+        after = " and leave days after it to compare the forecast with" if need_after else ""
+        raise InputError(
+            f"Calibration end {calibration_end} is outside the data, whose kept sales run from "
+            f"{first} to {last}. Pick a day after {first}{after}, e.g. "
+            f"{first + (last - first) * 3 // 4}."
+        )
+
+
+def fit_new_customer_models(
+    source: str | Path | pd.DataFrame,
+    calibration_end: str | dt.date | None = None,
+    *,
+    horizon: str | int = f"{DEFAULT_HORIZON_DAYS}D",
+    seed: int = 0,
+    classifier: str = "logistic",
+    sheet: str | None = None,
+    columns: dict[str, str] | None = None,
+    date_format: str | None = None,
+    non_product_codes: list[str] | None = None,
+) -> NewCustomerModels:
+    """Fit the first-purchase segment classifier and the purchase forecast on invoice lines.
+
+    Parameters
+    ----------
+    source : str, Path or pandas.DataFrame
+        Invoice lines (any file :func:`custseg.segment` reads, or a DataFrame). Product,
+        description, invoice and country columns are used when present.
+    calibration_end : str or date, optional
+        Lines on or after this day are not used; by default the day after the last line.
+    horizon : str or int
+        Forecast horizon: ``365D``, ``52W``, ``12M``, ``1Y`` or a number of days.
+    seed : int
+        Seed of everything random.
+    classifier : {"logistic", "hgb"}
+        First-purchase classifier family (see ``docs/new-customers.md``).
+    sheet, columns, date_format, non_product_codes
+        As in :func:`custseg.segment`.
+
+    Returns
+    -------
+    NewCustomerModels
+
+    Examples
+    --------
+    >>> from custseg.newcustomers import fit_new_customer_models
+    >>> models = fit_new_customer_models(custseg.datasets.demo_path())  # doctest: +SKIP
+    >>> models.forecast(lines.sales, "2011-12-10")  # doctest: +SKIP
+    """
+    days = parse_horizon(horizon)
+    options = read_options(sheet, columns, date_format, non_product_codes)
+    lines = read_sale_lines(source, **options)
+    end = (
+        lines.last_day + dt.timedelta(days=1)
+        if calibration_end is None
+        else parse_day(calibration_end, "Calibration end")
+    )
+    check_calibration_end(lines, end, need_after=False)
+    models, _ = fit_models(
+        lines,
+        source,
+        end,
+        days,
+        seed=seed,
+        classifier=classifier,
+        segment_options=options,
+    )
+    return models
+
+
+def read_options(
+    sheet: str | None,
+    columns: dict[str, str] | None,
+    date_format: str | None,
+    non_product_codes: list[str] | None,
+) -> dict[str, Any]:
+    """The reading options both the lines and the calibration segmentation are read with."""
+    return {
+        "sheet": sheet,
+        "columns": columns,
+        "date_format": date_format,
+        "non_product_codes": non_product_codes,
+    }
