@@ -56,13 +56,15 @@ OOF_FOLDS = 3
 #: instead of one make it depend less on the season of a single window.
 TRAINING_ORIGINS = 3
 ORIGIN_STEP_DAYS = 30
+#: Floor of a BG/NBD expectation used as a divisor.
+MIN_EXPECTED = 1e-6
 #: Default forecast horizon, in days.
 DEFAULT_HORIZON_DAYS = 365
 #: The covariate model needs a window of at least this many days before the calibration end
 #: to learn what earlier new cohorts did next; with less, new customers get plain BG/NBD.
 MIN_TRAINING_WINDOW_DAYS = 28
-#: Poisson-loss boosting of the new-customer multiplier: few shallow trees, strong leaves,
-#: because a cohort is a few hundred customers.
+#: Poisson-loss boosting of new customers' purchases in the training window: few shallow
+#: trees and large leaves, because a cohort is a few hundred customers.
 COVARIATE_PARAMS: dict[str, Any] = {
     "loss": "poisson",
     "max_iter": 150,
@@ -129,13 +131,13 @@ class NewCustomerModels:
     gamma_gamma : dict
         Gamma-Gamma parameters of the value of a purchase.
     covariate_model : Pipeline or None
-        New customers' multiplier of their BG/NBD expectation, from first-purchase features,
-        segment probabilities and ``x, t_x, T``.
+        New customers' purchases over the training window, from first-purchase features,
+        segment probabilities, ``x, t_x, T`` and BG/NBD's expectation (Poisson boosting).
     numeric, categorical : list of str
         First-purchase features the classifier reads.
     covariates : list of str
         Columns the covariate model reads (first-purchase features, ``segment_probability_<k>``,
-        ``x``, ``t_x``, ``T``), in order.
+        ``x``, ``t_x``, ``T``, ``bgnbd_expected``, then ``country``), in order.
     cohort_rates : dict
         Baseline: mean purchases and revenue per customer per day of earlier ``new`` and
         ``established`` cohorts.
@@ -219,9 +221,16 @@ class NewCustomerModels:
         bg = bgnbd_expected_purchases(self.bgnbd, days, history["x"], history["t_x"], history["T"])
         predicted = bg.copy()
         if self.covariate_model is not None and is_new.any():
-            X = covariate_frame(feats, proba, history)[self.covariates]
-            multiplier = self.covariate_model.predict(X[is_new.to_numpy()])
-            predicted[is_new.to_numpy()] = bg[is_new.to_numpy()] * multiplier
+            new = is_new.to_numpy()
+            window = int(self.settings["training_window_days"])
+            in_window = bgnbd_expected_purchases(
+                self.bgnbd, window, history["x"], history["t_x"], history["T"]
+            )
+            X = covariate_frame(feats, proba, history, in_window)[self.covariates]
+            counts = self.covariate_model.predict(X[new])
+            # The model forecasts the training window's length; BG/NBD's own curve carries
+            # that to the horizon asked for.
+            predicted[new] = counts * bg[new] / np.maximum(in_window[new], MIN_EXPECTED)
         spend = expected_spend(self.gamma_gamma, history)
         group = np.where(is_new, "new", "established")
         rates = pd.DataFrame(self.cohort_rates).T
@@ -268,11 +277,13 @@ def _proba_frame(
 
 
 def covariate_frame(
-    features: pd.DataFrame, proba: pd.DataFrame, history: pd.DataFrame
+    features: pd.DataFrame, proba: pd.DataFrame, history: pd.DataFrame, bgnbd: np.ndarray
 ) -> pd.DataFrame:
-    """The covariate model's input: first-purchase features, segment probabilities and the
-    BTYD summary ``x, t_x, T`` of each customer."""
-    return features.join(proba).join(history[["x", "t_x", "T"]])
+    """The covariate model's input: first-purchase features, segment probabilities, the BTYD
+    summary ``x, t_x, T`` of each customer and BG/NBD's expectation over the window."""
+    frame = features.join(proba).join(history[["x", "t_x", "T"]])
+    frame["bgnbd_expected"] = np.asarray(bgnbd, dtype=np.float64)
+    return frame
 
 
 def expected_spend(gamma_gamma: dict[str, Any], history: pd.DataFrame) -> np.ndarray:
@@ -457,7 +468,7 @@ def _fit_after_segmentation(
     span = (end - pd.Timestamp(lines.first_day)).days
     window = min(horizon_days, span - NEW_CUSTOMER_DAYS)
     covariate_model = None
-    covariates = [*numeric, *proba.columns, "x", "t_x", "T", *categorical]
+    covariates = [*numeric, *proba.columns, "x", "t_x", "T", "bgnbd_expected", *categorical]
     rates: dict[str, dict[str, float]] = {}
     n_training = 0
     if window >= MIN_TRAINING_WINDOW_DAYS:
@@ -486,12 +497,8 @@ def _fit_after_segmentation(
                     ),
                 ]
             )
-            # Poisson regression of actual / expected with weight = expected is the same fit
-            # as a Poisson regression of the counts with log(expected) as an offset.
             covariate_model.fit(
-                pd.concat([p.X for p in parts]),
-                np.concatenate([p.target for p in parts]),
-                model__sample_weight=np.concatenate([p.expected for p in parts]),
+                pd.concat([p.X for p in parts]), np.concatenate([p.target for p in parts])
             )
         else:
             notes.append(
@@ -555,7 +562,6 @@ def _fit_after_segmentation(
 class _TrainingRows:
     X: pd.DataFrame
     target: np.ndarray
-    expected: np.ndarray
     rates: dict[str, dict[str, float]]
 
 
@@ -586,12 +592,9 @@ def _training_rows(
     new_ids = inner.index[inner_new]
     part = inner.loc[new_ids]
     inner_bg = fit_bgnbd(inner["x"], inner["t_x"], inner["T"])
-    expected = np.maximum(
-        bgnbd_expected_purchases(inner_bg, window, part["x"], part["t_x"], part["T"]), 1e-6
-    )
-    X = covariate_frame(feats.loc[new_ids], proba.loc[new_ids], part)[covariates]
-    target = outcome.loc[new_ids, "purchases"].to_numpy() / expected
-    return _TrainingRows(X=X, target=target, expected=expected, rates=rates)
+    expected = bgnbd_expected_purchases(inner_bg, window, part["x"], part["t_x"], part["T"])
+    X = covariate_frame(feats.loc[new_ids], proba.loc[new_ids], part, expected)[covariates]
+    return _TrainingRows(X=X, target=outcome.loc[new_ids, "purchases"].to_numpy(), rates=rates)
 
 
 def check_calibration_end(lines: SaleLines, calibration_end: dt.date, *, need_after: bool) -> None:
