@@ -30,9 +30,8 @@ from custseg.report.summary import format_count, format_metric, format_number, f
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"
-N_FIGURES = 3
-"""Segment sizes, segment map and the k curve; a dendrogram adds one, a single candidate
-(density method, fixed k) drops the curve."""
+ALWAYS = {"sizes", "map", "heatmap", "silhouette", "before", "after"}
+"""Figures every report holds (with two or more segments and numeric features)."""
 
 
 def xss_customers(n: int = 120) -> pd.DataFrame:
@@ -90,9 +89,32 @@ def noise_result() -> Any:
     return result
 
 
+def expected_figures(data: dict[str, Any]) -> set[str]:
+    """The figures the page should hold for this report data, worked out from the data."""
+    eda = data["eda"]
+    names = set(ALWAYS)
+    names |= {f"effects-{r['segment']}" for r in data["segments"]["rows"] if r["effects"]}
+    optional = {
+        "k_selection": data["k_selection"]["show_curve"],
+        "dendrogram": data["dendrogram"] is not None,
+        "correlation": eda["correlation"] is not None,
+        "missing": bool(eda["missing"]),
+        "categories": bool(eda["categories"]),
+        # Transactions only: sales by month, orders per customer, the RFM grid.
+        "activity": bool(eda["activity"]),
+        "orders": eda["orders"] is not None,
+        "rfm_grid": data["rfm_grid"] is not None,
+    }
+    return names | {name for name, shown in optional.items() if shown}
+
+
 def n_figures(data: dict[str, Any]) -> int:
-    """Figures the page should hold for this report data."""
-    return N_FIGURES - (not data["k_selection"]["show_curve"]) + (data["dendrogram"] is not None)
+    """How many figures the page should hold for this report data."""
+    return len(expected_figures(data))
+
+
+def figure_ids(page: str) -> set[str]:
+    return set(re.findall(r'<div id="figure-([\w-]+)" class="plotly-graph-div"', page))
 
 
 def escaped(text: str) -> str:
@@ -242,7 +264,12 @@ def test_report_has_every_section(name: str, request: pytest.FixtureRequest) -> 
     assert page.startswith("<!DOCTYPE html>")
     for i, title in enumerate(SECTION_TITLES.values(), start=1):
         assert f"<h2>{i}. {title}</h2>" in page
-    assert page.count('class="plotly-graph-div"') == n_figures(build_report_data(result))
+    data = build_report_data(result)
+    assert figure_ids(page) == expected_figures(data)
+    assert page.count('class="plotly-graph-div"') == n_figures(data)
+    kind = result.metrics["kind"]
+    transactions = {"activity", "orders", "rfm_grid"}
+    assert (transactions <= figure_ids(page)) == (kind == "transactions")
 
 
 def test_transactions_report_shows_revenue_and_cleaning(transactions_result: Any) -> None:
@@ -406,7 +433,8 @@ def test_density_result_with_noise(noise_result: Any) -> None:
     assert ks["leaderboard"]["has_noise"]
     page = render_report(noise_result)
     assert '<tr class="noise">' in page
-    assert page.count('class="plotly-graph-div"') == n_figures(data) == 2
+    assert figure_ids(page) == expected_figures(data)
+    assert "k_selection" not in figure_ids(page)
     assert escaped(metrics["family_reason"]) in page
 
 

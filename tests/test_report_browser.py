@@ -3,13 +3,15 @@ no error is logged and no script from the data runs. Skipped without playwright/
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
-from test_report import xss_customers
+from test_report import IMG, SCRIPT, xss_customers
 
 import custseg
+from custseg.report import SECTION_TITLES
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -23,9 +25,19 @@ CHROMIUM_ARGS = [
 
 
 def n_figures(path: Path) -> int:
-    """Plotly figures the report holds (3 to 4: the k curve is left out for one candidate,
-    a dendrogram is added for hierarchical clustering)."""
+    """Plotly figures the report holds (their number depends on the data)."""
     return path.read_text(encoding="utf-8").count('class="plotly-graph-div"')
+
+
+def xss_lines(folder: Path) -> Path:
+    """Invoice lines whose file name, descriptions, countries and ids are HTML."""
+    lines, _ = custseg.datasets.make_transactions(200, n_segments=3, seed=1)
+    lines["Description"] = IMG
+    lines["Country"] = [SCRIPT if i % 3 else IMG for i in range(len(lines))]
+    lines["CustomerID"] = lines["CustomerID"].astype(str) + "<b>"
+    path = folder / f"{IMG}.csv"
+    lines.to_csv(path, index=False)
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +77,41 @@ def open_report(browser: Any, path: Path) -> dict[str, Any]:
     legend = page.evaluate(
         "[...document.querySelectorAll('#figure-map .legendtext')].map(el => el.textContent)"
     )
+    # Every section is laid out with a visible heading and some height; every figure has
+    # drawn something (an SVG with a size) rather than an empty box.
+    sections = page.evaluate(
+        "[...document.querySelectorAll('section')].map(s => ({id: s.id, "
+        "h2: s.querySelector('h2').textContent, height: s.getBoundingClientRect().height}))"
+    )
+    empty = page.evaluate(
+        "[...document.querySelectorAll('.js-plotly-plot')].filter(el => "
+        "el.getBoundingClientRect().height < 50).map(el => el.id)"
+    )
+    images = page.evaluate("document.querySelectorAll('img').length")
     page.close()
-    return {**seen, "drawn": drawn, "legend": legend}
+    return {
+        **seen,
+        "drawn": drawn,
+        "legend": legend,
+        "sections": sections,
+        "empty": empty,
+        "images": images,
+    }
+
+
+def check_page(seen: dict[str, Any], path: Path) -> None:
+    """No error, no dialog, no request but the page itself, all sections and figures."""
+    assert seen["errors"] == []
+    assert seen["dialogs"] == []
+    assert seen["requests"] == [path.as_uri()]
+    assert [s["id"] for s in seen["sections"]] == list(SECTION_TITLES)
+    assert [s["h2"] for s in seen["sections"]] == [
+        f"{i}. {t}" for i, t in enumerate(SECTION_TITLES.values(), start=1)
+    ]
+    assert all(s["height"] > 100 for s in seen["sections"])
+    assert seen["drawn"] == n_figures(path)
+    assert seen["empty"] == []
+    assert seen["images"] == 0
 
 
 @pytest.mark.slow
@@ -74,12 +119,24 @@ def test_report_opens_offline_and_runs_no_data_script(browser: Any, tmp_path: Pa
     result = custseg.segment(xss_customers(), seed=0)
     out = result.save(tmp_path / "out")
     seen = open_report(browser, out / "report.html")
-    assert seen["errors"] == []
-    assert seen["dialogs"] == []
-    assert seen["requests"] == [(out / "report.html").as_uri()]
-    assert seen["drawn"] == n_figures(out / "report.html") >= 3
+    check_page(seen, out / "report.html")
+    assert seen["drawn"] >= 10
     # Segment names built from the HTML column name show as text in the legend.
     assert any("<script>alert" in text for text in seen["legend"])
+
+
+@pytest.mark.slow
+def test_transactions_with_html_in_every_field(browser: Any, tmp_path: Path) -> None:
+    result = custseg.segment(xss_lines(tmp_path), algorithm="kmeans", seed=0)
+    out = result.save(tmp_path / "out")
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "&lt;img src=x onerror=alert(1)&gt;.csv" in page  # the file name, as text
+    seen = open_report(browser, out / "report.html")
+    check_page(seen, out / "report.html")
+    # Sales by month, orders per customer, countries and the RFM grid drew too.
+    assert {"figure-activity", "figure-orders", "figure-categories", "figure-rfm_grid"} <= set(
+        re.findall(r'id="(figure-[\w-]+)"', page)
+    )
 
 
 @pytest.mark.slow
@@ -88,6 +145,5 @@ def test_hierarchical_report_draws_its_dendrogram(browser: Any, tmp_path: Path) 
     result = custseg.segment(lines, algorithm="hierarchical", seed=0)
     out = result.save(tmp_path / "out")
     seen = open_report(browser, out / "report.html")
-    assert seen["errors"] == [] and seen["dialogs"] == []
-    assert seen["requests"] == [(out / "report.html").as_uri()]
-    assert seen["drawn"] == n_figures(out / "report.html") == 4
+    check_page(seen, out / "report.html")
+    assert 'id="figure-dendrogram"' in (out / "report.html").read_text(encoding="utf-8")

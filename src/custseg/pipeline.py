@@ -379,7 +379,9 @@ def segment(
         name_rfm_segments,
         noise_entry,
         segment_profiles,
+        summarize_distinguishing,
     )
+    from custseg.profile.rules import segment_rules
     from custseg.result import SegmentationResult, library_versions
 
     if k is not None and (not isinstance(k, (int, np.integer)) or k < 2):
@@ -477,6 +479,12 @@ def segment(
         actions = [d["action"] for d in naming]
         if noise_distinct is not None:
             naming.append(noise_entry(int((~member).sum()), noise_distinct))
+        rules = segment_rules(feats, labels, colplan.numeric, colplan.categorical, seed=seed)
+        for entry in naming:
+            items = noise_distinct if entry["segment"] < 0 else distinct.get(entry["segment"])
+            entry["distinguishing"] = summarize_distinguishing(items or [])
+            if entry["segment"] >= 0:
+                entry["membership"] = rules.get(entry["segment"])
         revenue_col = "revenue" if prep.schema.kind == "transactions" else None
         feature_columns = [c for c in feats.columns if c != "customer_id"]
         profiles = segment_profiles(

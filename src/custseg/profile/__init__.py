@@ -7,7 +7,11 @@ from custseg.profile.naming import (
     name_rfm_segments,
     noise_entry,
 )
-from custseg.profile.profiles import distinguishing_features, segment_profiles
+from custseg.profile.profiles import (
+    distinguishing_features,
+    segment_profiles,
+    summarize_distinguishing,
+)
 
 __all__ = [
     "CUSTOMER_ACTIONS",
@@ -17,4 +21,5 @@ __all__ = [
     "name_rfm_segments",
     "noise_entry",
     "segment_profiles",
+    "summarize_distinguishing",
 ]

@@ -30,7 +30,9 @@ class NamingRule:
 
 #: The RFM naming rules, in priority order. R = recency score (5 = bought most recently),
 #: F = frequency score, M = monetary score, T = tenure score (1 = joined most recently),
-#: ``orders`` = the segment's median number of orders.
+#: V = the segment's share of revenue / its share of customers (1 = it spends like the
+#: average customer; a skewed segment can have a high median and still bring less than its
+#: share, and is then no "big spender"), ``orders`` = the segment's median number of orders.
 RFM_NAMING_RULES: tuple[NamingRule, ...] = (
     NamingRule(
         "Champions",
@@ -46,8 +48,8 @@ RFM_NAMING_RULES: tuple[NamingRule, ...] = (
     ),
     NamingRule(
         "Big spenders",
-        "R >= 3 and M >= 4",
-        lambda s: s["R"] >= 3 and s["M"] >= 4,
+        "R >= 3 and M >= 4 and V >= 1",
+        lambda s: s["R"] >= 3 and s["M"] >= 4 and s["V"] >= 1,
         "Offer premium lines, bundles and personal service.",
     ),
     NamingRule(
@@ -240,6 +242,7 @@ def name_rfm_segments(
             "F": _score(med["orders"], freq),
             "M": _score(med["revenue"], mon),
             "T": _score(med["tenure"], ten),
+            "V": round(float(mon[inside].mean() / mon.mean()), 3) if mon.mean() > 0 else 0.0,
             "orders": med["orders"],
         }
         matching = [r for r in RFM_NAMING_RULES if r.test(scores)]

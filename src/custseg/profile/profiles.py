@@ -106,3 +106,29 @@ def distinguishing_features(
         items.sort(key=lambda d: -abs(d["effect"]))
         result[int(seg)] = items
     return result
+
+
+MAX_DISTINGUISHING = 6
+"""Distinguishing features kept per segment in metrics.json and shown in the report."""
+
+
+def summarize_distinguishing(
+    items: list[dict[str, Any]], n: int = MAX_DISTINGUISHING
+) -> list[dict[str, Any]]:
+    """The ``n`` strongest items of :func:`distinguishing_features`, rounded for reading.
+
+    Examples
+    --------
+    >>> summarize_distinguishing([{"feature": "age", "kind": "numeric", "effect": 1.23456,
+    ...     "segment_median": 61.0, "overall_median": 40.5}])
+    [{'feature': 'age', 'kind': 'numeric', 'effect': 1.235, 'segment_median': 61.0, 'overall_median': 40.5}]
+    """
+    out = []
+    for item in items[:n]:
+        out.append(
+            {
+                key: round(float(value), 3) if key == "effect" else value
+                for key, value in item.items()
+            }
+        )
+    return out

@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import html
 import math
+import re
+import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from plotly import colors as plotly_colors
 from plotly.subplots import make_subplots
 
 MAP_MAX_POINTS = 5_000
@@ -526,4 +529,1000 @@ def segment_sizes_figure(profiles: pd.DataFrame | Sequence[Mapping[str, Any]]) -
     # Room on the right for the value labels outside the longest bar.
     fig.update_xaxes(title_text="percent", ticksuffix="%", range=[0, max(top, 1.0) * 1.12])
     fig.update_yaxes(autorange="reversed", automargin=True)
+    return fig
+
+
+# ---------------------------------------------------------------- data and profile figures
+#
+# Customer strings reach plotly only as data (trace names, tick labels, text, customdata),
+# escaped by plot_text; they are never pasted into a hovertemplate, where "%{...}" would be
+# read as a placeholder.
+
+DIVERGING_SCALE: list[list[Any]] = [
+    [round(i / 10, 1), color] for i, color in enumerate(reversed(plotly_colors.sequential.RdBu))
+]
+"""Blue (below, negative) through white (0) to red (above, positive): ColorBrewer RdBu
+reversed, shared by the correlation and profile heatmaps and the effect-size bars."""
+COUNT_SCALE: list[list[Any]] = [
+    [round(i / 8, 3), color] for i, color in enumerate(plotly_colors.sequential.Blues)
+]
+"""White to dark blue for counts of customers (ColorBrewer Blues)."""
+ABOVE_COLOR = "rgb(214,96,77)"
+"""Bars above the base (a positive difference): the red side of :data:`DIVERGING_SCALE`."""
+BELOW_COLOR = "rgb(67,147,195)"
+"""Bars below the base (a negative difference): the blue side of :data:`DIVERGING_SCALE`."""
+BAR_COLOR = "#4C78A8"
+EMPTY_FIGURE_TEXT = "nothing to show"
+HISTOGRAM_ROW_HEIGHT = 200
+"""Pixels per row of small histograms (plot and the title of the row below)."""
+CORRELATION_TEXT_MAX = 15
+"""Correlations are written in the cells up to this many features; beyond, cells are too
+small to read and the numbers only grow the report."""
+PROFILE_CLIP = 2.0
+"""The profile heatmap's colours stop at +-2 standard deviations, so one extreme segment does
+not wash out the others (hover shows the unclipped value)."""
+
+
+def _sig(value: Any, digits: int = 4) -> float | None:
+    """``value`` rounded to ``digits`` significant digits; None when missing or not finite."""
+    if value is None:
+        return None
+    f = float(value)
+    if not math.isfinite(f):
+        return None
+    if f == 0:
+        return 0.0
+    return round(f, digits - 1 - math.floor(math.log10(abs(f))))
+
+
+def _round_to(values: Iterable[Any], decimals: int) -> list[float | None]:
+    return [None if v is None else round(v, decimals) for v in _finite_or_none(values)]
+
+
+def _number_text(value: Any, step: float | None = None) -> str:
+    """A number for people: 4 significant digits, or as fine as ``step`` (a bin width)
+    needs; thousands grouped from 10,000 on (so years read 1975)."""
+    f = None if value is None else float(value)
+    if f is None or not math.isfinite(f):
+        return "n/a"
+    if step is not None and math.isfinite(step) and step > 0:
+        decimals = min(6, max(0, 1 - math.floor(math.log10(step))))
+    elif f == 0 or abs(f) >= 1000:
+        decimals = 0
+    else:
+        decimals = min(6, max(0, 3 - math.floor(math.log10(abs(f)))))
+    text = f"{f:,.{decimals}f}" if abs(f) >= 10_000 else f"{f:.{decimals}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+def _percent_text(percent: float | None) -> str:
+    if percent is None:
+        return "n/a"
+    if 0 < percent < 0.1:
+        return "<0.1%"
+    return f"{percent:.1f}%"
+
+
+def _short(value: Any, limit: int) -> str:
+    """Escaped text cut to ``limit`` characters (cut before escaping, so no entity is split)."""
+    text = str(value)
+    return plot_text(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
+def _wrapped(value: Any, width: int, max_lines: int | None = None) -> str:
+    """Escaped text broken into lines of about ``width`` characters with ``<br>`` (cut
+    with an ellipsis beyond ``max_lines``)."""
+    lines = textwrap.wrap(str(value), width, max_lines=max_lines, placeholder=" …") or [""]
+    return "<br>".join(plot_text(line) for line in lines)
+
+
+def _clip(value: float | None, bound: float) -> float | None:
+    return None if value is None else max(-bound, min(bound, value))
+
+
+def _raw_segment_label(segment: int, name: Any) -> str:
+    """:func:`segment_label` before escaping."""
+    return "not in a segment" if segment < 0 else f"{segment} · {name}"
+
+
+def _name_lookup(names: Sequence[Any] | Mapping[int, Any]) -> dict[int, Any]:
+    """Segment name by segment number, from a mapping or a sequence indexed by number."""
+    return dict(names) if isinstance(names, Mapping) else dict(enumerate(names))
+
+
+def _matrix(values: Any, n_rows: int, n_cols: int, what: str) -> list[list[Any]]:
+    rows = [list(row) for row in values]
+    shape = (len(rows), *sorted({len(row) for row in rows}))
+    if len(rows) != n_rows or any(len(row) != n_cols for row in rows):
+        raise ValueError(
+            f"'{what}' has shape {shape} (rows, row lengths); expected {n_rows} rows of "
+            f"{n_cols} values, one row per label and one value per column label."
+        )
+    return rows
+
+
+def _empty_figure(message: str = EMPTY_FIGURE_TEXT, height: int = 180) -> go.Figure:
+    """A blank figure saying why there is nothing to draw."""
+    fig = go.Figure()
+    fig.add_annotation(
+        text=message,
+        x=0.5,
+        y=0.5,
+        xref="paper",
+        yref="paper",
+        showarrow=False,
+        font=dict(size=14, color="#5f6b7a"),
+    )
+    _style(fig, height)
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return fig
+
+
+def _pixel_spacing(gap: float, total: float, n: int) -> float:
+    """A make_subplots spacing (a fraction) that leaves ``gap`` pixels between subplots."""
+    if n < 2 or total <= 0:
+        return 0.0
+    return min(gap / total, 1 / (n - 1) - 1e-9)
+
+
+def feature_histograms_figure(
+    items: Sequence[Mapping[str, Any]],
+    *,
+    title: str | None = None,
+    columns: int = 3,
+) -> go.Figure:
+    """Small multiples: one histogram per feature, from bins counted by the caller.
+
+    Parameters
+    ----------
+    items : sequence of dict
+        One per feature: ``name``; ``edges``, the n + 1 bin edges; ``counts``, the n
+        customer counts; ``note``, shown after the name in the panel title
+        (``"revenue (log1p)"``; empty for none). Bins may have unequal widths.
+    title : str, optional
+        Title above the panels (``"before transformation"``).
+    columns : int
+        Panels per row; each row is about 200 pixels high.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        One bar trace per feature, no legend; the bin range is in the hover.
+
+    Examples
+    --------
+    >>> fig = feature_histograms_figure(
+    ...     [{"name": "revenue", "edges": [0, 10, 20, 50], "counts": [5, 3, 1], "note": "log1p"}]
+    ... )
+    >>> fig.layout.annotations[0].text, list(fig.data[0].x), list(fig.data[0].width)
+    ('revenue (log1p)', [5.0, 15.0, 35.0], [10.0, 10.0, 30.0])
+    """
+    items = list(items)
+    if not items:
+        return _empty_figure("no features to show")
+    columns = max(1, min(int(columns), len(items)))
+    n_rows = math.ceil(len(items) / columns)
+    titles = []
+    for item in items:
+        label = _short(item["name"], 36)
+        note = str(item.get("note") or "")
+        titles.append(f"{label} ({plot_text(note)})" if note else label)
+    plot_height = HISTOGRAM_ROW_HEIGHT * n_rows
+    fig = make_subplots(
+        rows=n_rows,
+        cols=columns,
+        subplot_titles=titles,
+        horizontal_spacing=0.05 if columns > 1 else 0.0,
+        vertical_spacing=_pixel_spacing(75, plot_height, n_rows),
+    )
+    for i, item in enumerate(items):
+        edges = np.asarray(item["edges"], dtype=float).ravel()
+        counts = [int(c) for c in item["counts"]]
+        if len(edges) != len(counts) + 1:
+            raise ValueError(
+                f"Feature {str(item['name'])!r} has {len(edges)} bin edges for "
+                f"{len(counts)} counts; pass n + 1 edges for n counts."
+            )
+        widths = np.diff(edges)
+        finite = widths[np.isfinite(widths) & (widths > 0)]
+        step = float(finite.min()) if len(finite) else 1.0
+        # A thousandth of the narrowest bin is precision enough to place the bars.
+        decimals = 3 - math.floor(math.log10(step))
+        fig.add_trace(
+            go.Bar(
+                x=_round_to((edges[:-1] + edges[1:]) / 2, decimals),
+                y=counts,
+                width=_round_to(widths, decimals),
+                customdata=[
+                    f"{_number_text(lo, step)} to {_number_text(hi, step)}"
+                    for lo, hi in zip(edges[:-1], edges[1:], strict=True)
+                ],
+                # A thin white edge keeps neighbouring bins apart (bars touch: bargap 0).
+                marker=dict(color=BAR_COLOR, line=dict(width=0.5, color="white")),
+                name=plot_text(item["name"]),
+                showlegend=False,
+                hovertemplate="%{customdata}: %{y:,} customers<extra>%{fullData.name}</extra>",
+            ),
+            row=i // columns + 1,
+            col=i % columns + 1,
+        )
+    _style(fig, plot_height + 90 + (40 if title else 0))
+    fig.update_layout(
+        showlegend=False,
+        bargap=0,
+        margin=dict(l=50, r=20, t=80 if title else 40, b=40),
+    )
+    fig.update_annotations(font_size=13)
+    fig.update_xaxes(nticks=5, tickfont_size=11, zeroline=False)
+    fig.update_yaxes(nticks=4, tickfont_size=11, rangemode="tozero")
+    if title:
+        fig.update_layout(
+            title=dict(text=plot_text(title), x=0, xref="paper", xanchor="left", font=dict(size=15))
+        )
+    return fig
+
+
+def correlation_heatmap_figure(
+    names: Sequence[str], matrix: Sequence[Sequence[float | None]] | np.ndarray
+) -> go.Figure:
+    """Correlations between features as a heatmap, red for positive and blue for negative.
+
+    The colour scale is fixed to [-1, 1] (ColorBrewer RdBu reversed: -1 dark blue, 0 white,
+    +1 dark red) so that figures of different data compare. Values are written in the cells
+    up to :data:`CORRELATION_TEXT_MAX` features; the hover always shows both names and the
+    value. Cells are square; the height grows with the features up to 800 pixels.
+
+    Parameters
+    ----------
+    names : sequence of str
+        Feature names, in the order of the matrix rows and columns.
+    matrix : array-like of shape (n, n)
+        Correlations (Pearson or Spearman, the caller's choice); NaN or None leave a cell
+        blank.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+
+    Examples
+    --------
+    >>> fig = correlation_heatmap_figure(["a", "b"], [[1.0, -0.5], [-0.5, 1.0]])
+    >>> fig.data[0].zmin, fig.data[0].zmax, fig.data[0].text
+    (-1, 1, (['1.00', '-0.50'], ['-0.50', '1.00']))
+    """
+    labels = [plot_text(n) for n in names]
+    n = len(labels)
+    if n == 0:
+        return _empty_figure("no features to correlate")
+    z = [_round_to(row, 3) for row in _matrix(np.asarray(matrix, dtype=float), n, n, "matrix")]
+    show_text = n <= CORRELATION_TEXT_MAX
+    fig = go.Figure(
+        go.Heatmap(
+            x=labels,
+            y=labels,
+            z=z,
+            zmin=-1,
+            zmax=1,
+            colorscale=DIVERGING_SCALE,
+            colorbar=dict(title=dict(text="correlation", side="right"), thickness=14),
+            text=[["" if v is None else f"{v:.2f}" for v in row] for row in z]
+            if show_text
+            else None,
+            texttemplate="%{text}" if show_text else None,
+            textfont=dict(size=11 if n > 8 else 12),
+            xgap=1,
+            ygap=1,
+            hovertemplate="%{y}<br>%{x}<br>correlation %{z:.2f}<extra></extra>",
+        )
+    )
+    _style(fig, min(800, max(340, 160 + 34 * n)))
+    fig.update_xaxes(
+        type="category",
+        tickangle=-45 if n > 4 else 0,
+        showgrid=False,
+        constrain="domain",
+        automargin=True,
+    )
+    fig.update_yaxes(
+        type="category",
+        autorange="reversed",
+        showgrid=False,
+        scaleanchor="x",
+        constrain="domain",
+        automargin=True,
+    )
+    fig.update_layout(margin=dict(t=30))
+    return fig
+
+
+def missing_values_figure(rows: Sequence[Mapping[str, Any]]) -> go.Figure:
+    """Share of missing values per column, as horizontal bars labelled ``"12 (0.5%)"``.
+
+    Parameters
+    ----------
+    rows : sequence of dict
+        One per column with missing values: ``column``, ``missing`` (count) and ``share``
+        (a fraction between 0 and 1), drawn top to bottom in the given order.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+
+    Examples
+    --------
+    >>> fig = missing_values_figure([{"column": "Income", "missing": 24, "share": 0.0107}])
+    >>> fig.data[0].x, fig.data[0].text
+    ((1.07,), ('24 (1.1%)',))
+    """
+    rows = list(rows)
+    if not rows:
+        return _empty_figure("no missing values")
+    labels = [plot_text(r["column"]) for r in rows]
+    percents = [
+        None if s is None else _sig(100 * s) for s in _finite_or_none(r["share"] for r in rows)
+    ]
+    texts = [
+        f"{int(r['missing']):,} ({_percent_text(p)})" for r, p in zip(rows, percents, strict=True)
+    ]
+    fig = go.Figure(
+        go.Bar(
+            x=percents,
+            y=labels,
+            orientation="h",
+            marker_color=BAR_COLOR,
+            text=texts,
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate="%{y}: %{text} missing<extra></extra>",
+        )
+    )
+    top = max((p for p in percents if p is not None), default=0.0)
+    _style(fig, 110 + 28 * len(rows))
+    fig.update_layout(margin=dict(t=20, b=45))
+    fig.update_xaxes(
+        title_text="share of rows missing", ticksuffix="%", range=[0, max(top, 1.0) * 1.25]
+    )
+    fig.update_yaxes(type="category", autorange="reversed", automargin=True, ticklabelstandoff=6)
+    return fig
+
+
+def category_breakdown_figure(items: Sequence[Mapping[str, Any]], *, columns: int = 2) -> go.Figure:
+    """Small multiples of horizontal bars: customers per level of each categorical column.
+
+    Parameters
+    ----------
+    items : sequence of dict
+        One per column: ``name``, ``levels`` and their ``counts``, drawn top to bottom in the
+        given order (the caller keeps the top levels and an ``"other"``). Level labels are
+        cut to 22 characters on the axis; the hover shows them whole.
+    columns : int
+        Panels per row.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+
+    Examples
+    --------
+    >>> fig = category_breakdown_figure([{"name": "Country", "levels": ["UK", "France"],
+    ...                                   "counts": [30, 10]}])
+    >>> fig.data[0].y, fig.data[0].text
+    (('UK', 'France'), ('30 (75%)', '10 (25%)'))
+    """
+    items = list(items)
+    if not items:
+        return _empty_figure("no categorical columns")
+    columns = max(1, min(int(columns), len(items)))
+    n_rows = math.ceil(len(items) / columns)
+    row_pixels = [
+        22 * max([1, *(len(item["levels"]) for item in items[r * columns : (r + 1) * columns])])
+        for r in range(n_rows)
+    ]
+    gap = 70
+    plot_height = sum(row_pixels) + gap * (n_rows - 1)
+    fig = make_subplots(
+        rows=n_rows,
+        cols=columns,
+        subplot_titles=[_short(item["name"], 40) for item in items],
+        row_heights=row_pixels,
+        horizontal_spacing=0.2 if columns > 1 else 0.0,
+        vertical_spacing=_pixel_spacing(gap, plot_height, n_rows),
+    )
+    for i, item in enumerate(items):
+        levels = [plot_text(level) for level in item["levels"]]
+        counts = [int(c) for c in item["counts"]]
+        if len(levels) != len(counts):
+            raise ValueError(
+                f"Column {str(item['name'])!r} has {len(levels)} levels for {len(counts)} "
+                "counts; pass one count per level."
+            )
+        total = sum(counts)
+        shares = [
+            "n/a" if not total else "<1%" if 0 < c / total < 0.005 else f"{c / total:.0%}"
+            for c in counts
+        ]
+        row, col = i // columns + 1, i % columns + 1
+        fig.add_trace(
+            go.Bar(
+                x=counts,
+                y=levels,
+                orientation="h",
+                marker_color=BAR_COLOR,
+                text=[f"{c:,} ({s})" for c, s in zip(counts, shares, strict=True)],
+                textposition="outside",
+                textfont_size=11,
+                cliponaxis=False,
+                name=plot_text(item["name"]),
+                showlegend=False,
+                hovertemplate="%{y}: %{text} of customers<extra>%{fullData.name}</extra>",
+            ),
+            row=row,
+            col=col,
+        )
+        fig.update_yaxes(
+            type="category",
+            tickvals=levels,
+            ticktext=[_short(level, 22) for level in item["levels"]],
+            tickfont_size=11,
+            ticklabelstandoff=6,
+            # Reversed (first level on top), with the same room per level in every panel of
+            # the row so that bars have one thickness.
+            range=[row_pixels[row - 1] / 22 - 0.5, -0.5],
+            row=row,
+            col=col,
+        )
+        fig.update_xaxes(range=[0, max([1, *counts]) * 1.4], row=row, col=col)
+    _style(fig, plot_height + 80)
+    fig.update_layout(showlegend=False, bargap=0.25, margin=dict(l=150, t=40, b=40))
+    fig.update_annotations(font_size=13)
+    fig.update_xaxes(nticks=4, tickfont_size=11, showticklabels=False, showgrid=False)
+    return fig
+
+
+_MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+
+
+def revenue_over_time_figure(rows: Sequence[Mapping[str, Any]]) -> go.Figure:
+    """Revenue per month as bars, with the active customers as a line on a second axis.
+
+    Parameters
+    ----------
+    rows : sequence of dict
+        One per month, in time order: ``period`` (an ISO month, ``"2011-01"``),
+        ``revenue``, ``orders`` and ``customers`` (customers who ordered that month).
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        The hover shows revenue, orders and customers of the month together.
+
+    Examples
+    --------
+    >>> fig = revenue_over_time_figure([
+    ...     {"period": "2011-01", "revenue": 1200.5, "orders": 30, "customers": 20},
+    ...     {"period": "2011-02", "revenue": 900.0, "orders": 25, "customers": 18}])
+    >>> [trace.name for trace in fig.data], list(fig.data[0].x)
+    (['revenue', 'active customers'], ['2011-01-01', '2011-02-01'])
+    """
+    rows = list(rows)
+    if not rows:
+        return _empty_figure("no orders to show")
+    periods = []
+    for r in rows:
+        period = str(r["period"])
+        if not _MONTH.fullmatch(period):
+            raise ValueError(
+                f"Period {period!r} is not an ISO month; pass months written like '2011-01'."
+            )
+        periods.append(f"{period}-01")
+    orders = [int(r["orders"]) for r in rows]
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_trace(
+        go.Bar(
+            x=periods,
+            y=_round_to((r["revenue"] for r in rows), 2),
+            customdata=orders,
+            name="revenue",
+            marker_color=BAR_COLOR,
+            hovertemplate="revenue %{y:,.0f} from %{customdata:,} orders<extra></extra>",
+        ),
+        secondary_y=False,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=periods,
+            y=[int(r["customers"]) for r in rows],
+            name="active customers",
+            mode="lines+markers",
+            line=dict(color="#F58518", width=2.5),
+            marker=dict(size=6),
+            hovertemplate="%{y:,} active customers<extra></extra>",
+        ),
+        secondary_y=True,
+    )
+    _style(fig, 380)
+    fig.update_layout(hovermode="x unified", bargap=0.15, margin=dict(t=40, r=70))
+    fig.update_xaxes(
+        type="date",
+        tickformat="%b<br>%Y",
+        tickangle=0,
+        dtick="M1" if len(rows) <= 15 else "M3" if len(rows) <= 45 else None,
+        hoverformat="%B %Y",
+        showgrid=False,
+    )
+    fig.update_yaxes(title_text="revenue", rangemode="tozero", secondary_y=False)
+    fig.update_yaxes(
+        title_text="active customers",
+        rangemode="tozero",
+        showgrid=False,
+        tickmode="auto",
+        nticks=6,
+        secondary_y=True,
+    )
+    return fig
+
+
+def count_histogram_figure(
+    values: Sequence[int],
+    counts: Sequence[int],
+    *,
+    x_title: str,
+    y_title: str = "customers",
+    overflow_label: str | None = None,
+) -> go.Figure:
+    """Bars of how many customers have each value of a whole-number count.
+
+    Parameters
+    ----------
+    values : sequence of int
+        The counted values (``1, 2, ..., 20``), increasing.
+    counts : sequence of int
+        Customers with each value.
+    x_title, y_title : str
+        Axis titles (``"orders per customer"``, ``"customers"``).
+    overflow_label : str, optional
+        When given, the last bar stands for its value and above and is labelled with it
+        (``"20+"``).
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+
+    Examples
+    --------
+    >>> fig = count_histogram_figure([1, 2, 3], [50, 20, 7], x_title="orders",
+    ...                              overflow_label="3+")
+    >>> fig.data[0].customdata, fig.layout.xaxis.ticktext
+    (('1', '2', '3+'), ('1', '2', '3+'))
+    """
+    values = [int(v) for v in values]
+    counts = [int(c) for c in counts]
+    if len(values) != len(counts):
+        raise ValueError(
+            f"{len(values)} values for {len(counts)} counts; pass one count per value."
+        )
+    if not values:
+        return _empty_figure()
+    labels = [str(v) for v in values]
+    if overflow_label is not None:
+        labels[-1] = plot_text(overflow_label)
+    # Whole-number ticks, at most about 15 of them.
+    span = values[-1] - values[0] + 1
+    step = 1
+    while span / step > 15:
+        step = step * 5 // 2 if str(step)[0] == "2" else step * 2
+    ticks = [
+        v for v in range(values[0], values[-1]) if v % step == 0 and values[-1] - v >= step / 2
+    ]
+    fig = go.Figure(
+        go.Bar(
+            x=values,
+            y=counts,
+            customdata=labels,
+            marker_color=BAR_COLOR,
+            name=plot_text(y_title),
+            hovertemplate="%{customdata}: %{y:,} %{fullData.name}<extra></extra>",
+        )
+    )
+    _style(fig, 340)
+    fig.update_layout(bargap=0.12, margin=dict(t=20))
+    fig.update_xaxes(
+        title_text=plot_text(x_title),
+        tickmode="array",
+        tickvals=[*ticks, values[-1]],
+        ticktext=[*(str(v) for v in ticks), labels[-1]],
+        showgrid=False,
+    )
+    fig.update_yaxes(title_text=plot_text(y_title), rangemode="tozero")
+    return fig
+
+
+def profile_heatmap_figure(
+    segments: Sequence[int],
+    names: Sequence[str] | Mapping[int, str],
+    features: Sequence[str],
+    z: Sequence[Sequence[float | None]] | np.ndarray,
+    text: Sequence[Sequence[str]],
+) -> go.Figure:
+    """What sets each segment apart: a heatmap of feature means, standardized.
+
+    Drawn with the features as rows (top to bottom in the given order) and the segments as
+    columns (labels on top, wrapped over lines, customers in no segment last): long feature
+    names then read horizontally, and 5 to 25 features by 2 to 10 segments fit the report's
+    width with room for the values in the cells. Red is above the average customer, blue
+    below; the colours stop at +-2 (:data:`PROFILE_CLIP`), the hover shows the exact value.
+
+    Parameters
+    ----------
+    segments : sequence of int
+        Segment numbers, in the order wanted (-1, customers in no segment, is moved last).
+    names : sequence or mapping
+        Segment name by segment number (a sequence is indexed by the number).
+    features : sequence of str
+        Feature names.
+    z : array-like of shape (n_segments, n_features)
+        Standardized mean of each feature in each segment (one row per segment); None or NaN
+        leave the cell blank.
+    text : sequence of sequence of str, shape (n_segments, n_features)
+        The segment's typical value of each feature in its own units, already formatted,
+        written in the cell and in the hover.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+
+    Examples
+    --------
+    >>> fig = profile_heatmap_figure([0, 1], ["Big", "Small"], ["revenue", "orders"],
+    ...                              [[1.5, 3.0], [-0.5, None]], [["900", "12"], ["40", "2"]])
+    >>> fig.data[0].z  # features as rows, clipped at +-2
+    ([1.5, -0.5], [2.0, None])
+    >>> fig.data[0].x
+    ('0 · Big', '1 · Small')
+    """
+    order = sorted(range(len(segments)), key=lambda i: segments[i] < 0)
+    feature_labels = [plot_text(f) for f in features]
+    if not order or not feature_labels:
+        return _empty_figure("no segment profiles to show")
+    values = _matrix(np.asarray(z, dtype=float), len(segments), len(features), "z")
+    texts = _matrix(text, len(segments), len(features), "text")
+    lookup = _name_lookup(names)
+    wrap = max(11, min(24, 90 // len(order)))
+    columns = [
+        _wrapped(
+            _raw_segment_label(
+                int(segments[i]), lookup.get(int(segments[i]), f"segment {segments[i]}")
+            ),
+            wrap,
+            max_lines=4,
+        )
+        for i in order
+    ]
+    exact = [_round_to(values[i], 3) for i in order]
+    shown = [[str(texts[i][j]) for j in range(len(features))] for i in order]
+    fig = go.Figure(
+        go.Heatmap(
+            x=columns,
+            y=feature_labels,
+            # Features as rows: transpose the (segment, feature) input.
+            z=[[_clip(row[j], PROFILE_CLIP) for row in exact] for j in range(len(features))],
+            zmin=-PROFILE_CLIP,
+            zmax=PROFILE_CLIP,
+            colorscale=DIVERGING_SCALE,
+            colorbar=dict(
+                title=dict(text="standardized<br>mean (clipped<br>at ±2)", side="top"),
+                thickness=14,
+            ),
+            text=[[_short(row[j], 14) for row in shown] for j in range(len(features))],
+            texttemplate="%{text}",
+            textfont=dict(size=11),
+            customdata=[
+                [
+                    [
+                        plot_text(shown[s][j]),
+                        "n/a" if exact[s][j] is None else f"{exact[s][j]:+.2f}",
+                    ]
+                    for s in range(len(order))
+                ]
+                for j in range(len(features))
+            ],
+            xgap=2,
+            ygap=2,
+            hovertemplate=(
+                "%{y}<br>%{x}<br>typical value %{customdata[0]}"
+                "<br>standardized mean %{customdata[1]}<extra></extra>"
+            ),
+        )
+    )
+    _style(fig, max(300, 130 + 30 * len(features)))
+    fig.update_layout(margin=dict(t=20, b=20))
+    fig.update_xaxes(
+        type="category",
+        side="top",
+        tickangle=0,
+        tickfont_size=11 if len(order) > 6 else 13,
+        showgrid=False,
+        automargin=True,
+    )
+    fig.update_yaxes(type="category", autorange="reversed", showgrid=False, automargin=True)
+    return fig
+
+
+def silhouette_figure(
+    segments: Sequence[int],
+    names: Sequence[str] | Mapping[int, str],
+    values: Sequence[Sequence[float]],
+    *,
+    average: float | None,
+    sizes: Sequence[int] | None = None,
+) -> go.Figure:
+    """The silhouette plot: each segment's customers sorted by silhouette, as a band.
+
+    Segments are stacked top to bottom with a gap, customers in no segment (-1) left out.
+    A band's thickness is its number of points, or its customers when ``sizes`` is given,
+    so that downsampled segments keep their relative size (but at least 40% of the average
+    band, room for the label). The dashed line is the average silhouette of all customers.
+
+    Parameters
+    ----------
+    segments : sequence of int
+        Segment numbers.
+    names : sequence or mapping
+        Segment name by segment number (a sequence is indexed by the number).
+    values : sequence of sequence of float
+        For each segment, silhouette values of (a sample of) its customers; they are drawn
+        sorted from highest to lowest.
+    average : float or None
+        The average silhouette, drawn as a dashed line labelled ``"average 0.23"``.
+    sizes : sequence of int, optional
+        Customers in each segment, for the band thickness and the hover.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+
+    Examples
+    --------
+    >>> fig = silhouette_figure([0, 1], ["A", "B"], [[0.6, 0.4], [0.3, -0.1, 0.2]],
+    ...                         average=0.28)
+    >>> [trace.name for trace in fig.data], list(fig.data[1].x)
+    (['0 · A', '1 · B'], [0.3, 0.2, -0.1])
+    >>> fig.layout.annotations[0].text
+    'average 0.28'
+    """
+    if len(values) != len(segments) or (sizes is not None and len(sizes) != len(segments)):
+        raise ValueError(
+            f"{len(segments)} segments, {len(values)} lists of values and "
+            f"{'no' if sizes is None else len(sizes)} sizes; pass one list (and size) per "
+            "segment."
+        )
+    lookup = _name_lookup(names)
+    bands = []
+    for i, seg in enumerate(segments):
+        vals = sorted((v for v in _finite_or_none(values[i]) if v is not None), reverse=True)
+        if int(seg) >= 0 and vals:
+            size = len(vals) if sizes is None else int(sizes[i])
+            bands.append((int(seg), [round(v, 3) for v in vals], max(size, 1)))
+    if not bands:
+        return _empty_figure("no segments to show")
+    # Small segments keep a band tall enough for their label.
+    least = 0.4 * sum(size for _, _, size in bands) / len(bands)
+    gap = 0.04 * sum(max(size, least) for _, _, size in bands)
+    fig = go.Figure()
+    tickvals, ticktext = [], []
+    top = 0.0
+    for seg, vals, size in bands:
+        raw = _raw_segment_label(seg, lookup.get(seg, f"segment {seg}"))
+        n = len(vals)
+        thickness = max(size, least)
+        ys = [top + thickness * (j + 0.5) / n for j in range(n)]
+        fig.add_trace(
+            go.Scatter(
+                x=vals,
+                y=_round_to(ys, 2),
+                mode="lines",
+                line=dict(color=segment_color(seg), width=1),
+                fill="tozerox",
+                fillcolor=segment_color(seg),
+                name=plot_text(raw),
+                showlegend=False,
+                hovertemplate="silhouette %{x:.2f}<extra>%{fullData.name}</extra>",
+            )
+        )
+        tickvals.append(round(top + thickness / 2, 2))
+        ticktext.append(_wrapped(raw, 32) + (f"<br>{size:,} customers" if sizes else ""))
+        top += thickness + gap
+    lowest = min(min(vals) for _, vals, _ in bands)
+    _style(fig, min(760, 140 + 90 * len(bands)))
+    fig.update_layout(margin=dict(t=40, b=50))
+    fig.update_xaxes(
+        title_text="silhouette (closer to 1: well inside its segment; below 0: nearer another)",
+        range=[max(-1.0, min(-0.1, lowest - 0.05)), 1.0],
+        zeroline=True,
+        zerolinecolor="#5f6b7a",
+    )
+    fig.update_yaxes(
+        tickmode="array",
+        tickvals=tickvals,
+        ticktext=ticktext,
+        autorange="reversed",
+        showgrid=False,
+        zeroline=False,
+        automargin=True,
+    )
+    avg = _sig(average, 3) if average is not None else None
+    if avg is not None:
+        fig.add_vline(
+            x=avg,
+            line=dict(color="#E45756", width=2, dash="dash"),
+            annotation=dict(text=f"average {avg:.2f}", font=dict(color="#E45756")),
+            annotation_position="top",
+        )
+    return fig
+
+
+def rfm_grid_figure(
+    recency_labels: Sequence[str],
+    frequency_labels: Sequence[str],
+    counts: Sequence[Sequence[int]] | np.ndarray,
+    dominant: Sequence[Sequence[int | None]],
+    *,
+    names: Sequence[str] | Mapping[int, str],
+) -> go.Figure:
+    """An RFM grid: customers by recency class (rows) and frequency class (columns).
+
+    The colour is the number of customers in the cell (white to dark blue). Each cell says
+    its count and the segment most of its customers belong to.
+
+    Parameters
+    ----------
+    recency_labels : sequence of str
+        Recency classes, most recent first; drawn top to bottom.
+    frequency_labels : sequence of str
+        Frequency classes (``"1 order"``, ``"2"``, ``"3–4"``, ...), left to right.
+    counts : array-like of shape (n_recency, n_frequency)
+        Customers in each cell.
+    dominant : array-like of shape (n_recency, n_frequency)
+        The segment number with the most customers in each cell, None for an empty cell.
+    names : sequence or mapping
+        Segment name by segment number (a sequence is indexed by the number).
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+
+    Examples
+    --------
+    >>> fig = rfm_grid_figure(["0-30 days", "31+ days"], ["1 order", "2+"],
+    ...                       [[10, 5], [0, 3]], [[0, 1], [None, 1]], names={0: "New", 1: "Loyal"})
+    >>> fig.data[0].text[0]
+    ['10<br>0 · New', '5<br>1 · Loyal']
+    """
+    rows = [plot_text(r) for r in recency_labels]
+    cols = [plot_text(f) for f in frequency_labels]
+    if not rows or not cols:
+        return _empty_figure()
+    z = [[int(c) for c in row] for row in _matrix(counts, len(rows), len(cols), "counts")]
+    top = _matrix(dominant, len(rows), len(cols), "dominant")
+    lookup = _name_lookup(names)
+
+    def raw_label(seg: Any) -> str | None:
+        if seg is None:
+            return None
+        return _raw_segment_label(int(seg), lookup.get(int(seg), f"segment {seg}"))
+
+    labels = [[raw_label(seg) for seg in row] for row in top]
+    wrap = max(10, min(24, 110 // len(cols)))
+    fig = go.Figure(
+        go.Heatmap(
+            x=cols,
+            y=rows,
+            z=z,
+            zmin=0,
+            colorscale=COUNT_SCALE,
+            colorbar=dict(title=dict(text="customers", side="right"), thickness=14),
+            text=[
+                [
+                    f"{c:,}" + ("" if label is None else f"<br>{_wrapped(label, wrap, 2)}")
+                    for c, label in zip(zrow, lrow, strict=True)
+                ]
+                for zrow, lrow in zip(z, labels, strict=True)
+            ],
+            texttemplate="%{text}",
+            textfont=dict(size=12),
+            customdata=[
+                ["—" if label is None else plot_text(label) for label in lrow] for lrow in labels
+            ],
+            xgap=2,
+            ygap=2,
+            hovertemplate=(
+                "last order %{y}, %{x}<br>%{z:,} customers<br>"
+                "most in segment %{customdata}<extra></extra>"
+            ),
+        )
+    )
+    _style(fig, 120 + 72 * len(rows))
+    fig.update_layout(margin=dict(t=20))
+    fig.update_xaxes(type="category", title_text="frequency", showgrid=False, automargin=True)
+    fig.update_yaxes(
+        type="category",
+        title_text="recency",
+        autorange="reversed",
+        showgrid=False,
+        automargin=True,
+    )
+    return fig
+
+
+def effect_size_figure(items: Sequence[Mapping[str, Any]]) -> go.Figure:
+    """One segment's most distinguishing features: standardized differences as bars.
+
+    Red bars are features where the segment is above the other customers, blue where it is
+    below (the colours of :data:`DIVERGING_SCALE`).
+
+    Parameters
+    ----------
+    items : sequence of dict
+        ``label`` (``"revenue"``, ``"Education = PhD"``) and ``effect``, the standardized
+        difference between the segment and the other customers; drawn top to bottom in
+        the given order.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+
+    Examples
+    --------
+    >>> fig = effect_size_figure([{"label": "revenue", "effect": 1.2},
+    ...                           {"label": "recency", "effect": -0.8}])
+    >>> [(trace.name, list(trace.y)) for trace in fig.data]
+    [('above the other customers', ['revenue']), ('below the other customers', ['recency'])]
+    """
+    items = list(items)
+    if not items:
+        return _empty_figure("no distinguishing features", height=140)
+    labels = [plot_text(item["label"]) for item in items]
+    effects = [_sig(item["effect"], 3) for item in items]
+    fig = go.Figure()
+    for name, color, keep in (
+        ("above the other customers", ABOVE_COLOR, lambda e: e >= 0),
+        ("below the other customers", BELOW_COLOR, lambda e: e < 0),
+    ):
+        inside = [i for i, e in enumerate(effects) if e is not None and keep(e)]
+        fig.add_trace(
+            go.Bar(
+                x=[effects[i] for i in inside],
+                y=[labels[i] for i in inside],
+                orientation="h",
+                name=name,
+                marker_color=color,
+                text=[f"{effects[i]:+.2f}" for i in inside],
+                textposition="outside",
+                textfont_size=11,
+                cliponaxis=False,
+                hovertemplate="%{y}: %{x:+.2f}<extra></extra>",
+            )
+        )
+    finite = [e for e in effects if e is not None]
+    low, high = min([0.0, *finite]), max([0.0, *finite])
+    pad = 0.2 * max(high - low, 0.5)
+    _style(fig, 100 + 28 * len(items))
+    fig.update_layout(barmode="relative", bargap=0.3, margin=dict(t=35, b=45))
+    fig.update_xaxes(
+        title_text="difference from the other customers (standardized)",
+        range=[low - (pad if low < 0 else 0), high + (pad if high > 0 else 0)],
+        zeroline=True,
+        zerolinecolor="#5f6b7a",
+    )
+    fig.update_yaxes(
+        type="category",
+        categoryorder="array",
+        categoryarray=labels,
+        autorange="reversed",
+        automargin=True,
+        ticklabelstandoff=6,
+    )
     return fig

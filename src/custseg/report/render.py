@@ -16,10 +16,20 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from custseg.report.plots import (
+    category_breakdown_figure,
+    correlation_heatmap_figure,
+    count_histogram_figure,
     dendrogram_figure,
+    effect_size_figure,
+    feature_histograms_figure,
     k_selection_figure,
+    missing_values_figure,
+    profile_heatmap_figure,
+    revenue_over_time_figure,
+    rfm_grid_figure,
     segment_map_figure,
     segment_sizes_figure,
+    silhouette_figure,
 )
 
 TEMPLATE = "report.html.j2"
@@ -95,7 +105,59 @@ def build_figures(data: dict[str, Any]) -> dict[str, Markup]:
             names=tree["names"],
             linkage_label=tree["linkage_method"] or None,
         )
+    figures.update(_exploration_figures(data["eda"]))
+    names = data["map"]["names"]
+    heat = data["heatmap"]
+    if heat is not None:
+        order = [r["segment"] for r in data["segments"]["rows"]]
+        figures["heatmap"] = profile_heatmap_figure(
+            order, names, heat["features"], heat["z"], heat["text"]
+        )
+    for row in data["segments"]["rows"]:
+        if row["effects"]:
+            figures[f"effects-{row['segment']}"] = effect_size_figure(row["effects"])
+    sil = data["silhouette"]
+    if sil is not None:
+        figures["silhouette"] = silhouette_figure(
+            sil["segments"], names, sil["values"], average=sil["average"]
+        )
+    grid = data["rfm_grid"]
+    if grid is not None:
+        figures["rfm_grid"] = rfm_grid_figure(
+            grid["recency_labels"],
+            grid["frequency_labels"],
+            grid["counts"],
+            grid["dominant"],
+            names=names,
+        )
     return {name: figure_html(fig, f"figure-{name}") for name, fig in figures.items()}
+
+
+def _exploration_figures(eda: dict[str, Any]) -> dict[str, go.Figure]:
+    figures = {}
+    if eda["before"]:
+        figures["before"] = feature_histograms_figure(eda["before"])
+    if eda["after"]:
+        figures["after"] = feature_histograms_figure(eda["after"])
+    if eda["correlation"] is not None:
+        figures["correlation"] = correlation_heatmap_figure(
+            eda["correlation"]["names"], eda["correlation"]["matrix"]
+        )
+    if eda["missing"]:
+        figures["missing"] = missing_values_figure(eda["missing"])
+    if eda["categories"]:
+        figures["categories"] = category_breakdown_figure(eda["categories"])
+    if eda["activity"]:
+        figures["activity"] = revenue_over_time_figure(eda["activity"])
+    if eda["orders"] is not None:
+        orders = eda["orders"]
+        figures["orders"] = count_histogram_figure(
+            orders["values"],
+            orders["counts"],
+            x_title="orders per customer",
+            overflow_label=orders["overflow_label"],
+        )
+    return figures
 
 
 def render_report_data(data: dict[str, Any]) -> str:

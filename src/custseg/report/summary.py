@@ -14,6 +14,15 @@ import pandas as pd
 from sklearn.decomposition import PCA
 
 from custseg.models.select import DENSITY_FAMILIES, FAMILIES, FAMILY_LABELS
+from custseg.report.details import (
+    effect_items,
+    naming_rules,
+    profile_heatmap,
+    rfm_grid,
+    silhouette_data,
+    typical_values,
+)
+from custseg.report.eda import exploration_data
 from custseg.report.plots import (
     DENDROGRAM_LEAVES,
     MAP_MAX_POINTS,
@@ -25,10 +34,12 @@ from custseg.result import jsonable
 SECTION_TITLES = {
     "summary": "Summary",
     "data": "Data and cleaning",
+    "eda": "Exploring the data",
     "k_selection": "How the segments were chosen",
     "profiles": "Segment profiles",
-    "map": "Segment map",
-    "limitations": "Limitations",
+    "map": "Maps",
+    "names": "Segment names and actions",
+    "limitations": "Limitations and next steps",
 }
 """Section id -> heading, in the order the report shows them."""
 
@@ -734,6 +745,9 @@ def _segments(result: Any) -> dict[str, Any]:
                 "action": str(rec.get("action") or info.get("action") or ""),
                 "facts": str(info.get("facts") or ""),
                 "rule": str(info.get("rule") or ""),
+                "description": str(info.get("description") or ""),
+                "membership": _membership(info.get("membership")),
+                "effects": effect_items(info.get("distinguishing") or []),
                 "small": seg >= 0
                 and jsonable(rec.get("share")) is not None
                 and float(rec["share"]) < SMALL_SEGMENT_SHARE,
@@ -762,6 +776,27 @@ def _segments(result: Any) -> dict[str, Any]:
         "noise_share": noise["share"] if noise else "",
         "noise_share_value": noise_share,
         "n_segments": sum(1 for r in rows if not r["noise"]),
+    }
+
+
+def _format_typical(column: str, value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if _is_missing(value):
+        return MISSING
+    return format_number(value, grouping=_feature_grouping(column))
+
+
+def _membership(rule: Any) -> dict[str, Any]:
+    """A segment's membership rule, formatted (empty strings when there is none)."""
+    rule = rule if isinstance(rule, dict) else {}
+    text = str(rule.get("rule") or "")
+    return {
+        "rule": text,
+        "precision": format_share(rule.get("precision")) if text else "",
+        "coverage": format_share(rule.get("coverage")) if text else "",
+        "matching": format_count(rule.get("n_matching")) if text else "",
+        "note": str(rule.get("note") or ""),
     }
 
 
@@ -1033,7 +1068,217 @@ def _limitations(
         "Segment names and actions are rule-based suggestions drawn from the profiles, not "
         "results of tested campaigns."
     )
+    stability = metrics.get("stability")
+    if not _is_missing(stability):
+        value = float(stability)
+        if value >= STABLE_ARI:
+            items.append(
+                f"The segments are stable: refitted on subsamples they come back alike "
+                f"(median adjusted Rand index {value:.2f}; 1 = identical)."
+            )
+        else:
+            items.append(
+                f"The segments are only moderately stable (median adjusted Rand index "
+                f"{value:.2f} over subsample refits; 1 = identical): borders move between "
+                "runs, so treat customers near a border with care and check the segments "
+                "again on next month's data."
+            )
+    sensitivity = _k_sensitivity(metrics)
+    if sensitivity:
+        items.append(sensitivity)
     return items
+
+
+STABLE_ARI = 0.8
+"""Median subsample ARI from which the report calls the segments stable (below it, they are
+"moderately stable"; selection already refuses anything under 0.6)."""
+CLOSE_SILHOUETTE = 0.02
+"""Neighbouring k whose silhouette is within this of the chosen k's are said to score about
+as well: the number of segments is then a judgement call."""
+
+
+def _k_sensitivity(metrics: dict[str, Any]) -> str:
+    """How much the choice of k matters: neighbouring k that score about as well."""
+    algorithm = metrics.get("algorithm")
+    k = metrics.get("k")
+    sil = metrics.get("silhouette")
+    rows = [
+        r
+        for r in metrics.get("candidates") or []
+        if r.get("algorithm") == algorithm and not _is_missing(r.get("silhouette"))
+    ]
+    if len(rows) < 2 or sil is None or _is_missing(sil) or k is None:
+        return ""
+    sil = float(sil)
+    close = [
+        r
+        for r in rows
+        if abs(int(r["k"]) - int(k)) == 1
+        and abs(float(r["silhouette"]) - sil) <= CLOSE_SILHOUETTE
+    ]
+    if not close:
+        return (
+            f"Sensitivity to k: the neighbouring numbers of segments score clearly worse on "
+            f"silhouette than k = {k}."
+        )
+    listed = " and ".join(f"k = {r['k']} (silhouette {float(r['silhouette']):.2f})" for r in close)
+    return (
+        f"Sensitivity to k: {listed} score about as well as k = {k} (silhouette "
+        f"{sil:.2f}); the number of segments is partly a judgement call. Re-run with "
+        "--k to see the neighbouring solution if it suits the business better."
+    )
+
+
+def _silhouette(result: Any, names: dict[int, str]) -> dict[str, Any] | None:
+    sil = silhouette_data(result)
+    if sil is None:
+        return None
+    text = (
+        "Each band is one segment; each line in it one customer, from the best fitting (right) "
+        "to the worst. A silhouette near 1 means the customer is much closer to its own segment "
+        "than to the next one; near 0, on the border; below 0, closer to another segment. "
+        f"The dashed line is the average ({sil['average']:.2f})."
+    )
+    worst = max(range(len(sil["segments"])), key=lambda i: sil["negative"][i])
+    if sil["negative"][worst] > 0:
+        seg = sil["segments"][worst]
+        text += (
+            f" Segment {seg} · {names.get(seg, '')} has the most customers below 0 "
+            f"({format_share(sil['negative'][worst])}): its border is the least clear."
+        )
+    if sil["sampled"]:
+        text += f" Computed on a seeded sample of {format_count(sil['n'])} customers."
+    return {**sil, "text": text}
+
+
+def _exploration(result: Any) -> dict[str, Any]:
+    """The exploration data with the sentences that go with its figures."""
+    eda = exploration_data(result)
+    n = int(eda["n_customers"])
+    texts: dict[str, Any] = {}
+    orders = eda["orders"]
+    if orders is not None:
+        texts["orders_text"] = (
+            f"How many orders each customer placed in the period of the data; "
+            f"{format_share(orders['one_order_share'])} bought only once."
+        )
+    kind = source_kind(result.metrics)
+    texts["categories_title"] = (
+        "Where the customers are" if kind == "transactions" else "Categorical attributes"
+    )
+    texts["folded_text"] = (
+        f"Each histogram spans the 1st to 99th percentile; the {format_count(eda['folded'])} "
+        "most extreme values are counted in the first and last bars."
+        if eda["folded"]
+        else ""
+    )
+    transformed = eda["transformed"]
+    texts["after_text"] = (
+        "Before clustering, each numeric feature is "
+        + (f"transformed to reduce skew ({'; '.join(transformed)}), " if transformed else "")
+        + "standardized (0 = the average customer, 1 = one standard deviation) and capped at "
+        f"±{format_number(eda['clip_limit'])}, so that no single feature or customer dominates "
+        "the distances."
+    )
+    corr = eda["correlation"]
+    if corr is not None:
+        strong = corr["strong"]
+        text = (
+            "Spearman rank correlation between the numeric features (1: they rise together; "
+            "-1: one falls as the other rises). "
+        )
+        if strong:
+            text += (
+                f"Strongly related pairs (|r| ≥ 0.7): {', '.join(strong)}"
+                + (
+                    f", and {corr['n_strong'] - len(strong)} more"
+                    if corr["n_strong"] > len(strong)
+                    else ""
+                )
+                + ". Such pairs say much the same thing and together weigh more in the segments."
+            )
+        else:
+            text += "No pair is strongly related (|r| ≥ 0.7)."
+        if corr["cut"]:
+            text += " Only the first 25 numeric features are shown."
+        texts["correlation_text"] = text
+    missing = eda["missing"]
+    if missing:
+        texts["missing_text"] = (
+            f"{len(missing)} feature(s) have missing values. Before clustering, a missing number "
+            "is replaced by the column's median and a missing category counts as its own level "
+            "'missing'; the profiles use only the values present."
+        )
+    elif kind == "transactions":
+        texts["missing_text"] = (
+            "No missing values in the customer features: every customer has at least one kept "
+            "purchase. Invoice lines with missing values were dropped in cleaning (above)."
+        )
+    else:
+        texts["missing_text"] = "No missing values in the columns used."
+    outliers = eda["outliers"]
+    if outliers:
+        total = sum(o["customers"] for o in outliers)
+        texts["outliers_text"] = (
+            f"Values more than ±{format_number(eda['clip_limit'])} standard deviations from the "
+            f"average (after the skew transformation) are capped there, so that a few extreme "
+            f"customers do not pull a segment to themselves: {format_count(total)} value(s) "
+            "were capped. The customers stay in the analysis and keep their true values in "
+            "the profiles."
+        )
+    else:
+        texts["outliers_text"] = (
+            f"No value lies beyond ±{format_number(eda['clip_limit'])} standard deviations "
+            "after the skew transformation: nothing was capped."
+            if eda["clip_limit"] is not None
+            else "No numeric feature."
+        )
+    eda["outliers"] = [
+        {**o, "customers": format_count(o["customers"]), "share": format_share(o["share"])}
+        for o in outliers
+    ]
+    eda["n_customers_text"] = format_count(n)
+    return {**eda, **texts}
+
+
+def _next_steps(result: Any, segments: dict[str, Any]) -> list[str]:
+    """Suggested improvements, from what this result lacks."""
+    metrics = result.metrics
+    steps = []
+    if source_kind(metrics) == "transactions":
+        steps.append(
+            "Add what the invoice lines do not hold: margins, marketing contacts and "
+            "responses, channels, demographics. A customer table with these columns can be "
+            "segmented too."
+        )
+    else:
+        steps.append(
+            "Add behaviour the table does not hold, such as purchase history: invoice lines "
+            "give recency, frequency and revenue per customer."
+        )
+    steps.append(
+        "Score new and returning customers every month with 'custseg predict' and track "
+        "how many move between segments; movement towards the lapsed segments is an early "
+        "warning."
+    )
+    steps.append(
+        "Test each recommended action on part of its segment, with a control group that "
+        "gets nothing, before rolling it out."
+    )
+    if any(r["small"] for r in segments["rows"]):
+        steps.append("Watch the small segments: merge them with a neighbour if they stay small.")
+    if segments["has_noise"]:
+        steps.append(
+            "Look at the customers in no segment (-1): if they are errors, fix the data; if "
+            "they are a niche, a fixed-k method (k-means) will place them."
+        )
+    sil = metrics.get("silhouette")
+    if not _is_missing(sil) and float(sil) < 0.25:
+        steps.append(
+            "The segments overlap (low silhouette): fewer, more meaningful features often "
+            "give clearer segments than many weak ones."
+        )
+    return steps
 
 
 def source_kind(metrics: dict[str, Any]) -> str:
@@ -1071,6 +1316,8 @@ def build_report_data(result: Any) -> dict[str, Any]:
     segments = _segments(result)
     k_sel = _candidates(metrics)
     seg_map = _map(result)
+    order = [r["segment"] for r in segments["rows"]]
+    formatted = typical_values(ordered_profiles(result.profiles), _format_typical)
     dendrogram = _dendrogram(result, seg_map["names"])
     pre = metrics.get("preprocessing") or {}
     versions = metrics.get("versions") or {}
@@ -1104,6 +1351,12 @@ def build_report_data(result: Any) -> dict[str, Any]:
         "dendrogram": dendrogram,
         "profiles": _profiles(result),
         "map": seg_map,
+        "eda": _exploration(result),
+        "heatmap": profile_heatmap(result, formatted, order),
+        "silhouette": _silhouette(result, seg_map["names"]),
+        "rfm_grid": rfm_grid(result),
+        "naming": naming_rules(metrics, seg_map["names"]),
         "limitations": _limitations(result, segments, k_sel, seg_map, dendrogram),
+        "next_steps": _next_steps(result, segments),
         "versions": [{"name": str(k), "version": str(v)} for k, v in versions.items()],
     }
