@@ -72,7 +72,7 @@ def evaluation_tables(m: dict[str, Any]) -> list[Any]:
         [
             ["classifier", _num(c["accuracy"], ".3f"), _num(c["macro_f1"], ".3f")],
             [
-                f"majority (segment {c['majority_segment']})",
+                f"majority: {m['segments'][str(c['majority_segment'])]}",
                 _num(c["majority_accuracy"], ".3f"),
                 _num(c["majority_macro_f1"], ".3f"),
             ],

@@ -578,17 +578,15 @@ def _training_rows(
     inner = purchase_history(calib, inner_end)
     inner_new = ((inner_end - inner["first_day"]).dt.days <= NEW_CUSTOMER_DAYS).to_numpy()
     outcome = horizon_outcome(calib, inner_end, window).reindex(inner.index, fill_value=0.0)
-    rates = {
-        name: {
-            "purchases_per_day": float(outcome["purchases"][mask].mean() / window)
-            if mask.any()
-            else 0.0,
-            "revenue_per_day": float(outcome["revenue"][mask].mean() / window)
-            if mask.any()
-            else 0.0,
+    rates = {}
+    for name, mask in (("new", inner_new), ("established", ~inner_new)):
+        # A cut near the start of the data has no established customers yet: all customers
+        # of that cut stand in for them.
+        group = outcome[mask] if mask.any() else outcome
+        rates[name] = {
+            "purchases_per_day": float(group["purchases"].mean() / window),
+            "revenue_per_day": float(group["revenue"].mean() / window),
         }
-        for name, mask in (("new", inner_new), ("established", ~inner_new))
-    }
     new_ids = inner.index[inner_new]
     part = inner.loc[new_ids]
     inner_bg = fit_bgnbd(inner["x"], inner["t_x"], inner["T"])
