@@ -157,6 +157,19 @@ def test_product_categories_named_by_their_words():
     assert category_column("mug coffee") == "category_mug_coffee"
 
 
+def test_covariate_model_must_beat_bgnbd_on_earlier_cohorts():
+    from custseg.newcustomers.models import make_covariate_model, validate_covariate_model
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(
+        {"first_basket_value": rng.random(300), "bgnbd_expected": rng.integers(0, 3, 300)},
+        index=[f"c{i}" for i in range(300)],
+    ).astype(float)
+    y = X["bgnbd_expected"].to_numpy()  # BG/NBD is exactly right: nothing to beat it with
+    scores = validate_covariate_model(make_covariate_model(list(X.columns), []), X, y)
+    assert scores["bgnbd_mae"] == 0.0 and scores["model_mae"] > 0.0
+
+
 @pytest.mark.parametrize(
     ("text", "days"), [("365D", 365), ("99", 99), ("52W", 364), ("12M", 365), ("1y", 365)]
 )

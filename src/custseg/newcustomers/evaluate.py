@@ -291,7 +291,8 @@ def evaluate_forecast(
         "covariate_model": {
             "fitted": models.covariate_model is not None,
             "training_window_days": details.training_window_days,
-            "n_training_customers": details.n_covariate_training,
+            "n_training_rows": details.n_covariate_training,
+            "validation": models.settings.get("covariate_validation"),
             "covariates": models.covariates,
         },
         "counts": {
