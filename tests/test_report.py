@@ -451,9 +451,11 @@ def test_customer_strings_are_escaped(xss_result: Any) -> None:
     assert "<img" not in page.lower()
     body = page.split("</head>", 1)[1]
     # Only the figures' own scripts: a name cannot open or close a script element.
-    figures = n_figures(build_report_data(xss_result))
+    # (plus the page's own script that fits the figures to the paper when printing).
+    figures = n_figures(build_report_data(xss_result)) + 1
     assert len(re.findall(r"<script", body, re.IGNORECASE)) == figures
     assert len(re.findall(r"</script", body, re.IGNORECASE)) == figures
+    assert 'window.addEventListener("beforeprint", fit);' in body
 
 
 def test_figure_json_cannot_close_its_script() -> None:

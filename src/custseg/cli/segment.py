@@ -24,6 +24,7 @@ from custseg.cli._common import (
     table,
 )
 from custseg.errors import InputError
+from custseg.result import OUTPUT_FILES
 
 
 def _fmt_money(value: float) -> str:
@@ -112,10 +113,12 @@ def print_result(console: Console, result: Any, out: Path | None) -> None:
         console.print(f"  {p['segment']} {p['segment_name']}: {p['action']}", markup=False)
     if out is not None:
         console.print(
-            f"Wrote segments.csv, profiles.csv, metrics.json, model.skops and report.html to {out}",
+            f"Wrote {', '.join(OUTPUT_FILES[:-1])} and {OUTPUT_FILES[-1]} to {out}",
             markup=False,
         )
         console.print(f"Report: {out / 'report.html'}", markup=False)
+        for note in result.metrics.get("export_notes") or []:
+            console.print(f"note: {note}", markup=False)
 
 
 def _fmt(value: Any, spec: str) -> str:

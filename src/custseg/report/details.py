@@ -104,12 +104,13 @@ def silhouette_data(result: Any) -> dict[str, Any] | None:
     seed = int(result.metrics.get("seed") or 0)
     keep = member[sample_indices(len(member), SILHOUETTE_PLOT_MAX, seed)]
     values = silhouette_samples(X[keep], labels[keep])
-    segments, series, negative = [], [], []
+    segments, series, negative, sizes = [], [], [], []
     for seg in sorted(np.unique(labels[keep])):
         mine = np.sort(values[labels[keep] == seg])[::-1]
         n_points = min(SILHOUETTE_POINTS, len(mine))
         idx = np.unique(np.linspace(0, len(mine) - 1, n_points).round().astype(int))
         segments.append(int(seg))
+        sizes.append(int(np.sum(labels == seg)))
         series.append([round(float(v), 3) for v in mine[idx]])
         negative.append(float(np.mean(mine < 0)))
     return {
@@ -117,6 +118,7 @@ def silhouette_data(result: Any) -> dict[str, Any] | None:
         "values": series,
         "average": round(float(values.mean()), 3),
         "negative": negative,
+        "sizes": sizes,
         "sampled": len(keep) < len(member),
         "n": int(len(keep)),
     }

@@ -119,7 +119,7 @@ def build_figures(data: dict[str, Any]) -> dict[str, Markup]:
     sil = data["silhouette"]
     if sil is not None:
         figures["silhouette"] = silhouette_figure(
-            sil["segments"], names, sil["values"], average=sil["average"]
+            sil["segments"], names, sil["values"], average=sil["average"], sizes=sil["sizes"]
         )
     grid = data["rfm_grid"]
     if grid is not None:

@@ -1070,7 +1070,7 @@ def _limitations(
     )
     stability = metrics.get("stability")
     if not _is_missing(stability):
-        value = float(stability)
+        value = round(float(stability), 2)  # judged as printed
         if value >= STABLE_ARI:
             items.append(
                 f"The segments are stable: refitted on subsamples they come back alike "
@@ -1122,8 +1122,9 @@ def _k_sensitivity(metrics: dict[str, Any]) -> str:
             f"silhouette than k = {k}."
         )
     listed = " and ".join(f"k = {r['k']} (silhouette {float(r['silhouette']):.2f})" for r in close)
+    verb = "score" if len(close) > 1 else "scores"
     return (
-        f"Sensitivity to k: {listed} score about as well as k = {k} (silhouette "
+        f"Sensitivity to k: {listed} {verb} about as well as k = {k} (silhouette "
         f"{sil:.2f}); the number of segments is partly a judgement call. Re-run with "
         "--k to see the neighbouring solution if it suits the business better."
     )
@@ -1134,8 +1135,8 @@ def _silhouette(result: Any, names: dict[int, str]) -> dict[str, Any] | None:
     if sil is None:
         return None
     text = (
-        "Each band is one segment; each line in it one customer, from the best fitting (right) "
-        "to the worst. A silhouette near 1 means the customer is much closer to its own segment "
+        "Each band is one segment, as thick as it has customers; each line in it is one "
+        "customer, from the best fitting (top) to the worst (bottom). A silhouette near 1 means the customer is much closer to its own segment "
         "than to the next one; near 0, on the border; below 0, closer to another segment. "
         f"The dashed line is the average ({sil['average']:.2f})."
     )
