@@ -176,3 +176,32 @@ def test_report_command_refuses_broken_metrics(run_cli: Any, copy: Path) -> None
     (copy / "metrics.json").write_text("{not json", encoding="utf-8")
     code, _, err = run_cli("report", copy)
     assert code == 2 and "is not valid JSON" in err
+
+
+def test_rename_reaches_every_output(saved: tuple[Any, Path], tmp_path: Path) -> None:
+    result, _ = saved
+    renamed = result.rename({0: "  Big   <b>fans</b> "})
+    assert renamed.profiles["segment_name"].iloc[0] == "Big <b>fans</b>"
+    assert (renamed.segments.loc[result.labels == 0, "segment_name"] == "Big <b>fans</b>").all()
+    assert renamed.metrics["segments"][0]["segment_name"] == "Big <b>fans</b>"
+    assert renamed.model.segment_names[0] == "Big <b>fans</b>"
+    # The original is untouched, and predict on the renamed model uses the new name.
+    assert result.profiles["segment_name"].iloc[0] != "Big <b>fans</b>"
+    assert result.model.segment_names[0] != "Big <b>fans</b>"
+    features = result.segments.drop(columns=["segment", "segment_name"])
+    scored = renamed.model.label_frame(features, renamed.model.assign(features))
+    assert scored["segment_name"].tolist() == renamed.segments["segment_name"].tolist()
+    assert "Big &lt;b&gt;fans&lt;/b&gt;" in renamed.report_html()
+
+
+@pytest.mark.parametrize(
+    ("names", "match"),
+    [
+        ({99: "x"}, "There is no segment 99 to rename"),
+        ({0: "  "}, "The new name of segment 0 is empty"),
+        ({0: "same", 1: "same"}, "Two segments would be called 'same'"),
+    ],
+)
+def test_rename_refuses_bad_names(saved: tuple[Any, Path], names: Any, match: str) -> None:
+    with pytest.raises(custseg.InputError, match=match):
+        saved[0].rename(names)

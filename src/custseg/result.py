@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -153,6 +154,53 @@ class SegmentationResult:
             "Candidates": board,
             "Columns": columns,
         }
+
+    def rename(self, names: dict[int, str]) -> SegmentationResult:
+        """A copy with some segments renamed, everywhere: segments, profiles, metrics, the
+        model (so that ``predict`` uses the new names) and hence the report.
+
+        Parameters
+        ----------
+        names : dict of int to str
+            Segment number -> new name. Names must be unique and not empty.
+
+        Examples
+        --------
+        >>> result.rename({0: "VIP"}).profiles["segment_name"].iloc[0]  # doctest: +SKIP
+        'VIP'
+        """
+        import copy
+
+        current = {
+            int(s): str(n)
+            for s, n in zip(self.profiles["segment"], self.profiles["segment_name"], strict=True)
+        }
+        for seg, name in names.items():
+            if int(seg) not in current or int(seg) < 0:
+                raise InputError(
+                    f"There is no segment {seg} to rename. Segments: "
+                    f"{', '.join(str(s) for s in sorted(current) if s >= 0)}."
+                )
+            if not str(name).strip():
+                raise InputError(f"The new name of segment {seg} is empty. Give it a name.")
+        wanted = {**current, **{int(s): " ".join(str(n).split()) for s, n in names.items()}}
+        taken = [n for n in wanted.values() if list(wanted.values()).count(n) > 1]
+        if taken:
+            raise InputError(
+                f"Two segments would be called '{taken[0]}'. Give each segment its own name."
+            )
+        segments = self.segments.copy()
+        segments["segment_name"] = segments["segment"].map(wanted).astype(object)
+        profiles = self.profiles.copy()
+        profiles["segment_name"] = profiles["segment"].map(wanted).astype(object)
+        metrics = copy.deepcopy(self.metrics)
+        for entry in metrics.get("segments") or []:
+            entry["segment_name"] = wanted.get(int(entry["segment"]), entry["segment_name"])
+        model = copy.copy(self.model)
+        model.segment_names = [wanted[i] for i in range(len(self.model.segment_names))]
+        return dataclasses.replace(
+            self, segments=segments, profiles=profiles, metrics=metrics, model=model
+        )
 
     def report_html(self) -> str:
         """The self-contained HTML report."""

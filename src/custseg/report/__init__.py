@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from custseg.report.render import render_report_data
+from custseg.report.render import render_report_data, report_figures
 from custseg.report.summary import SECTION_TITLES, build_report_data
 
 
@@ -43,4 +43,10 @@ def render_report(result: Any) -> str:
     return render_report_data(build_report_data(result))
 
 
-__all__ = ["SECTION_TITLES", "build_report_data", "render_report", "render_report_data"]
+__all__ = [
+    "SECTION_TITLES",
+    "build_report_data",
+    "render_report",
+    "render_report_data",
+    "report_figures",
+]

@@ -76,7 +76,19 @@ def figure_html(fig: go.Figure, div_id: str) -> Markup:
 
 
 def build_figures(data: dict[str, Any]) -> dict[str, Markup]:
-    """The report's figures from the plain data of :func:`build_report_data`."""
+    """The report's figures as HTML snippets, keyed by name (``figure-<name>`` ids)."""
+    return {name: figure_html(fig, f"figure-{name}") for name, fig in report_figures(data).items()}
+
+
+def report_figures(data: dict[str, Any]) -> dict[str, go.Figure]:
+    """The report's figures from the plain data of :func:`build_report_data`, as Plotly
+    figures keyed by name (the web app shows the same ones).
+
+    Names: ``sizes``, ``map``, ``k_selection`` (more than one candidate), ``dendrogram``
+    (hierarchical), the exploration's ``activity``, ``orders``, ``categories``, ``before``,
+    ``after``, ``correlation``, ``missing`` (each when there is something to show),
+    ``heatmap``, ``effects-<segment>``, ``silhouette`` and ``rfm_grid`` (transactions).
+    """
     k_sel = data["k_selection"]
     seg_map = data["map"]
     figures = {
@@ -130,7 +142,7 @@ def build_figures(data: dict[str, Any]) -> dict[str, Markup]:
             grid["dominant"],
             names=names,
         )
-    return {name: figure_html(fig, f"figure-{name}") for name, fig in figures.items()}
+    return figures
 
 
 def _exploration_figures(eda: dict[str, Any]) -> dict[str, go.Figure]:
