@@ -166,3 +166,16 @@ def test_report_size_hardly_grows_with_customers() -> None:
     result = custseg.segment(lines, algorithm="kmeans", k=3, seed=0)
     page = result.report_html()
     assert len(page.encode()) - len(str(plotly_js()).encode()) < 1_000_000
+
+
+def test_explore_before_segmenting_matches_the_report() -> None:
+    """The app shows the exploration before any clustering: same data as the report's."""
+    from custseg.report.eda import exploration_data, explore
+
+    lines, _ = custseg.datasets.make_transactions(300, n_segments=3, seed=2)
+    features, details = custseg.build_features(lines)
+    before = explore(features, details)
+    after = exploration_data(custseg.segment(lines, algorithm="kmeans", k=3, seed=0))
+    assert before.keys() == after.keys()
+    for key in ("before", "after", "correlation", "missing", "categories", "activity", "orders"):
+        assert before[key] == after[key], key

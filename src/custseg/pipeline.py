@@ -230,6 +230,7 @@ def build_features(
             date_format=date_format,
             analysis_date=analysis_date,
             non_product_codes=non_product_codes,
+            summarize=True,
         )
     details = {
         "source": prep.info.to_dict(),
@@ -239,6 +240,7 @@ def build_features(
         "numeric": prep.numeric,
         "categorical": prep.categorical,
         "warnings": prep.warnings,
+        "activity": prep.activity,
     }
     return prep.features, details
 

@@ -182,13 +182,63 @@ def exploration_data(result: Any) -> dict[str, Any]:
     """
     metrics = result.metrics
     pre = metrics.get("preprocessing") or {}
-    model_numeric = [str(c) for c in pre.get("numeric") or []]
-    categorical = [str(c) for c in pre.get("categorical") or []]
     frame: pd.DataFrame = result.segments
-    features = [str(c) for c in (metrics.get("features") or {}) if c in frame]
+    return _explore(
+        frame,
+        kind=str(metrics.get("kind") or "customers"),
+        features=[str(c) for c in (metrics.get("features") or {}) if c in frame],
+        model_numeric=[str(c) for c in pre.get("numeric") or []],
+        categorical=[str(c) for c in pre.get("categorical") or []],
+        inputs=np.asarray(result.model_inputs, dtype=float),
+        preprocessor=result.model.preprocessor,
+        activity=metrics.get("activity") or {},
+    )
+
+
+def explore(features: pd.DataFrame, details: dict[str, Any]) -> dict[str, Any]:
+    """The same exploration data before any clustering, from :func:`custseg.build_features`.
+
+    The preprocessing is fitted here (as :func:`custseg.segment` would), so that the
+    histograms of the model inputs can be shown before segmenting.
+
+    Examples
+    --------
+    >>> features, details = custseg.build_features(custseg.datasets.demo_path())  # doctest: +SKIP
+    >>> sorted(explore(features, details))[:3]  # doctest: +SKIP
+    ['activity', 'after', 'before']
+    """
+    from custseg.preprocess import build_preprocessor, categorical_as_text, plan_columns
+
+    plan = plan_columns(features, list(details["numeric"]), list(details["categorical"]))
+    frame = categorical_as_text(features, plan.categorical)[plan.numeric + plan.categorical]
+    preprocessor = build_preprocessor(plan)
+    inputs = np.asarray(preprocessor.fit_transform(frame), dtype=float)
+    kind = str((details.get("schema") or {}).get("kind") or "customers")
+    return _explore(
+        features,
+        kind=kind,
+        features=[str(c) for c in features.columns if c != "customer_id"],
+        model_numeric=list(plan.numeric),
+        categorical=list(plan.categorical),
+        inputs=inputs,
+        preprocessor=preprocessor,
+        activity=details.get("activity") or {},
+    )
+
+
+def _explore(
+    frame: pd.DataFrame,
+    *,
+    kind: str,
+    features: list[str],
+    model_numeric: list[str],
+    categorical: list[str],
+    inputs: np.ndarray,
+    preprocessor: Any,
+    activity: dict[str, Any],
+) -> dict[str, Any]:
     numeric = [c for c in features if c not in categorical]
-    inputs = np.asarray(result.model_inputs, dtype=float)
-    transforms = _transforms(result.model.preprocessor, model_numeric)
+    transforms = _transforms(preprocessor, model_numeric)
     methods = transforms.get("methods", {})
     before = []
     for col in numeric:
@@ -209,7 +259,6 @@ def exploration_data(result: Any) -> dict[str, Any]:
         count = int(frame[col].isna().sum())
         if count:
             missing.append({"column": col, "missing": count, "share": count / n if n else 0.0})
-    activity = metrics.get("activity") or {}
     categories = _categories(frame, categorical)
     if activity.get("by_country"):
         rows = activity["by_country"]
@@ -238,6 +287,7 @@ def exploration_data(result: Any) -> dict[str, Any]:
         "outliers": outliers,
         "categories": categories,
         "activity": list(activity.get("by_month") or []),
-        "orders": _orders_histogram(frame) if metrics.get("kind") == "transactions" else None,
+        "orders": _orders_histogram(frame) if kind == "transactions" else None,
+        "kind": kind,
         "n_customers": n,
     }

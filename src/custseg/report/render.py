@@ -117,7 +117,7 @@ def report_figures(data: dict[str, Any]) -> dict[str, go.Figure]:
             names=tree["names"],
             linkage_label=tree["linkage_method"] or None,
         )
-    figures.update(_exploration_figures(data["eda"]))
+    figures.update(exploration_figures(data["eda"]))
     names = data["map"]["names"]
     heat = data["heatmap"]
     if heat is not None:
@@ -145,8 +145,11 @@ def report_figures(data: dict[str, Any]) -> dict[str, go.Figure]:
     return figures
 
 
-def _exploration_figures(eda: dict[str, Any]) -> dict[str, go.Figure]:
-    figures = {}
+def exploration_figures(eda: dict[str, Any]) -> dict[str, go.Figure]:
+    """The exploration section's figures, keyed by name, from its data (the report's
+    ``data["eda"]``, or :func:`~custseg.report.summary.exploration_section` of
+    :func:`~custseg.report.eda.explore` before segmenting)."""
+    figures: dict[str, go.Figure] = {}
     if eda["before"]:
         figures["before"] = feature_histograms_figure(eda["before"])
     if eda["after"]:

@@ -1113,8 +1113,7 @@ def _k_sensitivity(metrics: dict[str, Any]) -> str:
     close = [
         r
         for r in rows
-        if abs(int(r["k"]) - int(k)) == 1
-        and abs(float(r["silhouette"]) - sil) <= CLOSE_SILHOUETTE
+        if abs(int(r["k"]) - int(k)) == 1 and abs(float(r["silhouette"]) - sil) <= CLOSE_SILHOUETTE
     ]
     if not close:
         return (
@@ -1152,9 +1151,9 @@ def _silhouette(result: Any, names: dict[int, str]) -> dict[str, Any] | None:
     return {**sil, "text": text}
 
 
-def _exploration(result: Any) -> dict[str, Any]:
-    """The exploration data with the sentences that go with its figures."""
-    eda = exploration_data(result)
+def exploration_section(eda: dict[str, Any]) -> dict[str, Any]:
+    """The exploration data (:func:`~custseg.report.eda.exploration_data` or
+    :func:`~custseg.report.eda.explore`) with the sentences that go with its figures."""
     n = int(eda["n_customers"])
     texts: dict[str, Any] = {}
     orders = eda["orders"]
@@ -1163,7 +1162,7 @@ def _exploration(result: Any) -> dict[str, Any]:
             f"How many orders each customer placed in the period of the data; "
             f"{format_share(orders['one_order_share'])} bought only once."
         )
-    kind = source_kind(result.metrics)
+    kind = eda["kind"]
     texts["categories_title"] = (
         "Where the customers are" if kind == "transactions" else "Categorical attributes"
     )
@@ -1352,7 +1351,7 @@ def build_report_data(result: Any) -> dict[str, Any]:
         "dendrogram": dendrogram,
         "profiles": _profiles(result),
         "map": seg_map,
-        "eda": _exploration(result),
+        "eda": exploration_section(exploration_data(result)),
         "heatmap": profile_heatmap(result, formatted, order),
         "silhouette": _silhouette(result, seg_map["names"]),
         "rfm_grid": rfm_grid(result),
