@@ -350,10 +350,13 @@ def test_models_pickle_and_save_with_skops(cdnow_file: Path, tmp_path: Path):
 
 
 @pytest.mark.slow
-def test_online_retail_time_split(data_dir: Path):
-    ev = evaluate_forecast(data_dir / "online_retail.csv", "2011-09-01", horizon="99D")
+@pytest.mark.parametrize("horizon", ["99D", "365D"])
+def test_online_retail_time_split(data_dir: Path, horizon: str):
+    ev = evaluate_forecast(data_dir / "online_retail.csv", "2011-09-01", horizon=horizon)
     m = ev.metrics
-    assert m["horizon_fully_covered"]
+    assert m["horizon_fully_covered"] == (horizon == "99D")
+    assert m["evaluated_days"] == (99 if horizon == "99D" else 100)
+    assert m["covariate_model"]["fitted"]
     new = m["new_customers"]["models"]
     assert new["custseg"]["mae"] < new["bgnbd"]["mae"]
     assert new["custseg"]["mae"] < new["cohort_mean"]["mae"]

@@ -52,6 +52,13 @@ NEW_CUSTOMER_DAYS = 90
 SEGMENT_ALGORITHM = "kmeans"
 #: Folds of the out-of-fold segment probabilities the covariate model learns from.
 OOF_FOLDS = 3
+#: Longest window the covariate model learns purchase counts over. It learns a new
+#: customer's level, and BG/NBD's curve carries that level to longer horizons; windows of
+#: about a quarter keep the cohorts recent and let three of them fit in a short calibration
+#: period. With 184-day windows (a 365-day horizon from 2011-09-01 on Online Retail) the model
+#: lost to plain BG/NBD on earlier cohorts and was not used; with 120 it wins there and on the
+#: later cohort (docs/new-customers.md).
+MAX_TRAINING_WINDOW_DAYS = 120
 #: Earlier cuts the covariate model learns from, ORIGIN_STEP_DAYS apart: several cohorts
 #: instead of one make it depend less on the season of a single window.
 TRAINING_ORIGINS = 3
@@ -469,7 +476,7 @@ def _fit_after_segmentation(
 
     say("New-customer covariate model")
     span = (end - pd.Timestamp(lines.first_day)).days
-    window = min(horizon_days, span - NEW_CUSTOMER_DAYS)
+    window = min(horizon_days, span - NEW_CUSTOMER_DAYS, MAX_TRAINING_WINDOW_DAYS)
     covariate_model = None
     covariates = [*numeric, *proba.columns, "x", "t_x", "T", "bgnbd_expected", *categorical]
     rates: dict[str, dict[str, float]] = {}
