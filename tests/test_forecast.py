@@ -365,3 +365,23 @@ def test_online_retail_time_split(data_dir: Path, horizon: str):
     assert m["product_categories"]["source"] == "description"
     assert len(m["product_categories"]["names"]) == 8
     assert m["seconds"]["total"] < 60
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "custseg.newcustomers.forecast",
+        "custseg.newcustomers.firstpurchase",
+        "custseg.newcustomers.classifier",
+        "custseg.newcustomers.data",
+        "custseg.newcustomers.models",
+        "custseg.newcustomers.evaluate",
+    ],
+)
+def test_docstring_examples(module: str):
+    import doctest
+    import importlib
+
+    flags = doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
+    result = doctest.testmod(importlib.import_module(module), optionflags=flags)
+    assert result.failed == 0

@@ -99,7 +99,14 @@ WORD_PATTERN = r"(?u)\b[a-zA-Z]{3,}\b"
 
 
 def line_texts(lines: pd.DataFrame, source: str | None) -> pd.Series:
-    """The text each line is categorised by: its description, else its product code."""
+    """The text each line is categorised by: its description, else its product code.
+
+    Examples
+    --------
+    >>> lines = pd.DataFrame({"product": ["A1", None], "description": ["TEA MUG", None]})
+    >>> line_texts(lines, "description").tolist(), line_texts(lines, "product").tolist()
+    (['TEA MUG', ''], ['A1', ''])
+    """
     col = "description" if source == "description" else "product"
     if source is None or col not in lines:
         return pd.Series("", index=lines.index, dtype=object)
@@ -286,12 +293,13 @@ def first_purchase_features(
 
 
 def feature_names(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
-    """Numeric and categorical first-purchase feature columns of ``frame``."""
+    """Numeric and categorical first-purchase feature columns of ``frame``.
+
+    Examples
+    --------
+    >>> feature_names(pd.DataFrame(columns=["first_basket_value", "country"]))
+    (['first_basket_value'], ['country'])
+    """
     categorical = [c for c in frame.columns if c == "country"]
     numeric = [c for c in frame.columns if c not in categorical]
     return numeric, categorical
-
-
-def describe_categories(names: list[str], source: str | None) -> dict[str, Any]:
-    """JSON-ready description of the product categories."""
-    return {"source": source, "names": list(names), "columns": [category_column(n) for n in names]}

@@ -153,6 +153,11 @@ class NewCustomerModels:
         ``established`` cohorts.
     settings : dict
         Calibration end, horizon, new-customer window, training window, flags.
+
+    Examples
+    --------
+    >>> models = fit_new_customer_models("orders.csv")  # doctest: +SKIP
+    >>> models.forecast(lines.sales, "2012-01-01")[["predicted_purchases"]]  # doctest: +SKIP
     """
 
     categories: Pipeline | None
@@ -290,7 +295,20 @@ def covariate_frame(
     features: pd.DataFrame, proba: pd.DataFrame, history: pd.DataFrame, bgnbd: np.ndarray
 ) -> pd.DataFrame:
     """The covariate model's input: first-purchase features, segment probabilities, the BTYD
-    summary ``x, t_x, T`` of each customer and BG/NBD's expectation over the window."""
+    summary ``x, t_x, T`` of each customer and BG/NBD's expectation over the window.
+
+    Examples
+    --------
+    >>> ids = pd.Index(["a"], name="customer_id")
+    >>> frame = covariate_frame(
+    ...     pd.DataFrame({"first_basket_value": [20.0]}, index=ids),
+    ...     pd.DataFrame({"segment_probability_0": [1.0]}, index=ids),
+    ...     pd.DataFrame({"x": [1.0], "t_x": [10.0], "T": [27.0]}, index=ids),
+    ...     np.array([0.4]),
+    ... )
+    >>> frame.columns.tolist()
+    ['first_basket_value', 'segment_probability_0', 'x', 't_x', 'T', 'bgnbd_expected']
+    """
     frame = features.join(proba).join(history[["x", "t_x", "T"]])
     frame["bgnbd_expected"] = np.asarray(bgnbd, dtype=np.float64)
     return frame
@@ -299,7 +317,16 @@ def covariate_frame(
 def expected_spend(gamma_gamma: dict[str, Any], history: pd.DataFrame) -> np.ndarray:
     """Gamma-Gamma expected value of a future purchase. Customers without a repeat purchase
     count their first purchase as one observation (shrunk to the population mean), so a big
-    first basket predicts bigger purchases than a small one."""
+    first basket predicts bigger purchases than a small one.
+
+    Examples
+    --------
+    >>> gg = {"p": 6.25, "q": 3.74, "gamma": 15.44, "population_mean": 35.22}
+    >>> h = pd.DataFrame({"x": [0.0, 2.0], "repeat_value": [0.0, 30.0],
+    ...                   "first_value": [100.0, 5.0]})
+    >>> expected_spend(gg, h).round(2).tolist()
+    [80.26, 30.94]
+    """
     x = history["x"].to_numpy()
     value = np.where(x > 0, history["repeat_value"], history["first_value"])
     return gamma_gamma_expected_value(gamma_gamma, np.maximum(x, 1), value)
@@ -332,7 +359,17 @@ def fit_models(
     segment_options: dict[str, Any] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> tuple[NewCustomerModels, FitDetails]:
-    """Fit every new-customer model on the lines dated before ``calibration_end``."""
+    """Fit every new-customer model on the lines dated before ``calibration_end``.
+
+    The steps, in order: the calibration segmentation (``custseg.segment`` with
+    :data:`SEGMENT_ALGORITHM`), product categories and first-purchase features, the
+    classifier (and out-of-fold segment probabilities), BG/NBD and Gamma-Gamma, then the
+    covariate model on earlier cohorts. Returns the models and what was learned on the way.
+
+    Examples
+    --------
+    >>> models, details = fit_models(lines, "orders.csv", dt.date(2011, 9, 1), 365)  # doctest: +SKIP
+    """
     import custseg
 
     if classifier not in CLASSIFIERS:
@@ -568,7 +605,13 @@ def _fit_after_segmentation(
 def make_covariate_model(
     covariates: list[str], categorical: list[str], *, seed: int = 0
 ) -> Pipeline:
-    """An unfitted covariate model: Poisson boosting on the covariates (categorical last)."""
+    """An unfitted covariate model: Poisson boosting on the covariates (categorical last).
+
+    Examples
+    --------
+    >>> make_covariate_model(["x", "country"], ["country"])[-1].loss
+    'poisson'
+    """
     n_numeric = len(covariates) - len(categorical)
     return Pipeline(
         [
@@ -642,7 +685,17 @@ def _training_rows(
 
 
 def check_calibration_end(lines: SaleLines, calibration_end: dt.date, *, need_after: bool) -> None:
-    """Refuse a calibration end outside the data, naming the data's date range."""
+    """Refuse a calibration end outside the data, naming the data's date range.
+
+    Examples
+    --------
+    >>> lines = SaleLines(pd.DataFrame(), {}, {}, {}, False, dt.date(2021, 1, 1),
+    ...                   dt.date(2021, 3, 31))
+    >>> check_calibration_end(lines, dt.date(2021, 4, 1), need_after=True)
+    Traceback (most recent call last):
+    ...
+    custseg.errors.InputError: Calibration end 2021-04-01 is outside the data, whose kept sales run from 2021-01-01 to 2021-03-31. Pick a day after 2021-01-01 and leave days after it to compare the forecast with, e.g. 2021-03-08.
+    """
     first, last = lines.first_day, lines.last_day
     latest = last if need_after else last + dt.timedelta(days=1)
     if not first < calibration_end <= latest:
@@ -721,7 +774,13 @@ def read_options(
     date_format: str | None,
     non_product_codes: list[str] | None,
 ) -> dict[str, Any]:
-    """The reading options both the lines and the calibration segmentation are read with."""
+    """The reading options both the lines and the calibration segmentation are read with.
+
+    Examples
+    --------
+    >>> read_options(None, {"customer_id": "Client"}, None, None)["columns"]
+    {'customer_id': 'Client'}
+    """
     return {
         "sheet": sheet,
         "columns": columns,
