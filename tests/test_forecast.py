@@ -349,6 +349,28 @@ def test_models_pickle_and_save_with_skops(cdnow_file: Path, tmp_path: Path):
     pd.testing.assert_frame_equal(loaded.forecast(sales, "1997-10-01"), expected)
 
 
+def test_predict_gives_the_columns_predict_will_add(cdnow_file: Path):
+    models = fit_new_customer_models(cdnow_file, "1997-10-01", horizon="1Y")
+    scored = models.predict(cdnow_file, end="1997-10-01")
+    assert list(scored.columns) == [
+        "customer_id",
+        "n_purchases",
+        "expected_purchases",
+        "expected_revenue",
+        "first_purchase_segment",
+        "first_purchase_segment_name",
+        "first_purchase_segment_probability",
+    ]
+    single = scored["n_purchases"] == 1
+    assert scored.loc[single, "first_purchase_segment"].notna().all()
+    assert scored.loc[~single, "first_purchase_segment"].isna().all()
+    assert scored.loc[single, "first_purchase_segment_probability"].between(0, 1).all()
+    assert (scored["expected_revenue"] >= 0).all()
+    # By default the horizon starts the day after the last line: every customer is scored.
+    later = models.predict(cdnow_file)
+    assert len(later) == 600 and later["customer_id"].is_unique
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("horizon", ["99D", "365D"])
 def test_online_retail_time_split(data_dir: Path, horizon: str):

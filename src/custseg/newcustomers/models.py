@@ -273,6 +273,74 @@ class NewCustomerModels:
         out["segment_probability"] = np.where(is_new, proba.to_numpy().max(axis=1), np.nan)
         return out
 
+    def predict(
+        self,
+        source: str | Path | pd.DataFrame,
+        *,
+        end: str | dt.date | None = None,
+        horizon_days: int | None = None,
+        sheet: str | None = None,
+        columns: dict[str, str] | None = None,
+        date_format: str | None = None,
+        non_product_codes: list[str] | None = None,
+    ) -> pd.DataFrame:
+        """Read invoice lines and give each customer the columns ``custseg predict`` adds.
+
+        Parameters
+        ----------
+        source : str, Path or pandas.DataFrame
+            Invoice lines, read and cleaned as :func:`custseg.segment` does.
+        end : str or date, optional
+            First day of the horizon; the day after the last line by default.
+        horizon_days : int, optional
+            The models' horizon by default.
+        sheet, columns, date_format, non_product_codes
+            As in :func:`custseg.segment`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``customer_id``, ``n_purchases``, ``expected_purchases``, ``expected_revenue`` and,
+            for customers with a single purchase, ``first_purchase_segment``,
+            ``first_purchase_segment_name`` and ``first_purchase_segment_probability``
+            (empty for the others).
+
+        Examples
+        --------
+        >>> models.predict("new_orders.csv").head()  # doctest: +SKIP
+        """
+        lines = read_sale_lines(
+            source, **read_options(sheet, columns, date_format, non_product_codes)
+        )
+        start = (
+            lines.last_day + dt.timedelta(days=1)
+            if end is None
+            else parse_day(end, "The forecast start")
+        )
+        table = self.forecast(lines.sales, start, horizon_days)
+        feats = self.first_purchase_features(
+            lines.sales[lines.sales["ts"] < pd.Timestamp(start)]
+        ).loc[table.index]
+        proba = self.segment_probabilities(feats).to_numpy()
+        single = (table["n_purchases"] == 1).to_numpy()
+        segment = pd.Series(proba.argmax(axis=1), index=table.index, dtype="Int64")
+        names = np.asarray(self.segment_names, dtype=object)[proba.argmax(axis=1)]
+        return pd.DataFrame(
+            {
+                "customer_id": table.index.to_numpy(),
+                "n_purchases": table["n_purchases"].to_numpy(),
+                "expected_purchases": table["predicted_purchases"].round(4).to_numpy(),
+                "expected_revenue": table["predicted_revenue"].round(2).to_numpy(),
+                "first_purchase_segment": segment.where(single).to_numpy(),
+                "first_purchase_segment_name": pd.Series(names, dtype=object)
+                .where(single)
+                .to_numpy(),
+                "first_purchase_segment_probability": np.where(
+                    single, proba.max(axis=1).round(4), np.nan
+                ),
+            }
+        )
+
     def __repr__(self) -> str:
         return (
             f"NewCustomerModels(calibration_end={self.settings.get('calibration_end')!r}, "
