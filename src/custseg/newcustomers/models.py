@@ -312,11 +312,7 @@ class NewCustomerModels:
         lines = read_sale_lines(
             source, **read_options(sheet, columns, date_format, non_product_codes)
         )
-        start = (
-            lines.last_day + dt.timedelta(days=1)
-            if end is None
-            else parse_day(end, "The forecast start")
-        )
+        start = day_or_after_last(lines, end, "The forecast start")
         table = self.forecast(lines.sales, start, horizon_days)
         feats = self.first_purchase_features(
             lines.sales[lines.sales["ts"] < pd.Timestamp(start)]
@@ -818,11 +814,7 @@ def fit_new_customer_models(
     days = parse_horizon(horizon)
     options = read_options(sheet, columns, date_format, non_product_codes)
     lines = read_sale_lines(source, **options)
-    end = (
-        lines.last_day + dt.timedelta(days=1)
-        if calibration_end is None
-        else parse_day(calibration_end, "Calibration end")
-    )
+    end = day_or_after_last(lines, calibration_end, "Calibration end")
     check_calibration_end(lines, end, need_after=False)
     models, _ = fit_models(
         lines,
@@ -834,6 +826,21 @@ def fit_new_customer_models(
         segment_options=options,
     )
     return models
+
+
+def day_or_after_last(lines: SaleLines, value: str | dt.date | None, what: str) -> dt.date:
+    """``value`` as a day, or the day after the last kept line when it is None.
+
+    Examples
+    --------
+    >>> lines = SaleLines(pd.DataFrame(), {}, {}, {}, False, dt.date(2021, 1, 1),
+    ...                   dt.date(2021, 3, 31))
+    >>> day_or_after_last(lines, None, "Calibration end")
+    datetime.date(2021, 4, 1)
+    """
+    if value is None:
+        return lines.last_day + dt.timedelta(days=1)
+    return parse_day(value, what)
 
 
 def read_options(
