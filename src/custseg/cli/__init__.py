@@ -12,6 +12,7 @@ import warnings
 
 import typer
 
+from custseg.cli import app as app_cmd
 from custseg.cli import demo, forecast, predict, report, segment
 from custseg.cli._common import console_err
 from custseg.errors import CustsegError, CustsegWarning
@@ -29,6 +30,9 @@ app.command("predict")(predict.predict_command)
 app.command("demo")(demo.demo_command)
 app.command("forecast")(forecast.forecast_command)
 app.command("report")(report.report_command)
+app.command("app", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
+    app_cmd.app_command
+)
 
 
 def _one_line(message: str) -> str:

@@ -1,0 +1,29 @@
+"""The Streamlit script of the custseg app: page setup and navigation (``custseg app``)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from custseg.app import _state as S
+
+st.set_page_config(
+    page_title="custseg: customer segments",
+    page_icon=":material/groups:",
+    layout="wide",
+    initial_sidebar_state="expanded",
+)
+
+PAGES = [
+    st.Page("pages/data.py", title="Data", icon=":material/upload_file:", default=True),
+    st.Page("pages/explore.py", title="Explore", icon=":material/bar_chart:"),
+    st.Page("pages/segment.py", title="Segment", icon=":material/play_circle:"),
+    st.Page("pages/segments.py", title="Segments", icon=":material/groups:"),
+    st.Page("pages/score.py", title="Score new customers", icon=":material/person_add:"),
+    st.Page("pages/download.py", title="Download", icon=":material/download:"),
+]
+
+page = st.navigation(PAGES)
+try:
+    page.run()
+except Exception as exc:  # st.stop and st.rerun are BaseExceptions and pass through
+    S.show_error(exc)

@@ -1,0 +1,171 @@
+"""Data page: pick a file (or the demo), see it, check how custseg reads it, fix the roles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from custseg.app import _state as S
+
+st.title("Customer segments")
+st.caption(
+    "Upload invoice lines (one row per product bought) or a customer table (one row per "
+    "customer), check how custseg reads them, then explore and segment. Everything runs on "
+    "this server; the file stays in your session."
+)
+
+choice = st.radio(
+    "Data",
+    ["Upload a file", "Use the demo data"],
+    horizontal=True,
+    key="data_choice",
+    help="The demo data: invoice lines of 800 customers of a UK online shop (UCI Online Retail).",
+)
+if choice == "Use the demo data":
+    S.set_source(S.demo_source())
+else:
+    uploaded = st.file_uploader(
+        f"CSV, TSV, Excel (.xlsx) or Parquet file, up to {S.upload_limit_mb()} MB",
+        key="data_upload",
+        help="Invoice lines need a customer id, a date and a price or amount; a customer table "
+        "needs a customer id and some attributes. Gzipped CSV (.csv.gz) works too.",
+    )
+    if uploaded is None:
+        src = S.source()
+        if src is not None and src.demo:
+            S.set_source(None)
+    else:
+        stored = S.attempt(S.store_upload, uploaded.name, uploaded.getvalue())
+        S.set_source(stored)
+
+src = S.source()
+if src is None:
+    st.info("Upload a file, or choose **Use the demo data** to try the app.")
+    st.stop()
+
+opts = dict(S.prep_options())
+with st.spinner("Reading the file"):
+    preview = S.attempt(S.preview, src)
+if preview is None:
+    st.stop()
+frame, info = preview
+columns: list[str] = [str(c) for c in info["columns"]]
+
+st.subheader("Preview")
+st.text(f"{src.name}: {info['n_rows']:,} rows, {len(columns)} columns, format {info['format']}")
+st.dataframe(frame, height=260, hide_index=True)
+
+st.subheader("How custseg reads it")
+left, right = st.columns([1, 2], gap="large")
+with left:
+    kinds = ["auto", "transactions", "customers"]
+    kind = st.radio(
+        "Kind of data",
+        kinds,
+        index=kinds.index(opts.get("kind", "auto")),
+        format_func={
+            "auto": "detect",
+            "transactions": "invoice lines (transactions)",
+            "customers": "customer table",
+        }.get,
+        key="data_kind",
+    )
+    sheet = opts.get("sheet")
+    if src.name.lower().endswith((".xlsx", ".xlsm")):
+        sheet = S.optional_text("Excel sheet", sheet, "the first sheet", "data_sheet")
+    date_format = opts.get("date_format")
+    if kind != "customers":
+        date_format = S.optional_text(
+            "Date format (only if dates are read wrongly)",
+            date_format,
+            "detected, e.g. %d/%m/%Y %H:%M",
+            "data_date_format",
+        )
+S.set_prep_options({**opts, "kind": kind, "sheet": sheet, "date_format": date_format})
+
+with st.spinner("Reading, cleaning and building customer features"):
+    built = S.attempt(S.features, src)
+details: dict[str, Any] | None = built[1] if built is not None else None
+detected: dict[str, str] = (details or {}).get("schema", {}).get("roles", {})
+detected_kind = (details or {}).get("schema", {}).get("kind", kind)
+
+with right:
+    roles = S.CUSTOMER_ROLES if detected_kind == "customers" else S.TRANSACTION_ROLES
+    st.markdown("**Column roles** (detected; change any that is wrong)")
+    overrides: dict[str, str] = dict(opts.get("columns") or {})
+    grid = st.columns(3)
+    for i, (role, label) in enumerate(roles.items()):
+        current = overrides.get(role) or detected.get(role)
+        choices = columns if current in columns else ["(none)", *columns]
+        picked = grid[i % 3].selectbox(
+            label,
+            choices,
+            index=choices.index(current) if current in choices else 0,
+            key=f"data_role_{role}_{src.digest[:12]}",
+        )
+        if picked != "(none)" and picked != detected.get(role):
+            overrides[role] = picked
+        elif picked == detected.get(role):
+            overrides.pop(role, None)
+if overrides != (opts.get("columns") or {}):
+    S.set_prep_options({**S.prep_options(), "columns": overrides})
+    st.rerun()
+
+if built is None or details is None:
+    st.stop()
+feats, details, notes = built
+S.show_warnings(notes)
+schema = details["schema"]
+st.success(
+    f"Read as {schema['kind']}: {schema.get('kind_reason', '')}. "
+    f"{len(feats):,} customers with {len(details['numeric'])} numeric and "
+    f"{len(details['categorical'])} categorical features.",
+    icon=":material/check_circle:",
+)
+for warning in details.get("warnings") or []:
+    st.warning(warning, icon=":material/warning:")
+
+cleaning = details["cleaning"]
+st.subheader("Cleaning")
+rows = [{"step": "rows read", "rows": cleaning["rows_in"], "revenue": cleaning.get("revenue_in")}]
+for d in cleaning.get("dropped") or []:
+    if d.get("rows"):
+        rows.append(
+            {
+                "step": f"dropped: {d.get('description') or d['reason']}",
+                "rows": d["rows"],
+                "revenue": d.get("revenue"),
+            }
+        )
+rows.append(
+    {"step": "rows kept", "rows": cleaning["rows_kept"], "revenue": cleaning.get("revenue_kept")}
+)
+table = pd.DataFrame(rows)
+if table["revenue"].isna().all():
+    table = table.drop(columns="revenue")
+st.dataframe(
+    table,
+    hide_index=True,
+    column_config={
+        "step": st.column_config.TextColumn("step", width="large"),
+        "rows": st.column_config.NumberColumn("rows", format="localized"),
+        "revenue": st.column_config.NumberColumn("revenue", format="localized"),
+    },
+)
+if cleaning.get("non_product_codes"):
+    st.caption(
+        "Stock codes that are not products: " + S.md(", ".join(cleaning["non_product_codes"]))
+    )
+if "customers_in" in cleaning:
+    st.text(
+        f"Customers: {cleaning['customers_in']:,} in the file, {cleaning['customers_kept']:,} "
+        "with data left after cleaning."
+    )
+
+with st.expander("Customer features (one row per customer)"):
+    st.dataframe(feats.head(500), height=300)
+
+st.page_link("pages/explore.py", label="Next: explore the customers", icon=":material/bar_chart:")
+st.page_link("pages/segment.py", label="Or segment them now", icon=":material/play_circle:")

@@ -1,0 +1,67 @@
+"""Score page: assign new customers (or invoice lines) to the segments of a model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from custseg.app import _state as S
+
+st.title("Score new customers")
+st.caption(
+    "Assign new customers to the segments: upload data of the same kind the model was trained "
+    "on (invoice lines or a customer table, with the same columns). Use the segmentation of "
+    "this session, or a model.skops saved earlier (loading it never runs code from the file)."
+)
+
+entry = S.current()
+choices = (["This session's segmentation"] if entry is not None else []) + [
+    "Upload a saved model (model.skops)"
+]
+which = st.radio("Model", choices, horizontal=True, key="score_model_choice")
+model: Any = None
+if which == "This session's segmentation" and entry is not None:
+    model = entry["result"].model
+    st.text(
+        "Segments: " + ", ".join(S.segment_label(i, n) for i, n in enumerate(model.segment_names))
+    )
+else:
+    model_file = st.file_uploader("model.skops", key="score_model_upload")
+    if model_file is not None:
+        model = S.attempt(S.load_model, model_file.name, model_file.getvalue())
+if model is None:
+    if which != "This session's segmentation":
+        st.info("Upload a model.skops written by custseg (the Download page has this one).")
+    st.stop()
+
+new_file = st.file_uploader(
+    f"New customers or invoice lines (CSV, TSV, Excel, Parquet; up to {S.upload_limit_mb()} MB)",
+    key="score_data_upload",
+)
+if new_file is None:
+    st.info("Upload the customers to score.")
+    st.stop()
+new_src = S.attempt(S.store_upload, new_file.name, new_file.getvalue(), slot="score")
+if new_src is None:
+    st.stop()
+
+with st.spinner("Scoring"), S.captured_warnings() as notes:
+    scored = S.attempt(model.predict, new_src.path)
+S.show_warnings(notes)
+if scored is None:
+    st.stop()
+
+counts = scored.groupby(["segment", "segment_name"], sort=True).size().reset_index(name="customers")
+st.subheader(f"{len(scored):,} customers scored")
+st.table(S.segment_colors(counts), hide_index=True)
+st.dataframe(scored, hide_index=True, height=320)
+stem = new_src.name.split(".")[0] or "scored"
+st.download_button(
+    "Download the scored table (CSV)",
+    scored.to_csv(index=False).encode("utf-8"),
+    file_name=f"{stem}-segments.csv",
+    mime="text/csv",
+    icon=":material/download:",
+    on_click="ignore",
+)

@@ -1,0 +1,225 @@
+"""The web app, page by page, with Streamlit's AppTest (no browser), and ``custseg app``."""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any
+
+import pytest
+
+import custseg
+
+pytest.importorskip("streamlit")
+
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from custseg.app import _state, main_script  # noqa: E402
+from custseg.cli.app import SAFE_DEFAULTS, streamlit_args  # noqa: E402
+
+TIMEOUT = 240  # seconds per script run: generous, the test machines are shared
+
+
+@pytest.fixture(scope="module")
+def lines_csv() -> bytes:
+    """Invoice lines of 120 synthetic customers in 3 planted segments, as CSV bytes."""
+    lines, _ = custseg.datasets.make_transactions(120, n_segments=3, seed=1)
+    return lines.to_csv(index=False).encode("utf-8")
+
+
+def start() -> AppTest:
+    at = AppTest.from_file(str(main_script()), default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def upload(at: AppTest, name: str, content: bytes, mime: str = "text/csv") -> AppTest:
+    at.file_uploader(key="data_upload").set_value((name, content, mime))
+    return at.run()
+
+
+def segment(at: AppTest, algorithm: str = "kmeans") -> AppTest:
+    at.switch_page("pages/segment.py").run()
+    at.selectbox[0].set_value(algorithm)
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    return at
+
+
+def texts(at: AppTest) -> str:
+    """Everything the page shows as text, to search."""
+    parts: list[Any] = []
+    for kind in ("markdown", "text", "caption", "success", "info", "warning", "error"):
+        parts += [e.value for e in at.get(kind)]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_every_page_without_data_says_what_to_do_first() -> None:
+    at = start()
+    assert "Upload a file" in texts(at)
+    for page, hint in [
+        ("pages/explore.py", "Data"),
+        ("pages/segment.py", "Data"),
+        ("pages/segments.py", "Segment"),
+        ("pages/download.py", "Segment"),
+        ("pages/score.py", "model.skops"),
+    ]:
+        at.switch_page(page).run()
+        assert not at.exception, page
+        assert not at.error, page
+        assert hint in texts(at), page
+
+
+def test_upload_explore_segment_rename_score_download(lines_csv: bytes) -> None:
+    at = upload(start(), "orders.csv", lines_csv)
+    assert not at.exception and not at.error
+    assert "Read as transactions" in at.success[0].value
+    role = next(w for w in at.selectbox if w.label == "Customer id")
+    assert role.value == "CustomerID"
+    assert any("rows read" in str(df.value) for df in at.dataframe)
+
+    at.switch_page("pages/explore.py").run()
+    assert not at.exception and not at.error
+    assert len(at.get("plotly_chart")) >= 4
+
+    segment(at)
+    entry = at.session_state[_state.RESULT]
+    result = entry["result"]
+    assert result.metrics["algorithm"] == "kmeans"
+    assert len(at.get("plotly_chart")) >= 1
+    assert any("chosen" in str(df.value) for df in at.dataframe)
+
+    at.switch_page("pages/segments.py").run()
+    assert not at.exception and not at.error
+    names = list(result.profiles["segment_name"])
+    assert list(at.table[0].value["name"]) == [_state.md(name) for name in names]
+
+    # Rename segment 0: the new name is in the table, the result and its model.
+    box = next(t for t in at.text_input if t.label == "Segment 0")
+    box.set_value("Best *buyers*")
+    next(b for b in at.button if b.label == "Apply names").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    renamed = at.session_state[_state.RESULT]["result"]
+    assert renamed.profiles["segment_name"].iloc[0] == "Best *buyers*"
+    assert renamed.model.segment_names[0] == "Best *buyers*"
+    assert at.table[0].value["name"].iloc[0] == _state.md("Best *buyers*")
+
+    # Two segments with one name: the API's message, and the names stay as they were.
+    box = next(t for t in at.text_input if t.label == "Segment 1")
+    box.set_value("Best *buyers*")
+    next(b for b in at.button if b.label == "Apply names").click().run()
+    assert not at.exception
+    assert "Two segments would be called 'Best *buyers*'" in at.error[0].value
+    assert at.session_state[_state.RESULT]["result"].profiles["segment_name"].iloc[0] == (
+        "Best *buyers*"
+    )
+
+    at.switch_page("pages/score.py").run()
+    at.file_uploader(key="score_data_upload").set_value(("new.csv", lines_csv, "text/csv"))
+    at.run()
+    assert not at.exception and not at.error
+    scored = next(df.value for df in at.dataframe if "segment_name" in df.value)
+    assert len(scored) == len(renamed.segments)
+    assert "Best *buyers*" in set(scored["segment_name"])
+    assert [b.label for b in at.get("download_button")] == ["Download the scored table (CSV)"]
+
+    at.switch_page("pages/download.py").run()
+    assert not at.exception and not at.error
+    labels = [b.label for b in at.get("download_button")]
+    for name in ["segments.csv", "segments.xlsx", "profiles.csv", "report.html", "model.skops"]:
+        assert name in labels
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("customers.json", b'{"a": 1}', "File 'customers.json': JSON is not supported"),
+        ("noid.csv", b"a,b\n1,2\n3,4\n", "File 'noid.csv' has no customer id column"),
+        ("empty.csv", b"", "empty"),
+    ],
+)
+def test_bad_upload_shows_the_cli_message(name: str, content: bytes, message: str) -> None:
+    at = upload(start(), name, content)
+    assert not at.exception
+    assert len(at.error) == 1
+    assert message in at.error[0].value
+    assert "custseg-app-" not in at.error[0].value  # the temporary folder is not shown
+    # The app stays usable: the demo data works right after.
+    at.radio(key="data_choice").set_value("Use the demo data").run()
+    assert not at.exception and not at.error
+
+
+def test_upload_over_the_limit_is_refused(
+    monkeypatch: pytest.MonkeyPatch, lines_csv: bytes
+) -> None:
+    monkeypatch.setattr(_state, "APP_MAX_UPLOAD_MB", 0)
+    at = upload(start(), "orders.csv", lines_csv)
+    assert not at.exception
+    assert "more than the app's limit of 0 MB" in at.error[0].value
+
+
+def test_wrong_kind_then_fixed_on_the_page(lines_csv: bytes) -> None:
+    at = upload(start(), "orders.csv", lines_csv)
+    at.radio(key="data_kind").set_value("customers").run()
+    assert not at.exception
+    at.radio(key="data_kind").set_value("auto").run()
+    assert not at.exception and not at.error
+    assert "Read as transactions" in at.success[0].value
+
+
+@pytest.mark.slow
+def test_demo_data_end_to_end() -> None:
+    at = start()
+    at.radio(key="data_choice").set_value("Use the demo data").run()
+    assert not at.exception and not at.error
+    assert "Read as transactions" in at.success[0].value
+    segment(at)
+    at.switch_page("pages/segments.py").run()
+    assert not at.exception and not at.error
+    assert "Champions" in list(at.table[0].value["name"])
+    at.switch_page("pages/download.py").run()
+    assert len(at.get("download_button")) >= 6
+
+
+def test_markdown_in_names_is_escaped() -> None:
+    assert _state.md("a_b [c](d)") == r"a\_b \[c\]\(d\)"
+    escaped = _state.md("**x** [a](http://e) <b> :red[y] _z_")
+    for raw in ("**", "[a]", "](", " <b>", " :red", " _z_"):
+        assert raw not in escaped
+
+
+def test_app_command_line_has_safe_defaults() -> None:
+    args = streamlit_args(8600, [])
+    assert args[2:5] == ["streamlit", "run", str(main_script())]
+    pairs = dict(zip(args[5::2], args[6::2], strict=True))
+    assert pairs["--server.port"] == "8600"
+    assert pairs["--client.showErrorDetails"] == "none"
+    assert pairs["--server.enableXsrfProtection"] == "true"
+    assert pairs["--server.maxUploadSize"] == str(custseg.app.APP_MAX_UPLOAD_MB)
+    assert set(SAFE_DEFAULTS) <= set(pairs)
+
+
+def test_app_command_line_passes_streamlit_flags_through() -> None:
+    args = streamlit_args(None, ["--server.address", "0.0.0.0", "--server.maxUploadSize=50"])
+    assert args[-3:] == ["--server.address", "0.0.0.0", "--server.maxUploadSize=50"]
+    assert "--server.maxUploadSize" not in args[:-3]
+    assert "--server.port" not in args
+
+
+def test_app_command_without_streamlit(run_cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "streamlit" else real(name, *a),
+    )
+    code, _, err = run_cli("app")
+    assert code == 2
+    assert err == 'error: The web app needs Streamlit: pip install "custseg[app]"\n'
+
+
+def test_app_command_port_twice(run_cli: Any) -> None:
+    code, _, err = run_cli("app", "--port", "8600", "--server.port", "8601")
+    assert code == 2
+    assert "Give the port once" in err
