@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 from typing import Any
 
 import pytest
@@ -47,12 +48,17 @@ def segment(at: AppTest, algorithm: str = "kmeans") -> AppTest:
     return at
 
 
+def plain(markdown: str) -> str:
+    """Markdown escaped by the app, as the browser shows it."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
 def texts(at: AppTest) -> str:
     """Everything the page shows as text, to search."""
     parts: list[Any] = []
     for kind in ("markdown", "text", "caption", "success", "info", "warning", "error"):
         parts += [e.value for e in at.get(kind)]
-    return "\n".join(str(p) for p in parts)
+    return "\n".join(plain(str(p)) for p in parts)
 
 
 def test_every_page_without_data_says_what_to_do_first() -> None:
@@ -110,7 +116,7 @@ def test_upload_explore_segment_rename_score_download(lines_csv: bytes) -> None:
     box.set_value("Best *buyers*")
     next(b for b in at.button if b.label == "Apply names").click().run()
     assert not at.exception
-    assert "Two segments would be called 'Best *buyers*'" in at.error[0].value
+    assert "Two segments would be called 'Best *buyers*'" in plain(at.error[0].value)
     assert at.session_state[_state.RESULT]["result"].profiles["segment_name"].iloc[0] == (
         "Best *buyers*"
     )
@@ -143,8 +149,8 @@ def test_bad_upload_shows_the_cli_message(name: str, content: bytes, message: st
     at = upload(start(), name, content)
     assert not at.exception
     assert len(at.error) == 1
-    assert message in at.error[0].value
-    assert "custseg-app-" not in at.error[0].value  # the temporary folder is not shown
+    assert message in plain(at.error[0].value)
+    assert "custseg-app-" not in plain(at.error[0].value)  # the temporary folder is not shown
     # The app stays usable: the demo data works right after.
     at.radio(key="data_choice").set_value("Use the demo data").run()
     assert not at.exception and not at.error
@@ -156,7 +162,7 @@ def test_upload_over_the_limit_is_refused(
     monkeypatch.setattr(_state, "APP_MAX_UPLOAD_MB", 0)
     at = upload(start(), "orders.csv", lines_csv)
     assert not at.exception
-    assert "more than the app's limit of 0 MB" in at.error[0].value
+    assert "more than the app's limit of 0 MB" in plain(at.error[0].value)
 
 
 def test_wrong_kind_then_fixed_on_the_page(lines_csv: bytes) -> None:
@@ -223,3 +229,22 @@ def test_app_command_port_twice(run_cli: Any) -> None:
     code, _, err = run_cli("app", "--port", "8600", "--server.port", "8601")
     assert code == 2
     assert "Give the port once" in err
+
+
+def test_markup_in_the_data_is_shown_as_text() -> None:
+    """Column names and values that are markdown or HTML reach no markdown unescaped."""
+    rows = ["id,**Income** <b>x</b>,:red[Age],Group [a](http://example.com)"]
+    rows += [
+        f"{i},{1000 + 37 * i % 500},{20 + i % 50},{'<img src=x>' if i % 2 else '$x$'}"
+        for i in range(60)
+    ]
+    at = upload(start(), "<b>shop</b>.csv", "\n".join(rows).encode())
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    segment(at)
+    at.switch_page("pages/segments.py").run()
+    assert not at.exception and not at.error
+    for kind in ("markdown", "success", "warning", "error", "info", "caption"):
+        for element in at.get(kind):
+            value = str(element.value)
+            for raw in ("<b>", "<img", "](http", ":red[", "**Income**"):
+                assert raw not in value, (kind, value)

@@ -96,7 +96,7 @@ def show_error(exc: BaseException) -> None:
     """A user mistake shows its message (what was wrong and how to fix it); anything else a
     generic line, never a traceback (the server log has the details)."""
     if isinstance(exc, CustsegError):
-        st.error(user_message(exc), icon=":material/error:")
+        st.error(md(user_message(exc)), icon=":material/error:")
     else:
         LOG.error("internal error in the custseg app", exc_info=exc)
         st.error(
@@ -108,7 +108,7 @@ def show_error(exc: BaseException) -> None:
 
 def show_warnings(messages: list[str]) -> None:
     for message in messages:
-        st.warning(message, icon=":material/warning:")
+        st.warning(md(message), icon=":material/warning:")
 
 
 def attempt(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:

@@ -119,13 +119,13 @@ feats, details, notes = built
 S.show_warnings(notes)
 schema = details["schema"]
 st.success(
-    f"Read as {schema['kind']}: {schema.get('kind_reason', '')}. "
+    f"Read as {schema['kind']}: {S.md(schema.get('kind_reason', ''))}. "
     f"{len(feats):,} customers with {len(details['numeric'])} numeric and "
     f"{len(details['categorical'])} categorical features.",
     icon=":material/check_circle:",
 )
 for warning in details.get("warnings") or []:
-    st.warning(warning, icon=":material/warning:")
+    st.warning(S.md(warning), icon=":material/warning:")
 
 cleaning = details["cleaning"]
 st.subheader("Cleaning")
