@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
+import io
 import re
+import warnings
+from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 import custseg
@@ -248,3 +252,49 @@ def test_markup_in_the_data_is_shown_as_text() -> None:
             value = str(element.value)
             for raw in ("<b>", "<img", "](http", ":red[", "**Income**"):
                 assert raw not in value, (kind, value)
+
+
+def test_warnings_go_to_the_session_that_raised_them() -> None:
+    """Two sessions (threads) at once each collect only their own custseg warnings."""
+    import threading
+    import warnings
+
+    barrier = threading.Barrier(2)
+    seen: dict[str, list[str]] = {}
+
+    def session(name: str) -> None:
+        with _state.captured_warnings() as notes:
+            barrier.wait()
+            warnings.warn(f"about {name}", custseg.CustsegWarning, stacklevel=1)
+            barrier.wait()
+        seen[name] = notes
+
+    threads = [threading.Thread(target=session, args=(n,)) for n in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert seen == {"a": ["about a"], "b": ["about b"]}
+
+
+def test_score_with_a_saved_model(tmp_path: Path, lines_csv: bytes) -> None:
+    lines = pd.read_csv(io.BytesIO(lines_csv))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", custseg.CustsegWarning)
+        folder = custseg.segment(lines, algorithm="kmeans", k=3).save(tmp_path / "out")
+    at = start()
+    at.switch_page("pages/score.py").run()
+    model = at.file_uploader(key="score_model_upload")
+    model.set_value(("model.skops", b"not a model", "application/octet-stream")).run()
+    assert not at.exception
+    assert "model.skops" in plain(at.error[0].value)
+    model = at.file_uploader(key="score_model_upload")
+    content = (folder / "model.skops").read_bytes()
+    model.set_value(("model.skops", content, "application/octet-stream")).run()
+    assert not at.exception and not at.error
+    at.file_uploader(key="score_data_upload").set_value(("new.csv", lines_csv, "text/csv"))
+    at.run()
+    assert not at.exception and not at.error
+    scored = next(df.value for df in at.dataframe if "segment_name" in df.value)
+    expected = pd.read_csv(folder / "segments.csv")
+    assert list(scored["segment"]) == list(expected["segment"])

@@ -15,6 +15,7 @@ import json
 import logging
 import re
 import tempfile
+import threading
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -120,19 +121,38 @@ def attempt(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
         return None
 
 
+_SINK = threading.local()
+"""The list collecting custseg's warnings in this thread (each session runs in its own)."""
+
+
+def _show_warning(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+    sink = getattr(_SINK, "messages", None)
+    if sink is not None and issubclass(category, custseg.CustsegWarning):
+        sink.append(" ".join(str(message).split()))
+    else:
+        _show_warning.original(message, category, *args, **kwargs)  # type: ignore[attr-defined]
+
+
 @contextmanager
 def captured_warnings() -> Iterator[list[str]]:
-    """Collect the warnings raised inside (custseg's notes for the user) instead of printing
-    them on the server's console; other libraries' warnings go to the log."""
+    """Collect custseg's warnings (its notes for the user) raised inside, in this thread only.
+
+    ``warnings.catch_warnings`` changes process-wide state, so with two sessions at once one
+    could collect the other's warnings (which quote its data). Instead custseg's warnings are
+    always shown, through a hook that hands each to the list of the thread that raised it;
+    other warnings go where they went before.
+    """
+    warnings.filterwarnings("always", category=custseg.CustsegWarning)
+    if warnings.showwarning is not _show_warning:
+        _show_warning.original = warnings.showwarning  # type: ignore[attr-defined]
+        warnings.showwarning = _show_warning
+    outer = getattr(_SINK, "messages", None)
     messages: list[str] = []
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    _SINK.messages = messages
+    try:
         yield messages
-    for w in caught:
-        if issubclass(w.category, custseg.CustsegWarning):
-            messages.append(" ".join(str(w.message).split()))
-        else:
-            LOG.info("warning: %s: %s", w.category.__name__, w.message)
+    finally:
+        _SINK.messages = outer
 
 
 # ----------------------------------------------------------------------------- files

@@ -116,7 +116,6 @@ if overrides != (opts.get("columns") or {}):
 if built is None or details is None:
     st.stop()
 feats, details, notes = built
-S.show_warnings(notes)
 schema = details["schema"]
 st.success(
     f"Read as {schema['kind']}: {S.md(schema.get('kind_reason', ''))}. "
@@ -124,8 +123,7 @@ st.success(
     f"{len(details['categorical'])} categorical features.",
     icon=":material/check_circle:",
 )
-for warning in details.get("warnings") or []:
-    st.warning(S.md(warning), icon=":material/warning:")
+S.show_warnings(list(dict.fromkeys([*(details.get("warnings") or []), *notes])))
 
 cleaning = details["cleaning"]
 st.subheader("Cleaning")

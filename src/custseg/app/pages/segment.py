@@ -116,7 +116,9 @@ if entry is None:
     st.stop()
 result = entry["result"]
 metrics = result.metrics
-S.show_warnings(entry.get("notes") or [])
+S.show_warnings(
+    list(dict.fromkeys([*(metrics.get("warnings") or []), *(entry.get("notes") or [])]))
+)
 with st.spinner("Preparing the charts"):
     reported = S.attempt(S.report, entry)
 if reported is None:
