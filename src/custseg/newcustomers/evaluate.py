@@ -16,9 +16,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import accuracy_score, f1_score
+from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
+from sklearn.pipeline import Pipeline
 
 from custseg.newcustomers.data import parse_day, read_sale_lines
+from custseg.newcustomers.firstpurchase import product_texts
 from custseg.newcustomers.forecast import horizon_outcome
 from custseg.newcustomers.models import (
     NEW_CUSTOMER_DAYS,
@@ -116,7 +118,78 @@ def classifier_scores(truth: np.ndarray, predicted: np.ndarray, majority: int) -
         )
         if len(truth)
         else None,
+        "per_segment": per_segment_scores(truth, predicted),
     }
+
+
+def per_segment_scores(truth: np.ndarray, predicted: np.ndarray) -> list[dict[str, Any]]:
+    """Precision, recall and F1 of each segment that is true or predicted at least once.
+
+    ``support`` counts the customers truly in the segment, ``predicted`` those the classifier
+    put in it; a segment never predicted has precision 0.
+
+    Examples
+    --------
+    >>> per_segment_scores(np.array([0, 1, 1]), np.array([1, 1, 1]))[1]
+    {'segment': 1, 'precision': 0.6667, 'recall': 1.0, 'f1': 0.8, 'support': 2, 'predicted': 3}
+    """
+    labels = np.union1d(truth, predicted).astype(np.int64)
+    if not len(labels):
+        return []
+    precision, recall, f1, support = precision_recall_fscore_support(
+        truth, predicted, labels=labels, zero_division=0
+    )
+    return [
+        {
+            "segment": int(label),
+            "precision": round(float(precision[i]), 4),
+            "recall": round(float(recall[i]), 4),
+            "f1": round(float(f1[i]), 4),
+            "support": int(support[i]),
+            "predicted": int((predicted == label).sum()),
+        }
+        for i, label in enumerate(labels)
+    ]
+
+
+#: Words shown per product category in metrics.json and the report (names use the first two).
+CATEGORY_TOP_WORDS = 6
+
+
+def category_words(
+    categories: Pipeline | None, n_words: int = CATEGORY_TOP_WORDS
+) -> list[list[str]]:
+    """The ``n_words`` heaviest words (or character n-grams) of each product category's centre.
+
+    Examples
+    --------
+    >>> from custseg.newcustomers.firstpurchase import fit_product_categories
+    >>> texts = pd.Series(["TEA MUG", "COFFEE MUG", "MUG TREE", "PAPER NAPKIN",
+    ...                    "PAPER CUP", "NAPKIN RING"])
+    >>> model, names = fit_product_categories(texts, "description", n_categories=2)
+    >>> sorted(words[0] for words in category_words(model, 2))
+    ['mug', 'paper']
+    """
+    if categories is None:
+        return []
+    terms = categories[0].get_feature_names_out()
+    centres = categories[-1].cluster_centers_
+    if "lsa" in categories.named_steps:
+        centres = categories.named_steps["lsa"].inverse_transform(centres)
+    return [[str(terms[i]).strip() for i in np.argsort(-c)[:n_words]] for c in centres]
+
+
+def category_sizes(
+    categories: Pipeline | None, n_categories: int, sales: pd.DataFrame
+) -> list[int]:
+    """How many distinct products of ``sales`` fall in each product category."""
+    if categories is None or not n_categories:
+        return []
+    texts, _ = product_texts(sales)
+    if texts.empty:
+        return [0] * n_categories
+    found = categories.predict(texts.to_numpy())
+    return np.bincount(found, minlength=n_categories).astype(int).tolist()
 
 
 def evaluate_forecast(
@@ -256,6 +329,7 @@ def evaluate_forecast(
     ]["customer_id"].nunique()
     eval_seconds = round(time.perf_counter() - eval_start, 3)
     metrics: dict[str, Any] = {
+        "input_file": None if isinstance(source, pd.DataFrame) else Path(source).name,
         "calibration_end": end.isoformat(),
         "data_first_day": lines.first_day.isoformat(),
         "data_last_day": lines.last_day.isoformat(),
@@ -285,6 +359,12 @@ def evaluate_forecast(
         "product_categories": {
             "source": models.category_source,
             "names": models.category_names,
+            "top_words": category_words(models.categories),
+            "n_products": category_sizes(
+                models.categories,
+                len(models.category_names),
+                lines.sales[lines.sales["ts"] < start],
+            ),
         },
         "bgnbd": _rounded(models.bgnbd),
         "gamma_gamma": _rounded(models.gamma_gamma),
