@@ -27,9 +27,6 @@ from custseg.cli._common import (
 )
 from custseg.errors import InputError
 
-#: Row labels of the evaluation table.
-FORECASTER_LABELS = {"custseg": "custseg", "bgnbd": "BG/NBD", "cohort_mean": "cohort mean"}
-
 
 def _num(value: Any, spec: str) -> str:
     return "-" if value is None else format(value, spec)
@@ -37,6 +34,8 @@ def _num(value: Any, spec: str) -> str:
 
 def evaluation_tables(m: dict[str, Any]) -> list[Any]:
     """The printed evaluation: purchases per customer by model, and the classifier."""
+    from custseg.newcustomers.report import MODEL_LABELS
+
     rows = []
     for group, label in (("new_customers", "new"), ("all_customers", "all")):
         g = m[group]
@@ -44,7 +43,7 @@ def evaluation_tables(m: dict[str, Any]) -> list[Any]:
             rows.append(
                 [
                     label,
-                    FORECASTER_LABELS[name],
+                    MODEL_LABELS[name],
                     f"{g['n_customers']:,}",
                     _num(scores["mae"], ".3f"),
                     _num(scores["rmse"], ".3f"),
@@ -98,9 +97,11 @@ def print_evaluation(console: Console, m: dict[str, Any], out: Path) -> None:
     for t in evaluation_tables(m):
         console.print(t)
     console.print(
-        f"Fitted in {m['seconds']['total']:.1f} s. Wrote metrics.json and forecast.csv to {out}",
+        f"Fitted in {m['seconds']['total']:.1f} s. Wrote metrics.json, forecast.csv and "
+        f"report.html to {out}",
         markup=False,
     )
+    console.print(f"Report: {out / 'report.html'}", markup=False)
 
 
 def forecast_command(
@@ -145,6 +146,7 @@ def forecast_command(
     """Forecast purchases per customer and the segment of new customers; evaluate by time split."""
     from custseg.export import write_csv
     from custseg.newcustomers import evaluate_forecast
+    from custseg.newcustomers.report import render_forecast_report
 
     console = make_console(quiet)
     if out.exists() and not out.is_dir():
@@ -172,6 +174,7 @@ def forecast_command(
             date_format=date_format,
             progress=lambda label: status.update(label),
         )
+    report = render_forecast_report(evaluation.metrics, evaluation.forecast)
     out.mkdir(parents=True, exist_ok=True)
     for name, write in (
         ("forecast.csv", lambda p: write_csv(evaluation.forecast, p)),
@@ -181,6 +184,10 @@ def forecast_command(
                 json.dumps(evaluation.metrics, indent=2, default=str, allow_nan=False) + "\n",
                 encoding="utf-8",
             ),
+        ),
+        (
+            "report.html",
+            lambda p: p.write_text(report, encoding="utf-8"),
         ),
     ):
         target = out / name
