@@ -40,6 +40,10 @@ MODEL_COLORS = {
     "cohort_mean": "#72B7B2",
     "actual": "#3b3b3b",
 }
+#: BG/NBD dashed with open markers: for established customers it is custseg's forecast too,
+#: so on the calibration chart the two lines overlap and the solid one must show through.
+LINE_DASH = {"bgnbd": "dash"}
+MARKER_SYMBOL = {"bgnbd": "circle-open"}
 #: Groups of the calibration chart, by a model's predicted purchases over the evaluated days
 #: (lower bound inclusive). Most customers are predicted less than one purchase in a few
 #: months, so the bins are finest there; "4 or more" holds the few heavy buyers.
@@ -695,8 +699,12 @@ def forecast_calibration_figure(groups: Sequence[Mapping[str, Any]]) -> go.Figur
                     name=plot_text(mdl["label"]),
                     legendgroup=mdl["name"],
                     showlegend=col == 1,
-                    line=dict(color=MODEL_COLORS.get(mdl["name"], "#888"), width=2),
-                    marker=dict(size=8),
+                    line=dict(
+                        color=MODEL_COLORS.get(mdl["name"], "#888"),
+                        width=2,
+                        dash=LINE_DASH.get(mdl["name"], "solid"),
+                    ),
+                    marker=dict(size=8, symbol=MARKER_SYMBOL.get(mdl["name"], "circle")),
                     customdata=list(zip(mdl["labels"], mdl["n"], strict=True)),
                     hovertemplate=(
                         f"{plot_text(mdl['label'])}, forecast %{{customdata[0]}}<br>"
