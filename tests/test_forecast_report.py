@@ -160,12 +160,14 @@ def test_product_categories_have_words_and_sizes(metrics):
 
 
 def test_calibration_bins_by_hand():
+    # Five new customers forecast 0.1 by custseg, five established 1.5, one 5.0 (a group too
+    # small to draw); BG/NBD forecasts 0.3 for everyone.
     t = pd.DataFrame(
         {
-            "is_new": [True, True, False, False],
-            "predicted_purchases_evaluated": [0.1, 0.2, 1.5, 5.0],
-            "bgnbd_purchases_evaluated": [0.3, 0.3, 0.3, 0.3],
-            "actual_purchases": [0, 1, 2, 6],
+            "is_new": [True] * 5 + [False] * 6,
+            "predicted_purchases_evaluated": [0.1] * 5 + [1.5] * 5 + [5.0],
+            "bgnbd_purchases_evaluated": [0.3] * 11,
+            "actual_purchases": [0, 0, 0, 1, 1] + [2] * 5 + [6],
         }
     )
     new, everyone = calibration_data(t)
@@ -174,14 +176,15 @@ def test_calibration_bins_by_hand():
         "name": "custseg",
         "label": "custseg",
         "labels": ["under 0.25"],
-        "n": [2],
-        "predicted": [0.15],
-        "actual": [0.5],
+        "n": [5],
+        "predicted": [0.1],
+        "actual": [0.4],
     }
-    assert bgnbd["labels"] == ["0.25–0.5"] and bgnbd["actual"] == [0.5]
-    assert everyone["models"][0]["labels"] == ["under 0.25", "1–2", "4 or more"]
-    assert everyone["models"][0]["actual"] == [0.5, 2.0, 6.0]
-    assert everyone["models"][1]["n"] == [4] and everyone["models"][1]["actual"] == [2.25]
+    assert bgnbd["labels"] == ["0.25–0.5"] and bgnbd["actual"] == [0.4]
+    assert everyone["models"][0]["labels"] == ["under 0.25", "1–2"]
+    assert everyone["models"][0]["actual"] == [0.4, 2.0]
+    assert everyone["models"][1]["n"] == [11]
+    assert everyone["models"][1]["actual"] == [1.6364]  # 18 purchases / 11 customers
 
 
 def _scores(*rows: tuple[float, float, float]) -> dict[str, Any]:

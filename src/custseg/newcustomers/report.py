@@ -55,6 +55,9 @@ CALIBRATION_BINS: tuple[tuple[float, float, str], ...] = (
     (2.0, 4.0, "2–4"),
     (4.0, math.inf, "4 or more"),
 )
+#: Groups of fewer customers are left off the calibration chart: the mean of one or two
+#: customers is noise, and a line drawn to it looks like a trend.
+MIN_GROUP_CUSTOMERS = 5
 #: Models drawn on the calibration chart (the cohort mean predicts one number per group).
 CALIBRATION_MODELS = ("custseg", "bgnbd")
 #: Section ids and headings, in page order.
@@ -495,7 +498,7 @@ def _bins(predicted: np.ndarray, actual: np.ndarray) -> dict[str, list[Any]]:
     out: dict[str, list[Any]] = {"labels": [], "n": [], "predicted": [], "actual": []}
     for low, high, label in CALIBRATION_BINS:
         inside = (predicted >= low) & (predicted < high)
-        if inside.any():
+        if inside.sum() >= MIN_GROUP_CUSTOMERS:
             out["labels"].append(label)
             out["n"].append(int(inside.sum()))
             out["predicted"].append(round(float(predicted[inside].mean()), 4))
@@ -505,7 +508,8 @@ def _bins(predicted: np.ndarray, actual: np.ndarray) -> dict[str, list[Any]]:
 
 def calibration_data(table: pd.DataFrame) -> list[dict[str, Any]]:
     """Per group, per model of :data:`CALIBRATION_MODELS`: customers binned by the model's
-    forecast (:data:`CALIBRATION_BINS`), with the mean forecast and mean actual of each bin."""
+    forecast (:data:`CALIBRATION_BINS`), with the mean forecast and mean actual of each bin
+    that holds at least :data:`MIN_GROUP_CUSTOMERS` customers."""
     columns = {"custseg": "predicted_purchases_evaluated", "bgnbd": "bgnbd_purchases_evaluated"}
     new = table["is_new"].astype(bool).to_numpy()
     groups = []
@@ -634,6 +638,7 @@ def forecast_report_data(metrics: Mapping[str, Any], table: pd.DataFrame) -> dic
         "notes": notes(m),
         "settings": settings_section(m),
         "how_to_read": how_to_read(m),
+        "calibration_min_customers": MIN_GROUP_CUSTOMERS,
         "figures": {
             "calibration": calibration_data(table),
             "totals": totals_data(m),
@@ -641,6 +646,12 @@ def forecast_report_data(metrics: Mapping[str, Any], table: pd.DataFrame) -> dic
         },
         "version": str(custseg.__version__),
     }
+
+
+def _marker_sizes(counts: Sequence[int]) -> list[float]:
+    """Marker area grows with a group's customers, so a group of one does not look like many."""
+    top = max([1, *counts])
+    return [round(5 + 13 * math.sqrt(n / top), 1) for n in counts]
 
 
 def _group_panels(groups: Sequence[Mapping[str, Any]]) -> go.Figure:
@@ -704,7 +715,10 @@ def forecast_calibration_figure(groups: Sequence[Mapping[str, Any]]) -> go.Figur
                         width=2,
                         dash=LINE_DASH.get(mdl["name"], "solid"),
                     ),
-                    marker=dict(size=8, symbol=MARKER_SYMBOL.get(mdl["name"], "circle")),
+                    marker=dict(
+                        size=_marker_sizes(mdl["n"]),
+                        symbol=MARKER_SYMBOL.get(mdl["name"], "circle"),
+                    ),
                     customdata=list(zip(mdl["labels"], mdl["n"], strict=True)),
                     hovertemplate=(
                         f"{plot_text(mdl['label'])}, forecast %{{customdata[0]}}<br>"
