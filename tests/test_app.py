@@ -171,9 +171,9 @@ def test_upload_over_the_limit_is_refused(
 
 def test_wrong_kind_then_fixed_on_the_page(lines_csv: bytes) -> None:
     at = upload(start(), "orders.csv", lines_csv)
-    at.radio(key="data_kind").set_value("customers").run()
+    next(r for r in at.radio if r.label == "Kind of data").set_value("customers").run()
     assert not at.exception
-    at.radio(key="data_kind").set_value("auto").run()
+    next(r for r in at.radio if r.label == "Kind of data").set_value("auto").run()
     assert not at.exception and not at.error
     assert "Read as transactions" in at.success[0].value
 

@@ -88,11 +88,11 @@ def test_upload_and_segment_in_chromium(tmp_path: Path) -> None:
                 page.goto(url, wait_until="load")
                 page.get_by_text("Upload a file", exact=True).wait_for(timeout=60_000)
                 page.set_input_files('[data-testid="stFileUploaderDropzoneInput"]', str(data))
-                page.get_by_text("Read as customers").wait_for(timeout=120_000)
+                page.get_by_text("Read as customers", exact=False).first.wait_for(timeout=120_000)
                 wait_idle(page)
                 page.get_by_role("link", name="Segment", exact=True).first.click()
                 page.get_by_role("button", name="Segment").click()
-                page.get_by_text("Recommendation").wait_for(timeout=300_000)
+                page.get_by_text("Recommendation", exact=True).wait_for(timeout=300_000)
                 wait_idle(page)
                 page.get_by_role("link", name="Segments", exact=True).first.click()
                 table = page.locator('[data-testid="stTable"]').first

@@ -70,19 +70,18 @@ with left:
             "transactions": "invoice lines (transactions)",
             "customers": "customer table",
         }.get,
-        key="data_kind",
+        key=f"data_kind_{src.digest[:12]}",
     )
     sheet = opts.get("sheet")
     if src.name.lower().endswith((".xlsx", ".xlsm")):
-        sheet = S.optional_text("Excel sheet", sheet, "the first sheet", "data_sheet")
-    date_format = opts.get("date_format")
-    if kind != "customers":
-        date_format = S.optional_text(
-            "Date format (only if dates are read wrongly)",
-            date_format,
-            "detected, e.g. %d/%m/%Y %H:%M",
-            "data_date_format",
+        sheet = S.optional_text(
+            "Excel sheet", sheet, "the first sheet", f"data_sheet_{src.digest[:12]}"
         )
+    # Drawn below once the kind is known (customer tables have no dates to read).
+    typed = (
+        st.session_state.get(f"data_date_format_{src.digest[:12]}", opts.get("date_format")) or ""
+    )
+    date_format = None if kind == "customers" else (str(typed).strip() or None)
 S.set_prep_options({**opts, "kind": kind, "sheet": sheet, "date_format": date_format})
 
 with st.spinner("Reading, cleaning and building customer features"):
@@ -91,6 +90,14 @@ details: dict[str, Any] | None = built[1] if built is not None else None
 detected: dict[str, str] = (details or {}).get("schema", {}).get("roles", {})
 detected_kind = (details or {}).get("schema", {}).get("kind", kind)
 
+with left:
+    if detected_kind != "customers":
+        S.optional_text(
+            "Date format (only if dates are read wrongly)",
+            date_format,
+            "detected, e.g. %d/%m/%Y %H:%M",
+            f"data_date_format_{src.digest[:12]}",
+        )
 with right:
     roles = S.CUSTOMER_ROLES if detected_kind == "customers" else S.TRANSACTION_ROLES
     st.markdown("**Column roles** (detected; change any that is wrong)")
@@ -123,6 +130,11 @@ st.success(
     f"{len(details['categorical'])} categorical features.",
     icon=":material/check_circle:",
 )
+if schema["kind"] == "customers":
+    st.text(
+        f"Numeric attributes used: {', '.join(details['numeric']) or 'none'}\n"
+        f"Categorical attributes used: {', '.join(details['categorical']) or 'none'}"
+    )
 S.show_warnings(list(dict.fromkeys([*(details.get("warnings") or []), *notes])))
 
 cleaning = details["cleaning"]
