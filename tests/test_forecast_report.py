@@ -346,3 +346,29 @@ def test_docstring_examples():
 
     flags = doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
     assert doctest.testmod(module, optionflags=flags).failed == 0
+
+
+def test_no_new_customers(metrics, table):
+    none = {"mae": None, "rmse": None, "predicted_total": 0.0}
+    m = _with(
+        metrics,
+        new_customers={
+            "n_customers": 0,
+            "actual_total": 0.0,
+            "models": {"custseg": none, "bgnbd": none, "cohort_mean": none},
+        },
+        classifier={
+            **metrics["classifier"],
+            **dict.fromkeys(("accuracy", "macro_f1", "majority_accuracy", "majority_macro_f1")),
+            "n_customers": 0,
+            "per_segment": [],
+        },
+    )
+    data = forecast_report_data(m, table[~table["is_new"]])
+    assert (
+        data["summary"][1] == "New customers: none in the calibration period, nothing to compare."
+    )
+    assert "could not be scored" in " ".join(data["summary"])
+    assert data["evaluation"][0]["rows"][0]["mae"] == "–"
+    assert data["figures"]["confusion"] is None
+    assert "<h2>" in render_forecast_report(m, table[~table["is_new"]])
