@@ -246,12 +246,34 @@ def test_markup_in_the_data_is_shown_as_text() -> None:
     assert not at.exception and not at.error, [e.value for e in at.error]
     segment(at)
     at.switch_page("pages/segments.py").run()
+    boxes = [t for t in at.text_input if t.label.startswith("Segment ")]
+    boxes[0].set_value("[click](http://example.com) <b>VIP</b>")
+    next(b for b in at.button if b.label == "Apply names").click().run()
+    at.switch_page("pages/score.py").run()
+    at.file_uploader(key="score_data_upload").set_value(
+        ("new.csv", "\n".join(rows).encode(), "text/csv")
+    )
+    at.run()
     assert not at.exception and not at.error
-    for kind in ("markdown", "success", "warning", "error", "info", "caption"):
-        for element in at.get(kind):
-            value = str(element.value)
-            for raw in ("<b>", "<img", "](http", ":red[", "**Income**"):
-                assert raw not in value, (kind, value)
+    assert "[click](http://example.com) <b>VIP</b>" in set(
+        next(df.value for df in at.dataframe if "segment_name" in df.value)["segment_name"]
+    )
+    for page in (
+        "pages/score.py",
+        "pages/data.py",
+        "pages/explore.py",
+        "pages/segment.py",
+        "pages/segments.py",
+    ):
+        if page != "pages/score.py":
+            at.switch_page(page).run()
+        assert not at.exception and not at.error, page
+        for kind in ("markdown", "success", "warning", "error", "info", "caption", "table"):
+            for element in at.get(kind):
+                value = str(element.value.to_dict() if kind == "table" else element.value)
+                for raw in ("<b>", "<img", "](http", ":red[", "**Income**"):
+                    unescaped = r"(?<!\\)" + re.escape(raw)
+                    assert not re.search(unescaped, value), (page, kind, value)
 
 
 def test_warnings_go_to_the_session_that_raised_them() -> None:

@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import re
+import shutil
 import tempfile
 import threading
 import warnings
@@ -189,6 +190,10 @@ def store_upload(name: str, data: bytes, slot: str = "data") -> Source:
         )
     digest = hashlib.sha256(data).hexdigest()
     folder = session_dir() / slot / digest[:16]
+    if folder.parent.is_dir():  # keep only the latest file of each kind on disk
+        for old in folder.parent.iterdir():
+            if old != folder:
+                shutil.rmtree(old, ignore_errors=True)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / clean_name
     if not path.exists():
@@ -225,7 +230,7 @@ def set_source(new: Source | None) -> None:
         return
     st.session_state[SOURCE] = new
     st.session_state[PREP] = {}
-    st.session_state.pop(RESULT, None)
+    clear_result()
 
 
 def prep_options() -> dict[str, Any]:
@@ -238,7 +243,7 @@ def set_prep_options(opts: dict[str, Any]) -> None:
     clean = {k: v for k, v in opts.items() if v not in (None, "", {}, "auto")}
     if clean != prep_options():
         st.session_state[PREP] = clean
-        st.session_state.pop(RESULT, None)
+        clear_result()
 
 
 def _key(*parts: Any) -> str:
@@ -321,6 +326,10 @@ def run_segmentation(
     return result, notes
 
 
+def clear_result() -> None:
+    st.session_state.pop(RESULT, None)
+
+
 def current() -> dict[str, Any] | None:
     """The current result: ``{"key", "result", "notes", "options"}``, or None."""
     value = st.session_state.get(RESULT)
@@ -358,6 +367,7 @@ def _output_files(_result: Any, _folder: str, key: str) -> dict[str, bytes]:
     with captured_warnings():
         target = _result.save(_folder)
     files = {p.name: p.read_bytes() for p in sorted(target.iterdir()) if p.is_file()}
+    shutil.rmtree(target, ignore_errors=True)
     return files
 
 
@@ -368,10 +378,23 @@ def output_files(entry: dict[str, Any]) -> dict[str, bytes]:
     return _output_files(entry["result"], str(folder), entry["key"])
 
 
-def load_model(name: str, data: bytes) -> Any:
-    """A model.skops the user uploaded (loading it never runs code from the file)."""
+def load_model(name: str, data: bytes) -> tuple[Any, str]:
+    """A model.skops the user uploaded (loading it never runs code from the file), and the
+    key its predictions are cached under (its content hash)."""
     model_src = store_upload(name, data, slot="model")
-    return custseg.load_model(model_src.path)
+    return custseg.load_model(model_src.path), f"model:{model_src.digest}"
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _predict(_model: Any, _path: str, key: str) -> tuple[pd.DataFrame, list[str]]:
+    with captured_warnings() as notes:
+        scored = _model.predict(_path)
+    return scored, notes
+
+
+def predict(model: Any, model_key: str, src: Source) -> tuple[pd.DataFrame, list[str]]:
+    """``model.predict`` on an uploaded file, cached by the model's key and the file's hash."""
+    return _predict(model, src.path, _key(model_key, src.digest, src.name))
 
 
 def need_source() -> Source | None:

@@ -21,15 +21,18 @@ choices = (["This session's segmentation"] if entry is not None else []) + [
 ]
 which = st.radio("Model", choices, horizontal=True, key="score_model_choice")
 model: Any = None
+model_key = ""
 if which == "This session's segmentation" and entry is not None:
-    model = entry["result"].model
+    model, model_key = entry["result"].model, entry["key"]
     st.text(
         "Segments: " + ", ".join(S.segment_label(i, n) for i, n in enumerate(model.segment_names))
     )
 else:
     model_file = st.file_uploader("model.skops", key="score_model_upload")
     if model_file is not None:
-        model = S.attempt(S.load_model, model_file.name, model_file.getvalue())
+        loaded = S.attempt(S.load_model, model_file.name, model_file.getvalue())
+        if loaded is not None:
+            model, model_key = loaded
 if model is None:
     if which != "This session's segmentation":
         st.info("Upload a model.skops written by custseg (the Download page has this one).")
@@ -46,13 +49,15 @@ new_src = S.attempt(S.store_upload, new_file.name, new_file.getvalue(), slot="sc
 if new_src is None:
     st.stop()
 
-with st.spinner("Scoring"), S.captured_warnings() as notes:
-    scored = S.attempt(model.predict, new_src.path)
-S.show_warnings(notes)
-if scored is None:
+with st.spinner("Scoring"):
+    predicted = S.attempt(S.predict, model, model_key, new_src)
+if predicted is None:
     st.stop()
+scored, notes = predicted
+S.show_warnings(notes)
 
 counts = scored.groupby(["segment", "segment_name"], sort=True).size().reset_index(name="customers")
+counts["segment_name"] = counts["segment_name"].map(S.md)  # st.table reads markdown
 st.subheader(f"{len(scored):,} customers scored")
 st.table(S.segment_colors(counts), hide_index=True)
 st.dataframe(scored, hide_index=True, height=320)

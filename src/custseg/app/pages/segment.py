@@ -102,6 +102,7 @@ if submitted:
         ran = S.attempt(S.run_segmentation, src, options, progress)
         seconds = time.perf_counter() - started
         if ran is None:
+            S.clear_result()  # the options on screen no longer match any result
             status.update(label="Segmentation failed", state="error", expanded=True)
         else:
             bar.progress(1.0, text="Done")
