@@ -37,7 +37,13 @@ class SegmentModel:
         Feature columns used, in order.
     settings : dict
         Roles, analysis date, non-product codes, customer-table column plan, versions.
+    new_customers : NewCustomerModels, optional
+        For invoice lines: the first-purchase segment classifier and the next-year purchase
+        forecast (:mod:`custseg.newcustomers`); their columns are added to predictions.
     """
+
+    new_customers: Any = None
+    """Class default, so that models saved before these models existed still load."""
 
     def __init__(
         self,
@@ -52,6 +58,7 @@ class SegmentModel:
         categorical: list[str],
         feature_columns: list[str],
         settings: dict[str, Any],
+        new_customers: Any = None,
     ) -> None:
         self.kind = kind
         self.preprocessor = preprocessor
@@ -63,6 +70,7 @@ class SegmentModel:
         self.categorical = categorical
         self.feature_columns = feature_columns
         self.settings = settings
+        self.new_customers = new_customers
 
     @property
     def analysis_date(self) -> str | None:
@@ -141,7 +149,7 @@ class SegmentModel:
         """
         from custseg.pipeline import features_for_model
 
-        features, _ = features_for_model(
+        features, prepared = features_for_model(
             self,
             source,
             sheet=sheet,
@@ -150,13 +158,22 @@ class SegmentModel:
             analysis_date=analysis_date,
         )
         labels, probability = self.assign_with_probability(features)
-        return self.label_frame(features, labels, probability)
+        forecast = None
+        if self.new_customers is not None and prepared.lines is not None:
+            start = analysis_date or self.settings.get("analysis_date")
+            forecast = self.new_customers.predict_sales(prepared.lines.sales, str(start))
+        return self.label_frame(features, labels, probability, forecast)
 
     def label_frame(
-        self, features: pd.DataFrame, labels: np.ndarray, probability: np.ndarray | None = None
+        self,
+        features: pd.DataFrame,
+        labels: np.ndarray,
+        probability: np.ndarray | None = None,
+        forecast: pd.DataFrame | None = None,
     ) -> pd.DataFrame:
-        """The output table: id, segment, name, (membership probability), then the features
-        in original units."""
+        """The output table: id, segment, name, (membership probability), the features in
+        original units, then (for invoice lines with new-customer models) the forecast
+        columns of :data:`custseg.newcustomers.models.FORECAST_COLUMNS`."""
         names = np.asarray([*self.segment_names, "Noise"], dtype=object)
         out = pd.DataFrame(
             {
@@ -170,7 +187,14 @@ class SegmentModel:
                 np.round(probability, 6) if probability is not None else np.zeros(0)
             )
         rest = features[[c for c in self.feature_columns if c in features]].reset_index(drop=True)
-        return pd.concat([out, rest], axis=1)
+        table = pd.concat([out, rest], axis=1)
+        if forecast is not None:
+            from custseg.newcustomers.models import FORECAST_COLUMNS
+
+            extra = forecast.set_index("customer_id").reindex(table["customer_id"])
+            for col in FORECAST_COLUMNS:
+                table[col] = extra[col].reset_index(drop=True)
+        return table
 
     def __repr__(self) -> str:
         return (

@@ -27,6 +27,15 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "custseg.preprocess.OutlierClipper",
     # Data types of arrays and of the one-hot encoder's output; no code runs when they load.
     "numpy.dtype",
+    # The new-customer models (invoice lines): a dataclass of plain data and scikit-learn
+    # pipelines; the boosted trees' predictor holds arrays only.
+    "custseg.newcustomers.models.NewCustomerModels",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    # Boosted trees with categorical inputs keep partial(check_array) in their fitted
+    # preprocessing; skops checks the wrapped function on its own (check_array is trusted
+    # here, anything else in a partial is still refused).
+    "functools.partial",
+    "sklearn.utils.validation.check_array",
 )
 PICKLE_MAGIC = (b"\x80", b"(", b"c", b"}", b"]")
 

@@ -96,38 +96,51 @@ def read_sale_lines(
             date_format=date_format,
             non_product_codes=non_product_codes,
         )
-        roles = prep.schema.roles
-        optional = {"invoice", "product", "description", "country"}
-        present = [c for c in LINE_COLUMNS if c not in optional or c in roles]
-        select = ", ".join(
-            "CAST(amount AS DOUBLE) AS amount" if c == "amount" else c for c in present
+        return sale_lines_from_engine(engine, prep, feature_days=feature_days)
+
+
+def sale_lines_from_engine(
+    engine: DuckDBEngine,
+    prep: Any,
+    *,
+    feature_days: Callable[[dt.date, dt.date], list[dt.date]] | None = None,
+) -> SaleLines:
+    """The kept sale lines of an engine that holds ``clean_lines`` (made by the pipeline's
+    preparation ``prep``), read out before the engine closes.
+
+    Examples
+    --------
+    See :func:`read_sale_lines`; :func:`custseg.segment` calls this on its own engine so that
+    the file is read once.
+    """
+    roles = prep.schema.roles
+    optional = {"invoice", "product", "description", "country"}
+    present = [c for c in LINE_COLUMNS if c not in optional or c in roles]
+    select = ", ".join("CAST(amount AS DOUBLE) AS amount" if c == "amount" else c for c in present)
+    sales = engine.sql(f"SELECT {select} FROM clean_lines WHERE reason IS NULL ORDER BY _row").df()
+    has_time = bool(
+        engine.scalar(
+            "SELECT count(*) > 0 FROM clean_lines WHERE reason IS NULL AND ts <> date_trunc('day', ts)"
         )
-        sales = engine.sql(
-            f"SELECT {select} FROM clean_lines WHERE reason IS NULL ORDER BY _row"
-        ).df()
-        has_time = bool(
-            engine.scalar(
-                "SELECT count(*) > 0 FROM clean_lines WHERE reason IS NULL AND ts <> date_trunc('day', ts)"
-            )
+    )
+    features_at: dict[str, pd.DataFrame] = {}
+    span = engine.sql(
+        "SELECT min(ts)::DATE, max(ts)::DATE FROM clean_lines WHERE reason IS NULL"
+    ).fetchone()
+    days = feature_days(span[0], span[1]) if feature_days and span else []
+    for day in days:
+        engine.sql(
+            "CREATE OR REPLACE TABLE lines_before AS SELECT * FROM clean_lines WHERE ts < ?::TIMESTAMP",
+            [day],
         )
-        features_at: dict[str, pd.DataFrame] = {}
-        span = engine.sql(
-            "SELECT min(ts)::DATE, max(ts)::DATE FROM clean_lines WHERE reason IS NULL"
-        ).fetchone()
-        days = feature_days(span[0], span[1]) if feature_days and span else []
-        for day in days:
-            engine.sql(
-                "CREATE OR REPLACE TABLE lines_before AS SELECT * FROM clean_lines WHERE ts < ?::TIMESTAMP",
-                [day],
-            )
-            features_at[day.isoformat()] = transaction_features(
-                engine,
-                day,
-                has_invoice="invoice" in roles,
-                has_product="product" in roles,
-                non_product_codes=prep.cleaning.get("non_product_codes"),
-                table="lines_before",
-            )
+        features_at[day.isoformat()] = transaction_features(
+            engine,
+            day,
+            has_invoice="invoice" in roles,
+            has_product="product" in roles,
+            non_product_codes=prep.cleaning.get("non_product_codes"),
+            table="lines_before",
+        )
     sales["customer_id"] = sales["customer_id"].astype(str).astype(object)
     for col in ("invoice", "product", "description", "country"):
         if col in sales:

@@ -157,6 +157,13 @@ def fit_product_categories(
             ("lsa", TruncatedSVD(n_components=n_dims, random_state=seed)),
             ("normalize", Normalizer(copy=False)),
         ]
+    # Different texts can give the same point (only variant or stop words differ): never
+    # ask k-means for more categories than there are distinct points.
+    points = Pipeline(steps).fit_transform(unique.to_numpy())
+    dense = points.toarray() if hasattr(points, "toarray") else np.asarray(points)
+    k = min(k, len(np.unique(np.round(dense, 9), axis=0)))
+    if k < 2:
+        return None, []
     steps.append(("kmeans", KMeans(n_clusters=k, n_init=4, random_state=seed)))
     model = Pipeline(steps)
     model.fit(unique.to_numpy())
@@ -167,9 +174,13 @@ def fit_product_categories(
     names: list[str] = []
     for center in centers:
         top = [str(terms[i]).strip() for i in np.argsort(-center)[:CATEGORY_NAME_WORDS]]
-        name = " ".join(t for t in top if t) or "other"
-        while name in names:
-            name += "'"
+        base = " ".join(t for t in top if t) or "other"
+        # Two categories can share their top words; number the later ones (the feature
+        # columns are made from the names, so the names must stay distinct after that).
+        name, n = base, 1
+        while category_column(name) in {category_column(x) for x in names}:
+            n += 1
+            name = f"{base} {n}"
         names.append(name)
     return model, names
 

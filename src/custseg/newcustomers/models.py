@@ -95,6 +95,8 @@ SKOPS_TRUSTED_TYPES: tuple[str, ...] = (
     "custseg.newcustomers.models.NewCustomerModels",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "numpy.dtype",
+    "functools.partial",
+    "sklearn.utils.validation.check_array",
 )
 
 
@@ -313,10 +315,23 @@ class NewCustomerModels:
             source, **read_options(sheet, columns, date_format, non_product_codes)
         )
         start = day_or_after_last(lines, end, "The forecast start")
-        table = self.forecast(lines.sales, start, horizon_days)
-        feats = self.first_purchase_features(
-            lines.sales[lines.sales["ts"] < pd.Timestamp(start)]
-        ).loc[table.index]
+        return self.predict_sales(lines.sales, start, horizon_days)
+
+    def predict_sales(
+        self, sales: pd.DataFrame, start: str | dt.date, horizon_days: int | None = None
+    ) -> pd.DataFrame:
+        """:meth:`predict` on kept sale lines already read (lines on or after ``start`` are
+        ignored).
+
+        Examples
+        --------
+        >>> models.predict_sales(lines.sales, "2011-12-10").columns.tolist()[:3]  # doctest: +SKIP
+        ['customer_id', 'n_purchases', 'expected_purchases']
+        """
+        table = self.forecast(sales, start, horizon_days)
+        feats = self.first_purchase_features(sales[sales["ts"] < pd.Timestamp(start)]).loc[
+            table.index
+        ]
         proba = self.segment_probabilities(feats).to_numpy()
         single = (table["n_purchases"] == 1).to_numpy()
         segment = pd.Series(proba.argmax(axis=1), index=table.index, dtype="Int64")
@@ -327,7 +342,7 @@ class NewCustomerModels:
                 "n_purchases": table["n_purchases"].to_numpy(),
                 "expected_purchases": table["predicted_purchases"].round(4).to_numpy(),
                 "expected_revenue": table["predicted_revenue"].round(2).to_numpy(),
-                "first_purchase_segment": segment.where(single).to_numpy(),
+                "first_purchase_segment": segment.where(single).reset_index(drop=True),
                 "first_purchase_segment_name": pd.Series(names, dtype=object)
                 .where(single)
                 .to_numpy(),
@@ -412,6 +427,24 @@ class FitDetails:
     warnings: list[str] = field(default_factory=list)
 
 
+class _Stages:
+    """Seconds per stage, and the progress callback (if any) told what starts."""
+
+    def __init__(self, progress: Callable[[str], None] | None) -> None:
+        self.seconds: dict[str, float] = {}
+        self.progress = progress
+        self.clock = time.perf_counter()
+
+    def stage(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[name] = round(now - self.clock, 3)
+        self.clock = now
+
+    def say(self, label: str) -> None:
+        if self.progress is not None:
+            self.progress(label)
+
+
 def fit_models(
     lines: SaleLines,
     source: str | Path | pd.DataFrame,
@@ -440,19 +473,9 @@ def fit_models(
         raise InputError(
             f"Unknown classifier {classifier!r}. Choose one of: {', '.join(CLASSIFIERS)}."
         )
-    seconds: dict[str, float] = {}
     notes: list[str] = []
-    clock = time.perf_counter()
-
-    def stage(name: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        seconds[name] = round(now - clock, 3)
-        clock = now
-
-    def say(label: str) -> None:
-        if progress is not None:
-            progress(label)
+    stages = _Stages(progress)
+    seconds, stage, say = stages.seconds, stages.stage, stages.say
 
     end = pd.Timestamp(calibration_end)
     sales = lines.sales
@@ -861,4 +884,122 @@ def read_options(
         "columns": columns,
         "date_format": date_format,
         "non_product_codes": non_product_codes,
+    }
+
+
+FORECAST_COLUMNS = (
+    "expected_purchases",
+    "expected_revenue",
+    "first_purchase_segment",
+    "first_purchase_segment_name",
+    "first_purchase_segment_probability",
+)
+"""Columns the new-customer models add to ``segments.csv`` and to ``custseg predict``."""
+
+
+def fit_for_segmentation(
+    lines: SaleLines,
+    labels: pd.Series,
+    segment_names: list[str],
+    analysis_date: str | dt.date,
+    *,
+    horizon_days: int = DEFAULT_HORIZON_DAYS,
+    seed: int = 0,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[NewCustomerModels | None, dict[str, Any]]:
+    """Fit the new-customer models on the segments :func:`custseg.segment` just found.
+
+    The classifier learns to predict *these* segments from a first purchase (customers in
+    no segment, -1, are left out of its training), and the forecast starts at the analysis
+    date. When the data cannot support the models (too short a period, too few customers),
+    no model is returned and the summary says why; segmentation goes on without them.
+
+    Returns
+    -------
+    models : NewCustomerModels or None
+    summary : dict
+        For ``metrics.json``: ``fitted``, ``reason`` (when not fitted), ``horizon_days``,
+        ``new_customer_days``, the BG/NBD and Gamma-Gamma parameters, the classifier's
+        out-of-fold accuracy next to the majority share, the covariate model's validation,
+        the product categories, notes and seconds per stage.
+
+    Examples
+    --------
+    >>> models, summary = fit_for_segmentation(lines, labels, names, "2011-12-10")  # doctest: +SKIP
+    """
+    notes: list[str] = []
+    stages = _Stages(progress)
+    seconds, stage, say = stages.seconds, stages.stage, stages.say
+
+    calibration_end = parse_day(analysis_date, "The analysis date")
+    end = pd.Timestamp(calibration_end)
+    members = labels[labels >= 0].astype(np.int64)
+    summary: dict[str, Any] = {
+        "fitted": False,
+        "horizon_days": int(horizon_days),
+        "new_customer_days": NEW_CUSTOMER_DAYS,
+    }
+    span = (end - pd.Timestamp(lines.first_day)).days
+    if span < NEW_CUSTOMER_DAYS + MIN_TRAINING_WINDOW_DAYS or members.nunique() < 2:
+        summary["reason"] = (
+            f"the data covers {span} days, fewer than the {NEW_CUSTOMER_DAYS + MIN_TRAINING_WINDOW_DAYS} "
+            "the new-customer models need"
+            if members.nunique() >= 2
+            else "fewer than two segments to learn"
+        )
+        return None, summary
+    sales = lines.sales
+    calib = sales[sales["ts"] < end]
+    history = purchase_history(sales, end)
+    limiter = threadpool_limits(limits=1)
+    try:
+        models, details = _fit_after_segmentation(
+            lines,
+            calib,
+            history,
+            members,
+            [str(n) for n in segment_names],
+            end,
+            calibration_end,
+            int(horizon_days),
+            seed=seed,
+            classifier="logistic",
+            say=say,
+            stage=stage,
+            notes=notes,
+        )
+    except (InputError, ValueError) as exc:
+        summary["reason"] = f"the models could not be fitted ({exc})"
+        return None, summary
+    finally:
+        limiter.restore_original_limits()
+    y = members.loc[details.known].to_numpy()
+    majority = np.bincount(y).argmax() if len(y) else 0
+    summary.update(
+        {
+            "fitted": True,
+            "bgnbd": _rounded_params(models.bgnbd),
+            "gamma_gamma": _rounded_params(models.gamma_gamma),
+            "classifier": {
+                "family": "logistic",
+                "n_training": int(len(y)),
+                "oof_accuracy": details.oof_accuracy,
+                "majority_segment": int(majority),
+                "majority_share": float(np.mean(y == majority)) if len(y) else None,
+            },
+            "covariate_model": models.covariate_model is not None,
+            "covariate_validation": models.settings.get("covariate_validation"),
+            "training_window_days": models.settings.get("training_window_days"),
+            "product_categories": list(models.category_names),
+            "notes": notes,
+            "seconds": seconds,
+        }
+    )
+    return models, summary
+
+
+def _rounded_params(params: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: round(float(v), 6) if isinstance(v, (float, np.floating)) else v
+        for k, v in params.items()
     }

@@ -39,9 +39,13 @@ SECTION_TITLES = {
     "profiles": "Segment profiles",
     "map": "Maps",
     "names": "Segment names and actions",
+    "new_customers": "New customers and next year",
     "limitations": "Limitations and next steps",
 }
-"""Section id -> heading, in the order the report shows them."""
+"""Section id -> heading, in the order the report shows them. ``new_customers`` is shown only
+for invoice lines (see :data:`OPTIONAL_SECTIONS`)."""
+OPTIONAL_SECTIONS = ("new_customers",)
+"""Sections left out (and the others renumbered) when their data is None."""
 
 SMALL_SEGMENT_SHARE = 0.05
 """Segments below this share of customers are named in the limitations: their medians rest on
@@ -1241,6 +1245,92 @@ def exploration_section(eda: dict[str, Any]) -> dict[str, Any]:
     return {**eda, **texts}
 
 
+def _new_customers(result: Any, names: dict[int, str]) -> dict[str, Any] | None:
+    """The new-customer section: next year's forecast per segment, the first-purchase
+    classifier and how well both did on the data (invoice lines only)."""
+    summary = result.metrics.get("new_customers")
+    if not summary:
+        return None
+    if not summary.get("fitted"):
+        return {"fitted": False, "reason": str(summary.get("reason") or "")}
+    frame = result.segments
+    horizon = int(summary.get("horizon_days") or 365)
+    rows = []
+    total_revenue = float(pd.to_numeric(frame["expected_revenue"], errors="coerce").sum())
+    for seg in sorted(frame["segment"].unique(), key=lambda s: (s < 0, s)):
+        part = frame[frame["segment"] == seg]
+        purchases = pd.to_numeric(part["expected_purchases"], errors="coerce")
+        revenue = pd.to_numeric(part["expected_revenue"], errors="coerce")
+        rows.append(
+            {
+                "segment": int(seg),
+                "name": names.get(int(seg), ""),
+                "color": segment_color(int(seg)),
+                "customers": format_count(len(part)),
+                "purchases": format_number(purchases.sum()),
+                "purchases_each": f"{purchases.mean():.2f}",
+                "revenue": format_number(revenue.sum()),
+                "revenue_each": format_number(revenue.mean()),
+                "revenue_share": format_share(revenue.sum() / total_revenue)
+                if total_revenue
+                else MISSING,
+            }
+        )
+    single = frame["first_purchase_segment"].notna()
+    predicted = frame.loc[single, "first_purchase_segment"].astype(int)
+    agree = float(np.mean(predicted.to_numpy() == frame.loc[single, "segment"].to_numpy()))
+    clf = summary.get("classifier") or {}
+    accuracy, majority = clf.get("oof_accuracy"), clf.get("majority_share")
+    facts = []
+    if accuracy is not None and majority is not None:
+        verdict = "better than" if accuracy > majority else "no better than"
+        facts.append(
+            f"From the first purchase alone, the classifier names the right segment for "
+            f"{format_share(accuracy)} of the customers it learned from (cross-validated, "
+            f"{format_count(clf.get('n_training'))} customers known for over "
+            f"{summary.get('new_customer_days')} days), {verdict} always guessing the largest "
+            f"segment ({format_share(majority)}). A first purchase says little about a "
+            "customer's future: treat the predicted segment as a first guess to refine."
+        )
+    validation = summary.get("covariate_validation") or {}
+    if summary.get("covariate_model") and validation:
+        facts.append(
+            "For new customers, the purchase forecast uses what their first purchase shows "
+            "(basket, products, price level, timing, country). On earlier cohorts it was off "
+            f"by {validation['model_mae']:.2f} purchases per customer on average "
+            f"(cross-validated), against {validation['bgnbd_mae']:.2f} for the plain BG/NBD "
+            "model, which predicts the same for every new customer."
+        )
+    elif validation:
+        facts.append(
+            "On earlier cohorts, the first-purchase covariate model did not beat plain "
+            f"BG/NBD (MAE {validation['model_mae']:.2f} vs {validation['bgnbd_mae']:.2f}), so "
+            "new customers get BG/NBD's forecast."
+        )
+    bg = summary.get("bgnbd") or {}
+    gg = summary.get("gamma_gamma") or {}
+    return {
+        "fitted": True,
+        "horizon": format_count(horizon),
+        "rows": rows,
+        "total_purchases": format_number(
+            pd.to_numeric(frame["expected_purchases"], errors="coerce").sum()
+        ),
+        "total_revenue": format_number(total_revenue),
+        "single": format_count(int(single.sum())),
+        "agree": format_share(agree) if single.any() else MISSING,
+        "facts": facts,
+        "bgnbd": ", ".join(
+            f"{k} = {float(bg[k]):.4g}" for k in ("r", "alpha", "a", "b") if k in bg
+        ),
+        "gamma_gamma": ", ".join(
+            f"{k} = {float(gg[k]):.4g}" for k in ("p", "q", "gamma") if k in gg
+        ),
+        "categories": ", ".join(str(c) for c in summary.get("product_categories") or []),
+        "notes": [as_sentence(n) for n in summary.get("notes") or []],
+    }
+
+
 def _next_steps(result: Any, segments: dict[str, Any]) -> list[str]:
     """Suggested improvements, from what this result lacks."""
     metrics = result.metrics
@@ -1321,9 +1411,11 @@ def build_report_data(result: Any) -> dict[str, Any]:
     dendrogram = _dendrogram(result, seg_map["names"])
     pre = metrics.get("preprocessing") or {}
     versions = metrics.get("versions") or {}
-    titles = {
-        key: f"{i}. {title}" for i, (key, title) in enumerate(SECTION_TITLES.items(), start=1)
-    }
+    new_customers = _new_customers(result, seg_map["names"])
+    shown = [
+        key for key in SECTION_TITLES if not (key == "new_customers" and new_customers is None)
+    ]
+    titles = {key: f"{i}. {SECTION_TITLES[key]}" for i, key in enumerate(shown, start=1)}
     return {
         "title": f"Customer segments of {source['name']}",
         "subtitle": " · ".join(
@@ -1358,5 +1450,6 @@ def build_report_data(result: Any) -> dict[str, Any]:
         "naming": naming_rules(metrics, seg_map["names"]),
         "limitations": _limitations(result, segments, k_sel, seg_map, dendrogram),
         "next_steps": _next_steps(result, segments),
+        "new_customers": new_customers,
         "versions": [{"name": str(k), "version": str(v)} for k, v in versions.items()],
     }
