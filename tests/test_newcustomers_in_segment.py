@@ -104,3 +104,17 @@ def test_customer_tables_have_no_new_customer_section() -> None:
     data = build_report_data(result)
     assert "new_customers" not in [s["id"] for s in data["sections"]]
     assert data["sections"][-1] == {"id": "limitations", "title": "8. Limitations and next steps"}
+
+
+def test_rename_reaches_the_first_purchase_segment(result: Any, lines: pd.DataFrame) -> None:
+    renamed = result.rename({0: "VIP"})
+    frame = renamed.segments
+    zero = frame["first_purchase_segment"] == 0
+    assert zero.any() and (frame.loc[zero, "first_purchase_segment_name"] == "VIP").all()
+    assert renamed.model.new_customers.segment_names[0] == "VIP"
+    assert result.model.new_customers.segment_names[0] != "VIP"
+    scored = renamed.model.predict(lines)
+    assert (
+        scored["first_purchase_segment_name"].tolist()
+        == frame["first_purchase_segment_name"].tolist()
+    )

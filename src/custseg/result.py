@@ -191,6 +191,12 @@ class SegmentationResult:
             )
         segments = self.segments.copy()
         segments["segment_name"] = segments["segment"].map(wanted).astype(object)
+        if "first_purchase_segment" in segments:
+            segments["first_purchase_segment_name"] = (
+                segments["first_purchase_segment"]
+                .map(lambda s: wanted.get(int(s)) if pd.notna(s) else None)
+                .astype(object)
+            )
         profiles = self.profiles.copy()
         profiles["segment_name"] = profiles["segment"].map(wanted).astype(object)
         metrics = copy.deepcopy(self.metrics)
@@ -198,6 +204,10 @@ class SegmentationResult:
             entry["segment_name"] = wanted.get(int(entry["segment"]), entry["segment_name"])
         model = copy.copy(self.model)
         model.segment_names = [wanted[i] for i in range(len(self.model.segment_names))]
+        if model.new_customers is not None:
+            model.new_customers = dataclasses.replace(
+                model.new_customers, segment_names=list(model.segment_names)
+            )
         return dataclasses.replace(
             self, segments=segments, profiles=profiles, metrics=metrics, model=model
         )
