@@ -179,3 +179,26 @@ def test_explore_before_segmenting_matches_the_report() -> None:
     assert before.keys() == after.keys()
     for key in ("before", "after", "correlation", "missing", "categories", "activity", "orders"):
         assert before[key] == after[key], key
+
+
+def test_a_segment_that_returns_much_is_named_for_it() -> None:
+    """Returns matter more to a campaign than recency: such a segment is named for them."""
+    from custseg.profile.naming import RETURNS_FOR_NAME, name_rfm_segments
+
+    n = 60
+    features = pd.DataFrame(
+        {
+            "days_since_last_purchase": np.r_[np.full(30, 10), np.full(30, 200)],
+            "n_orders": np.r_[np.full(30, 8), np.full(30, 2)],
+            "revenue": np.r_[np.full(30, 3000.0), np.full(30, 300.0)],
+            "days_since_first_purchase": np.full(n, 300),
+            "return_rate": np.r_[np.zeros(30), np.full(30, RETURNS_FOR_NAME + 0.1)],
+        }
+    )
+    labels = np.r_[np.zeros(30, dtype=int), np.ones(30, dtype=int)]
+    named = name_rfm_segments(features, labels, {})
+    assert [e["segment_name"] for e in named] == ["Champions", "Frequent returners"]
+    assert named[1]["scores"]["returns"] == pytest.approx(0.3)
+    # Without a return rate column, nobody is a frequent returner.
+    plain = name_rfm_segments(features.drop(columns="return_rate"), labels, {})
+    assert plain[1]["segment_name"] != "Frequent returners"

@@ -17,6 +17,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+RETURNS_FOR_NAME = 0.2
+"""A segment whose median customer returns at least this share of the items they bought is
+named for it ("returns" in the rules): that behaviour matters more to a campaign than how
+recently they bought."""
+
 
 @dataclass(frozen=True)
 class NamingRule:
@@ -32,8 +37,16 @@ class NamingRule:
 #: F = frequency score, M = monetary score, T = tenure score (1 = joined most recently),
 #: V = the segment's share of revenue / its share of customers (1 = it spends like the
 #: average customer; a skewed segment can have a high median and still bring less than its
-#: share, and is then no "big spender"), ``orders`` = the segment's median number of orders.
+#: share, and is then no "big spender"), ``orders`` = the segment's median number of orders,
+#: ``returns`` = its median return rate (0 without that feature).
 RFM_NAMING_RULES: tuple[NamingRule, ...] = (
+    NamingRule(
+        "Frequent returners",
+        "returns >= 0.2",
+        lambda s: s["returns"] >= RETURNS_FOR_NAME,
+        "Find out why they return (sizes, quality, descriptions) before sending offers; keep "
+        "them out of discount campaigns until then.",
+    ),
     NamingRule(
         "Champions",
         "R >= 4 and F >= 4 and M >= 4",
@@ -225,6 +238,11 @@ def name_rfm_segments(
     freq = features["n_orders"].to_numpy(dtype=float)
     mon = features["revenue"].to_numpy(dtype=float)
     ten = features["days_since_first_purchase"].to_numpy(dtype=float)
+    returns = (
+        features["return_rate"].to_numpy(dtype=float)
+        if "return_rate" in features
+        else np.zeros(len(features))
+    )
     used: set[str] = set()
     out = []
     for seg in sorted(np.unique(labels)):
@@ -244,6 +262,7 @@ def name_rfm_segments(
             "T": _score(med["tenure"], ten),
             "V": round(float(mon[inside].mean() / mon.mean()), 3) if mon.mean() > 0 else 0.0,
             "orders": med["orders"],
+            "returns": float(np.median(returns[inside])),
         }
         matching = [r for r in RFM_NAMING_RULES if r.test(scores)]
         rule = next((r for r in matching if r.name not in used), matching[0])

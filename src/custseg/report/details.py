@@ -226,9 +226,9 @@ def naming_rules(metrics: dict[str, Any], names: dict[int, str]) -> dict[str, An
             "facts": str(e.get("facts") or ""),
             "action": str(e.get("action") or ""),
             "scores": " ".join(
-                f"{k}{int(v)}" if k != "V" else f"V {float(v):.2f}"
+                _score_text(k, v)
                 for k, v in (e.get("scores") or {}).items()
-                if k in ("R", "F", "M", "T", "V") and v is not None
+                if k in ("R", "F", "M", "T", "V", "returns") and v is not None
             ),
         }
         for e in entries
@@ -240,6 +240,14 @@ def naming_rules(metrics: dict[str, Any], names: dict[int, str]) -> dict[str, An
         "words": words if metrics.get("kind") != "transactions" else [],
         "effect_for_name": EFFECT_FOR_NAME,
     }
+
+
+def _score_text(key: str, value: Any) -> str:
+    if key == "V":
+        return f"V {float(value):.2f}"
+    if key == "returns":
+        return f"returns {float(value):.0%}"
+    return f"{key}{int(value)}"
 
 
 def typical_values(profiles: pd.DataFrame, formatter: Any) -> dict[int, dict[str, str]]:
