@@ -30,6 +30,19 @@ def neutralize(value: object) -> object:
     return value
 
 
+def unneutralize(value: object) -> object:
+    """Undo :func:`neutralize` on text read back from a custseg CSV.
+
+    Examples
+    --------
+    >>> unneutralize("'=HYPERLINK(1)"), unneutralize("'quoted"), unneutralize(-5.0)
+    ('=HYPERLINK(1)', "'quoted", -5.0)
+    """
+    if isinstance(value, str) and value.startswith("'") and value[1:].startswith(FORMULA_START):
+        return value[1:]
+    return value
+
+
 def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``frame`` with formula-like text cells and column names neutralized."""
     out = frame.copy()

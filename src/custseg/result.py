@@ -268,21 +268,14 @@ class SegmentationResult:
 
 def _read_table(path: Path) -> pd.DataFrame:
     """A CSV written by custseg, read back with text kept as text ("NA" is a category)."""
-    from custseg.export import FORMULA_START
+    from custseg.export import unneutralize
 
     frame = pd.read_csv(
         path, dtype={"customer_id": str}, keep_default_na=False, na_values=[""], low_memory=False
     )
     for col in frame.columns:
         if frame[col].dtype == object or pd.api.types.is_string_dtype(frame[col]):
-            # Undo the apostrophe write_csv put before formula-like text.
-            frame[col] = frame[col].map(
-                lambda v: (
-                    v[1:]
-                    if isinstance(v, str) and v.startswith("'") and v[1:].startswith(FORMULA_START)
-                    else v
-                )
-            )
+            frame[col] = frame[col].map(unneutralize)
     return frame
 
 

@@ -227,6 +227,13 @@ class NewCustomerModels:
         --------
         >>> models.forecast(lines.sales, "2011-12-10").head()  # doctest: +SKIP
         """
+        return self._forecast(sales, end, horizon_days)[0]
+
+    def _forecast(
+        self, sales: pd.DataFrame, end: str | dt.date, horizon_days: int | None
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """:meth:`forecast`, and every customer's segment probabilities from their first
+        purchase (for :meth:`predict_sales`)."""
         end_ts = pd.Timestamp(parse_day(end, "The forecast start"))
         days = int(horizon_days or self.settings["horizon_days"])
         history = purchase_history(sales, end_ts)
@@ -273,7 +280,7 @@ class NewCustomerModels:
             names[segment], index=out.index, dtype=object
         ).where(is_new)
         out["segment_probability"] = np.where(is_new, proba.to_numpy().max(axis=1), np.nan)
-        return out
+        return out, proba
 
     def predict(
         self,
@@ -328,11 +335,8 @@ class NewCustomerModels:
         >>> models.predict_sales(lines.sales, "2011-12-10").columns.tolist()[:3]  # doctest: +SKIP
         ['customer_id', 'n_purchases', 'expected_purchases']
         """
-        table = self.forecast(sales, start, horizon_days)
-        feats = self.first_purchase_features(sales[sales["ts"] < pd.Timestamp(start)]).loc[
-            table.index
-        ]
-        proba = self.segment_probabilities(feats).to_numpy()
+        table, frame = self._forecast(sales, start, horizon_days)
+        proba = frame.loc[table.index].to_numpy()
         single = (table["n_purchases"] == 1).to_numpy()
         segment = pd.Series(proba.argmax(axis=1), index=table.index, dtype="Int64")
         names = np.asarray(self.segment_names, dtype=object)[proba.argmax(axis=1)]
@@ -490,6 +494,8 @@ def fit_models(
             algorithm=SEGMENT_ALGORITHM,
             analysis_date=calibration_end,
             seed=seed,
+            # Only its labels are used here: the new-customer models are fitted below.
+            new_customers=False,
             **(segment_options or {}),
         )
     labels = seg.segments.set_index("customer_id")["segment"].astype(np.int64)
