@@ -22,6 +22,14 @@ from custseg.newcustomers import (
     fit_new_customer_models,
     parse_horizon,
 )
+from custseg.newcustomers.checks import (
+    MIN_ACCURACY_GAIN,
+    MIN_BACKTEST_HISTORY_DAYS,
+    accuracy_margin,
+    backtest_days,
+    beats_majority,
+    check_first_purchase_classifier,
+)
 from custseg.newcustomers.classifier import make_classifier
 from custseg.newcustomers.data import read_sale_lines
 from custseg.newcustomers.firstpurchase import (
@@ -407,3 +415,64 @@ def test_docstring_examples(module: str):
     flags = doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
     result = doctest.testmod(importlib.import_module(module), optionflags=flags)
     assert result.failed == 0
+
+
+def _check_inputs(
+    n: int, signal: bool, seed: int = 0
+) -> tuple[pd.DataFrame, np.ndarray, pd.Series]:
+    rng = np.random.default_rng(seed)
+    y = rng.choice(3, size=n, p=[0.5, 0.3, 0.2])
+    value = rng.normal(size=n) + (3.0 * y if signal else 0.0)
+    feats = pd.DataFrame(
+        {"first_basket_value": np.exp(value), "first_n_items": rng.integers(1, 5, n)}
+    )
+    first = pd.Series(pd.Timestamp("2021-01-01") + pd.to_timedelta(rng.integers(0, 300, n), "D"))
+    return feats, y, first
+
+
+@pytest.mark.parametrize("signal", [True, False])
+def test_classifier_check_uses_a_time_split(signal: bool):
+    feats, y, first = _check_inputs(400, signal)
+    check = check_first_purchase_classifier(
+        lambda: make_classifier(["first_basket_value", "first_n_items"], []), feats, y, first
+    )
+    assert check["method"] == "time split" and check["n_test"] + check["n_train"] == 400
+    # The test customers are the latest quarter to arrive.
+    assert (first >= pd.Timestamp(check["cut_date"])).sum() == check["n_test"]
+    assert check["used"] is signal
+    assert check["majority_segment"] == 0
+
+
+def test_classifier_check_falls_back_to_grouped_cv_and_says_so():
+    feats, y, first = _check_inputs(200, True)
+    same_week = pd.Series(pd.Timestamp("2021-01-04") + pd.to_timedelta(np.arange(200) % 21, "D"))
+    same_week[:] = pd.Timestamp("2021-01-04")  # everyone on one day: no time split
+    check = check_first_purchase_classifier(
+        lambda: make_classifier(["first_basket_value", "first_n_items"], []), feats, y, same_week
+    )
+    assert check["method"] is None and check["used"] is False
+    assert "could not be checked" in check["reason"]
+    # Most first purchases on one day, a few in the next two weeks: no 30 customers either
+    # side of a cut, but three weeks to group by.
+    week = np.where(np.arange(200) < 180, 0, np.where(np.arange(200) < 190, 1, 2))
+    three_weeks = pd.Series(pd.Timestamp("2021-01-04") + pd.to_timedelta(week * 7, "D"))
+    check = check_first_purchase_classifier(
+        lambda: make_classifier(["first_basket_value", "first_n_items"], []), feats, y, three_weeks
+    )
+    assert check["method"] == "grouped cross-validation" and check["n_test"] == 200
+    assert "too close together in time" in check["why_not_time_split"]
+
+
+def test_accuracy_margin_and_rule():
+    assert accuracy_margin(0.5, 10_000) == MIN_ACCURACY_GAIN
+    assert accuracy_margin(0.5, 100) == pytest.approx(0.1)
+    # The CDNOW numbers: 0.247 against 0.517 for the majority answer.
+    scores = {"accuracy": 0.247, "majority_accuracy": 0.517, "macro_f1": 0.2}
+    assert not beats_majority({**scores, "majority_macro_f1": 0.1, "n_customers": 2000})
+
+
+def test_backtest_period():
+    assert backtest_days(546, 365) == (365, "the forecast horizon")
+    days, why = backtest_days(374, 365)
+    assert days == 374 - MIN_BACKTEST_HISTORY_DAYS and "longest period" in why
+    assert backtest_days(MIN_BACKTEST_HISTORY_DAYS + 10, 365) == (0, "")

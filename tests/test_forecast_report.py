@@ -372,3 +372,20 @@ def test_no_new_customers(metrics, table):
     assert data["evaluation"][0]["rows"][0]["mae"] == "–"
     assert data["figures"]["confusion"] is None
     assert "<h2>" in render_forecast_report(m, table[~table["is_new"]])
+
+
+def test_report_states_the_classifier_verdict(metrics, table, page):
+    check = metrics["classifier"]["check"]
+    assert metrics["classifier"]["used"] is check["used"]
+    data = forecast_report_data(metrics, table)
+    verdict = data["classifier"]["verdict"]
+    opening = "predicts" if check["used"] else "does not predict"
+    assert verdict.startswith(f"The first purchase {opening} the segment here.")
+    assert "by the same rule" in verdict and verdict in data["summary"]
+    assert 'class="verdict"' in page
+    # A check that failed reads as such, whatever this evaluation found.
+    failed = {**check, "used": False, "method": "time split", "cut_date": "1997-06-01"}
+    m = _with(metrics, classifier={**metrics["classifier"], "check": failed, "used": False})
+    text = forecast_report_data(m, table)["classifier"]["verdict"]
+    assert text.startswith("The first purchase does not predict the segment here.")
+    assert "the most common segment" in text

@@ -118,3 +118,106 @@ def test_rename_reaches_the_first_purchase_segment(result: Any, lines: pd.DataFr
         scored["first_purchase_segment_name"].tolist()
         == frame["first_purchase_segment_name"].tolist()
     )
+
+
+def no_signal_lines(n_customers: int = 360, seed: int = 7) -> pd.DataFrame:
+    """Invoice lines whose first purchase says nothing about the customer: every first order
+    is the same product, quantity and hour, on a random day; what follows it (a regular buyer,
+    one who stops after a few orders, or nobody) is drawn independently of it."""
+    rng = np.random.default_rng(seed)
+    start = pd.Timestamp("2022-01-01 10:00")
+    rows = []
+    invoice = 100000
+    for c in range(n_customers):
+        day = int(rng.integers(0, 600))
+        kind = rng.choice(["regular", "stopper", "once"])
+        gap, orders = {"regular": (15, 99), "stopper": (25, 4), "once": (0, 1)}[kind]
+        for k in range(orders):
+            if day >= 730:
+                break
+            product, qty, price = (
+                ("P1", 2, 5.0) if k == 0 else ("P2", int(rng.integers(1, 20)), 3.0)
+            )
+            when = start + pd.Timedelta(days=day)
+            rows.append((str(invoice), product, "GIFT", qty, str(when), price, 10000 + c, "UK"))
+            invoice += 1
+            day += int(rng.exponential(gap)) + 1
+    columns = [
+        "InvoiceNo",
+        "StockCode",
+        "Description",
+        "Quantity",
+        "InvoiceDate",
+        "UnitPrice",
+        "CustomerID",
+        "Country",
+    ]
+    return pd.DataFrame(rows, columns=columns)
+
+
+@pytest.fixture(scope="module")
+def no_signal() -> Any:
+    return custseg.segment(no_signal_lines(), algorithm="kmeans", k=3, seed=0)
+
+
+def test_a_first_purchase_with_a_signal_is_used(result: Any) -> None:
+    clf = result.metrics["new_customers"]["classifier"]
+    check = clf["check"]
+    assert clf["used"] is True and check["used"] is True
+    assert check["method"] == "time split" and check["n_test"] >= 30
+    assert check["accuracy"] >= check["majority_accuracy"] + check["accuracy_margin"]
+    assert check["macro_f1"] >= check["majority_macro_f1"] + 0.1
+    assert result.model.new_customers.classifier_used
+    section = build_report_data(result)["new_customers"]
+    assert section["facts"][0].startswith("The first purchase predicts the segment here.")
+
+
+def test_a_first_purchase_without_a_signal_is_not_used(no_signal: Any) -> None:
+    summary = no_signal.metrics["new_customers"]
+    clf = summary["classifier"]
+    check = clf["check"]
+    assert clf["used"] is False and check["used"] is False
+    assert check["method"] == "time split"
+    assert set(check) >= {"accuracy", "majority_accuracy", "macro_f1", "reason"}
+    assert "accuracy" in check["reason"] or "macro-F1" in check["reason"]
+    # The columns give the prior: the most common segment, with its share as the probability,
+    # the same for every one-time buyer.
+    frame = no_signal.segments
+    once = frame["first_purchase_segment"].notna()
+    assert once.any()
+    shares = no_signal.model.new_customers.settings["segment_shares"]
+    majority = int(np.argmax(shares))
+    assert (frame.loc[once, "first_purchase_segment"] == majority).all()
+    assert (
+        frame.loc[once, "first_purchase_segment_name"] == no_signal.model.segment_names[majority]
+    ).all()
+    assert (frame.loc[once, "first_purchase_segment_probability"] == round(max(shares), 4)).all()
+    html = no_signal.report_html()
+    assert "The first purchase does not predict the segment here." in html
+    assert "not a prediction" in html
+    assert not no_signal.model.new_customers.classifier_used
+    # Scoring the training lines again writes the same columns.
+    scored = no_signal.model.predict(no_signal_lines())
+    pd.testing.assert_series_equal(
+        scored["first_purchase_segment_probability"], frame["first_purchase_segment_probability"]
+    )
+
+
+def test_backtest_compares_forecast_and_actual_per_segment(result: Any) -> None:
+    backtest = result.metrics["new_customers"]["backtest"]
+    assert backtest["done"] and backtest["days"] >= 28
+    rows = backtest["rows"]
+    assert rows and {r["segment"] for r in rows} <= set(result.segments["segment"])
+    assert sum(r["customers"] for r in rows) == backtest["total"]["customers"]
+    for key in ("forecast_purchases_total", "actual_purchases_total", "actual_revenue_total"):
+        assert sum(r[key] for r in rows) == pytest.approx(backtest["total"][key], abs=0.1)
+    total = backtest["total"]
+    assert total["purchases_ratio"] == pytest.approx(
+        total["forecast_purchases_total"] / total["actual_purchases_total"], abs=1e-3
+    )
+    section = build_report_data(result)["new_customers"]["backtest"]
+    assert len(section["rows"]) == len(rows)
+    assert any(s.startswith("Last period, the forecast for ") for s in section["sentences"])
+    html = result.report_html()
+    assert "Checked against history" in html and "forecast / made" in html
+    assert "backtest" in result.metrics["new_customers"]["seconds"]

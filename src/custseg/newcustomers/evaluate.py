@@ -354,6 +354,8 @@ def evaluate_forecast(
             if details.oof_accuracy is None
             else round(details.oof_accuracy, 4),
             **classifier_scores(classes, guesses, majority),
+            "used": models.classifier_used,
+            "check": models.settings.get("first_purchase_check"),
         },
         "segments": {str(i): n for i, n in enumerate(models.segment_names)},
         "product_categories": {

@@ -22,6 +22,7 @@ from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
 from custseg.errors import CustsegWarning, InputError
+from custseg.newcustomers.checks import backtest_forecast, check_first_purchase_classifier
 from custseg.newcustomers.classifier import CLASSIFIERS, make_classifier, tree_columns
 from custseg.newcustomers.data import SaleLines, parse_day, read_sale_lines
 from custseg.newcustomers.firstpurchase import (
@@ -312,7 +313,9 @@ class NewCustomerModels:
             ``customer_id``, ``n_purchases``, ``expected_purchases``, ``expected_revenue`` and,
             for customers with a single purchase, ``first_purchase_segment``,
             ``first_purchase_segment_name`` and ``first_purchase_segment_probability``
-            (empty for the others).
+            (empty for the others). When the first purchase did not beat the majority answer
+            (:attr:`classifier_used` is False) these are the most common segment and its
+            share, the same for every one-time buyer.
 
         Examples
         --------
@@ -337,6 +340,10 @@ class NewCustomerModels:
         """
         table, frame = self._forecast(sales, start, horizon_days)
         proba = frame.loc[table.index].to_numpy()
+        if not self.classifier_used:
+            # The first purchase did not beat the majority answer: every one-time buyer gets
+            # the segment shares (the prior), so the answer is the most common segment.
+            proba = np.tile(np.asarray(self.settings["segment_shares"]), (len(table), 1))
         single = (table["n_purchases"] == 1).to_numpy()
         segment = pd.Series(proba.argmax(axis=1), index=table.index, dtype="Int64")
         names = np.asarray(self.segment_names, dtype=object)[proba.argmax(axis=1)]
@@ -355,6 +362,13 @@ class NewCustomerModels:
                 ),
             }
         )
+
+    @property
+    def classifier_used(self) -> bool:
+        """Whether the first-purchase classifier beat the majority answer on the check
+        (models saved before the check existed count as used)."""
+        check = self.settings.get("first_purchase_check")
+        return True if check is None else bool(check["used"])
 
     def __repr__(self) -> str:
         return (
@@ -568,7 +582,8 @@ def _fit_after_segmentation(
     say("First-purchase segment classifier")
     age = (end - history["first_day"]).dt.days
     known = history.index[(age > NEW_CUSTOMER_DAYS).to_numpy()].intersection(labels.index)
-    if known.size < 2 * len(segment_names) or labels.loc[known].nunique() < 2:
+    all_young = known.size < 2 * len(segment_names) or labels.loc[known].nunique() < 2
+    if all_young:
         known = history.index.intersection(labels.index)
         notes.append(
             f"fewer than {2 * len(segment_names)} customers were known for over "
@@ -597,6 +612,31 @@ def _fit_after_segmentation(
         # covariate model does not learn to trust probabilities that saw the answer.
         proba.loc[known] = oof_frame
         oof_accuracy = float(np.mean(classes[oof.argmax(axis=1)] == y))
+    check = check_first_purchase_classifier(
+        lambda: make_classifier(numeric, categorical, family=classifier, seed=seed),
+        feats.loc[known],
+        y,
+        history.loc[known, "first_day"],
+    )
+    if all_young:
+        # The segments of customers known for a few weeks mostly say when they arrived;
+        # beating the majority answer on them says nothing about the first purchase.
+        check = {
+            **check,
+            "method": None,
+            "used": False,
+            "reason": (
+                f"it could not be checked: fewer than {2 * len(segment_names)} customers were "
+                f"known for over {NEW_CUSTOMER_DAYS} days, and the segments of younger "
+                "customers mostly reflect when they arrived"
+            ),
+        }
+    if not check["used"]:
+        notes.append(
+            "the first purchase does not predict the segment here ("
+            + check["reason"]
+            + "): the first-purchase segment columns give the most common segment and its share"
+        )
     stage("classifier")
 
     say("BG/NBD and Gamma-Gamma")
@@ -675,6 +715,8 @@ def _fit_after_segmentation(
             "new_customer_days": NEW_CUSTOMER_DAYS,
             "training_window_days": int(window) if covariate_model is not None else None,
             "covariate_validation": validation,
+            "first_purchase_check": check,
+            "segment_shares": [float(v) for v in counts / max(counts.sum(), 1)],
             "segment_algorithm": SEGMENT_ALGORITHM,
             "classifier": classifier,
             "seed": seed,
@@ -926,8 +968,11 @@ def fit_for_segmentation(
     summary : dict
         For ``metrics.json``: ``fitted``, ``reason`` (when not fitted), ``horizon_days``,
         ``new_customer_days``, the BG/NBD and Gamma-Gamma parameters, the classifier's
-        out-of-fold accuracy next to the majority share, the covariate model's validation,
-        the product categories, notes and seconds per stage.
+        out-of-fold accuracy next to the majority share, whether it is ``used`` and the
+        ``check`` that decided it (:func:`~custseg.newcustomers.checks.check_first_purchase_classifier`),
+        the ``backtest`` of the forecast
+        (:func:`~custseg.newcustomers.checks.backtest_forecast`), the covariate model's
+        validation, the product categories, notes and seconds per stage.
 
     Examples
     --------
@@ -981,6 +1026,17 @@ def fit_for_segmentation(
         limiter.restore_original_limits()
     y = members.loc[details.known].to_numpy()
     majority = np.bincount(y).argmax() if len(y) else 0
+    say("Backtest of the forecast")
+    backtest = backtest_forecast(
+        sales,
+        labels.astype(np.int64).set_axis(labels.index.astype(str)),
+        [str(n) for n in segment_names],
+        end,
+        int(horizon_days),
+        pd.Timestamp(lines.first_day),
+        seed=seed,
+    )
+    stage("backtest")
     summary.update(
         {
             "fitted": True,
@@ -992,7 +1048,10 @@ def fit_for_segmentation(
                 "oof_accuracy": details.oof_accuracy,
                 "majority_segment": int(majority),
                 "majority_share": float(np.mean(y == majority)) if len(y) else None,
+                "used": models.classifier_used,
+                "check": models.settings["first_purchase_check"],
             },
+            "backtest": backtest,
             "covariate_model": models.covariate_model is not None,
             "covariate_validation": models.settings.get("covariate_validation"),
             "training_window_days": models.settings.get("training_window_days"),

@@ -24,6 +24,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from custseg.newcustomers.checks import MIN_MACRO_F1_GAIN, accuracy_margin, beats_majority
+from custseg.newcustomers.wording import classifier_verdict
 from custseg.report.plots import _style, plot_text, segment_label
 from custseg.report.render import _environment, figure_html, plotly_js
 
@@ -203,6 +205,32 @@ def _mae_sentence(label: str, models: Mapping[str, Any]) -> str:
     return text
 
 
+def classifier_verdict_sentence(m: Mapping[str, Any]) -> str | None:
+    """The product's verdict on the classifier (the check made when fitting, the one that
+    decides what ``custseg segment`` and ``custseg predict`` write), and whether this
+    evaluation's own scores pass the same rule."""
+    c = m["classifier"]
+    check = c.get("check")
+    if check is None:
+        return None
+    names = {int(k): v for k, v in m["segments"].items()}
+    text = classifier_verdict(check, names)
+    if c.get("accuracy") is None:
+        return text
+    passes = beats_majority(c)
+    agrees = passes == bool(check["used"])
+    return text + (
+        " This evaluation on the new customers "
+        + ("agrees" if agrees else "disagrees")
+        + ": by the same rule the classifier "
+        + ("beats" if passes else "does not beat")
+        + " the majority answer here "
+        f"(accuracy {c['accuracy']:.3f} against {c['majority_accuracy']:.3f} + a margin of "
+        f"{accuracy_margin(c['majority_accuracy'], c['n_customers']):.3f}; macro-F1 "
+        f"{c['macro_f1']:.3f} against {c['majority_macro_f1']:.3f} + {MIN_MACRO_F1_GAIN:.2f})."
+    )
+
+
 def _classifier_sentence(m: Mapping[str, Any]) -> str:
     c = m["classifier"]
     if c["accuracy"] is None:
@@ -272,6 +300,9 @@ def summary_sentences(m: Mapping[str, Any]) -> list[str]:
         )
     out.append(_totals_sentence(m))
     out.append(_classifier_sentence(m))
+    verdict = classifier_verdict_sentence(m)
+    if verdict:
+        out.append(verdict)
     if not m["horizon_fully_covered"]:
         out.append(
             f"The data covers only {m['evaluated_days']} of the {m['horizon_days']} days of "
@@ -294,6 +325,7 @@ def classifier_section(m: Mapping[str, Any]) -> dict[str, Any]:
         "macro_f1": _best([None if s[2] is None else -s[2] for s in scores]),
     }
     return {
+        "verdict": classifier_verdict_sentence(m),
         "n_customers": _count(c["n_customers"]),
         "n_training_customers": _count(c["n_training_customers"]),
         "cross_validated_accuracy": _num(c.get("cross_validated_accuracy")),

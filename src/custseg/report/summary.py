@@ -1282,7 +1282,13 @@ def _new_customers(result: Any, names: dict[int, str]) -> dict[str, Any] | None:
     clf = summary.get("classifier") or {}
     accuracy, majority = clf.get("oof_accuracy"), clf.get("majority_share")
     facts = []
-    if accuracy is not None and majority is not None:
+    from custseg.newcustomers.wording import backtest_section, classifier_verdict
+
+    check = clf.get("check")
+    used = bool(clf.get("used", True))
+    if check is not None:
+        facts.append(classifier_verdict(check, names))
+    elif accuracy is not None and majority is not None:
         verdict = "better than" if accuracy > majority else "no better than"
         facts.append(
             f"From the first purchase alone, the classifier names the right segment for "
@@ -1319,6 +1325,9 @@ def _new_customers(result: Any, names: dict[int, str]) -> dict[str, Any] | None:
         "total_revenue": format_number(total_revenue),
         "single": format_count(int(single.sum())),
         "agree": format_share(agree) if single.any() else MISSING,
+        "classifier_used": used,
+        "prior_segment": names.get(int(clf.get("majority_segment") or 0), ""),
+        "backtest": backtest_section(summary.get("backtest")),
         "facts": facts,
         "bgnbd": ", ".join(
             f"{k} = {float(bg[k]):.4g}" for k in ("r", "alpha", "a", "b") if k in bg
