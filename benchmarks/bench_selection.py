@@ -1,0 +1,464 @@
+"""Benchmark custseg's automatic choice of segments on scenarios with known truth.
+
+For every scenario of :mod:`custseg.datasets.scenarios` (invoice lines and customer tables with
+planted groups, and null scenarios without any), the script runs
+``custseg.segment(df, seed=0, new_customers=False)`` on the DataFrame and records:
+
+- the chosen family and k (``metrics["algorithm"]``, ``metrics["k"]``);
+- the adjusted Rand index against the truth, on the planted customers only (the truth's
+  unstructured customers are left out; a customer custseg marks as noise, segment -1, counts
+  as a label of its own);
+- groups recovered: a planted group g counts when some recommended segment has more than half
+  of its members from g (so g is its largest group); shown as ``4/5``;
+- whether custseg said the structure is clear (``metrics["structure"]["clear"]``; "n/r" when
+  the key is missing);
+- the seconds of the whole ``segment`` call.
+
+A structured scenario is **solved** when k equals the planted k and ARI >= 0.9; a null
+scenario when custseg reports that the structure is not clear.
+
+Three baselines run in the same process on the very matrix custseg clustered
+(``result.model_inputs``), so that only the choice differs:
+
+- ``kmeans+silhouette``: k-means (n_init=10) for k in 2..10, the best silhouette (on a sample
+  of 5,000 when larger);
+- ``kmeans+elbow``: the same fits, k at the knee of the WCSS curve: with k and WCSS both scaled
+  to [0, 1], the point farthest from the straight line (chord) joining the first and the last
+  point;
+- ``gmm+bic``: a full-covariance Gaussian mixture with the lowest BIC over k in 2..10.
+
+A baseline always finds structure, so it fails every null scenario.
+
+Usage::
+
+    python benchmarks/bench_selection.py [--set dev|holdout|all] [--only NAME ...] [--quick]
+                                         [--n-customers N] [--jobs 1] [--markdown]
+
+``--set dev`` (the default) runs the nominal scenarios (:data:`DEV_SEEDS`); ``holdout`` the
+randomised variants of :data:`HOLDOUT_SEEDS`, which are for judging only. Progress goes to
+stderr. Results are recorded in ``docs/benchmarks.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.cluster import KMeans
+from sklearn.metrics import adjusted_rand_score, silhouette_score
+from sklearn.mixture import GaussianMixture
+
+import custseg
+from custseg.datasets.scenarios import (
+    DEV_SEEDS,
+    HOLDOUT_SEEDS,
+    SCENARIOS,
+    Scenario,
+    make_scenario,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+
+#: k searched by the baselines (custseg's own default range).
+K_RANGE = range(2, 11)
+#: ARI at or above which a scenario with the right k counts as solved.
+SOLVED_ARI = 0.9
+#: Silhouette is computed on a sample of this many customers when there are more.
+SILHOUETTE_SAMPLE = 5000
+#: ``--quick``: a handful of scenarios covering each kind of case.
+QUICK = (
+    "active_vs_lapsing",
+    "vip_tail",
+    "cdnow_one_off",
+    "random_region",
+    "null_rfm_continuum",
+    "null_uniform_box",
+)
+METHODS = ("custseg", "kmeans+silhouette", "kmeans+elbow", "gmm+bic")
+
+
+@dataclass
+class Outcome:
+    """One method on one scenario."""
+
+    scenario: str
+    seed: int
+    method: str
+    kind: str
+    k_true: int
+    structured: bool
+    k: int
+    family: str
+    ari: float
+    recovered: int
+    structure: str  # "clear", "weak" or "n/r"
+    seconds: float
+    noise_share: float = 0.0
+
+    @property
+    def solved(self) -> bool:
+        if self.structured:
+            return self.k == self.k_true and self.ari >= SOLVED_ARI
+        return self.structure == "weak"
+
+
+# ------------------------------------------------------------------ scoring
+
+
+def planted_scores(truth: np.ndarray, labels: np.ndarray, k_true: int) -> tuple[float, int]:
+    """ARI on planted customers (truth >= 0) and the number of planted groups recovered.
+
+    ``labels`` -1 (noise) is a label of its own for the ARI and is never a recommended segment
+    for "groups recovered".
+
+    Examples
+    --------
+    >>> planted_scores(np.array([0, 0, 1, 1, -1]), np.array([5, 5, 7, 7, 7]), 2)
+    (1.0, 2)
+    """
+    keep = truth >= 0
+    ari = float(adjusted_rand_score(truth[keep], labels[keep])) if keep.any() else float("nan")
+    recovered = set()
+    for s in np.unique(labels):
+        if s < 0:
+            continue
+        members = truth[labels == s]
+        groups, counts = np.unique(members, return_counts=True)
+        best = int(np.argmax(counts))
+        if groups[best] >= 0 and counts[best] > len(members) / 2:
+            recovered.add(int(groups[best]))
+    return ari, len(recovered)
+
+
+def knee(ks: list[int], wcss: list[float]) -> int:
+    """k at the knee of a WCSS curve: farthest from the chord joining its ends (both axes
+    scaled to [0, 1]).
+
+    Examples
+    --------
+    >>> knee([2, 3, 4, 5, 6], [100.0, 40.0, 30.0, 25.0, 22.0])
+    3
+    """
+    x = (np.asarray(ks, float) - ks[0]) / (ks[-1] - ks[0])
+    y = np.asarray(wcss, float)
+    span = y.max() - y.min()
+    y = (y - y.min()) / span if span > 0 else np.zeros_like(y)
+    # Chord from (0, y0) to (1, y1); distance of each point from it.
+    dx, dy = 1.0, y[-1] - y[0]
+    dist = np.abs(dy * x - dx * (y - y[0])) / np.hypot(dx, dy)
+    return int(ks[int(np.argmax(dist))])
+
+
+def baselines(X: np.ndarray, seed: int = 0) -> dict[str, tuple[int, np.ndarray, float]]:
+    """The three baselines on one matrix: method -> (k, labels, seconds)."""
+    rng = np.random.default_rng(seed)
+    sample = (
+        rng.choice(len(X), SILHOUETTE_SAMPLE, replace=False)
+        if len(X) > SILHOUETTE_SAMPLE
+        else np.arange(len(X))
+    )
+    out: dict[str, tuple[int, np.ndarray, float]] = {}
+    start = time.perf_counter()
+    fits: dict[int, np.ndarray] = {}
+    wcss: list[float] = []
+    sil: list[float] = []
+    for k in K_RANGE:
+        km = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(X)
+        fits[k] = km.labels_
+        wcss.append(float(km.inertia_))
+        labels = km.labels_[sample]
+        sil.append(
+            float(silhouette_score(X[sample], labels)) if len(np.unique(labels)) > 1 else -1.0
+        )
+    kmeans_seconds = time.perf_counter() - start
+    ks = list(K_RANGE)
+    k_sil = ks[int(np.argmax(sil))]
+    k_elbow = knee(ks, wcss)
+    out["kmeans+silhouette"] = (k_sil, fits[k_sil], kmeans_seconds)
+    out["kmeans+elbow"] = (k_elbow, fits[k_elbow], kmeans_seconds)
+    start = time.perf_counter()
+    best: tuple[float, int, np.ndarray] | None = None
+    for k in K_RANGE:
+        try:
+            gm = GaussianMixture(
+                n_components=k, covariance_type="full", random_state=seed, reg_covar=1e-5
+            ).fit(X)
+        except (ValueError, np.linalg.LinAlgError):
+            continue
+        bic = float(gm.bic(X))
+        if best is None or bic < best[0]:
+            best = (bic, k, gm.predict(X))
+    gmm_seconds = time.perf_counter() - start
+    if best is None:
+        out["gmm+bic"] = (0, np.full(len(X), -1), gmm_seconds)
+    else:
+        out["gmm+bic"] = (best[1], best[2], gmm_seconds)
+    return out
+
+
+def structure_flag(metrics: dict[str, Any]) -> str:
+    """``clear``, ``weak`` or ``n/r`` (custseg did not report it)."""
+    structure = metrics.get("structure")
+    if not isinstance(structure, dict) or "clear" not in structure:
+        return "n/r"
+    return "clear" if structure["clear"] else "weak"
+
+
+# ------------------------------------------------------------------ one scenario
+
+
+def run_one(name: str, seed: int, n_customers: int | None) -> list[Outcome]:
+    """Generate a scenario, run custseg and the baselines; one outcome per method."""
+    warnings.simplefilter("ignore")
+    scenario: Scenario = make_scenario(name, seed, n_customers=n_customers)
+    start = time.perf_counter()
+    result = custseg.segment(scenario.data, seed=0, new_customers=False)
+    seconds = time.perf_counter() - start
+    segments = result.segments
+    ids = segments["customer_id"].astype(str).to_numpy()
+    truth = scenario.truth.reindex(ids).to_numpy()
+    if np.isnan(truth.astype(float)).any():
+        raise RuntimeError(f"{name}: custseg returned customers that are not in the truth")
+    truth = truth.astype(np.int64)
+    if len(ids) != len(scenario.truth):
+        print(
+            f"  note: {name} seed {seed}: custseg kept {len(ids):,} of "
+            f"{len(scenario.truth):,} customers",
+            file=sys.stderr,
+        )
+    labels = segments["segment"].to_numpy().astype(np.int64)
+    base: dict[str, Any] = dict(
+        scenario=name,
+        seed=seed,
+        kind=scenario.kind,
+        k_true=scenario.k_true,
+        structured=scenario.structured,
+    )
+    ari, recovered = planted_scores(truth, labels, scenario.k_true)
+    metrics = result.metrics
+    outcomes = [
+        Outcome(
+            **base,
+            method="custseg",
+            k=int(metrics["k"]),
+            family=str(metrics["algorithm"]),
+            ari=ari,
+            recovered=recovered,
+            structure=structure_flag(metrics),
+            seconds=seconds,
+            noise_share=float(np.mean(labels < 0)),
+        )
+    ]
+    X = np.asarray(result.model_inputs, dtype=np.float64)
+    for method, (k, blabels, bsec) in baselines(X).items():
+        ari, recovered = planted_scores(truth, blabels, scenario.k_true)
+        outcomes.append(
+            Outcome(
+                **base,
+                method=method,
+                k=k,
+                family=method.split("+")[0],
+                ari=ari,
+                recovered=recovered,
+                structure="clear",
+                seconds=bsec,
+            )
+        )
+    return outcomes
+
+
+# ------------------------------------------------------------------ printing
+
+
+class Table:
+    """A small table printed with rich when it is installed, else as plain or Markdown text."""
+
+    def __init__(self, title: str, columns: list[str]) -> None:
+        self.title, self.columns = title, columns
+        self.rows: list[list[str]] = []
+
+    def add(self, *cells: object) -> None:
+        self.rows.append([str(c) for c in cells])
+
+    def print(self, markdown: bool) -> None:
+        if markdown:
+            print(f"\n**{self.title}**\n")
+            print("| " + " | ".join(self.columns) + " |")
+            print(
+                "|" + "|".join("---" if i == 0 else "---:" for i in range(len(self.columns))) + "|"
+            )
+            for row in self.rows:
+                print("| " + " | ".join(row) + " |")
+            return
+        try:
+            from rich.console import Console
+            from rich.table import Table as RichTable
+        except ImportError:
+            widths = [
+                max(len(c), *(len(r[i]) for r in self.rows)) for i, c in enumerate(self.columns)
+            ]
+            print(f"\n{self.title}")
+            for row in [self.columns, *self.rows]:
+                print(
+                    "  ".join(
+                        c.ljust(w) if i == 0 else c.rjust(w)
+                        for i, (c, w) in enumerate(zip(row, widths, strict=True))
+                    )
+                )
+            return
+        table = RichTable(title=self.title, title_justify="left", min_width=len(self.title))
+        for i, col in enumerate(self.columns):
+            table.add_column(col, justify="left" if i == 0 else "right")
+        for row in self.rows:
+            table.add_row(*row)
+        Console(width=160).print(table)
+
+
+def method_table(method: str, outcomes: list[Outcome], show_seed: bool) -> Table:
+    columns = ["scenario", "kind", "k true", "k", "family", "ARI", "groups", "structure"]
+    if method == "custseg":
+        columns.append("noise")
+    columns += ["seconds", "solved"]
+    table = Table(f"{method}", columns)
+    for o in outcomes:
+        label = f"{o.scenario} (seed {o.seed})" if show_seed else o.scenario
+        cells: list[object] = [
+            label,
+            "lines" if o.kind == "transactions" else "table",
+            o.k_true if o.structured else "none",
+            o.k,
+            o.family,
+            f"{o.ari:.2f}" if o.structured else "",
+            f"{o.recovered}/{o.k_true}" if o.structured else "",
+            o.structure,
+        ]
+        if method == "custseg":
+            cells.append(f"{o.noise_share:.1%}" if o.noise_share else "")
+        cells += [f"{o.seconds:.1f}", "yes" if o.solved else "no"]
+        table.add(*cells)
+    return table
+
+
+def summary_table(by_method: dict[str, list[Outcome]]) -> Table:
+    table = Table(
+        "summary",
+        [
+            "method",
+            f"structured solved (k right, ARI >= {SOLVED_ARI})",
+            "mean ARI",
+            "k right",
+            "groups recovered",
+            "null recognised",
+        ],
+    )
+    for method, outcomes in by_method.items():
+        s = [o for o in outcomes if o.structured]
+        nulls = [o for o in outcomes if not o.structured]
+        table.add(
+            method,
+            f"{sum(o.solved for o in s)}/{len(s)}",
+            f"{np.mean([o.ari for o in s]):.3f}" if s else "",
+            f"{sum(o.k == o.k_true for o in s)}/{len(s)}",
+            f"{sum(o.recovered for o in s)}/{sum(o.k_true for o in s)}",
+            f"{sum(o.solved for o in nulls)}/{len(nulls)}",
+        )
+    return table
+
+
+def commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO), "status", "--porcelain", "--", "src"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        return out.stdout.strip() + (" (src has uncommitted changes)" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def jobs_for(args: argparse.Namespace) -> list[tuple[str, int]]:
+    names: Iterable[str] = args.only or (QUICK if args.quick else SCENARIOS)
+    unknown = [n for n in names if n not in SCENARIOS]
+    if unknown:
+        raise SystemExit(f"error: unknown scenario(s) {', '.join(unknown)}; known: {SCENARIOS}")
+    seeds = {"dev": DEV_SEEDS, "holdout": HOLDOUT_SEEDS, "all": DEV_SEEDS + HOLDOUT_SEEDS}[args.set]
+    return [(n, s) for s in seeds for n in names]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--set", choices=("dev", "holdout", "all"), default="dev")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="run these scenarios only")
+    parser.add_argument("--quick", action="store_true", help=f"run {', '.join(QUICK)}")
+    parser.add_argument("--n-customers", type=int, default=None, help="override the sizes")
+    parser.add_argument("--jobs", type=int, default=1, help="scenarios run in parallel")
+    parser.add_argument("--markdown", action="store_true", help="print Markdown tables")
+    args = parser.parse_args(argv)
+    jobs = jobs_for(args)
+    started = dt.datetime.now()
+    wall = time.perf_counter()
+    results: dict[tuple[str, int], list[Outcome]] = {}
+
+    def done(key: tuple[str, int], outcomes: list[Outcome], i: int) -> None:
+        results[key] = outcomes
+        c = outcomes[0]
+        print(
+            f"[{i}/{len(jobs)}] {key[0]} seed {key[1]}: custseg {c.family} k={c.k} "
+            f"(true {c.k_true if c.structured else 'none'}) ARI {c.ari:.2f} "
+            f"structure {c.structure}, {c.seconds:.1f} s",
+            file=sys.stderr,
+        )
+
+    if args.jobs > 1:
+        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+            futures = {pool.submit(run_one, n, s, args.n_customers): (n, s) for n, s in jobs}
+            for i, future in enumerate(as_completed(futures), 1):
+                done(futures[future], future.result(), i)
+    else:
+        for i, (n, s) in enumerate(jobs, 1):
+            print(f"[{i}/{len(jobs)}] {n} seed {s} ...", file=sys.stderr)
+            done((n, s), run_one(n, s, args.n_customers), i)
+    seconds = time.perf_counter() - wall
+    ordered = [o for key in jobs for o in results[key]]
+    by_method = {m: [o for o in ordered if o.method == m] for m in METHODS}
+    show_seed = len({s for _, s in jobs}) > 1
+    for method in METHODS:
+        method_table(method, by_method[method], show_seed).print(args.markdown)
+    summary_table(by_method).print(args.markdown)
+    frame = pd.DataFrame([o.__dict__ for o in ordered])
+    custseg_seconds = frame.loc[frame["method"] == "custseg", "seconds"].sum()
+    print()
+    print(
+        f"set {args.set}: {len(jobs)} scenario runs in {seconds:.0f} s wall "
+        f"(custseg.segment {custseg_seconds:.0f} s in total; --jobs {args.jobs})"
+    )
+    print(
+        f"started {started:%Y-%m-%d %H:%M}; commit {commit()}; custseg {custseg.__version__}; "
+        f"python {platform.python_version()}; {os.cpu_count()} CPUs"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
