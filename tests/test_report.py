@@ -427,7 +427,7 @@ def test_density_result_with_noise(noise_result: Any) -> None:
     data = build_report_data(noise_result)
     rows = data["segments"]["rows"]
     assert [r["segment"] for r in rows] == [*range(k), -1]
-    assert rows[-1]["noise"] and rows[-1]["name"] == "Noise"
+    assert rows[-1]["noise"] and rows[-1]["name"] == "Outliers: many returns"
     assert not rows[-1]["small"]
     assert [c["segment"] for c in data["profiles"]["columns"]] == [*range(k), -1]
     assert all(len(r["cells"]) == k + 1 for r in data["profiles"]["rows"])

@@ -2,9 +2,15 @@
 
 Transactions are named in RFM vocabulary. Each segment's median recency, frequency and
 monetary value is scored 1-5 by where it falls among all customers (5 = most recent, most
-frequent, highest spend), and the first rule of :data:`RFM_NAMING_RULES` that matches and whose
-name is still free names it. Customer tables are named after their most distinguishing
-attributes (:data:`ATTRIBUTE_WORDS`), with an action from :data:`CUSTOMER_ACTIONS`.
+frequent, highest spend), and each name is also checked against the segment's medians and
+shares in absolute terms: recency is measured in *typical gaps* (the usual time between two
+purchases, :func:`typical_gap`), orders against the overall median, spend against the
+segment's share of revenue, and size against :data:`CHAMPION_MAX_SHARE`. The first rule of
+:data:`RFM_NAMING_RULES` that matches and whose name is still free names the segment.
+
+Customer tables get a short persona name ("Affluent wine lovers", "Families with teens")
+built from readable words for their most distinguishing columns (:data:`COLUMN_WORDS`), and an
+action from :data:`CUSTOMER_ACTIONS` followed by what to lead with for that persona.
 """
 
 from __future__ import annotations
@@ -17,15 +23,116 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+# --------------------------------------------------------------------------------------------
+# Transactions: thresholds, each with the reason for its value
+# --------------------------------------------------------------------------------------------
+
 RETURNS_FOR_NAME = 0.2
 """A segment whose median customer returns at least this share of the items they bought is
 named for it ("returns" in the rules): that behaviour matters more to a campaign than how
 recently they bought."""
 
+GAP_FLOOR_DAYS = 7.0
+"""Smallest typical gap used, in days. Recency is counted in whole days from one analysis
+date; below a week, "several gaps" would be a matter of a few days and of the weekday the
+data ends on."""
+
+FALLBACK_GAP_DAYS = 90.0
+"""Typical gap used when fewer than :data:`MIN_REPEAT_FOR_GAP` customers bought twice: a
+quarter, the usual re-purchase horizon of retail RFM practice."""
+
+MIN_REPEAT_FOR_GAP = 5
+"""Repeat customers needed to measure a typical gap (the shop's, or a segment's own). With
+fewer, one customer's habit would set the yardstick of the whole segment."""
+
+ACTIVE_GAPS = 1.0
+"""A median recency of at most one typical gap means the segment is still inside its usual
+buying cycle: with purchases spread like a Poisson process, a still-active customer has
+bought within one mean gap 63% of the time, so the median customer has no reason to be
+considered lapsing."""
+
+AT_RISK_GAPS = 2.0
+"""From two typical gaps without a purchase a segment is overdue ("At risk"): an active
+customer stays silent that long only e^-2 = 14% of the time, so when the *median* customer
+has, most of the segment is slipping away."""
+
+LOST_GAPS = 4.0
+"""From four typical gaps a segment is "Lost": an active customer stays silent that long
+less than 2% of the time (e^-4), and win-back campaigns on such customers rarely pay."""
+
+NEW_TENURE_GAPS = 2.0
+""""New customers" joined at most two typical gaps ago: too short for a second purchase to be
+expected, so a single order is not yet a sign of disinterest."""
+
+CHAMPION_MAX_SHARE = 1 / 3
+"""Champions must be fewer than a third of the customers. Best customers are a minority
+(the Pareto pattern: about a fifth of customers bring most of the revenue); a third or more
+of the base sharing the top ranks means the ranks are not telling the best apart."""
+
+CHAMPION_MIN_ORDERS = 4.0
+"""Champions' median customer placed at least four orders: three repeat purchases are a
+habit, one or two may be chance (most shops' overall median is 1-2 orders)."""
+
+CHAMPION_ORDERS_RATIO = 2.0
+"""Champions' median number of orders is at least twice the overall median: "well above"
+the typical customer, not one order more."""
+
+CHAMPION_VALUE = 1.5
+"""Champions bring at least 1.5 times their share of revenue (``V``): a top group whose
+revenue share only matches its size is not where the value sits."""
+
+LOYAL_MIN_ORDERS = 3.0
+""""Loyal customers" have a median of at least three orders: they came back at least twice."""
+
+BIG_SPEND_RATIO = 2.0
+""""Big spenders" spend, at the median, at least twice what the median customer spends: a
+rank of M4 alone is only the top 40%, a small step on a skewed distribution."""
+
+
+def inter_purchase_days(features: pd.DataFrame) -> np.ndarray:
+    """Each customer's mean days between purchases (NaN for one-time buyers).
+
+    ``(days_since_first_purchase - days_since_last_purchase) / (n_orders - 1)``: the span
+    between first and last purchase spread over the intervals between orders.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"days_since_first_purchase": [100, 50], "days_since_last_purchase": [10, 50],
+    ...                   "n_orders": [4, 1]})
+    >>> inter_purchase_days(f)
+    array([30., nan])
+    """
+    first = features["days_since_first_purchase"].to_numpy(dtype=float)
+    last = features["days_since_last_purchase"].to_numpy(dtype=float)
+    orders = features["n_orders"].to_numpy(dtype=float)
+    repeat = orders >= 2
+    out = np.full(len(features), np.nan)
+    out[repeat] = (first[repeat] - last[repeat]) / (orders[repeat] - 1)
+    return out
+
+
+def typical_gap(gaps: np.ndarray, default: float = FALLBACK_GAP_DAYS) -> float:
+    """The typical time between purchases: the median of the repeat customers' gaps.
+
+    ``default`` when fewer than :data:`MIN_REPEAT_FOR_GAP` customers have a gap; never below
+    :data:`GAP_FLOOR_DAYS`.
+
+    Examples
+    --------
+    >>> typical_gap(np.array([20.0, 30.0, 40.0, 50.0, 60.0, np.nan]))
+    40.0
+    >>> typical_gap(np.array([2.0, np.nan]))
+    90.0
+    """
+    known = gaps[np.isfinite(gaps)]
+    if len(known) < MIN_REPEAT_FOR_GAP:
+        return float(default)
+    return float(max(np.median(known), GAP_FLOOR_DAYS))
+
 
 @dataclass(frozen=True)
 class NamingRule:
-    """A name, when it applies (on R, F, M scores 1-5 and T, the tenure score), and the action."""
+    """A name, when it applies (on the scores of :func:`name_rfm_segments`), and the action."""
 
     name: str
     condition: str
@@ -33,12 +140,15 @@ class NamingRule:
     action: str
 
 
-#: The RFM naming rules, in priority order. R = recency score (5 = bought most recently),
-#: F = frequency score, M = monetary score, T = tenure score (1 = joined most recently),
-#: V = the segment's share of revenue / its share of customers (1 = it spends like the
-#: average customer; a skewed segment can have a high median and still bring less than its
-#: share, and is then no "big spender"), ``orders`` = the segment's median number of orders,
-#: ``returns`` = its median return rate (0 without that feature).
+#: The RFM naming rules, in priority order. Ranks: R = recency score (5 = bought most
+#: recently), F = frequency score, M = monetary score, T = tenure score (1 = joined most
+#: recently), each 1-5 against all customers. Absolute measures: ``gaps`` = median days since
+#: the last purchase / the segment's typical gap (its own when its median customer bought
+#: twice or more, else the shop's), ``gaps_shop`` = the same over the shop's typical gap,
+#: ``tenure_gaps`` = median days since the first purchase / the shop's typical gap,
+#: ``orders`` = median number of orders, ``orders_x`` = that / the overall median, ``spend_x``
+#: = median revenue / the overall median, ``V`` = share of revenue / share of customers,
+#: ``share`` = share of customers, ``returns`` = median return rate (0 without that feature).
 RFM_NAMING_RULES: tuple[NamingRule, ...] = (
     NamingRule(
         "Frequent returners",
@@ -49,75 +159,107 @@ RFM_NAMING_RULES: tuple[NamingRule, ...] = (
     ),
     NamingRule(
         "Champions",
-        "R >= 4 and F >= 4 and M >= 4",
-        lambda s: s["R"] >= 4 and s["F"] >= 4 and s["M"] >= 4,
+        "R >= 4 and F >= 4 and M >= 4 and gaps_shop <= 1 and orders >= 4 and orders_x >= 2 "
+        "and V >= 1.5 and share < 1/3",
+        lambda s: (
+            s["R"] >= 4
+            and s["F"] >= 4
+            and s["M"] >= 4
+            and s["gaps_shop"] <= ACTIVE_GAPS
+            and s["orders"] >= CHAMPION_MIN_ORDERS
+            and s["orders_x"] >= CHAMPION_ORDERS_RATIO
+            and s["V"] >= CHAMPION_VALUE
+            and s["share"] < CHAMPION_MAX_SHARE
+        ),
         "Reward them: early access, loyalty perks; ask for reviews and referrals.",
     ),
     NamingRule(
         "Loyal customers",
-        "R >= 3 and F >= 4",
-        lambda s: s["R"] >= 3 and s["F"] >= 4,
+        "F >= 4 and orders >= 3 and gaps < 2",
+        lambda s: s["F"] >= 4 and s["orders"] >= LOYAL_MIN_ORDERS and s["gaps"] < AT_RISK_GAPS,
         "Upsell higher-value ranges and enrol them in the loyalty programme.",
     ),
     NamingRule(
         "Big spenders",
-        "R >= 3 and M >= 4 and V >= 1",
-        lambda s: s["R"] >= 3 and s["M"] >= 4 and s["V"] >= 1,
+        "M >= 4 and V >= 1 and spend_x >= 2 and gaps < 2",
+        lambda s: (
+            s["M"] >= 4
+            and s["V"] >= 1
+            and s["spend_x"] >= BIG_SPEND_RATIO
+            and s["gaps"] < AT_RISK_GAPS
+        ),
         "Offer premium lines, bundles and personal service.",
     ),
     NamingRule(
         "New customers",
-        "R >= 3 and T <= 2 and orders <= 2",
-        lambda s: s["R"] >= 3 and s["T"] <= 2 and s["orders"] <= 2,
+        "orders <= 2 and gaps_shop <= 1 and tenure_gaps <= 2",
+        lambda s: (
+            s["orders"] <= 2
+            and s["gaps_shop"] <= ACTIVE_GAPS
+            and s["tenure_gaps"] <= NEW_TENURE_GAPS
+        ),
         "Onboard them: welcome series and an incentive for the second purchase.",
     ),
     NamingRule(
         "Promising",
-        "R >= 4 and F <= 3",
-        lambda s: s["R"] >= 4 and s["F"] <= 3,
+        "gaps <= 1 and orders <= 2",
+        lambda s: s["gaps"] <= ACTIVE_GAPS and s["orders"] <= 2,
         "Build the habit: recommendations and a time-limited offer.",
     ),
     NamingRule(
+        "Regular customers",
+        "gaps <= 1",
+        lambda s: s["gaps"] <= ACTIVE_GAPS,
+        "Keep them engaged with newsletters; test offers to learn what moves them.",
+    ),
+    NamingRule(
         "Need attention",
-        "R = 3 and F >= 3",
-        lambda s: s["R"] == 3 and s["F"] >= 3,
+        "gaps < 2 and orders >= 2",
+        lambda s: s["gaps"] < AT_RISK_GAPS and s["orders"] >= 2,
         "Reactivate with personalised recommendations before they slip away.",
     ),
     NamingRule(
         "About to sleep",
-        "R = 3 and F <= 2",
-        lambda s: s["R"] == 3 and s["F"] <= 2,
+        "gaps < 2",
+        lambda s: s["gaps"] < AT_RISK_GAPS,
         "Share bestsellers and a limited-time discount to bring them back.",
     ),
     NamingRule(
         "Can't lose them",
-        "R <= 2 and F >= 4 and M >= 4",
-        lambda s: s["R"] <= 2 and s["F"] >= 4 and s["M"] >= 4,
+        "gaps < 4 and F >= 4 and M >= 4 and orders >= 4 and V >= 1.5 and share < 1/3",
+        lambda s: (
+            s["gaps"] < LOST_GAPS
+            and s["F"] >= 4
+            and s["M"] >= 4
+            and s["orders"] >= CHAMPION_MIN_ORDERS
+            and s["V"] >= CHAMPION_VALUE
+            and s["share"] < CHAMPION_MAX_SHARE
+        ),
         "Win them back personally: call or write, strong offer, ask what went wrong.",
     ),
     NamingRule(
         "At risk",
-        "R <= 2 and F >= 3",
-        lambda s: s["R"] <= 2 and s["F"] >= 3,
+        "gaps < 4 and orders >= 2",
+        lambda s: s["gaps"] < LOST_GAPS and s["orders"] >= 2,
         "Win-back campaign with personalised offers and a short survey.",
     ),
     NamingRule(
-        "Lost one-time buyers",
-        "R <= 2 and orders = 1",
-        lambda s: s["R"] <= 2 and s["orders"] <= 1,
-        "Cheap reactivation test; otherwise leave them out of paid campaigns.",
-    ),
-    NamingRule(
         "Hibernating",
-        "R <= 2",
-        lambda s: s["R"] <= 2,
+        "gaps < 4",
+        lambda s: s["gaps"] < LOST_GAPS,
         "Low-cost reminders and seasonal offers; do not overspend on them.",
     ),
     NamingRule(
-        "Regular customers",
-        "any",
-        lambda s: True,
-        "Keep them engaged with newsletters; test offers to learn what moves them.",
+        "Lost one-time buyers",
+        "orders <= 1 and gaps >= 4",
+        lambda s: s["orders"] <= 1 and s["gaps"] >= LOST_GAPS,
+        "Cheap reactivation test; otherwise leave them out of paid campaigns.",
+    ),
+    NamingRule(
+        "Lost customers",
+        "gaps >= 4",
+        lambda s: s["gaps"] >= LOST_GAPS,
+        "One last win-back offer with a survey on why they left; then stop paid contact.",
     ),
 )
 
@@ -128,30 +270,347 @@ FEATURE_WORDS: dict[str, tuple[str, str]] = {
     "n_orders": ("frequent", "infrequent"),
     "revenue": ("high spend", "low spend"),
     "mean_order_value": ("big baskets", "small baskets"),
-    "days_since_first_purchase": ("long-standing", "recently joined"),
+    "days_since_first_purchase": ("long-standing", "joined later"),
     "n_products": ("wide range", "narrow range"),
     "return_rate": ("many returns", "few returns"),
 }
 
-#: Words for customer-table attributes, matched on the normalized column name (letters and
-#: digits only, lower case): pattern -> (word when high, word when low). The first match wins;
-#: other columns read "high <name>" / "low <name>".
-ATTRIBUTE_WORDS: tuple[tuple[str, tuple[str, str]], ...] = (
-    (r"yearbirth|birthyear", ("younger", "older")),
-    (r"^age$|^age[^n]", ("older", "younger")),
-    (r"income|salary", ("high income", "low income")),
-    (r"spendingscore", ("high spending score", "low spending score")),
-    (r"kid|child", ("more children at home", "fewer children at home")),
-    (r"teen", ("more teenagers at home", "fewer teenagers at home")),
-    (r"^recency$", ("lapsed", "recently active")),
-    (r"webvisits", ("frequent web visitors", "rare web visitors")),
-    (r"deals", ("deal seekers", "few deals")),
-    (r"complain", ("complained", "no complaints")),
-    (r"response|acceptedcmp", ("campaign responders", "campaign non-responders")),
+
+def _score(value: float, population: np.ndarray, higher_is_better: bool = True) -> int:
+    """Score 1-5 by the mid-rank percentile of ``value`` in ``population``."""
+    pct = float(np.mean(population < value) + 0.5 * np.mean(population == value))
+    if not higher_is_better:
+        pct = 1.0 - pct
+    return int(np.clip(1 + np.floor(5 * pct), 1, 5))
+
+
+def _fmt(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}".rstrip("0").rstrip(".")
+
+
+def _ratio(value: float, reference: float) -> float:
+    if reference > 0:
+        return value / reference
+    return float("inf") if value > 0 else 1.0
+
+
+def _unique(base: str, qualifiers: list[str], used: set[str], seg: int) -> str:
+    if base not in used:
+        return base
+    for q in qualifiers:
+        candidate = f"{base}, {q}"
+        if candidate not in used:
+            return candidate
+    return f"{base} (segment {seg})"
+
+
+def rfm_scores(
+    features: pd.DataFrame, inside: np.ndarray, shop_gap: float | None = None
+) -> dict[str, float]:
+    """The ranks and absolute measures the naming rules read, for the customers ``inside``.
+
+    ``features`` holds every customer (the population the ranks compare with); ``shop_gap``
+    is the shop's typical gap in days (computed from ``features`` when not given). See
+    :data:`RFM_NAMING_RULES` for what each key means; ``gap`` and ``shop_gap`` are in days.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"days_since_last_purchase": [10, 12, 14, 300, 320, 340],
+    ...                   "n_orders": [6, 8, 7, 1, 1, 1],
+    ...                   "revenue": [900.0, 1200.0, 1000.0, 30.0, 20.0, 25.0],
+    ...                   "days_since_first_purchase": [310, 362, 314, 300, 320, 340]})
+    >>> s = rfm_scores(f, np.array([True, True, True, False, False, False]), shop_gap=50.0)
+    >>> s["R"], s["orders"], s["gaps"], s["gaps_shop"], s["share"]
+    (4, 7.0, 0.24, 0.24, 0.5)
+    """
+    rec = features["days_since_last_purchase"].to_numpy(dtype=float)
+    freq = features["n_orders"].to_numpy(dtype=float)
+    mon = features["revenue"].to_numpy(dtype=float)
+    ten = features["days_since_first_purchase"].to_numpy(dtype=float)
+    returns = (
+        features["return_rate"].to_numpy(dtype=float)
+        if "return_rate" in features
+        else np.zeros(len(features))
+    )
+    gaps = inter_purchase_days(features)
+    shop = typical_gap(gaps) if shop_gap is None else float(shop_gap)
+    med_rec = float(np.median(rec[inside]))
+    med_orders = float(np.median(freq[inside]))
+    med_rev = float(np.median(mon[inside]))
+    med_ten = float(np.median(ten[inside]))
+    # Regulars (median customer bought twice or more) are measured against their own rhythm.
+    own = typical_gap(gaps[inside], default=shop) if med_orders >= 2 else shop
+    share = float(inside.mean())
+    revenue_share = float(mon[inside].sum() / mon.sum()) if mon.sum() > 0 else 0.0
+    return {
+        "R": _score(med_rec, rec, higher_is_better=False),
+        "F": _score(med_orders, freq),
+        "M": _score(med_rev, mon),
+        "T": _score(med_ten, ten),
+        "V": round(revenue_share / share, 3) if share > 0 else 0.0,
+        "orders": med_orders,
+        "returns": float(np.median(returns[inside])),
+        "share": round(share, 4),
+        "gap": round(own, 1),
+        "shop_gap": round(shop, 1),
+        "gaps": round(med_rec / own, 2),
+        "gaps_shop": round(med_rec / shop, 2),
+        "tenure_gaps": round(med_ten / shop, 2),
+        "orders_x": round(_ratio(med_orders, float(np.median(freq))), 2),
+        "spend_x": round(_ratio(med_rev, float(np.median(mon))), 2),
+    }
+
+
+def matching_rules(scores: dict[str, float]) -> list[NamingRule]:
+    """The rules of :data:`RFM_NAMING_RULES` that ``scores`` (:func:`rfm_scores`) meet, in
+    priority order; the first one names the segment unless an earlier segment took it.
+
+    Examples
+    --------
+    >>> scores = {"R": 1, "F": 1, "M": 1, "T": 3, "V": 0.2, "orders": 1.0, "returns": 0.0,
+    ...           "share": 0.4, "gaps": 6.0, "gaps_shop": 6.0, "tenure_gaps": 6.0,
+    ...           "orders_x": 1.0, "spend_x": 0.5}
+    >>> [r.name for r in matching_rules(scores)]
+    ['Lost one-time buyers', 'Lost customers']
+    """
+    matching = [r for r in RFM_NAMING_RULES if r.test(scores)]
+    # The recency rules cover every value of gaps; the last rule is a guard for NaN.
+    return matching or [RFM_NAMING_RULES[-1]]
+
+
+def name_rfm_segments(
+    features: pd.DataFrame, labels: np.ndarray, distinguishing: dict[int, list[dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """Name transaction segments in RFM vocabulary, checked against their medians and shares.
+
+    Ranks compare each segment with every customer, noise (label -1) included; noise itself
+    gets no RFM name (:func:`noise_entry`). The shop's typical gap between purchases is the
+    median over all repeat customers. Returns one dict per segment (in label order) with
+    ``segment``, ``segment_name``, ``description``, ``action``, ``rule`` (the condition that
+    matched, as written in :data:`RFM_NAMING_RULES`), ``scores`` (:func:`rfm_scores`) and
+    ``facts`` (the profile numbers that justify the name).
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"days_since_last_purchase": [10, 12, 14, 30, 9, 300, 320, 340, 330],
+    ...                   "n_orders": [6, 8, 7, 5, 6, 1, 1, 1, 1],
+    ...                   "revenue": [900.0, 1200.0, 1000.0, 800.0, 950.0, 30.0, 20.0, 25.0, 40.0],
+    ...                   "days_since_first_purchase": [310, 362, 314, 330, 300, 300, 320, 340, 330]})
+    >>> labels = np.array([0, 0, 0, 0, 0, 1, 1, 1, 1])
+    >>> [e["segment_name"] for e in name_rfm_segments(f, labels, {})]
+    ['Loyal customers', 'Lost one-time buyers']
+    """
+    rec = features["days_since_last_purchase"].to_numpy(dtype=float)
+    freq = features["n_orders"].to_numpy(dtype=float)
+    mon = features["revenue"].to_numpy(dtype=float)
+    shop = typical_gap(inter_purchase_days(features))
+    used: set[str] = set()
+    out = []
+    for seg in sorted(np.unique(labels)):
+        if seg < 0:  # noise: named separately (noise_entry); still part of the population
+            continue
+        inside = labels == seg
+        scores = rfm_scores(features, inside, shop_gap=shop)
+        matching = matching_rules(scores)
+        rule = next((r for r in matching if r.name not in used), matching[0])
+        qualifiers = [
+            FEATURE_WORDS[d["feature"]][0 if d["effect"] > 0 else 1]
+            for d in distinguishing.get(int(seg), [])
+            if d["feature"] in FEATURE_WORDS
+        ]
+        name = _unique(rule.name, qualifiers, used, int(seg))
+        used.add(name)
+        med_rec = float(np.median(rec[inside]))
+        med_orders = float(scores["orders"])
+        med_rev = float(np.median(mon[inside]))
+        all_rec, all_orders, all_rev = (float(np.median(v)) for v in (rec, freq, mon))
+        facts = (
+            f"median {_fmt(med_rec)} days since last purchase (all: {_fmt(all_rec)}) = "
+            f"{_fmt(scores['gaps'])} typical gaps of {_fmt(scores['gap'])} days "
+            f"(shop: {_fmt(scores['shop_gap'])}), "
+            f"{_fmt(med_orders)} orders (all: {_fmt(all_orders)}), "
+            f"revenue {_fmt(med_rev)} (all: {_fmt(all_rev)}); "
+            f"{scores['share']:.1%} of customers, {scores['V']:.2f}x their share of revenue; "
+            f"scores R{scores['R']} F{scores['F']} M{scores['M']}"
+        )
+        description = (
+            f"Typically {_fmt(med_orders)} order{'s' if med_orders != 1 else ''}, "
+            f"the last {_fmt(med_rec)} days ago, {_fmt(med_rev)} spent in all"
+            f" (all customers: {_fmt(all_orders)}, {_fmt(all_rec)} days, {_fmt(all_rev)})."
+        )
+        out.append(
+            {
+                "segment": int(seg),
+                "segment_name": name,
+                "description": description,
+                "action": rule.action,
+                "rule": rule.condition,
+                "scores": scores,
+                "facts": facts,
+            }
+        )
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Customer tables: readable labels and persona words
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ColumnWords:
+    """Readable words for a customer-table column, matched on its normalized name.
+
+    ``pattern`` is searched in the column name reduced to lower-case letters and digits;
+    ``label`` is how the column reads ("{0}" is the pattern's first group); ``high`` / ``low``
+    are the persona words when the segment is high / low on it, as ``(role, words)`` with role
+    ``"adj"`` (comes before the noun: "affluent") or ``"noun"`` (who they are: "wine
+    lovers"), or None when being high / low does not describe a persona (few customers have
+    complained, so "no complaints" says nothing). ``high_action`` / ``low_action`` say what to
+    lead with for such a segment; they are empty for income, spend and deal columns, whose
+    signal already chooses the strategy of :data:`CUSTOMER_ACTIONS`.
+    """
+
+    pattern: str
+    label: str
+    high: tuple[str, str] | None
+    low: tuple[str, str] | None
+    high_action: str = ""
+    low_action: str = ""
+
+
+def _adj(words: str) -> tuple[str, str]:
+    return ("adj", words)
+
+
+def _noun(words: str) -> tuple[str, str]:
+    return ("noun", words)
+
+
+_YOUNG = "Reach them on mobile and social channels; trend-led ranges."
+_OLD = "Clear, service-led communication; classic ranges and loyalty rewards."
+_RESPONDERS = "Put them first in the next campaigns: they answer offers."
+
+#: Column-name patterns -> readable label, persona words (high, low) and what to lead with
+#: (high, low); first match wins. Spend per product family reads "<family> lovers", purchase
+#: channels "<channel> shoppers". Income, spend and deal columns have no lead: their signal
+#: already chooses the strategy of :data:`CUSTOMER_ACTIONS`.
+# fmt: off
+COLUMN_WORDS: tuple[ColumnWords, ...] = (
+    ColumnWords(r"yearbirth|birthyear", "birth year", _adj("young"), _adj("older"), _YOUNG, _OLD),
+    ColumnWords(r"^age$|^age[^n]", "age", _adj("older"), _adj("young"), _OLD, _YOUNG),
+    ColumnWords(r"income|salary|wealth", "income", _adj("affluent"), _adj("low-income")),
+    ColumnWords(r"spendingscore", "spending score", _noun("big spenders"), _noun("cautious spenders")),
+    ColumnWords(r"kidhome|kids|child", "young children", _noun("families with kids"), None, "Family packs, children's ranges and school-holiday timing."),
+    ColumnWords(r"teenhome|teen", "teenagers", _noun("families with teens"), None, "Bulk and family packs; back-to-school and teen-oriented ranges."),
+    ColumnWords(r"^recency$|dayssincelast|lastpurchase", "recency", _adj("lapsed"), _adj("recently active"), "Win them back: a reminder with a personal offer before they forget the shop.", "Strike while they are engaged: follow-up offers within days."),
+    ColumnWords(r"webvisits", "web visits", _noun("frequent web visitors"), None, "Convert browsing into buying: abandoned-basket reminders and web-only offers."),
+    ColumnWords(r"deals|discount|coupon|promo|voucher", "deal purchases", _noun("deal seekers"), None),
+    ColumnWords(r"webpurchases|online", "web purchases", _noun("web shoppers"), None, "Use e-mail and the web shop: personalised recommendations online."),
+    ColumnWords(r"catalog", "catalog purchases", _noun("catalog shoppers"), None, "Keep them in the catalogue mailings; feature curated selections."),
+    ColumnWords(r"storepurchases|instore", "store purchases", _noun("store shoppers"), None, "In-store events and offers redeemable at the till."),
+    ColumnWords(r"acceptedcmp(\d+)", "campaign {0}", _noun("campaign responders"), None, _RESPONDERS),
+    ColumnWords(r"^response$", "last campaign", _noun("campaign responders"), None, _RESPONDERS),
+    ColumnWords(r"complain", "complaints", _noun("customers who complained"), None, "Service first: follow up on the complaint before any offer."),
+    ColumnWords(r"wine", "wine", _noun("wine lovers"), None, "Lead with wine: new vintages, tastings and food pairings."),
+    ColumnWords(r"meat", "meat", _noun("meat lovers"), None, "Lead with meat: butcher's selections and barbecue bundles."),
+    ColumnWords(r"fish", "fish", _noun("fish lovers"), None, "Lead with fish and seafood: fresh-catch offers and recipes."),
+    ColumnWords(r"fruit", "fruit", _noun("fruit lovers"), None, "Lead with fresh produce: seasonal fruit boxes."),
+    ColumnWords(r"sweet", "sweets", _noun("sweets lovers"), None, "Lead with treats: sweets and dessert bundles."),
+    ColumnWords(r"gold", "gold products", _noun("gold buyers"), None, "Lead with premium and gold products; gift occasions."),
+    ColumnWords(r"spend|amount|revenue|sales|monetary", "spend", _noun("big spenders"), _noun("light spenders")),
 )
+# fmt: on
+
+GENERIC_PREFIXES: tuple[tuple[str, str], ...] = (("mnt ", ""), ("num ", ""), ("n ", ""))
+"""Prefixes dropped from a column without an entry in :data:`COLUMN_WORDS` (``Mnt`` =
+amount spent, ``Num`` = number of)."""
+
+MAX_NAME_WORDS = 4
+"""A persona name has at most this many words: short enough to say in a meeting."""
+
+
+def _normalize(column: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", column.lower())
+
+
+def _column_words(column: str) -> tuple[ColumnWords | None, re.Match[str] | None]:
+    norm = _normalize(column)
+    for entry in COLUMN_WORDS:
+        match = re.search(entry.pattern, norm)
+        if match:
+            return entry, match
+    return None, None
+
+
+def readable_label(column: str) -> str:
+    """How a column reads in a name or a sentence.
+
+    From :data:`COLUMN_WORDS` when the name matches one of its patterns; otherwise the name
+    split at CamelCase and underscores, units in brackets dropped, lower case.
+
+    Examples
+    --------
+    >>> readable_label("MntWines"), readable_label("AcceptedCmp5"), readable_label("Kidhome")
+    ('wine', 'campaign 5', 'young children')
+    >>> readable_label("Annual Income (k$)"), readable_label("Spending Score (1-100)")
+    ('income', 'spending score')
+    >>> readable_label("NumWebPurchases"), readable_label("Tenure_Months (m)")
+    ('web purchases', 'tenure months')
+    """
+    entry, match = _column_words(column)
+    if entry is not None and match is not None:
+        return entry.label.format(*match.groups())
+    label = re.sub(r"\(.*?\)|\[.*?\]", "", column)
+    label = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", label).replace("_", " ")
+    label = re.sub(r"\s+", " ", label).strip().lower()
+    for prefix, replacement in GENERIC_PREFIXES:
+        if label.startswith(prefix):
+            label = replacement + label[len(prefix) :]
+    return label or column
+
+
+def _persona_word(column: str, high: bool) -> tuple[str, str] | None:
+    entry, _ = _column_words(column)
+    if entry is not None:
+        return entry.high if high else entry.low
+    label = readable_label(column)
+    level = "high" if high else "low"
+    return _adj(f"{level}-{label}" if " " not in label else f"{level} {label}")
+
+
+def _trait_action(column: str, high: bool) -> str:
+    entry, _ = _column_words(column)
+    if entry is not None:  # "" when being high / low there calls for nothing in particular
+        return entry.high_action if high else entry.low_action
+    return f"Build the offer around their {'high' if high else 'low'} {readable_label(column)}."
+
+
+def attribute_words(column: str) -> tuple[str, str]:
+    """Words for a customer attribute being high / low, as a persona name uses them.
+
+    Examples
+    --------
+    >>> attribute_words("Annual Income (k$)")
+    ('affluent', 'low-income')
+    >>> attribute_words("MntWines")
+    ('wine lovers', 'low wine')
+    """
+    label = readable_label(column)
+    words = []
+    for high in (True, False):
+        word = _persona_word(column, high)
+        words.append(word[1] if word else f"{'high' if high else 'low'} {label}")
+    return words[0], words[1]
+
+
 EFFECT_FOR_NAME = 0.5
 """Smallest effect size (standardized mean difference) worth naming a segment after: a
 "medium" effect in Cohen's terms. When no attribute reaches it, the strongest one names it."""
+
+CATEGORY_SHARE_FOR_NAME = 0.5
+"""A category level enters a persona name only when most of the segment (over half) has it,
+besides being over-represented (effect at least :data:`EFFECT_FOR_NAME`)."""
 
 #: Spend-like and means-like columns drive the customer-table action.
 VALUE_PATTERN = r"spend|mnt|amount|purchase|revenue|sales|score|monetary|value|orders"
@@ -161,6 +620,9 @@ CAPACITY_PATTERN = r"income|salary|wealth"
 #: Actions for customer-table segments, in priority order: (label, condition on the value
 #: signal V, capacity signal C and deal signal D, action). V, C and D are average effect sizes
 #: of the segment on spend-like (deal columns excluded), income-like and deal-like columns.
+#: The segment's action is this strategy followed by what to lead with for its strongest
+#: trait (``high_action`` / ``low_action`` of :data:`COLUMN_WORDS`), so that two segments with
+#: the same strategy still get different actions.
 CUSTOMER_ACTIONS: tuple[tuple[str, str, Callable[[float, float, float], bool], str], ...] = (
     (
         "deal seekers",
@@ -200,143 +662,120 @@ CUSTOMER_ACTIONS: tuple[tuple[str, str, Callable[[float, float, float], bool], s
         "Regular newsletters; A/B-test offers to find what moves this group.",
     ),
 )
+LIGHT_SPENDERS = _noun("light spenders")
+"""Persona noun of a segment low on a spend-like column that has no word of its own for
+"low" (a product family, a purchase channel): it spends little."""
 
-
-def _score(value: float, population: np.ndarray, higher_is_better: bool = True) -> int:
-    """Score 1-5 by the mid-rank percentile of ``value`` in ``population``."""
-    pct = float(np.mean(population < value) + 0.5 * np.mean(population == value))
-    if not higher_is_better:
-        pct = 1.0 - pct
-    return int(np.clip(1 + np.floor(5 * pct), 1, 5))
-
-
-def _fmt(value: float) -> str:
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}".rstrip("0").rstrip(".")
-
-
-def _unique(base: str, qualifiers: list[str], used: set[str], seg: int) -> str:
-    if base not in used:
-        return base
-    for q in qualifiers:
-        candidate = f"{base}, {q}"
-        if candidate not in used:
-            return candidate
-    return f"{base} (segment {seg})"
-
-
-def name_rfm_segments(
-    features: pd.DataFrame, labels: np.ndarray, distinguishing: dict[int, list[dict[str, Any]]]
-) -> list[dict[str, Any]]:
-    """Name transaction segments in RFM vocabulary.
-
-    Scores compare each segment with every customer, noise (label -1) included; noise itself
-    gets no RFM name. Returns one dict per segment (in label order) with ``segment``, ``segment_name``,
-    ``action``, ``rule`` (the condition that matched), ``scores`` and ``facts`` (the profile
-    numbers that justify the name).
-    """
-    rec = features["days_since_last_purchase"].to_numpy(dtype=float)
-    freq = features["n_orders"].to_numpy(dtype=float)
-    mon = features["revenue"].to_numpy(dtype=float)
-    ten = features["days_since_first_purchase"].to_numpy(dtype=float)
-    returns = (
-        features["return_rate"].to_numpy(dtype=float)
-        if "return_rate" in features
-        else np.zeros(len(features))
-    )
-    used: set[str] = set()
-    out = []
-    for seg in sorted(np.unique(labels)):
-        if seg < 0:  # noise: named separately (noise_entry); still part of the population
-            continue
-        inside = labels == seg
-        med = {
-            "recency": float(np.median(rec[inside])),
-            "orders": float(np.median(freq[inside])),
-            "revenue": float(np.median(mon[inside])),
-            "tenure": float(np.median(ten[inside])),
-        }
-        scores = {
-            "R": _score(med["recency"], rec, higher_is_better=False),
-            "F": _score(med["orders"], freq),
-            "M": _score(med["revenue"], mon),
-            "T": _score(med["tenure"], ten),
-            "V": round(float(mon[inside].mean() / mon.mean()), 3) if mon.mean() > 0 else 0.0,
-            "orders": med["orders"],
-            "returns": float(np.median(returns[inside])),
-        }
-        matching = [r for r in RFM_NAMING_RULES if r.test(scores)]
-        rule = next((r for r in matching if r.name not in used), matching[0])
-        qualifiers = [
-            FEATURE_WORDS[d["feature"]][0 if d["effect"] > 0 else 1]
-            for d in distinguishing.get(int(seg), [])
-            if d["feature"] in FEATURE_WORDS
-        ]
-        name = _unique(rule.name, qualifiers, used, int(seg))
-        used.add(name)
-        facts = (
-            f"median {_fmt(med['recency'])} days since last purchase (all: {_fmt(float(np.median(rec)))}), "
-            f"{_fmt(med['orders'])} orders (all: {_fmt(float(np.median(freq)))}), "
-            f"revenue {_fmt(med['revenue'])} (all: {_fmt(float(np.median(mon)))}); "
-            f"scores R{scores['R']} F{scores['F']} M{scores['M']}"
-        )
-        description = (
-            f"Typically {_fmt(med['orders'])} order{'s' if med['orders'] != 1 else ''}, "
-            f"the last {_fmt(med['recency'])} days ago, {_fmt(med['revenue'])} spent in all"
-            f" (all customers: {_fmt(float(np.median(freq)))}, "
-            f"{_fmt(float(np.median(rec)))} days, {_fmt(float(np.median(mon)))})."
-        )
-        out.append(
-            {
-                "segment": int(seg),
-                "segment_name": name,
-                "description": description,
-                "action": rule.action,
-                "rule": rule.condition,
-                "scores": scores,
-                "facts": facts,
-            }
-        )
-    return out
-
-
-def attribute_words(column: str) -> tuple[str, str]:
-    """Words for a customer attribute being high / low.
-
-    Examples
-    --------
-    >>> attribute_words("Annual Income (k$)")
-    ('high income', 'low income')
-    >>> attribute_words("MntWines")
-    ('high spend on wines', 'low spend on wines')
-    """
-    norm = re.sub(r"[^0-9a-z]", "", column.lower())
-    for pattern, words in ATTRIBUTE_WORDS:
-        if re.search(pattern, norm):
-            return words
-    label = re.sub(r"\(.*?\)", "", column)
-    label = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", label).replace("_", " ")
-    label = re.sub(r"\s+", " ", label).strip().lower()
-    label = re.sub(r"^mnt ", "spend on ", label)
-    label = re.sub(r"^num ", "number of ", label)
-    return f"high {label}", f"low {label}"
-
-
-ALL_SHARE = 0.95
-"""A category held by at least this share of a segment is named without "mostly"."""
-
-
-def _describe(item: dict[str, Any]) -> str:
-    if item["kind"] == "categorical":
-        if item["segment_share"] >= ALL_SHARE:
-            return f"{item['feature']} {item['level']}" if _is_flag(item) else str(item["level"])
-        return f"mostly {item['level']}"
-    high, low = attribute_words(item["feature"])
-    return high if item["effect"] > 0 else low
+TAILORED_ACTION = "Tailor messages to what sets them apart; measure the response before scaling up."
+"""Strategy for a table without spend-like or deal-like columns (label "tailored")."""
 
 
 def _is_flag(item: dict[str, Any]) -> bool:
     # Levels such as "1", "yes" or "True" mean nothing without their column's name.
     return str(item["level"]).strip().lower() in {"0", "1", "yes", "no", "true", "false", "y", "n"}
+
+
+def _is_true(level: Any) -> bool:
+    return str(level).strip().lower() in {"1", "yes", "true", "y"}
+
+
+def _level_word(level: Any) -> str:
+    text = str(level).strip()
+    # Keep acronyms and mixed case ("PhD", "UK"); lower-case ordinary words ("Single").
+    return text if any(ch.isupper() for ch in text[1:]) else text.lower()
+
+
+def _item_word(item: dict[str, Any]) -> tuple[str, str] | None:
+    """The persona word of one distinguishing item, or None when it describes no persona."""
+    if item["kind"] == "numeric":
+        high = item["effect"] > 0
+        word = _persona_word(item["feature"], high)
+        if word is None and not high and re.search(VALUE_PATTERN, _normalize(item["feature"])):
+            return LIGHT_SPENDERS  # low on a product family or a channel: spends little
+        return word
+    if item["segment_share"] < CATEGORY_SHARE_FOR_NAME or item["effect"] <= 0:
+        return None
+    if _is_flag(item):
+        return _persona_word(item["feature"], _is_true(item["level"]))
+    return _adj(_level_word(item["level"]))
+
+
+def _item_action(item: dict[str, Any]) -> str:
+    if item["kind"] == "numeric":
+        return _trait_action(item["feature"], item["effect"] > 0)
+    if _is_flag(item):
+        return _trait_action(item["feature"], _is_true(item["level"]))
+    return f"Speak to them as {_level_word(item['level'])} customers: " + (
+        f"{readable_label(item['feature'])} shapes what they buy."
+    )
+
+
+def _compose(adjectives: list[str], noun: str) -> str:
+    words = [*adjectives, noun]
+    while len(adjectives) > 0 and len(" ".join(words).split()) > MAX_NAME_WORDS:
+        adjectives = adjectives[:-1]
+        words = [*adjectives, noun]
+    name = " ".join(words)
+    return name[:1].upper() + name[1:]
+
+
+def persona_name(items: list[dict[str, Any]], noun: str = "customers") -> str:
+    """A short persona name from a segment's distinguishing items (strongest first).
+
+    Up to two adjectives ("affluent", "young") and one noun ("wine lovers", "families with
+    teens") from :data:`COLUMN_WORDS`, at most :data:`MAX_NAME_WORDS` words; ``noun`` when no
+    item gives one. Only items with an effect of at least :data:`EFFECT_FOR_NAME` count (the
+    strongest one when none does).
+
+    Examples
+    --------
+    >>> persona_name([{"feature": "MntWines", "kind": "numeric", "effect": 1.4},
+    ...               {"feature": "Income", "kind": "numeric", "effect": 1.1}], "shoppers")
+    'Affluent wine lovers'
+    >>> persona_name([{"feature": "Age", "kind": "numeric", "effect": -1.3},
+    ...               {"feature": "Annual Income (k$)", "kind": "numeric", "effect": -1.0}],
+    ...              "shoppers")
+    'Young low-income shoppers'
+    """
+    return _persona_candidates(items, noun)[0]
+
+
+def _strong(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [d for d in items if abs(d["effect"]) >= EFFECT_FOR_NAME] or items[:1]
+
+
+def _persona_candidates(items: list[dict[str, Any]], noun: str) -> list[str]:
+    """Persona names for a segment, the preferred one first, then ones that swap in a weaker
+    trait (used when an earlier segment already took the preferred one)."""
+    strong_ids = {id(d) for d in _strong(items)}
+    words: list[tuple[str, str]] = []
+    strong: list[tuple[str, str]] = []
+    for item in items:
+        word = _item_word(item)
+        if word is None or word in words:
+            continue
+        words.append(word)
+        if id(item) in strong_ids:
+            strong.append(word)
+    if not words:
+        return [_compose([], "typical " + noun)]
+    strong = strong or words[:1]
+    # The preferred name: the two strongest words that fit together (at most one noun).
+    chosen: list[tuple[str, str]] = []
+    for word in strong:
+        if len(chosen) < 2 and not (word[0] == "noun" and any(r == "noun" for r, _ in chosen)):
+            chosen.append(word)
+    first_noun = next((w for r, w in chosen if r == "noun"), noun)
+    first_adjs = [w for r, w in chosen if r == "adj"]
+    candidates = [_compose(first_adjs, first_noun)]
+    # Alternatives: each other noun, then each other adjective, in order of strength.
+    candidates += [_compose(first_adjs, w) for r, w in words if r == "noun" and w != first_noun]
+    candidates += [
+        _compose([*first_adjs, w][-2:], first_noun)
+        for r, w in words
+        if r == "adj" and w not in first_adjs
+    ]
+    return list(dict.fromkeys(candidates))
 
 
 def _fact(item: dict[str, Any]) -> str:
@@ -358,14 +797,15 @@ def describe_segment(items: list[dict[str, Any]], n: int = 3) -> str:
     --------
     >>> describe_segment([{"feature": "Income", "kind": "numeric", "effect": 1.2,
     ...                    "segment_median": 79000.0, "overall_median": 51000.0}])
-    'Higher Income (median 79,000 vs 51,000 overall).'
+    'Higher income (median 79,000 vs 51,000 overall).'
     """
     parts = []
     for item in items[:n]:
         if item["kind"] == "numeric":
             parts.append(
-                f"{'higher' if item['effect'] > 0 else 'lower'} {item['feature']} (median "
-                f"{_fmt(item['segment_median'])} vs {_fmt(item['overall_median'])} overall)"
+                f"{'higher' if item['effect'] > 0 else 'lower'} {readable_label(item['feature'])}"
+                f" (median {_fmt(item['segment_median'])} vs {_fmt(item['overall_median'])} "
+                "overall)"
             )
         else:
             parts.append(
@@ -381,38 +821,66 @@ def describe_segment(items: list[dict[str, Any]], n: int = 3) -> str:
 def name_customer_segments(
     distinguishing: dict[int, list[dict[str, Any]]], numeric: list[str]
 ) -> list[dict[str, Any]]:
-    """Name customer-table segments after their two most distinguishing attributes."""
+    """Name customer-table segments with a short persona and a distinct action.
+
+    The name is :func:`persona_name` of the segment's distinguishing items; a name already
+    taken by an earlier segment is replaced by one that swaps in a weaker trait, then
+    qualified with the segment number. The action is the strategy of the first matching row
+    of :data:`CUSTOMER_ACTIONS`, followed by what to lead with for the segment's strongest
+    trait that no earlier segment with the same strategy led with.
+
+    Examples
+    --------
+    >>> distinct = {
+    ...     0: [{"feature": "MntWines", "kind": "numeric", "effect": 1.5,
+    ...          "segment_median": 800.0, "overall_median": 170.0},
+    ...         {"feature": "Income", "kind": "numeric", "effect": 1.2,
+    ...          "segment_median": 75000.0, "overall_median": 51000.0}],
+    ...     1: [{"feature": "Teenhome", "kind": "numeric", "effect": 1.1,
+    ...          "segment_median": 1.0, "overall_median": 0.0}]}
+    >>> [e["segment_name"] for e in name_customer_segments(distinct, ["MntWines", "Income",
+    ...                                                              "Teenhome"])]
+    ['Affluent wine lovers', 'Families with teens']
+    """
     used: set[str] = set()
+    used_actions: set[str] = set()
 
     def matching(pattern: str) -> list[str]:
-        return [c for c in numeric if re.search(pattern, re.sub(r"[^0-9a-z]", "", c.lower()))]
+        return [c for c in numeric if re.search(pattern, _normalize(c))]
 
     deal_cols = matching(DEAL_PATTERN)
     value_cols = [c for c in matching(VALUE_PATTERN) if c not in deal_cols]
     capacity_cols = matching(CAPACITY_PATTERN)
+    noun = "shoppers" if value_cols or deal_cols else "customers"
     out = []
     for seg, items in sorted(distinguishing.items()):
-        strong = [d for d in items if abs(d["effect"]) >= EFFECT_FOR_NAME] or items[:1]
-        words = []
-        for d in strong:
-            w = _describe(d)
-            if w not in words:
-                words.append(w)
-        name = ", ".join(words[:2]) if words else "Typical customers"
-        name = name[:1].upper() + name[1:]
-        name = _unique(name, words[2:], used, seg)
+        strong = _strong(items)
+        candidates = _persona_candidates(items, noun)
+        name = next((c for c in candidates if c not in used), None)
+        if name is None:
+            name = f"{candidates[0]} (segment {seg})"
         used.add(name)
         effects = {d["feature"]: d["effect"] for d in items if d["kind"] == "numeric"}
         v = float(np.mean([effects.get(c, 0.0) for c in value_cols])) if value_cols else 0.0
         c = float(np.mean([effects.get(c, 0.0) for c in capacity_cols])) if capacity_cols else 0.0
         deal = float(np.mean([effects.get(c, 0.0) for c in deal_cols])) if deal_cols else 0.0
         if value_cols or deal_cols:
-            label, cond, _, action = next(a for a in CUSTOMER_ACTIONS if a[2](v, c, deal))
+            label, cond, _, strategy = next(a for a in CUSTOMER_ACTIONS if a[2](v, c, deal))
         else:
-            label, cond = "tailored", "no spend-like columns"
-            action = (
-                "Tailor messages to what sets them apart; measure the response before scaling up."
-            )
+            label, cond, strategy = "tailored", "no spend-like columns", TAILORED_ACTION
+        # The strategy alone when nothing strong calls for a lead and no earlier segment has
+        # it; otherwise the first lead (strong traits first) that makes the action new.
+        leads = [a for a in dict.fromkeys(_item_action(d) for d in strong) if a]
+        weak_leads = [a for a in dict.fromkeys(_item_action(d) for d in items) if a]
+        options = [f"{strategy} {lead}" for lead in leads]
+        if not leads:
+            options.append(strategy)
+        options += [f"{strategy} {lead}" for lead in weak_leads]
+        action = next(
+            (a for a in options if a not in used_actions),
+            f"{strategy} Start from what sets them apart: {describe_segment(strong)}",
+        )
+        used_actions.add(action)
         facts = "; ".join(_fact(d) for d in strong[:3])
         out.append(
             {
@@ -428,24 +896,112 @@ def name_customer_segments(
     return out
 
 
+# --------------------------------------------------------------------------------------------
+# Noise (segment -1 of DBSCAN and HDBSCAN)
+# --------------------------------------------------------------------------------------------
+
 NOISE_NAME = "Noise"
-"""Name of segment -1: customers a density method (DBSCAN, HDBSCAN) placed in no segment."""
+"""Name of segment -1 when nothing sets it clearly apart: customers a density method
+(DBSCAN, HDBSCAN) placed in no segment."""
 NOISE_ACTION = (
     "No segment fits them: review these customers one by one (unusual behaviour, data errors "
     "or niches too small to be a segment) before including them in a campaign."
 )
+LARGE_ACCOUNTS_VALUE = 2.0
+"""Noise whose share of revenue is at least twice its share of customers (``V``) is named
+"Outliers: very large accounts": they are not odd data but the accounts worth most, and a
+density method leaves them out only because so few customers spend like them."""
+LARGE_ACCOUNTS_NAME = "Outliers: very large accounts"
+LARGE_ACCOUNTS_ACTION = (
+    "Manage them as key accounts: a named contact, personal offers and volume terms; watch "
+    "each account's orders and call when one slows down. Check the largest for data errors "
+    "(test or wholesale accounts) first."
+)
+NOISE_EFFECT_FOR_NAME = 0.8
+"""Noise is named after its strongest trait ("Outliers: many returns", "Outliers: affluent")
+when that trait has at least a "large" effect (Cohen's 0.8): noise is scattered by nature, so
+a medium difference from the others would name it after chance."""
 
 
-def noise_entry(n_customers: int, distinguishing: list[dict[str, Any]]) -> dict[str, Any]:
-    """The naming record of the noise group (segment -1), with what sets it apart."""
+def noise_entry(
+    n_customers: int,
+    distinguishing: list[dict[str, Any]],
+    *,
+    features: pd.DataFrame | None = None,
+    labels: np.ndarray | None = None,
+    revenue_col: str | None = "revenue",
+) -> dict[str, Any]:
+    """The naming record of the noise group (segment -1), with what sets it apart.
+
+    Parameters
+    ----------
+    n_customers : int
+        Customers in the noise group.
+    distinguishing : list of dict
+        Its items of :func:`custseg.profile.profiles.distinguishing_features`.
+    features : pandas.DataFrame, optional
+        Every customer's features (the table the segments were found on).
+    labels : numpy.ndarray, optional
+        Every customer's segment, -1 for noise (same order as ``features``).
+    revenue_col : str or None
+        Column of ``features`` with each customer's revenue; with ``features`` and ``labels``
+        it gives the noise's share of revenue (``V`` = revenue share / customer share), and
+        noise with ``V >= LARGE_ACCOUNTS_VALUE`` is "Outliers: very large accounts".
+
+    Otherwise the noise is "Outliers: <its strongest trait>" when that trait's effect is at
+    least :data:`NOISE_EFFECT_FOR_NAME`, else :data:`NOISE_NAME`.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"revenue": [10.0, 12.0, 11.0, 9.0, 500.0]})
+    >>> noise_entry(1, [], features=f, labels=np.array([0, 0, 0, 0, -1]))["segment_name"]
+    'Outliers: very large accounts'
+    >>> noise_entry(1, [])["segment_name"]
+    'Noise'
+    """
     facts = "; ".join(_fact(d) for d in distinguishing[:3])
     description = describe_segment(distinguishing)
+    name, action = NOISE_NAME, NOISE_ACTION
+    rule = f"left in no segment by the density method ({n_customers:,} customers)"
+    value = None
+    if (
+        features is not None
+        and labels is not None
+        and revenue_col is not None
+        and revenue_col in features
+    ):
+        revenue = features[revenue_col].to_numpy(dtype=float)
+        noise = np.asarray(labels) < 0
+        if noise.any() and revenue.sum() > 0:
+            value = float(revenue[noise].sum() / revenue.sum() / noise.mean())
+            facts = f"{noise.mean():.1%} of customers, {value:.2f}x their share of revenue" + (
+                f"; {facts}" if facts else ""
+            )
+    strongest = next((d for d in distinguishing if abs(d["effect"]) >= NOISE_EFFECT_FOR_NAME), None)
+    if value is not None and value >= LARGE_ACCOUNTS_VALUE:
+        name, action = LARGE_ACCOUNTS_NAME, LARGE_ACCOUNTS_ACTION
+        rule += f"; V >= {LARGE_ACCOUNTS_VALUE:g} (V={value:.2f})"
+    elif strongest is not None:
+        high = strongest["effect"] > 0
+        if strongest["feature"] in FEATURE_WORDS:
+            word = FEATURE_WORDS[strongest["feature"]][0 if high else 1]
+        elif strongest["kind"] == "numeric":
+            word = attribute_words(strongest["feature"])[0 if high else 1]
+        else:
+            word = f"mostly {strongest['level']}"
+        name = f"Outliers: {word}"
+        lead = _item_action(strongest) if strongest["feature"] not in FEATURE_WORDS else ""
+        action = (
+            "In no segment, but they share one clear trait: check a few for data errors, then "
+            "treat them as a niche. " + (lead or f"Build the offer around their {word}.")
+        )
+        rule += f"; strongest trait {strongest['feature']} (effect {strongest['effect']:+.2f})"
     return {
         "segment": -1,
-        "segment_name": NOISE_NAME,
+        "segment_name": name,
         "description": "In no segment; " + description[0].lower() + description[1:],
-        "action": NOISE_ACTION,
-        "rule": f"left in no segment by the density method ({n_customers:,} customers)",
-        "scores": {},
+        "action": action,
+        "rule": rule,
+        "scores": {} if value is None else {"V": round(value, 3)},
         "facts": facts,
     }
