@@ -431,10 +431,12 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     if args.jobs > 1:
-        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-            futures = {pool.submit(run_one, n, s, args.n_customers): (n, s) for n, s in jobs}
-            for i, future in enumerate(as_completed(futures), 1):
-                done(futures[future], future.result(), i)
+        pool = ProcessPoolExecutor(max_workers=args.jobs)
+        futures = {pool.submit(run_one, n, s, args.n_customers): (n, s) for n, s in jobs}
+        for i, future in enumerate(as_completed(futures), 1):
+            done(futures[future], future.result(), i)
+        # Do not wait here: custseg's own joblib workers keep a process alive while idle.
+        pool.shutdown(wait=False)
     else:
         for i, (n, s) in enumerate(jobs, 1):
             print(f"[{i}/{len(jobs)}] {n} seed {s} ...", file=sys.stderr)
