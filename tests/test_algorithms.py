@@ -121,7 +121,11 @@ def test_auto_recovers_planted_customer_segments():
     for row in m["leaderboard"]:
         for key in ("silhouette", "davies_bouldin", "calinski_harabasz", "noise_share"):
             assert key in row
-        assert row["stability_repeats"] >= 10
+        # Stability is measured where the choice looks (each family's pick at least).
+        if row["family_choice"] or row["recommended"]:
+            assert row["stability_repeats"] >= 10
+        if not row["stability_repeats"]:
+            assert row["stability"] is None
         assert 0 <= row["smallest_share"] <= row["largest_share"] <= 1
     assert all(r["bic"] is not None for r in m["leaderboard"] if r["algorithm"] == "gmm")
 

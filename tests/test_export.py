@@ -85,12 +85,18 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path]:
             "age": np.r_[rng.normal(25, 2, n // 2), rng.normal(60, 3, n // 2)].round(),
             "balance": np.r_[rng.normal(-300, 50, n // 2), rng.normal(900, 80, n // 2)],
             # Formula-like categories must survive the CSV round trip.
-            "plan": rng.choice(["=basic", "standard", "-premium"], size=n),
+            # (Related to the segments: a random category would be left out of the model.)
+            "plan": np.r_[
+                rng.choice(["=basic", "standard"], size=n // 2, p=[0.85, 0.15]),
+                rng.choice(["-premium", "standard"], size=n // 2, p=[0.85, 0.15]),
+            ],
         }
     )
     frame.loc[3, "age"] = np.nan
     frame.loc[4, "plan"] = None
     result = custseg.segment(frame, algorithm="kmeans", seed=0)
+    # A formula-like segment name must be neutralized in every table too.
+    result = result.rename({0: "=cmd|' /C calc'!A0"})
     return result, result.save(tmp_path_factory.mktemp("out") / "run")
 
 

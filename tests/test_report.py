@@ -63,7 +63,11 @@ def customers_result() -> Any:
             "customer_id": [f"C{i:03d}" for i in range(n)],
             "age": np.r_[rng.normal(25, 2, 45), rng.normal(60, 3, 45)].round(),
             "income": np.r_[rng.normal(30, 3, 45), rng.normal(80, 5, 45)],
-            "region": rng.choice(["North", "South", "East"], size=n),
+            # Related to the segments (a random region would be left out of the model).
+            "region": np.r_[
+                rng.choice(["North", "South"], size=45, p=[0.8, 0.2]),
+                rng.choice(["South", "East"], size=45, p=[0.3, 0.7]),
+            ],
         }
     )
     return custseg.segment(frame, seed=0)
@@ -427,12 +431,12 @@ def test_density_result_with_noise(noise_result: Any) -> None:
     data = build_report_data(noise_result)
     rows = data["segments"]["rows"]
     assert [r["segment"] for r in rows] == [*range(k), -1]
-    assert rows[-1]["noise"] and rows[-1]["name"] == "Outliers: many returns"
+    assert rows[-1]["noise"] and rows[-1]["name"] == "Outliers: very large accounts"
     assert not rows[-1]["small"]
     assert [c["segment"] for c in data["profiles"]["columns"]] == [*range(k), -1]
     assert all(len(r["cells"]) == k + 1 for r in data["profiles"]["rows"])
     assert "belong to no segment" in " ".join(data["summary"])
-    assert any("segment -1, Noise" in item for item in data["limitations"])
+    assert any("segment -1, Outliers: very large accounts" in item for item in data["limitations"])
     assert not any("-1 · Noise (" in item for item in data["limitations"])
     ks = data["k_selection"]
     assert not ks["show_curve"] and not ks["show_candidates"]

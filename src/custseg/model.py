@@ -44,6 +44,9 @@ class SegmentModel:
 
     new_customers: Any = None
     """Class default, so that models saved before these models existed still load."""
+    noise_name: str = "Noise"
+    """Name of segment -1 (customers a density method leaves in no segment); set from the
+    noise group's own name, e.g. "Outliers: very large accounts"."""
 
     def __init__(
         self,
@@ -174,7 +177,7 @@ class SegmentModel:
         """The output table: id, segment, name, (membership probability), the features in
         original units, then (for invoice lines with new-customer models) the forecast
         columns of :data:`custseg.newcustomers.models.FORECAST_COLUMNS`."""
-        names = np.asarray([*self.segment_names, "Noise"], dtype=object)
+        names = np.asarray([*self.segment_names, self.noise_name], dtype=object)
         out = pd.DataFrame(
             {
                 "customer_id": features["customer_id"].astype(str).to_numpy(),

@@ -383,6 +383,7 @@ def segment(
         build_preprocessor,
         categorical_as_text,
         check_finite,
+        dequantize,
         plan_columns,
         transform_names,
     )
@@ -449,6 +450,16 @@ def segment(
         check_finite(X, names)
         mixed_preprocessor = None
         X_mixed = None
+        # The valley test reads the numbers only (dequantized): one-hot categories always
+        # leave gaps between their levels, which say nothing about groups of customers.
+        X_valley = (
+            np.asarray(
+                preprocessor.transform(dequantize(frame, colplan.numeric, seed)),
+                dtype=np.float64,
+            )[:, : len(colplan.numeric)]
+            if colplan.numeric
+            else None
+        )
         if colplan.categorical and algorithm in ("auto", "kprototypes"):
             mixed_preprocessor = build_preprocessor(colplan, categories="codes")
             X_mixed = np.asarray(mixed_preprocessor.fit_transform(frame), dtype=np.float64)
@@ -472,6 +483,12 @@ def segment(
             attributes={
                 c: pd.factorize(frame[c].fillna("missing"))[0] for c in colplan.categorical
             },
+            X_valley=X_valley,
+            value=(
+                feats["revenue"].to_numpy(dtype=np.float64)
+                if prep.schema.kind == "transactions"
+                else None
+            ),
             progress=progress,
         )
         estimator = selection.estimator
@@ -495,7 +512,15 @@ def segment(
         seg_names = [d["segment_name"] for d in naming]
         actions = [d["action"] for d in naming]
         if noise_distinct is not None:
-            naming.append(noise_entry(int((~member).sum()), noise_distinct))
+            naming.append(
+                noise_entry(
+                    int((~member).sum()),
+                    noise_distinct,
+                    features=feats,
+                    labels=labels,
+                    revenue_col="revenue" if prep.schema.kind == "transactions" else None,
+                )
+            )
         rules = segment_rules(feats, labels, colplan.numeric, colplan.categorical, seed=seed)
         for entry in naming:
             items = noise_distinct if entry["segment"] < 0 else distinct.get(entry["segment"])
@@ -552,6 +577,8 @@ def segment(
         settings=settings,
         new_customers=new_models,
     )
+    if noise_distinct is not None:
+        model.noise_name = str(naming[-1]["segment_name"])
     probability = None
     if hasattr(estimator, "predict_proba"):
         probability = np.asarray(estimator.predict_proba(X), dtype=np.float64).max(axis=1)
@@ -589,6 +616,7 @@ def segment(
         "family_reason": selection.family_reasons.get(selection.algorithm),
         "family_reasons": selection.family_reasons,
         "selection_notes": selection.notes,
+        "structure": selection.structure,
         "elbow_k": best.get("elbow_k"),
         "candidates": family_rows,
         "leaderboard": selection.leaderboard,

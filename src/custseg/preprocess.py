@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy.stats import yeojohnson
-from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, clone
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
@@ -38,6 +38,19 @@ ID_LIKE_SHARE = 0.5
 """A text column with more distinct values than this share of rows is an identifier."""
 MAX_MISSING_SHARE = 0.9
 """Columns missing in more than this share of rows carry too little to cluster on."""
+ETA2_RELATED = 0.01
+"""A categorical attribute whose levels explain less than this share of the variance of
+every numeric attribute (correlation ratio eta squared on ranks; 0.01 is Cohen's "small"
+effect) is unrelated to the customers' behaviour: it is left out of the clustering, so that a
+random region or flag cannot split every segment in three. The bar is raised to
+``RELATED_NOISE_FACTOR * (levels - 1) / n`` on small tables, where chance alone gives eta
+squared about ``(levels - 1) / n``."""
+RELATED_NOISE_FACTOR = 4.0
+"""See :data:`ETA2_RELATED`."""
+ETA2_FULL_WEIGHT = 0.14
+"""A categorical attribute at least this related (Cohen's "large" effect) weighs fully in the
+distance; a less related one is down-weighted by sqrt(eta squared / 0.14), so that its
+one-hot columns, which separate customers perfectly, do not outweigh what it goes with."""
 
 
 class SkewTransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
@@ -139,6 +152,37 @@ class ColumnPlan:
     categorical: list[str]
     notices: list[str] = field(default_factory=list)
     dropped: dict[str, str] = field(default_factory=dict)
+    weights: dict[str, float] = field(default_factory=dict)
+    """Weight of each categorical attribute's one-hot columns (1.0 when absent)."""
+
+
+def category_relevance(frame: pd.DataFrame, numeric: list[str], column: str) -> float:
+    """Largest correlation ratio (eta squared) of a categorical column with any numeric one.
+
+    Computed on the numeric columns' ranks, so skewed money columns do not let one extreme
+    customer decide. Returns 1.0 when there is no numeric column to relate to.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"spend": [1, 2, 3, 10, 11, 12], "tier": list("aaabbb"),
+    ...                    "region": list("xyzxyz")})
+    >>> category_relevance(df, ["spend"], "tier"), category_relevance(df, ["spend"], "region")
+    (0.771429, 0.228571)
+    """
+    if not numeric:
+        return 1.0
+    levels = frame[column].astype(object).where(frame[column].notna(), "missing").astype(str)
+    best = 0.0
+    for col in numeric:
+        ranks = pd.to_numeric(frame[col], errors="coerce").rank(pct=True)
+        ranks = ranks.fillna(ranks.median())
+        total = float(ranks.var(ddof=0))
+        if not total > 0:
+            continue
+        means = ranks.groupby(levels.to_numpy()).transform("mean")
+        between = float(((means - ranks.mean()) ** 2).mean())
+        best = max(best, between / total)
+    return round(min(1.0, best), 6)
 
 
 def plan_columns(frame: pd.DataFrame, numeric: list[str], categorical: list[str]) -> ColumnPlan:
@@ -178,6 +222,19 @@ def plan_columns(frame: pd.DataFrame, numeric: list[str], categorical: list[str]
                 plan.notices.append(
                     f"'{col}' is missing in {missing:.1%} of rows; filled with the median"
                 )
+    for col in list(plan.categorical):
+        eta2 = category_relevance(frame, plan.numeric, col)
+        levels = int(frame[col].nunique(dropna=False))
+        floor = max(ETA2_RELATED, RELATED_NOISE_FACTOR * (levels - 1) / max(n, 1))
+        if plan.numeric and eta2 < floor:
+            plan.categorical.remove(col)
+            plan.dropped[col] = (
+                f"unrelated to the numeric attributes (its levels explain at most {eta2:.1%} of "
+                f"any of them, under {floor:.1%}): a split by it alone would not be a "
+                "behavioural segment"
+            )
+        elif eta2 < ETA2_FULL_WEIGHT:
+            plan.weights[col] = round(float(np.sqrt(eta2 / ETA2_FULL_WEIGHT)), 4)
     for col, why in plan.dropped.items():
         plan.notices.append(f"column '{col}' left out: {why}")
     if not plan.numeric and not plan.categorical:
@@ -234,9 +291,26 @@ def build_preprocessor(plan: ColumnPlan, categories: str = "onehot") -> ColumnTr
     transformers: list[tuple[str, Any, list[str]]] = []
     if plan.numeric:
         transformers.append(("numeric", numeric, plan.numeric))
-    if plan.categorical:
+    weights: dict[str, float] | None = None
+    if plan.categorical and categories == "onehot" and plan.weights:
+        # One transformer per down-weighted attribute, scaled by ColumnTransformer's own
+        # transformer_weights; the fully weighted ones stay together.
+        full = [c for c in plan.categorical if c not in plan.weights]
+        if full:
+            transformers.append(("categorical", categorical, full))
+        weights = {}
+        for col in plan.categorical:
+            if col in plan.weights:
+                transformers.append((f"categorical:{col}", clone(categorical), [col]))
+                weights[f"categorical:{col}"] = plan.weights[col]
+    elif plan.categorical:
         transformers.append(("categorical", categorical, plan.categorical))
-    return ColumnTransformer(transformers, remainder="drop", verbose_feature_names_out=False)
+    return ColumnTransformer(
+        transformers,
+        remainder="drop",
+        verbose_feature_names_out=False,
+        transformer_weights=weights,
+    )
 
 
 def check_finite(X: np.ndarray, names: list[str]) -> None:
@@ -253,6 +327,37 @@ def check_finite(X: np.ndarray, names: list[str]) -> None:
 def transform_names(preprocessor: ColumnTransformer) -> list[str]:
     """Output column names of a fitted preprocessor."""
     return [str(n) for n in preprocessor.get_feature_names_out()]
+
+
+def dequantize(frame: pd.DataFrame, numeric: list[str], seed: int = 0) -> pd.DataFrame:
+    """Whole-number columns (counts, days, 0/1 flags) spread by a uniform +-0.5, for the
+    valley test only.
+
+    Counts are measured in steps: 1 and 2 orders are far apart once logged, and 0/1 flags
+    are two spikes, so a density along them shows valleys that are an artefact of counting,
+    not two groups of customers. Spreading each value over its half-unit neighbourhood (the
+    standard dequantization of count data) removes those valleys and keeps every real gap
+    wider than one unit. Non-negative columns stay non-negative.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"n_orders": [1, 2, 3], "share": [0.5, 0.25, 0.75]})
+    >>> out = dequantize(df, ["n_orders", "share"])
+    >>> bool((out["n_orders"] - df["n_orders"]).abs().max() <= 0.5), out["share"].tolist()
+    (True, [0.5, 0.25, 0.75])
+    """
+    rng = np.random.default_rng(seed)
+    out = frame.copy()
+    for col in numeric:
+        values = pd.to_numeric(out[col], errors="coerce").to_numpy(dtype=np.float64)
+        finite = values[np.isfinite(values)]
+        if len(finite) == 0 or not np.all(np.mod(finite, 1.0) == 0):
+            continue
+        spread = values + rng.uniform(-0.5, 0.5, size=len(values))
+        if finite.min() >= 0:
+            spread = np.clip(spread, 0.0, None)
+        out[col] = spread
+    return out
 
 
 def categorical_as_text(frame: pd.DataFrame, categorical: list[str]) -> pd.DataFrame:

@@ -96,6 +96,8 @@ def print_result(console: Console, result: Any, out: Path | None) -> None:
     if m.get("family_reason"):
         console.print(f"Number of segments: {m['family_reason']}", markup=False)
     console.print(f"Recommendation: {m['selection_reason']}", markup=False)
+    if (m.get("structure") or {}).get("summary"):
+        console.print(f"Structure: {m['structure']['summary']}", markup=False)
     prof = result.profiles
     cols = ["segment", "name", "customers", "share"]
     has_rev = "revenue_share" in prof

@@ -9,9 +9,9 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.cluster import KMeans
 from sklearn.utils.validation import check_is_fitted, validate_data
-from threadpoolctl import threadpool_limits
 
 from custseg.evaluate import SILHOUETTE_SAMPLE, SilhouetteSample, cluster_metrics
+from custseg.models._threads import limit
 from custseg.models.choose import MIN_CLUSTER_SHARE, choose_k
 
 PARALLEL_FROM = 50_000
@@ -123,7 +123,7 @@ class AutoKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         # cores are busy (OpenMP threads wait for each other); large data gets every core.
         threads = 1 if n < PARALLEL_FROM else None
         for k in ks:
-            with threadpool_limits(limits=threads, user_api="openmp"):
+            with limit(limits=threads, user_api="openmp"):
                 km = KMeans(n_clusters=k, n_init=self.n_init, random_state=self.random_state).fit(X)
             fits[k] = km
             sizes = np.bincount(km.labels_, minlength=k)

@@ -18,11 +18,11 @@ import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
 from sklearn.mixture import GaussianMixture
-from threadpoolctl import threadpool_limits
 
 from custseg.errors import InputError
 from custseg.evaluate import SILHOUETTE_SAMPLE, SilhouetteSample, cluster_metrics, wcss
 from custseg.models._assign import fit_sample
+from custseg.models._threads import limit
 from custseg.models.choose import MIN_CLUSTER_SHARE, choose_k
 from custseg.models.density import DENSITY_MAX_FIT, DBSCANClustering, HDBSCANClustering
 from custseg.models.hierarchical import (
@@ -33,6 +33,13 @@ from custseg.models.hierarchical import (
     nearest_fitted,
 )
 from custseg.models.kprototypes import KPROTOTYPES_MAX_FIT, KPrototypesClustering
+from custseg.models.structure import (
+    VALLEY_RATIO,
+    Valley,
+    hidden_splits,
+    neighbour_valley,
+    valley_split,
+)
 
 #: The families custseg compares, in the order preferred when they tie (simplest to explain
 #: and to score first), with a plain description for the report.
@@ -116,6 +123,15 @@ Calinski-Harabasz all reward round groups."""
 SAME_PARTITION = 0.8
 """Adjusted Rand index above which two partitions are taken as the same grouping."""
 
+HIDDEN_GROUP_SHARE = 0.02
+"""A segment hides two groups when a valley splits it into two parts that each hold at least
+this share of all customers (2%: a VIP tail of 2-5% of customers is a group to find; a
+handful of customers on the wrong side of a boundary is not)."""
+TOP_CUSTOMERS_SHARE = 0.01
+"""For invoice lines, a solution whose noise holds any of this top share of customers by
+revenue (or a larger share of revenue than of customers) is not recommended: the best
+customers would get no segment."""
+
 FAMILY_MAX_FIT: dict[str, int] = {
     "gmm": GMM_MAX_FIT,
     "hierarchical": HIERARCHICAL_MAX_FIT,
@@ -172,6 +188,9 @@ class Selection:
     family_reasons: dict[str, str]
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    structure: dict[str, Any] = field(default_factory=dict)
+    """Whether the customers fall into separated groups: ``clear`` (bool), ``summary`` (the
+    plain-words verdict for the report) and the evidence behind it."""
 
     @property
     def chosen_row(self) -> dict[str, Any]:
@@ -202,7 +221,7 @@ def _each_k(
 
 def _kmeans_one(X: np.ndarray, k: int, seed: int, n_init: int) -> Fitted:
     threads = 1 if X.shape[0] < PARALLEL_FROM else None
-    with threadpool_limits(limits=threads, user_api="openmp"):
+    with limit(limits=threads, user_api="openmp"):
         km = KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit(X)
     return Fitted(km, np.asarray(km.labels_, dtype=np.int64))
 
@@ -216,7 +235,7 @@ def _fit_kmeans(
 def _gmm_one(
     X: np.ndarray, index: np.ndarray, k: int, seed: int, covariance_type: str, quick: bool
 ) -> Fitted:
-    with threadpool_limits(limits=1 if X.shape[0] < PARALLEL_FROM else None, user_api="blas"):
+    with limit(limits=1 if X.shape[0] < PARALLEL_FROM else None, user_api="blas"):
         gmm = GaussianMixture(
             n_components=k,
             covariance_type=covariance_type,
@@ -485,10 +504,128 @@ def _copies_attribute(labels: np.ndarray, attributes: dict[str, np.ndarray] | No
     return None
 
 
+@dataclass
+class _Valleys:
+    """What the valley test needs: the (dequantized) model inputs, the smallest hidden group,
+    and whether the whole customer base splits at a valley at all."""
+
+    X: np.ndarray
+    min_size: int
+    seed: int
+    whole: Valley
+    separated: bool = False
+    """Whether the customers split into groups at a valley: the whole base cut in two, or
+    two neighbouring segments of one of the first family's solutions."""
+    pair_ratio: float = 1.0
+    """The deepest valley found between two neighbouring segments."""
+
+    def __post_init__(self) -> None:
+        self.separated = self.whole.separated
+
+    def numbers_apart(self, labels: np.ndarray) -> bool:
+        """Whether every segment is parted from its nearest neighbour by a valley."""
+        return (
+            neighbour_valley(self.X, labels, min_size=self.min_size, seed=self.seed, worst=True)
+            < VALLEY_RATIO
+        )
+
+    def look_for_groups(self, solutions: list[np.ndarray]) -> None:
+        """Check neighbouring segments of ``solutions`` for a valley between them (once)."""
+        if self.separated:
+            return
+        for labels in solutions:
+            ratio = neighbour_valley(self.X, labels, min_size=self.min_size, seed=self.seed)
+            self.pair_ratio = min(self.pair_ratio, ratio)
+            if ratio < VALLEY_RATIO:
+                self.separated = True
+                return
+
+    def count(self, row: dict[str, Any], labels: np.ndarray) -> int:
+        """Segments of ``labels`` that hide two groups, stored in ``row``."""
+        if "hidden_splits" not in row:
+            tests = hidden_splits(self.X, labels, min_size=self.min_size, seed=self.seed)
+            hidden = {c: v for c, v in tests.items() if v.separated}
+            row["hidden_splits"] = len(hidden)
+            row["valley_ratio"] = round(min((v.ratio for v in tests.values()), default=1.0), 3)
+        return int(row["hidden_splits"])
+
+
+def _smallest_clean_k(
+    family: str,
+    rows: list[dict[str, Any]],
+    fits: dict[tuple[str, int], Fitted],
+    valleys: _Valleys,
+    measure: Callable[[list[dict[str, Any]]], None] | None = None,
+) -> dict[str, Any] | None:
+    """The smallest k among ``rows`` whose segments hide no two groups and that passes every
+    check (stability measured on the way); None when every k leaves a valley inside a
+    segment."""
+    for row in sorted(rows, key=lambda r: r["k_requested"]):
+        if row["excluded"]:
+            continue
+        if valleys.count(row, fits[(family, row["k_requested"])].labels) == 0:
+            if measure is not None:
+                measure([row])
+                if row["excluded"]:
+                    continue
+            return row
+    return None
+
+
 def _family_pick(
-    family: str, rows: list[dict[str, Any]], k_fixed: bool
+    family: str,
+    rows: list[dict[str, Any]],
+    k_fixed: bool,
+    fits: dict[tuple[str, int], Fitted] | None = None,
+    valleys: _Valleys | None = None,
+    measure: Callable[[list[dict[str, Any]]], None] | None = None,
 ) -> tuple[dict[str, Any], str]:
-    """The row a family recommends, and why."""
+    """The row a family recommends, and why.
+
+    The family's own rule chooses k first (:func:`_usual_pick`). Then, when the customers
+    split into groups at valleys of low density at all, k is raised to the smallest k from
+    there on at which no segment hides two groups: geometry may cut a continuum, but it may
+    not merge a small group into a large one.
+    """
+    usual, reason = _usual_pick(family, rows)
+    if (
+        valleys is None
+        or fits is None
+        or not valleys.separated
+        or len(rows) < 2
+        or family in DENSITY_FAMILIES
+    ):
+        return usual, reason
+    later = [r for r in rows if r["k_requested"] >= usual["k_requested"]]
+    clean = _smallest_clean_k(family, later, fits, valleys, measure)
+    if clean is None:
+        hidden = valleys.count(usual, fits[(family, usual["k_requested"])].labels)
+        if hidden:
+            reason += (
+                f" At every k from {usual['k']} on, some segment still holds two groups "
+                "separated by a valley (too small, unstable or merged by this family)."
+            )
+        return usual, reason
+    if clean is usual:
+        return usual, reason + " No segment hides two groups (checked by a valley test)."
+    valleys.count(usual, fits[(family, usual["k_requested"])].labels)
+    return clean, (
+        f"The usual criteria point to k={usual['k']} ({_lower_first(reason)}) "
+        f"But at k={usual['k']}, {usual['hidden_splits']} segment(s) hold two groups "
+        f"separated by a valley of low density (density at the cut "
+        f"{usual['valley_ratio']:.0%} of the lower hump), which a marketer would need apart; "
+        f"k={clean['k']} is the smallest number of segments from there on at which no segment "
+        "hides two groups."
+    )
+
+
+def _lower_first(text: str) -> str:
+    text = text.strip().rstrip(".")
+    return text[:1].lower() + text[1:] + "."
+
+
+def _usual_pick(family: str, rows: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
+    """The row a family's own rule recommends (choose_k, BIC, or the one solution), and why."""
     label = FAMILY_LABELS[family]
     if len(rows) == 1:
         row = rows[0]
@@ -558,6 +695,8 @@ def select_model(
     params: dict[str, Any] | None = None,
     attributes: dict[str, np.ndarray] | None = None,
     silhouette_sample_size: int = SILHOUETTE_SAMPLE,
+    X_valley: np.ndarray | None = None,
+    value: np.ndarray | None = None,
     progress: Progress | None = None,
 ) -> Selection:
     """Fit the candidate families and numbers of segments, score them and recommend one.
@@ -585,6 +724,13 @@ def select_model(
         Categorical attributes (name -> codes per customer). A solution whose segments only
         reproduce one of them (ARI >= ``SAME_PARTITION``) is not recommended: the user needs
         no clustering to split customers by one column.
+    X_valley : ndarray, optional
+        The numeric model inputs with whole-number columns dequantized
+        (:func:`custseg.preprocess.dequantize`), for the valley test that asks whether a
+        segment hides two groups; ``X`` by default.
+    value : ndarray, optional
+        Revenue per customer (invoice lines): a density solution whose noise holds the top
+        customers or more than its share of revenue is not recommended.
     progress : callable, optional
         Called with a label as each family starts.
 
@@ -605,7 +751,7 @@ def select_model(
     # mixtures make thousands). Below PARALLEL_FROM customers BLAS runs on one thread, and
     # the stability refits use the cores instead.
     blas_threads = 1 if X.shape[0] < PARALLEL_FROM else None
-    with threadpool_limits(limits=blas_threads, user_api="blas"):
+    with limit(limits=blas_threads, user_api="blas"):
         return _select_model(
             X,
             X_mixed=X_mixed,
@@ -616,6 +762,8 @@ def select_model(
             params=params,
             attributes=attributes,
             silhouette_sample_size=silhouette_sample_size,
+            X_valley=X_valley,
+            value=value,
             progress=progress,
         )
 
@@ -631,6 +779,8 @@ def _select_model(
     params: dict[str, Any] | None,
     attributes: dict[str, np.ndarray] | None,
     silhouette_sample_size: int,
+    X_valley: np.ndarray | None,
+    value: np.ndarray | None,
     progress: Progress | None,
 ) -> Selection:
     if algorithm not in ALGORITHMS:
@@ -679,6 +829,9 @@ def _select_model(
         ks = list(range(K_MIN, top + 1)) or [max(1, min(K_MIN, n_distinct))]
     job = _Job(X=X, X_mixed=X_mixed, categorical=tuple(categorical), params=family_params)
     silhouette = SilhouetteSample(X, silhouette_sample_size, seed)
+    Xv = X if X_valley is None else X_valley
+    min_size = max(2, math.ceil(HIDDEN_GROUP_SHARE * n))
+    valleys = _Valleys(Xv, min_size, seed, valley_split(Xv, min_size=min_size, seed=seed))
     if (
         "gmm" in families
         and gmm_covariance(family_params["gmm"], X.shape[1]) == "diag"
@@ -697,6 +850,7 @@ def _select_model(
     fits: dict[tuple[str, int], Fitted] = {}
     picks: dict[str, dict[str, Any]] = {}
     reasons: dict[str, str] = {}
+    looked = False
     for family in families:
         if progress is not None:
             progress(f"Fitting {FAMILY_LABELS[family]}")
@@ -712,24 +866,49 @@ def _select_model(
             row["seconds"] = fit_seconds + time.perf_counter() - t0
             rows.append(row)
             fits[(family, k_)] = fitted
-        if progress is not None:
-            progress(f"Measuring the stability of {FAMILY_LABELS[family]}")
-        t0 = time.perf_counter()
-        stab = stability_scores(job, family, full, seed)
-        per_row = (time.perf_counter() - t0) / max(1, len(rows))
         for row, k_ in zip(rows, sorted(full), strict=True):
-            values = stab.get(k_) or []
-            row["stability"] = float(np.median(values)) if values else None
-            row["stability_q1"] = float(np.percentile(values, 25)) if values else None
-            row["stability_q3"] = float(np.percentile(values, 75)) if values else None
-            row["stability_repeats"] = len(values)
-            row["seconds"] = round(row["seconds"] + per_row, 3)
-            row["excluded"] = _degenerate(row, k is not None) or _copies_attribute(
-                full[k_].labels, attributes
-            )
+            row.update(stability=None, stability_q1=None, stability_q3=None, stability_repeats=0)
+            row["seconds"] = round(row["seconds"], 3)
+            copies = _copies_attribute(full[k_].labels, attributes)
+            if copies and X_valley is not None and valleys.numbers_apart(full[k_].labels):
+                # The segments follow a category, but the numbers part them too: groups.
+                copies = None
+            row["excluded"] = _degenerate(row, k is not None) or copies
             row["family_choice"] = False
             row["recommended"] = False
-        pick, reasons[family] = _family_pick(family, rows, k is not None)
+        if not looked:
+            valleys.look_for_groups([full[k_].labels for k_ in sorted(full)])
+            looked = True
+
+        def measure(batch: list[dict[str, Any]], family: str = family, full=full) -> None:
+            """Stability of the rows in ``batch`` not yet measured (refits cost the most, so
+            only the solutions the choice looks at are measured)."""
+            todo = [r for r in batch if not r["stability_repeats"]]
+            if not todo:
+                return
+            if progress is not None:
+                progress(f"Measuring the stability of {FAMILY_LABELS[family]}")
+            t0 = time.perf_counter()
+            keys = [r["k_requested"] if r["k_requested"] is not None else r["k"] for r in todo]
+            stab = stability_scores(job, family, {k_: full[k_] for k_ in keys}, seed)
+            per_row = (time.perf_counter() - t0) / len(todo)
+            for r, k_ in zip(todo, keys, strict=True):
+                values = stab.get(k_) or []
+                r["stability"] = float(np.median(values)) if values else None
+                r["stability_q1"] = float(np.percentile(values, 25)) if values else None
+                r["stability_q3"] = float(np.percentile(values, 75)) if values else None
+                r["stability_repeats"] = len(values)
+                r["seconds"] = round(r["seconds"] + per_row, 3)
+                r["excluded"] = r["excluded"] or _degenerate(r, k is not None)
+
+        pick, reasons[family] = _family_pick(
+            family, rows, k is not None, fits, valleys, measure=measure
+        )
+        measure([pick])
+        if value is not None and family in DENSITY_FAMILIES and not pick["excluded"]:
+            pick["excluded"] = _noise_holds_value(full[next(iter(full))].labels, value)
+        key_ = pick["k_requested"] if pick["k_requested"] is not None else pick["k"]
+        valleys.count(pick, fits[(family, key_)].labels)
         pick["family_choice"] = True
         picks[family] = pick
         leaderboard.extend(rows)
@@ -738,7 +917,9 @@ def _select_model(
                 f"{FAMILY_LABELS[family]} fitted on a seeded sample of {FAMILY_MAX_FIT[family]:,} "
                 f"of the {n:,} customers; the rest were assigned by its scoring rule"
             )
-    chosen, reason = _recommend(picks, fits, leaderboard, k is not None, algorithm)
+    chosen, reason = _recommend(
+        picks, fits, leaderboard, k is not None, algorithm, valleys.separated
+    )
     chosen["recommended"] = True
     key = chosen["k_requested"] if chosen["k_requested"] is not None else chosen["k"]
     fitted = fits[(chosen["algorithm"], key)]
@@ -776,7 +957,98 @@ def _select_model(
         family_reasons=reasons,
         notes=notes,
         warnings=warns,
+        structure=_structure(chosen, fitted.labels, leaderboard, valleys),
     )
+
+
+def _noise_holds_value(labels: np.ndarray, value: np.ndarray) -> str | None:
+    """Why a solution's noise must not be recommended as is (invoice lines), or None.
+
+    Noise that holds a larger share of revenue than of customers, or any of the top
+    :data:`TOP_CUSTOMERS_SHARE` customers by revenue, would leave the most valuable
+    customers without a segment.
+    """
+    noise = labels < 0
+    if not noise.any():
+        return None
+    total = float(np.sum(value))
+    revenue_share = float(value[noise].sum()) / total if total > 0 else 0.0
+    customer_share = float(noise.mean())
+    top = max(1, int(math.ceil(TOP_CUSTOMERS_SHARE * len(value))))
+    threshold = np.partition(value, len(value) - top)[len(value) - top]
+    top_in_noise = int(np.sum(noise & (value >= threshold)))
+    if top_in_noise:
+        return (
+            f"its noise holds {top_in_noise} of the top {TOP_CUSTOMERS_SHARE:.0%} customers by "
+            f"revenue ({revenue_share:.0%} of revenue, {customer_share:.0%} of customers)"
+        )
+    if revenue_share > customer_share:
+        return (
+            f"its noise holds {revenue_share:.0%} of revenue but {customer_share:.0%} of customers"
+        )
+    return None
+
+
+def _structure(
+    chosen: dict[str, Any],
+    labels: np.ndarray,
+    leaderboard: list[dict[str, Any]],
+    valleys: _Valleys,
+) -> dict[str, Any]:
+    """Does the recommended solution describe separated groups? The verdict and its evidence.
+
+    ``separated``: every segment is parted from its nearest neighbour by a valley and none
+    hides two groups; ``partial``: some segments are parted by valleys, others are cuts of a
+    continuum (or a segment still hides two groups); ``continuum``: no valley anywhere.
+    """
+    best_sil = max(
+        (r["silhouette"] for r in leaderboard if r.get("silhouette") is not None
+         and not math.isnan(r["silhouette"])),
+        default=float("nan"),
+    )  # fmt: skip
+    hidden = valleys.count(chosen, labels)
+    evidence = {
+        "whole_valley_ratio": round(valleys.whole.ratio, 3),
+        "neighbour_valley_ratio": round(valleys.pair_ratio, 3),
+        "valley_threshold": VALLEY_RATIO,
+        "hidden_splits": hidden,
+        "best_silhouette": None if math.isnan(best_sil) else round(best_sil, 3),
+        "stability": chosen.get("stability"),
+    }
+    k = chosen["k"]
+    if not valleys.separated:
+        summary = (
+            "No clear segment structure: the customers form one continuous cloud rather than "
+            "separated groups (no valley of low density between any two neighbouring segments "
+            "of any solution tried; the deepest dip leaves "
+            f"{min(valleys.whole.ratio, valleys.pair_ratio):.0%} of the density around it; best "
+            f"silhouette {_f(best_sil)}). The {k} segments are useful cuts of that continuum for "
+            "targeting, not discovered groups: customers near a boundary could as well be on "
+            "the other side."
+        )
+        return {"clear": False, "kind": "continuum", "summary": summary, **evidence}
+    apart = k >= 2 and valleys.numbers_apart(labels)
+    if hidden or not apart:
+        summary = (
+            "Partly clear structure: some customers fall into groups separated by valleys of "
+            "low density, but "
+            + (
+                f"{hidden} segment(s) still hold two groups"
+                if hidden
+                else "other segment boundaries cut through a continuum (customers on either "
+                "side of such a boundary differ by degree, not in kind)"
+            )
+            + ". Read those segments as a useful simplification."
+        )
+        return {"clear": False, "kind": "partial", "summary": summary, **evidence}
+    stab = chosen.get("stability")
+    summary = (
+        f"Clear segment structure: the customers fall into {k} groups, each parted from its "
+        "nearest neighbour by a valley of low density, and no segment hides two groups"
+        + (f"; the segments are stable (ARI {stab:.2f} over subsamples)" if stab else "")
+        + "."
+    )
+    return {"clear": True, "kind": "separated", "summary": summary, **evidence}
 
 
 def _density_hint(family: str, all_noise: bool) -> str:
@@ -825,13 +1097,16 @@ def _split_params(params: dict[str, Any], algorithm: str) -> dict[str, dict[str,
 
 
 def _rank_key(row: dict[str, Any]) -> tuple[float, float, float]:
+    """Silhouette (all customers), Davies-Bouldin and stability, rounded to two decimals:
+    differences below 0.01 are noise of the sample and the seeds, and tie (the simpler
+    family then goes first)."""
     sil = row.get("silhouette_all")
     db = row.get("davies_bouldin")
     stab = row.get("stability")
     return (
-        -(sil if sil is not None and not math.isnan(sil) else -1.0),
-        db if db is not None and not math.isnan(db) else math.inf,
-        -(stab if stab is not None else 0.0),
+        -round(sil if sil is not None and not math.isnan(sil) else -1.0, 2),
+        round(db, 2) if db is not None and not math.isnan(db) else math.inf,
+        -round(stab if stab is not None else 0.0, 2),
     )
 
 
@@ -841,10 +1116,25 @@ def _recommend(
     leaderboard: list[dict[str, Any]],
     k_fixed: bool,
     algorithm: str,
+    separated: bool = False,
 ) -> tuple[dict[str, Any], str]:
-    """The family pick to recommend, and the reason in words."""
+    """The family pick to recommend, and the reason in words.
+
+    When the customers fall into separated groups, the families whose segments hide no two
+    groups go first; the others stay in the leaderboard with that reason.
+    """
     order = list(FAMILIES)
     eligible = [f for f in order if f in picks and not picks[f]["excluded"]]
+    if separated and algorithm == "auto":
+        clean = [f for f in eligible if picks[f].get("hidden_splits") == 0]
+        if clean:
+            for f in eligible:
+                if f not in clean:
+                    picks[f]["excluded"] = (
+                        f"{picks[f]['hidden_splits']} of its segments hide two groups "
+                        "separated by a valley"
+                    )
+            eligible = clean
     rejected = [f for f in order if f in picks and picks[f]["excluded"]]
     if algorithm != "auto":
         row = picks[algorithm]
@@ -862,7 +1152,9 @@ def _recommend(
     # Density families that found a few stable, well-covered groups which k-means at the same
     # k cannot reproduce, while silhouette still prefers k-means: the groups are not round.
     centroid_k = min((picks[f]["k"] for f in eligible if f not in DENSITY_FAMILIES), default=None)
-    for fam in ("hdbscan", "dbscan"):
+    # Dense groups of any shape are only believed where the customers do split at valleys;
+    # in a continuum a density method's "groups" are fluctuations of one cloud.
+    for fam in ("hdbscan", "dbscan") if separated else ():
         if fam not in eligible:
             continue
         row = picks[fam]

@@ -940,6 +940,11 @@ def _summary(result: Any, source: dict[str, Any], segments: dict[str, Any]) -> l
         f"This report splits {format_count(n)} customers from {source['name']} into {k} "
         f"segments, found by {method}."
     ]
+    structure = metrics.get("structure") or {}
+    if structure.get("summary"):
+        # Whether the segments are discovered groups or cuts of a continuum comes first: it
+        # decides how far the reader can trust the boundaries.
+        sentences.append(str(structure["summary"]))
     if segments["has_noise"]:
         noise = next(r for r in segments["rows"] if r["noise"])
         sentences.append(
@@ -950,7 +955,7 @@ def _summary(result: Any, source: dict[str, Any], segments: dict[str, Any]) -> l
                 if segments["has_revenue"]
                 else ""
             )
-            + "; they are shown as -1 · Noise."
+            + f"; they are shown as -1 · {noise['name']}."
         )
     if kind == "transactions":
         n_features = len(metrics.get("features") or {})
@@ -1058,11 +1063,12 @@ def _limitations(
             f"Every segment holds at least {format_share(SMALL_SEGMENT_SHARE)} of customers."
         )
     if segments["has_noise"]:
+        noise_name = next(r["name"] for r in segments["rows"] if r["noise"])
         items.append(
             f"{segments['noise_customers']} customers ({segments['noise_share']}) are in no "
-            "segment (segment -1, Noise): the density method found them in sparse regions. They "
-            "are not outliers to discard, just customers no dense group claims; their column of "
-            "the profiles shows what sets them apart."
+            f"segment (segment -1, {noise_name}): the density method found them in sparse "
+            "regions. They are not customers to discard but a group of their own that no dense "
+            "group claims; their column of the profiles shows what sets them apart."
         )
     items.append(
         f"The map is a 2D projection that keeps {seg_map['explained']} of the variance of the "

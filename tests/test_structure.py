@@ -1,0 +1,167 @@
+"""The valley test behind the choice of k, and the rules that keep the choice honest: no
+segment hides two groups, the best customers are never noise, a random category changes
+nothing, and a continuum is called a continuum."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+import custseg
+from custseg.models.select import _noise_holds_value, select_model
+from custseg.models.structure import (
+    VALLEY_RATIO,
+    hidden_splits,
+    neighbour_valley,
+    valley_ratio,
+    valley_split,
+)
+from custseg.preprocess import category_relevance, dequantize, plan_columns
+
+
+def test_valley_ratio_two_humps_one_hump_and_a_plateau():
+    rng = np.random.default_rng(0)
+    two = np.r_[rng.normal(0, 1, 500), rng.normal(6, 1, 500)]
+    assert valley_ratio(two, two < 3) < VALLEY_RATIO
+    one = rng.normal(0, 1, 1000)
+    assert valley_ratio(one, one < 0) > 0.9
+    flat = rng.uniform(0, 1, 1000)
+    assert valley_ratio(flat, flat < 0.5) > 0.6
+    assert valley_ratio(np.zeros(10), np.arange(10) < 5) == 1.0
+
+
+def test_valley_split_needs_two_groups_big_enough():
+    rng = np.random.default_rng(1)
+    big = rng.normal(0, 1, (970, 3))
+    small = rng.normal(8, 1, (30, 3))
+    X = np.vstack([big, small])
+    assert valley_split(X, min_size=20, seed=0).separated
+    assert not valley_split(X, min_size=50, seed=0).separated  # 30 customers: too few
+    assert not valley_split(big, min_size=20, seed=0).separated
+
+
+def test_a_merged_segment_is_found_and_neighbours_with_a_gap_are_seen():
+    rng = np.random.default_rng(2)
+    X = np.vstack([rng.normal(c, 0.5, (200, 2)) for c in ((0, 0), (5, 0), (0, 5))])
+    merged = np.r_[np.zeros(200), np.zeros(200), np.ones(200)].astype(int)
+    tests = hidden_splits(X, merged, min_size=20)
+    assert tests[0].separated and not tests[1].separated
+    assert neighbour_valley(X, merged, min_size=20) < VALLEY_RATIO
+    blob = rng.normal(0, 1, (600, 2))
+    halves = (blob[:, 0] > 0).astype(int)
+    assert neighbour_valley(blob, halves, min_size=20) > VALLEY_RATIO
+
+
+def test_dequantize_removes_the_gap_between_one_and_two_orders():
+    counts = pd.DataFrame({"n_orders": np.r_[np.ones(500), np.full(500, 2.0)]})
+    logged = np.log1p(counts["n_orders"].to_numpy())
+    assert valley_ratio(logged, logged < 1) < 0.05  # whole numbers: two spikes
+    spread = np.log1p(dequantize(counts, ["n_orders"], seed=0)["n_orders"].to_numpy())
+    assert valley_ratio(spread, spread < np.log1p(1.5)) > VALLEY_RATIO
+    assert (dequantize(counts, ["n_orders"])["n_orders"] >= 0).all()
+
+
+def test_noise_holding_the_best_customers_is_refused():
+    value = np.r_[np.full(95, 10.0), np.full(5, 1000.0)]
+    labels = np.zeros(100, dtype=int)
+    assert _noise_holds_value(labels, value) is None
+    labels[-1] = -1  # one VIP in the noise
+    assert "top 1% customers" in _noise_holds_value(labels, value)
+    labels = np.zeros(100, dtype=int)
+    labels[:10] = -1  # cheap customers as noise: fine
+    assert _noise_holds_value(labels, value) is None
+
+
+def test_a_vip_tail_is_never_noise():
+    rng = np.random.default_rng(3)
+    regular = rng.normal(0, 0.6, (960, 2))
+    vip = rng.normal(4, 1.5, (40, 2))  # sparse: density methods leave much of it as noise
+    X = np.vstack([regular, vip])
+    value = np.r_[rng.lognormal(3, 0.3, 960), rng.lognormal(8, 0.5, 40)]
+    sel = select_model(X, seed=0, value=value)
+    vip_labels = sel.labels[960:]
+    assert (vip_labels >= 0).all()
+    for row in sel.leaderboard:
+        if row["algorithm"] in ("dbscan", "hdbscan") and row["noise_share"] > 0:
+            labels_noise = row.get("excluded") or ""
+            assert row["recommended"] is False or "noise" not in labels_noise
+
+
+def test_structure_is_reported_clear_for_groups_and_not_for_a_blob():
+    rng = np.random.default_rng(4)
+    groups = np.vstack([rng.normal(c, 0.4, (150, 2)) for c in ((0, 0), (4, 0), (0, 4))])
+    sel = select_model(groups, seed=0)
+    assert sel.k == 3 and sel.structure["clear"] is True
+    blob = rng.normal(0, 1, (450, 2))
+    sel = select_model(blob, seed=0)
+    assert sel.structure["clear"] is False
+    assert sel.structure["summary"].startswith("No clear segment structure")
+
+
+def test_a_group_merged_by_silhouette_is_kept_apart():
+    """Two close groups beside a far one: silhouette prefers merging the close pair (k=2);
+    the valley between them keeps them apart (k=3)."""
+    rng = np.random.default_rng(5)
+    X = np.vstack(
+        [
+            rng.normal((0, 0), 0.35, (300, 2)),
+            rng.normal((2.6, 0), 0.35, (300, 2)),
+            rng.normal((14, 0), 0.35, (300, 2)),
+        ]
+    )
+    truth = np.repeat([0, 1, 2], 300)
+    sel = select_model(X, seed=0, algorithm="kmeans")
+    rows = {r["k"]: r for r in sel.leaderboard}
+    assert rows[2]["silhouette"] > rows[3]["silhouette"]  # geometry alone would merge
+    assert sel.k == 3
+    assert adjusted_rand_score(truth, sel.labels) > 0.95
+
+
+def test_category_relevance_and_unrelated_columns_left_out():
+    rng = np.random.default_rng(6)
+    n = 600
+    group = rng.integers(0, 2, n)
+    frame = pd.DataFrame(
+        {
+            "spend": np.where(group == 0, 10.0, 50.0) + rng.normal(0, 2, n),
+            "tier": np.where(group == 0, "basic", "gold"),
+            "region": rng.choice(["N", "S", "W"], n),
+        }
+    )
+    assert category_relevance(frame, ["spend"], "tier") > 0.7
+    assert category_relevance(frame, ["spend"], "region") < 0.01
+    plan = plan_columns(frame, ["spend"], ["tier", "region"])
+    assert plan.categorical == ["tier"]
+    assert "unrelated" in plan.dropped["region"]
+    assert category_relevance(frame, [], "region") == 1.0
+
+
+@pytest.fixture(scope="module")
+def two_groups_table():
+    rng = np.random.default_rng(7)
+    n = 600
+    group = rng.integers(0, 2, n)
+    table = pd.DataFrame(
+        {
+            "customer_id": [f"C{i}" for i in range(n)],
+            "income": np.where(
+                group == 0, rng.lognormal(10, 0.25, n), rng.lognormal(11.2, 0.25, n)
+            ),
+            "spend": np.where(group == 0, rng.lognormal(5, 0.4, n), rng.lognormal(6.6, 0.4, n)),
+            "region": rng.choice(["North", "South", "West"], n),
+        }
+    )
+    return table, group
+
+
+def test_a_random_category_does_not_change_the_segments(two_groups_table):
+    table, group = two_groups_table
+    with_region = custseg.segment(table, seed=0, algorithm="kmeans")
+    without = custseg.segment(table.drop(columns="region"), seed=0, algorithm="kmeans")
+    assert with_region.metrics["k"] == without.metrics["k"] == 2
+    assert adjusted_rand_score(with_region.labels, without.labels) >= 0.9
+    assert adjusted_rand_score(group, with_region.labels) >= 0.9
+    assert with_region.metrics["structure"]["clear"] is True
+    assert "region" in with_region.metrics["preprocessing"]["dropped"]
