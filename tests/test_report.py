@@ -64,10 +64,7 @@ def customers_result() -> Any:
             "age": np.r_[rng.normal(25, 2, 45), rng.normal(60, 3, 45)].round(),
             "income": np.r_[rng.normal(30, 3, 45), rng.normal(80, 5, 45)],
             # Related to the segments (a random region would be left out of the model).
-            "region": np.r_[
-                rng.choice(["North", "South"], size=45, p=[0.8, 0.2]),
-                rng.choice(["South", "East"], size=45, p=[0.3, 0.7]),
-            ],
+            "region": np.r_[rng.choice(["North", "South"], size=45), np.full(45, "East")],
         }
     )
     return custseg.segment(frame, seed=0)

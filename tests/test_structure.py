@@ -23,8 +23,8 @@ from custseg.preprocess import category_relevance, dequantize, plan_columns
 
 def test_valley_ratio_two_humps_one_hump_and_a_plateau():
     rng = np.random.default_rng(0)
-    two = np.r_[rng.normal(0, 1, 500), rng.normal(6, 1, 500)]
-    assert valley_ratio(two, two < 3) < VALLEY_RATIO
+    two = np.r_[rng.normal(0, 1, 500), rng.normal(8, 1, 500)]
+    assert valley_ratio(two, two < 4) < VALLEY_RATIO
     one = rng.normal(0, 1, 1000)
     assert valley_ratio(one, one < 0) > 0.9
     flat = rng.uniform(0, 1, 1000)
@@ -146,10 +146,8 @@ def two_groups_table():
     table = pd.DataFrame(
         {
             "customer_id": [f"C{i}" for i in range(n)],
-            "income": np.where(
-                group == 0, rng.lognormal(10, 0.25, n), rng.lognormal(11.2, 0.25, n)
-            ),
-            "spend": np.where(group == 0, rng.lognormal(5, 0.4, n), rng.lognormal(6.6, 0.4, n)),
+            "income": np.where(group == 0, rng.lognormal(10, 0.2, n), rng.lognormal(11.5, 0.2, n)),
+            "spend": np.where(group == 0, rng.lognormal(5, 0.3, n), rng.lognormal(7, 0.3, n)),
             "region": rng.choice(["North", "South", "West"], n),
         }
     )
@@ -165,3 +163,58 @@ def test_a_random_category_does_not_change_the_segments(two_groups_table):
     assert adjusted_rand_score(group, with_region.labels) >= 0.9
     assert with_region.metrics["structure"]["clear"] is True
     assert "region" in with_region.metrics["preprocessing"]["dropped"]
+
+
+@pytest.fixture(scope="module")
+def lapsing_result():
+    from custseg.datasets.scenarios import make_scenario
+
+    scenario = make_scenario("active_vs_lapsing", seed=0, n_customers=1500)
+    result = custseg.segment(scenario.data, seed=0, new_customers=False)
+    return scenario, result
+
+
+def test_lapsing_regulars_inside_active_ones_are_their_own_segment(lapsing_result):
+    """The issue's case: VIPs, loyal regulars, first-timers, lapsing regulars (last purchase
+    200-260 days ago) and one-off buyers; geometry alone merged the lapsing regulars into the
+    loyal ones."""
+    scenario, result = lapsing_result
+    found = result.segments.set_index(result.segments["customer_id"].astype(str))["segment"]
+    truth = scenario.truth.loc[found.index]
+    lapsing = scenario.group_names.index(
+        next(g for g in scenario.group_names if "laps" in g.lower())
+    )
+    members = found[truth == lapsing]
+    home = int(members.mode().iloc[0])
+    assert (members == home).mean() >= 0.9  # the lapsing regulars stay together...
+    assert (truth[found == home] == lapsing).mean() >= 0.9  # ...in a segment of their own
+    assert result.metrics["k"] == scenario.k_true
+    # (Recent first-timers and the most recent one-off buyers touch: no gap between them.)
+    assert adjusted_rand_score(truth[truth >= 0], found[truth >= 0]) >= 0.75
+    recency = result.profiles.set_index("segment").loc[home, "days_since_last_purchase"]
+    assert recency >= 150
+
+
+def test_density_noise_holding_top_customers_is_assigned_to_segments():
+    rng = np.random.default_rng(8)
+    X = np.vstack(
+        [
+            rng.normal((0, 0), 0.3, (500, 2)),
+            rng.normal((4, 0), 0.3, (500, 2)),
+            rng.uniform(-2, 6, (20, 2)),  # sparse customers, the richest among them
+        ]
+    )
+    value = np.r_[rng.lognormal(3, 0.3, 1000), rng.lognormal(9, 0.3, 20)]
+    plain = select_model(X, seed=0, algorithm="hdbscan", value=value)
+    assert (plain.labels < 0).any()  # asked for by name, HDBSCAN keeps its noise
+    sel = select_model(X, seed=0, value=value)
+    (row,) = [r for r in sel.leaderboard if r["algorithm"] == "hdbscan"]
+    assert row["parameters"]["noise_assigned"] is True and row["noise_share"] == 0
+    assert "assigned to the segment of the nearest core point" in sel.family_reasons["hdbscan"]
+    assert (sel.labels >= 0).all()
+
+
+def test_values_equal_up_to_rounding_have_no_valley():
+    x = np.r_[np.full(100, 0.1 + 0.2), np.full(100, 0.3)]  # differ in the last bit
+    assert valley_ratio(x, np.arange(200) < 100) == 1.0
+    assert not valley_split(np.c_[x, x], min_size=10).separated

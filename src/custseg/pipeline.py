@@ -450,16 +450,16 @@ def segment(
         check_finite(X, names)
         mixed_preprocessor = None
         X_mixed = None
-        # The valley test reads the numbers only (dequantized): one-hot categories always
-        # leave gaps between their levels, which say nothing about groups of customers.
-        X_valley = (
-            np.asarray(
-                preprocessor.transform(dequantize(frame, colplan.numeric, seed)),
+        # The valley test reads the numbers only (dequantized, not capped): one-hot
+        # categories always leave gaps between their levels, and values capped at +-4
+        # standard deviations pile up at the cap; neither says anything about groups.
+        X_valley = None
+        if colplan.numeric:
+            numeric_steps = preprocessor.named_transformers_["numeric"][:-1]
+            X_valley = np.asarray(
+                numeric_steps.transform(dequantize(frame, colplan.numeric, seed)[colplan.numeric]),
                 dtype=np.float64,
-            )[:, : len(colplan.numeric)]
-            if colplan.numeric
-            else None
-        )
+            )
         if colplan.categorical and algorithm in ("auto", "kprototypes"):
             mixed_preprocessor = build_preprocessor(colplan, categories="codes")
             X_mixed = np.asarray(mixed_preprocessor.fit_transform(frame), dtype=np.float64)

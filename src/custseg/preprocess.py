@@ -222,6 +222,19 @@ def plan_columns(frame: pd.DataFrame, numeric: list[str], categorical: list[str]
                 plan.notices.append(
                     f"'{col}' is missing in {missing:.1%} of rows; filled with the median"
                 )
+    # Two-valued numeric columns (0/1, yes/no flags) are categories in disguise: standardized
+    # they separate customers as perfectly as one-hot columns, so the same test applies.
+    for col in [c for c in plan.numeric if frame[c].nunique(dropna=True) == 2]:
+        others = [c for c in plan.numeric if c != col and frame[c].nunique(dropna=True) > 2]
+        eta2 = category_relevance(frame, others, col)
+        floor = max(ETA2_RELATED, RELATED_NOISE_FACTOR / max(n, 1))
+        if others and eta2 < floor:
+            plan.numeric.remove(col)
+            plan.dropped[col] = (
+                f"a flag unrelated to the other numeric attributes (its two values explain at "
+                f"most {eta2:.1%} of any of them, under {floor:.1%}): a split by it alone would "
+                "not be a behavioural segment"
+            )
     for col in list(plan.categorical):
         eta2 = category_relevance(frame, plan.numeric, col)
         levels = int(frame[col].nunique(dropna=False))

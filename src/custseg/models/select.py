@@ -120,6 +120,9 @@ DENSITY_STABLE = 0.8
 and that k-means at the same k does not reproduce (ARI below ``SAME_PARTITION``), has found
 dense groups that are not round: it is preferred, because silhouette, Davies-Bouldin and
 Calinski-Harabasz all reward round groups."""
+STABILITY_MARGIN = 0.05
+"""A density solution is preferred to k-means for finding groups that are not round only when
+k-means at the same k is not more stable by more than this (ARI over subsamples)."""
 SAME_PARTITION = 0.8
 """Adjusted Rand index above which two partitions are taken as the same grouping."""
 
@@ -478,15 +481,21 @@ def _parameters(est: Any) -> dict[str, Any]:
     return {}
 
 
-def _degenerate(row: dict[str, Any], k_fixed: bool) -> str | None:
-    """Why a solution is never recommended, or None."""
+def _degenerate(
+    row: dict[str, Any], k_fixed: bool, apart: Callable[[], bool] | None = None
+) -> str | None:
+    """Why a solution is never recommended, or None.
+
+    ``apart`` says whether the solution's segments are each parted from their neighbours by
+    a valley: a small group that clearly stands apart (a 5% VIP tail) may leave the rest as
+    one segment of over 90%."""
     if row["k"] < 2:
         if row["noise_share"] >= 1.0:
             return "every customer is noise"
         return "found a single segment"
     if row["noise_share"] > MAX_NOISE_SHARE:
         return f"{row['noise_share']:.0%} of customers left as noise"
-    if row["largest_share"] > MAX_SEGMENT_SHARE:
+    if row["largest_share"] > MAX_SEGMENT_SHARE and not (apart is not None and apart()):
         return f"one segment holds {row['largest_share']:.0%} of customers"
     if not k_fixed and row["smallest_share"] < MIN_CLUSTER_SHARE:
         return f"a segment holds under {MIN_CLUSTER_SHARE:.0%} of customers"
@@ -608,6 +617,13 @@ def _family_pick(
         return usual, reason
     if clean is usual:
         return usual, reason + " No segment hides two groups (checked by a valley test)."
+    if usual["excluded"]:
+        return clean, (
+            f"The usual criteria point to k={usual['k']} ({_lower_first(reason)}) But that "
+            f"solution is not usable ({usual['excluded']}); k={clean['k']} is the smallest "
+            "number of segments from there on that passes every check and at which no segment "
+            "hides two groups."
+        )
     valleys.count(usual, fits[(family, usual["k_requested"])].labels)
     return clean, (
         f"The usual criteria point to k={usual['k']} ({_lower_first(reason)}) "
@@ -873,7 +889,10 @@ def _select_model(
             if copies and X_valley is not None and valleys.numbers_apart(full[k_].labels):
                 # The segments follow a category, but the numbers part them too: groups.
                 copies = None
-            row["excluded"] = _degenerate(row, k is not None) or copies
+            row["excluded"] = (
+                _degenerate(row, k is not None, _apart(valleys, full[k_].labels, X_valley))
+                or copies
+            )
             row["family_choice"] = False
             row["recommended"] = False
         if not looked:
@@ -899,14 +918,34 @@ def _select_model(
                 r["stability_q3"] = float(np.percentile(values, 75)) if values else None
                 r["stability_repeats"] = len(values)
                 r["seconds"] = round(r["seconds"] + per_row, 3)
-                r["excluded"] = r["excluded"] or _degenerate(r, k is not None)
+                r["excluded"] = r["excluded"] or _degenerate(
+                    r, k is not None, _apart(valleys, full[k_].labels, X_valley)
+                )
 
         pick, reasons[family] = _family_pick(
             family, rows, k is not None, fits, valleys, measure=measure
         )
         measure([pick])
-        if value is not None and family in DENSITY_FAMILIES and not pick["excluded"]:
-            pick["excluded"] = _noise_holds_value(full[next(iter(full))].labels, value)
+        if value is not None and family in DENSITY_FAMILIES and algorithm == "auto":
+            why = _noise_holds_value(full[next(iter(full))].labels, value)
+            if why is not None and pick["k"] >= 2:
+                # The best customers may not be left without a segment: every noise customer
+                # goes to the segment of the nearest reference point instead.
+                key_ = pick["k"]
+                absorbed = _absorb_noise(fits[(family, key_)], X)
+                fits[(family, key_)] = absorbed
+                row = _score_row(family, None, absorbed, X, silhouette, seed)
+                keep = ("stability", "stability_q1", "stability_q3", "stability_repeats")
+                row.update({k_: pick[k_] for k_ in (*keep, "seconds")})
+                row["parameters"] = {**row["parameters"], "noise_assigned": True}
+                row["excluded"] = _degenerate(row, k is not None)
+                row["family_choice"] = row["recommended"] = False
+                rows[rows.index(pick)] = row
+                pick = row
+                reasons[family] += (
+                    f" Its noise would leave the best customers without a segment ({why}), so "
+                    "each noise customer is assigned to the segment of the nearest core point."
+                )
         key_ = pick["k_requested"] if pick["k_requested"] is not None else pick["k"]
         valleys.count(pick, fits[(family, key_)].labels)
         pick["family_choice"] = True
@@ -918,7 +957,7 @@ def _select_model(
                 f"of the {n:,} customers; the rest were assigned by its scoring rule"
             )
     chosen, reason = _recommend(
-        picks, fits, leaderboard, k is not None, algorithm, valleys.separated
+        picks, fits, leaderboard, k is not None, algorithm, valleys.separated, valleys
     )
     chosen["recommended"] = True
     key = chosen["k_requested"] if chosen["k_requested"] is not None else chosen["k"]
@@ -959,6 +998,37 @@ def _select_model(
         warnings=warns,
         structure=_structure(chosen, fitted.labels, leaderboard, valleys),
     )
+
+
+def _apart(
+    valleys: _Valleys, labels: np.ndarray, X_valley: np.ndarray | None
+) -> Callable[[], bool] | None:
+    """A lazy check that every segment is parted from its neighbour by a valley."""
+    if X_valley is None:
+        return None
+    return lambda: valleys.numbers_apart(labels)
+
+
+def _worst_valley(valleys: _Valleys, labels: np.ndarray) -> float:
+    """The shallowest valley between a segment and its nearest neighbour (1.0: none)."""
+    return neighbour_valley(
+        valleys.X, labels, min_size=valleys.min_size, seed=valleys.seed, worst=True
+    )
+
+
+def _absorb_noise(fitted: Fitted, X: np.ndarray) -> Fitted:
+    """A density solution without noise: every customer takes the segment of the nearest
+    reference point, whatever the distance (the scoring rule with an infinite radius, so new
+    customers are scored the same way)."""
+    from copy import deepcopy
+
+    from custseg.models._assign import nearest_reference_labels
+
+    est = deepcopy(fitted.estimator)
+    est.radius_ = np.inf
+    est.labels_ = nearest_reference_labels(X, est.reference_, est.reference_labels_, np.inf)
+    est.noise_share_ = 0.0
+    return Fitted(est, np.asarray(est.labels_, dtype=np.int64))
 
 
 def _noise_holds_value(labels: np.ndarray, value: np.ndarray) -> str | None:
@@ -1117,6 +1187,7 @@ def _recommend(
     k_fixed: bool,
     algorithm: str,
     separated: bool = False,
+    valleys: _Valleys | None = None,
 ) -> tuple[dict[str, Any], str]:
     """The family pick to recommend, and the reason in words.
 
@@ -1171,7 +1242,17 @@ def _recommend(
             or (km_row.get("silhouette_all") or -1) <= (row.get("silhouette_all") or -1)
         ):
             continue
+        if (km_row.get("stability") or 0.0) > (row.get("stability") or 0.0) + STABILITY_MARGIN:
+            # k-means at the same k is clearly more stable: its segments are the sturdier
+            # description, whatever their shape.
+            continue
         labels = fits[(fam, row["k"])].labels
+        if valleys is not None and not (
+            _worst_valley(valleys, labels) < VALLEY_RATIO <= _worst_valley(valleys, km.labels)
+        ):
+            # Believed only when every boundary of the density method runs through a valley
+            # and some boundary of k-means does not (it cuts across a dense group).
+            continue
         inside = labels >= 0
         agreement = float(adjusted_rand_score(labels[inside], km.labels[inside]))
         row["ari_vs_kmeans"] = agreement
@@ -1186,12 +1267,28 @@ def _recommend(
                 f"{_f(row.get('silhouette'))}) and are not the right judge."
             )
             return row, text + _rejections(picks, rejected, fam)
+    # DBSCAN and HDBSCAN win above when they find groups the centroid families cannot;
+    # otherwise the centroid families compete (a density method's few big "groups" on a
+    # continuum would otherwise win on Davies-Bouldin).
+    centroid = [f for f in eligible if f not in DENSITY_FAMILIES]
+    density = [f for f in eligible if f in DENSITY_FAMILIES] if centroid else []
+    if centroid:
+        eligible = centroid
     mean_rank = _mean_ranks(picks, eligible)
     ranked = sorted(eligible, key=lambda f: (mean_rank[f], order.index(f)))
     best = ranked[0]
     row = picks[best]
     others = [picks[f] for f in ranked[1:]]
-    return row, _sentence(row, others) + _rejections(picks, rejected, best)
+    text = _sentence(row, others)
+    if density:
+        text += (
+            " "
+            + " and ".join(_describe(picks[f]) for f in density)
+            + " also passed every check, but a density method is preferred only when every "
+            "boundary of its segments runs through a valley of low density and k-means at the "
+            "same number of segments cuts across a dense group; not the case here."
+        )
+    return row, text + _rejections(picks, rejected, best)
 
 
 def _mean_ranks(picks: dict[str, dict[str, Any]], eligible: list[str]) -> dict[str, float]:
