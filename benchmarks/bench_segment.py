@@ -77,6 +77,7 @@ from typing import Any
 import duckdb
 import numpy as np
 import pandas as pd
+from _tables import Table
 
 import custseg
 import custseg.io.readers as readers
@@ -619,50 +620,6 @@ def summary(values: list[float]) -> tuple[float, float, float]:
     return statistics.median(values), min(values), max(values)
 
 
-class Table:
-    """A small table printed with rich when it is installed, else as plain or Markdown text."""
-
-    def __init__(self, title: str, columns: list[str]) -> None:
-        self.title, self.columns = title, columns
-        self.rows: list[list[str]] = []
-
-    def add(self, *cells: object) -> None:
-        self.rows.append([str(c) for c in cells])
-
-    def print(self, markdown: bool) -> None:
-        if markdown:
-            print(f"\n**{self.title}**\n")
-            print("| " + " | ".join(self.columns) + " |")
-            print(
-                "|" + "|".join("---" if i == 0 else "---:" for i in range(len(self.columns))) + "|"
-            )
-            for row in self.rows:
-                print("| " + " | ".join(row) + " |")
-            return
-        try:
-            from rich.console import Console
-            from rich.table import Table as RichTable
-        except ImportError:
-            widths = [
-                max(len(c), *(len(r[i]) for r in self.rows)) for i, c in enumerate(self.columns)
-            ]
-            print(f"\n{self.title}")
-            for row in [self.columns, *self.rows]:
-                print(
-                    "  ".join(
-                        c.ljust(w) if i == 0 else c.rjust(w)
-                        for i, (c, w) in enumerate(zip(row, widths, strict=True))
-                    )
-                )
-            return
-        table = RichTable(title=self.title, title_justify="left", min_width=len(self.title))
-        for i, col in enumerate(self.columns):
-            table.add_column(col, justify="left" if i == 0 else "right")
-        for row in self.rows:
-            table.add_row(*row)
-        Console(width=140).print(table)
-
-
 def default_data() -> Path:
     env = os.environ.get("CUSTSEG_DATA")
     base = Path(env) if env else REPO.parent / "shared" / "data"
@@ -992,7 +949,7 @@ def select_tables(
             memory,
             result,
         )
-    table.print(markdown)
+    table.print(markdown, width=140)
 
     auto = statistics.median(r.seconds for r in runs["auto"])
     split = Table(
@@ -1019,7 +976,7 @@ def select_tables(
         f"{rest / auto:.0%}",
         "",
     )
-    split.print(markdown)
+    split.print(markdown, width=140)
 
     top = families[0] if families else "?"
     top_s = statistics.median(r.family_seconds.get(top, 0.0) for r in runs["auto"])
@@ -1264,7 +1221,7 @@ def main(argv: list[str] | None = None) -> int:
             "CLI end to end": "CLI end to end (`custseg segment FILE --out TMP -q`, subprocess)",
         }.get(stage, stage)
         stages.add(label, f"{med:.3f}", f"{lo:.3f}", f"{hi:.3f}")
-    stages.print(args.markdown)
+    stages.print(args.markdown, width=140)
 
     mine_a = statistics.median(feat_runs["custseg"])
     fa = Table(
@@ -1287,7 +1244,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{hi:.3f}",
         "",
     )
-    fa.print(args.markdown)
+    fa.print(args.markdown, width=140)
 
     mine = statistics.median(stage_runs["file -> features"])
     refs = Table(
@@ -1306,7 +1263,7 @@ def main(argv: list[str] | None = None) -> int:
     ):
         med, lo, hi = summary(ref_runs[name])
         refs.add(label, f"{med:.3f}", f"{lo:.3f}", f"{hi:.3f}", f"{mine / med:.2f}x")
-    refs.print(args.markdown)
+    refs.print(args.markdown, width=140)
 
     rest = Table(
         f"where custseg's read + clean + features time goes (median of {n} per statement)",
@@ -1330,7 +1287,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{residual:.3f}",
         f"{residual / mine:.0%}",
     )
-    rest.print(args.markdown)
+    rest.print(args.markdown, width=140)
 
     # ---- agreement
     pairs = (

@@ -57,6 +57,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from _tables import Table
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 from sklearn.mixture import GaussianMixture
@@ -281,50 +282,6 @@ def run_one(name: str, seed: int, n_customers: int | None) -> list[Outcome]:
 
 
 # ------------------------------------------------------------------ printing
-
-
-class Table:
-    """A small table printed with rich when it is installed, else as plain or Markdown text."""
-
-    def __init__(self, title: str, columns: list[str]) -> None:
-        self.title, self.columns = title, columns
-        self.rows: list[list[str]] = []
-
-    def add(self, *cells: object) -> None:
-        self.rows.append([str(c) for c in cells])
-
-    def print(self, markdown: bool) -> None:
-        if markdown:
-            print(f"\n**{self.title}**\n")
-            print("| " + " | ".join(self.columns) + " |")
-            print(
-                "|" + "|".join("---" if i == 0 else "---:" for i in range(len(self.columns))) + "|"
-            )
-            for row in self.rows:
-                print("| " + " | ".join(row) + " |")
-            return
-        try:
-            from rich.console import Console
-            from rich.table import Table as RichTable
-        except ImportError:
-            widths = [
-                max(len(c), *(len(r[i]) for r in self.rows)) for i, c in enumerate(self.columns)
-            ]
-            print(f"\n{self.title}")
-            for row in [self.columns, *self.rows]:
-                print(
-                    "  ".join(
-                        c.ljust(w) if i == 0 else c.rjust(w)
-                        for i, (c, w) in enumerate(zip(row, widths, strict=True))
-                    )
-                )
-            return
-        table = RichTable(title=self.title, title_justify="left", min_width=len(self.title))
-        for i, col in enumerate(self.columns):
-            table.add_column(col, justify="left" if i == 0 else "right")
-        for row in self.rows:
-            table.add_row(*row)
-        Console(width=160).print(table)
 
 
 def method_table(method: str, outcomes: list[Outcome], show_seed: bool) -> Table:

@@ -531,12 +531,13 @@ class _Valleys:
     def __post_init__(self) -> None:
         self.separated = self.whole.separated
 
+    def worst(self, labels: np.ndarray) -> float:
+        """The shallowest valley between a segment and its nearest neighbour (1.0: none)."""
+        return neighbour_valley(self.X, labels, min_size=self.min_size, seed=self.seed, worst=True)
+
     def numbers_apart(self, labels: np.ndarray) -> bool:
         """Whether every segment is parted from its nearest neighbour by a valley."""
-        return (
-            neighbour_valley(self.X, labels, min_size=self.min_size, seed=self.seed, worst=True)
-            < VALLEY_RATIO
-        )
+        return self.worst(labels) < VALLEY_RATIO
 
     def look_for_groups(self, solutions: list[np.ndarray]) -> None:
         """Check neighbouring segments of ``solutions`` for a valley between them (once)."""
@@ -1009,13 +1010,6 @@ def _apart(
     return lambda: valleys.numbers_apart(labels)
 
 
-def _worst_valley(valleys: _Valleys, labels: np.ndarray) -> float:
-    """The shallowest valley between a segment and its nearest neighbour (1.0: none)."""
-    return neighbour_valley(
-        valleys.X, labels, min_size=valleys.min_size, seed=valleys.seed, worst=True
-    )
-
-
 def _absorb_noise(fitted: Fitted, X: np.ndarray) -> Fitted:
     """A density solution without noise: every customer takes the segment of the nearest
     reference point, whatever the distance (the scoring rule with an infinite radius, so new
@@ -1248,7 +1242,7 @@ def _recommend(
             continue
         labels = fits[(fam, row["k"])].labels
         if valleys is not None and not (
-            _worst_valley(valleys, labels) < VALLEY_RATIO <= _worst_valley(valleys, km.labels)
+            valleys.worst(labels) < VALLEY_RATIO <= valleys.worst(km.labels)
         ):
             # Believed only when every boundary of the density method runs through a valley
             # and some boundary of k-means does not (it cuts across a dense group).
