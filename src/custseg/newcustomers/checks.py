@@ -25,11 +25,12 @@ from sklearn.tree import DecisionTreeClassifier
 
 from custseg.newcustomers.forecast import (
     bgnbd_expected_purchases,
-    fit_bgnbd,
-    fit_gamma_gamma,
+    fit_history,
     horizon_outcome,
     purchase_history,
+    sample_positions,
 )
+from custseg.newcustomers.purchases import CustomerPurchases, as_purchases
 
 #: Share of the customers, the latest to arrive, that the time split tests on: a quarter keeps
 #: most of the customers for training and still scores a few hundred on a shop's year.
@@ -297,8 +298,13 @@ def history_segments(
     Examples
     --------
     >>> segs, agreement = history_segments(h_now, labels, h_then)  # doctest: +SKIP
+
+    The tree learns from a seeded sample of at most
+    :data:`~custseg.newcustomers.forecast.MAX_FIT_CUSTOMERS` customers; ``agreement`` is
+    measured on them.
     """
     known = now.index.intersection(labels.index)
+    known = known[sample_positions(len(known), seed=seed)]
     tree = DecisionTreeClassifier(
         max_depth=HISTORY_TREE_DEPTH, min_samples_leaf=5, random_state=seed
     )
@@ -313,7 +319,7 @@ def _ratio(forecast: float, actual: float) -> float | None:
 
 
 def backtest_forecast(
-    sales: pd.DataFrame,
+    sales: pd.DataFrame | CustomerPurchases,
     labels: pd.Series,
     segment_names: list[str],
     end: pd.Timestamp,
@@ -327,8 +333,8 @@ def backtest_forecast(
 
     Parameters
     ----------
-    sales : pandas.DataFrame
-        Kept sale lines (``customer_id``, ``ts``, ``amount``).
+    sales : pandas.DataFrame or CustomerPurchases
+        Kept sale lines (``customer_id``, ``ts``, ``amount``), or their summary.
     labels : pandas.Series
         Segment of each customer today (index ``customer_id``; -1 for noise).
     segment_names : list of str
@@ -363,9 +369,9 @@ def backtest_forecast(
             ),
         }
     start = end - pd.Timedelta(days=days)
+    sales = as_purchases(sales)
     then = purchase_history(sales, start)
-    bg = fit_bgnbd(then["x"], then["t_x"], then["T"])
-    gg = fit_gamma_gamma(then["x"], then["repeat_value"])
+    bg, gg = fit_history(then, seed=seed)
     from custseg.newcustomers.models import expected_spend
 
     purchases = bgnbd_expected_purchases(bg, days, then["x"], then["t_x"], then["T"])
@@ -399,7 +405,6 @@ def backtest_forecast(
     for seg in sorted(int(s) for s in np.unique(segments)):
         name = segment_names[seg] if 0 <= seg < len(segment_names) else "Noise"
         rows.append({"segment": seg, "name": name, **row(frame[frame["segment"] == seg])})
-    first_seen = sales[(sales["ts"] >= start) & (sales["ts"] < end)]["customer_id"]
     return {
         "done": True,
         "days": int(days),
@@ -410,5 +415,5 @@ def backtest_forecast(
         "segment_agreement": round(agreement, 4),
         "rows": rows,
         "total": row(frame),
-        "customers_first_seen": int(first_seen[~first_seen.astype(str).isin(then.index)].nunique()),
+        "customers_first_seen": int((now["first_day"] >= start).sum()),
     }

@@ -18,6 +18,7 @@ import pandas as pd
 from custseg.engines.duckdb import DuckDBEngine
 from custseg.errors import InputError
 from custseg.features.transactions import transaction_features
+from custseg.newcustomers.purchases import CustomerPurchases, purchases_from_engine
 
 #: Columns of the kept sale lines, as :func:`custseg.clean.build_lines` names them.
 LINE_COLUMNS = ("customer_id", "invoice", "ts", "quantity", "price", "amount", "product",
@@ -28,12 +29,16 @@ LINE_COLUMNS = ("customer_id", "invoice", "ts", "quantity", "price", "amount", "
 class SaleLines:
     """Kept sale lines of a source and what reading and cleaning them found.
 
-    ``sales`` has one row per kept line (columns of :data:`LINE_COLUMNS` the source has);
+    ``sales`` is what the models read of the kept lines: one row per kept line (columns of
+    :data:`LINE_COLUMNS` the source has) from :func:`read_sale_lines`, or only their
+    per-customer summary (:class:`~custseg.newcustomers.purchases.CustomerPurchases`) from
+    :func:`sale_lines_from_engine`, which is what :func:`custseg.segment` uses: the lines
+    themselves never leave DuckDB there. ``purchases`` is that summary either way.
     ``features_at`` holds custseg's RFM features at each requested day (for labelling
     customers with a segment model).
     """
 
-    sales: pd.DataFrame
+    sales: pd.DataFrame | CustomerPurchases
     roles: dict[str, str]
     cleaning: dict[str, Any]
     source: dict[str, Any]
@@ -42,6 +47,14 @@ class SaleLines:
     last_day: dt.date
     features_at: dict[str, pd.DataFrame] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    purchases: CustomerPurchases | None = None
+
+    @property
+    def line_frame(self) -> pd.DataFrame:
+        """The kept lines as a DataFrame (only :func:`read_sale_lines` keeps them)."""
+        if not isinstance(self.sales, pd.DataFrame):
+            raise TypeError("these sale lines were summarised in the engine; use read_sale_lines")
+        return self.sales
 
     @property
     def excluded_customers(self) -> int:
@@ -96,7 +109,7 @@ def read_sale_lines(
             date_format=date_format,
             non_product_codes=non_product_codes,
         )
-        return sale_lines_from_engine(engine, prep, feature_days=feature_days)
+        return sale_lines_from_engine(engine, prep, feature_days=feature_days, keep_lines=True)
 
 
 def sale_lines_from_engine(
@@ -104,9 +117,12 @@ def sale_lines_from_engine(
     prep: Any,
     *,
     feature_days: Callable[[dt.date, dt.date], list[dt.date]] | None = None,
+    keep_lines: bool = False,
 ) -> SaleLines:
-    """The kept sale lines of an engine that holds ``clean_lines`` (made by the pipeline's
-    preparation ``prep``), read out before the engine closes.
+    """What the new-customer models need of the kept sale lines of an engine that holds
+    ``clean_lines`` (made by the pipeline's preparation ``prep``), read out before the engine
+    closes: their per-customer summary, computed in DuckDB, and with ``keep_lines`` the lines
+    themselves (as a DataFrame, for the time-split evaluation).
 
     Examples
     --------
@@ -114,20 +130,27 @@ def sale_lines_from_engine(
     the file is read once.
     """
     roles = prep.schema.roles
-    optional = {"invoice", "product", "description", "country"}
-    present = [c for c in LINE_COLUMNS if c not in optional or c in roles]
-    select = ", ".join("CAST(amount AS DOUBLE) AS amount" if c == "amount" else c for c in present)
-    sales = engine.sql(f"SELECT {select} FROM clean_lines WHERE reason IS NULL ORDER BY _row").df()
-    has_time = bool(
-        engine.scalar(
-            "SELECT count(*) > 0 FROM clean_lines WHERE reason IS NULL AND ts <> date_trunc('day', ts)"
-        )
+    engine.sql(
+        "CREATE OR REPLACE TEMP VIEW nc_kept AS SELECT * FROM clean_lines WHERE reason IS NULL"
     )
+    if not engine.scalar("SELECT count(*) > 0 FROM nc_kept"):
+        raise InputError("Nothing left after cleaning: no kept sale lines.")
+    has_time = bool(
+        engine.scalar("SELECT count(*) > 0 FROM nc_kept WHERE ts <> date_trunc('day', ts)")
+    )
+    span = engine.sql("SELECT min(ts)::DATE, max(ts)::DATE FROM nc_kept").fetchone() or (None, None)
+    purchases = purchases_from_engine(
+        engine,
+        "nc_kept",
+        has_invoice="invoice" in roles
+        and bool(engine.scalar("SELECT count(invoice) > 0 FROM nc_kept")),
+        has_country="country" in roles,
+    )
+    sales: pd.DataFrame | CustomerPurchases = purchases
+    if keep_lines:
+        sales = _line_frame(engine, roles)
     features_at: dict[str, pd.DataFrame] = {}
-    span = engine.sql(
-        "SELECT min(ts)::DATE, max(ts)::DATE FROM clean_lines WHERE reason IS NULL"
-    ).fetchone()
-    days = feature_days(span[0], span[1]) if feature_days and span else []
+    days = feature_days(span[0], span[1]) if feature_days else []
     for day in days:
         engine.sql(
             "CREATE OR REPLACE TABLE lines_before AS SELECT * FROM clean_lines WHERE ts < ?::TIMESTAMP",
@@ -141,24 +164,30 @@ def sale_lines_from_engine(
             non_product_codes=prep.cleaning.get("non_product_codes"),
             table="lines_before",
         )
-    sales["customer_id"] = sales["customer_id"].astype(str).astype(object)
-    for col in ("invoice", "product", "description", "country"):
-        if col in sales:
-            sales[col] = sales[col].astype(object)
-    ts = sales["ts"]
-    if ts.empty:
-        raise InputError("Nothing left after cleaning: no kept sale lines.")
     return SaleLines(
         sales=sales,
         roles=dict(roles),
         cleaning=prep.cleaning,
         source=prep.info.to_dict(),
         has_time=has_time,
-        first_day=ts.min().date(),
-        last_day=ts.max().date(),
+        first_day=span[0],
+        last_day=span[1],
         features_at=features_at,
         warnings=list(prep.warnings),
+        purchases=purchases,
     )
+
+
+def _line_frame(engine: DuckDBEngine, roles: dict[str, str]) -> pd.DataFrame:
+    optional = {"invoice", "product", "description", "country"}
+    present = [c for c in LINE_COLUMNS if c not in optional or c in roles]
+    select = ", ".join("CAST(amount AS DOUBLE) AS amount" if c == "amount" else c for c in present)
+    sales = engine.sql(f"SELECT {select} FROM nc_kept ORDER BY _row").df()
+    sales["customer_id"] = sales["customer_id"].astype(str).astype(object)
+    for col in ("invoice", "product", "description", "country"):
+        if col in sales:
+            sales[col] = sales[col].astype(object)
+    return sales
 
 
 def parse_day(value: str | dt.date, what: str) -> dt.date:

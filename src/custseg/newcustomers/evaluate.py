@@ -30,6 +30,7 @@ from custseg.newcustomers.models import (
     parse_horizon,
     read_options,
 )
+from custseg.newcustomers.purchases import as_purchases
 
 #: The forecasts compared, in the order tables show them: custseg's (BG/NBD for established
 #: customers, the covariate model for new ones) and the two baselines.
@@ -277,10 +278,13 @@ def evaluate_forecast(
             f"the horizon (it ends on {lines.last_day}): the evaluation compares the first "
             f"{evaluated} days; forecast.csv's predicted_purchases cover the whole horizon"
         )
-    table = models.forecast(lines.sales, end, days)
-    window = models.forecast(lines.sales, end, evaluated)
+    sales = lines.line_frame
     start = pd.Timestamp(end)
-    outcome = horizon_outcome(lines.sales, start, evaluated).reindex(table.index, fill_value=0.0)
+    before = as_purchases(sales[sales["ts"] < start])
+    table = models.forecast(before, end, days)
+    window = models.forecast(before, end, evaluated)
+    everything = lines.purchases if lines.purchases is not None else sales
+    outcome = horizon_outcome(everything, start, evaluated).reindex(table.index, fill_value=0.0)
     eval_end = (end + dt.timedelta(days=evaluated)).isoformat()
     later = lines.features_at[eval_end]
     later = later[later["customer_id"].isin(table.index)]
@@ -322,10 +326,10 @@ def evaluate_forecast(
         }
         for group, part in (("new_customers", new), ("all_customers", out))
     }
-    later_firsts = lines.sales[
-        (lines.sales["ts"] >= start)
-        & ~lines.sales["customer_id"].isin(out["customer_id"])
-        & (lines.sales["ts"] < start + pd.Timedelta(days=evaluated))
+    later_firsts = sales[
+        (sales["ts"] >= start)
+        & ~sales["customer_id"].isin(out["customer_id"])
+        & (sales["ts"] < start + pd.Timedelta(days=evaluated))
     ]["customer_id"].nunique()
     eval_seconds = round(time.perf_counter() - eval_start, 3)
     metrics: dict[str, Any] = {
@@ -365,7 +369,7 @@ def evaluate_forecast(
             "n_products": category_sizes(
                 models.categories,
                 len(models.category_names),
-                lines.sales[lines.sales["ts"] < start],
+                sales[sales["ts"] < start],
             ),
         },
         "bgnbd": _rounded(models.bgnbd),

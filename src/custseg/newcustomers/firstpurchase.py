@@ -20,6 +20,8 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import Normalizer
 
+from custseg.newcustomers.purchases import CustomerPurchases, as_purchases
+
 #: Product categories. Eight is enough to tell gifts from kitchenware from decorations in a
 #: gift-shop catalogue, and few enough that each is bought by many first baskets.
 N_PRODUCT_CATEGORIES = 8
@@ -52,65 +54,27 @@ FIRST_PURCHASE_FEATURES: dict[str, str] = {
 }
 
 
-def product_texts(sales: pd.DataFrame) -> tuple[pd.Series, str | None]:
+def product_texts(sales: pd.DataFrame | CustomerPurchases) -> tuple[pd.Series, str | None]:
     """The text describing each product, and what it was made from.
 
-    Returns a Series indexed by product key (the product code, else the description) holding
-    the most frequent description of that product (else its code), and ``"description"``,
-    ``"product"`` or ``None`` when neither column has values.
+    Returns a Series indexed by product key (the product code, else the description; trimmed,
+    upper case) holding the most frequent description of that product (else its code), and
+    ``"description"``, ``"product"`` or ``None`` when neither column has values.
 
     Examples
     --------
-    >>> s = pd.DataFrame({"product": ["A", "A", "B"], "description": ["MUG", "MUG ", "JUG"]})
+    >>> s = pd.DataFrame({"customer_id": ["a"] * 3, "ts": pd.to_datetime(["2021-01-01"] * 3),
+    ...     "amount": [1.0] * 3, "product": ["A", "A", "B"], "description": ["MUG", "MUG ", "JUG"]})
     >>> texts, source = product_texts(s)
     >>> texts.to_dict(), source
     ({'A': 'MUG', 'B': 'JUG'}, 'description')
     """
-    key = _product_key(sales)
-    if key is None:
-        return pd.Series(dtype=object), None
-    has_description = "description" in sales and sales["description"].notna().any()
-    if has_description:
-        text = sales["description"].fillna("").astype(str).str.strip()
-        frame = pd.DataFrame({"key": key, "text": text})
-        frame = frame[frame["text"] != ""]
-        texts = (
-            frame.groupby(["key", "text"])
-            .size()
-            .reset_index(name="n")
-            .sort_values(["key", "n", "text"], ascending=[True, False, True])
-            .drop_duplicates("key")
-            .set_index("key")["text"]
-        )
-        return texts.rename(None), "description"
-    codes = pd.Series(key.unique())
-    return pd.Series(codes.to_numpy(), index=codes.to_numpy()), "product"
-
-
-def _product_key(sales: pd.DataFrame) -> pd.Series | None:
-    for col in ("product", "description"):
-        if col in sales and sales[col].notna().any():
-            return sales[col].fillna("").astype(str).str.strip().str.upper()
-    return None
+    purchases = as_purchases(sales)
+    return purchases.product_texts.copy(), purchases.text_source
 
 
 #: Words of three letters or more; digits and sizes such as "10CM" are not product kinds.
 WORD_PATTERN = r"(?u)\b[a-zA-Z]{3,}\b"
-
-
-def line_texts(lines: pd.DataFrame, source: str | None) -> pd.Series:
-    """The text each line is categorised by: its description, else its product code.
-
-    Examples
-    --------
-    >>> lines = pd.DataFrame({"product": ["A1", None], "description": ["TEA MUG", None]})
-    >>> line_texts(lines, "description").tolist(), line_texts(lines, "product").tolist()
-    (['TEA MUG', ''], ['A1', ''])
-    """
-    col = "description" if source == "description" else "product"
-    if source is None or col not in lines:
-        return pd.Series("", index=lines.index, dtype=object)
-    return lines[col].fillna("").astype(str).str.strip().astype(object)
 
 
 def fit_product_categories(
@@ -196,35 +160,8 @@ def category_column(name: str) -> str:
     return "category_" + re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
-def first_purchase_lines(sales: pd.DataFrame) -> pd.DataFrame:
-    """The lines of each customer's first purchase: their first invoice (the invoice of their
-    earliest line), or all their lines of their first day when there is no invoice column.
-
-    Examples
-    --------
-    >>> s = pd.DataFrame({"customer_id": ["a", "a", "a"], "invoice": ["2", "1", "1"],
-    ...     "ts": pd.to_datetime(["2021-01-01 08:00", "2021-01-01 09:00", "2021-01-01 09:00"])})
-    >>> first_purchase_lines(s)["invoice"].tolist()
-    ['2']
-    """
-    if sales.empty:
-        return sales
-    has_invoice = "invoice" in sales and sales["invoice"].notna().any()
-    ordered = sales.sort_values(
-        ["customer_id", "ts", *(["invoice"] if has_invoice else [])], kind="mergesort"
-    )
-    first = ordered.drop_duplicates("customer_id")
-    if has_invoice:
-        key = first.set_index("customer_id")["invoice"]
-        mine = sales["customer_id"].map(key)
-        return sales[sales["invoice"] == mine]
-    day = sales["ts"].dt.normalize()
-    first_day = first.set_index("customer_id")["ts"].dt.normalize()
-    return sales[day == sales["customer_id"].map(first_day)]
-
-
 def first_purchase_features(
-    sales: pd.DataFrame,
+    sales: pd.DataFrame | CustomerPurchases,
     *,
     categories: Pipeline | None = None,
     category_names: list[str] | None = None,
@@ -234,14 +171,19 @@ def first_purchase_features(
 ) -> pd.DataFrame:
     """One row per customer of :data:`FIRST_PURCHASE_FEATURES` and category shares.
 
+    A customer's first purchase is their first invoice (the invoice of their earliest line),
+    or all their lines of their first day when there is no invoice column.
+
     Parameters
     ----------
-    sales : pandas.DataFrame
+    sales : pandas.DataFrame or CustomerPurchases
         Kept sale lines (``customer_id``, ``ts``, ``quantity``, ``price``, ``amount`` and,
-        when present, ``invoice``, ``product``, ``description``, ``country``).
+        when present, ``invoice``, ``product``, ``description``, ``country``), or their
+        summary (:mod:`custseg.newcustomers.purchases`).
     categories, category_names, category_source : optional
-        From :func:`fit_product_categories` and :func:`product_texts`; each ``category_<name>`` column is the share of
-        the first purchase's value spent on products of that category.
+        From :func:`fit_product_categories` and :func:`product_texts`; each
+        ``category_<name>`` column is the share of the first purchase's value spent on
+        products of that category.
     with_hour, with_country : bool
         Whether to add ``first_hour`` and ``country`` (the caller knows whether the data has
         times and countries).
@@ -261,45 +203,36 @@ def first_purchase_features(
     {'first_basket_value': 20.0, 'first_n_items': 3.0, 'first_n_products': 2.0,
      'first_mean_unit_price': 7.5, 'first_day_of_week': 0.0, 'first_hour': 10.0}
     """
-    lines = first_purchase_lines(sales)
-    grouped = lines.groupby("customer_id", sort=True)
-    key = _product_key(lines)
-    n_products = (
-        lines.assign(_key=key).groupby("customer_id", sort=True)["_key"].nunique()
-        if key is not None
-        else grouped.size()
-    )
-    first_ts = grouped["ts"].min()
-    out = pd.DataFrame(
-        {
-            "first_basket_value": grouped["amount"].sum(),
-            "first_n_items": grouped["quantity"].sum(),
-            "first_n_products": n_products,
-            "first_mean_unit_price": grouped["price"].mean(),
-            "first_day_of_week": first_ts.dt.day_of_week,
-        }
-    ).astype(np.float64)
+    purchases = as_purchases(sales)
+    first = purchases.first
+    first_ts = pd.DatetimeIndex(first["first_ts"])
+    out = first[
+        ["first_basket_value", "first_n_items", "first_n_products", "first_mean_unit_price"]
+    ].astype(np.float64)
+    out["first_day_of_week"] = first_ts.day_of_week.astype(np.float64)
     if with_hour:
-        out["first_hour"] = first_ts.dt.hour.astype(np.float64)
-    if with_country and "country" in lines:
-        out["country"] = grouped["country"].first().fillna("unknown").astype(str).astype(object)
+        out["first_hour"] = first_ts.hour.astype(np.float64)
+    if with_country and "country" in first:
+        out["country"] = first["country"].fillna("unknown").astype(str).astype(object)
     if categories is not None and category_names:
-        text = line_texts(lines, category_source)
-        distinct = pd.unique(text.to_numpy())
-        label_of = dict(zip(distinct, categories.predict(distinct), strict=True))
-        labels = text.map(label_of).to_numpy(dtype=np.int64)
-        value = lines["amount"].to_numpy(dtype=np.float64)
-        shares = pd.DataFrame(
-            np.eye(len(category_names))[labels] * value[:, None],
-            columns=[category_column(n) for n in category_names],
-            index=lines.index,
-        )
-        shares["customer_id"] = lines["customer_id"]
-        summed = shares.groupby("customer_id", sort=True).sum()
-        total = summed.sum(axis=1).replace(0.0, np.nan)
-        out = out.join(summed.div(total, axis=0).fillna(0.0))
-    out.index = out.index.astype(str)
-    out.index.name = "customer_id"
+        k = len(category_names)
+        if category_source != purchases.text_source:
+            # Texts of another kind than the categories were fitted on: read as empty texts.
+            empty = np.asarray(categories.predict(np.array([""], dtype=object)), dtype=np.int64)
+            labels = np.full(len(purchases.texts), empty[0], dtype=np.int64)
+        else:
+            labels = np.asarray(categories.predict(purchases.texts), dtype=np.int64)
+        n = len(purchases.ids)
+        summed = np.bincount(
+            purchases.text_customer.astype(np.int64) * k + labels[purchases.text_id],
+            weights=purchases.text_amount,
+            minlength=n * k,
+        ).reshape(n, k)
+        total = summed.sum(axis=1, keepdims=True)
+        shares = np.divide(summed, total, out=np.zeros_like(summed), where=total != 0)
+        for j, name in enumerate(category_names):
+            out[category_column(name)] = shares[:, j]
+    out.index = pd.Index(out.index.astype(str), name="customer_id", dtype=object)
     return out
 
 

@@ -23,7 +23,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
-from scipy.special import betaln, gammaln, hyp2f1
+from scipy.special import betaln, digamma, gammaln, hyp2f1
+
+from custseg.newcustomers.purchases import (
+    CustomerPurchases,
+    as_purchases,
+    day_number,
+    day_timestamps,
+)
 
 #: Where the BG/NBD search starts (r, alpha, a, b); alpha in days. Any positive start works for
 #: the closed-form likelihood; these are the order of magnitude seen on retail data.
@@ -33,6 +40,44 @@ GAMMA_GAMMA_START: tuple[float, float, float] = (2.0, 3.0, 100.0)
 #: Small ridge penalty on the log-parameters: keeps the search finite on degenerate data (for
 #: example nobody repeats) while moving estimates on real data by far less than their error.
 PENALTY = 1e-4
+#: Most customers a model of the new-customer stage is fitted on; beyond it, a seeded random
+#: sample of this many is fitted on and every customer is still scored. BG/NBD's parameters
+#: have standard errors that shrink as 1/sqrt(n): at 20,000 customers they are about a
+#: percent, far below what separates one shop from another, while fitting on a million
+#: takes fifty times as long (and the first-purchase classifier's five fits would take
+#: minutes). The classifiers and the history tree have more rows than their few parameters
+#: need well before that.
+MAX_FIT_CUSTOMERS = 20_000
+
+
+def sample_positions(n: int, limit: int = MAX_FIT_CUSTOMERS, *, seed: int = 0) -> np.ndarray:
+    """Sorted positions of a seeded random sample of ``limit`` of ``n`` rows (all of them
+    when ``n <= limit``).
+
+    Examples
+    --------
+    >>> sample_positions(4).tolist(), len(sample_positions(10, 3)), sample_positions(10, 3)[0] >= 0
+    ([0, 1, 2, 3], 3, np.True_)
+    """
+    if n <= limit:
+        return np.arange(n)
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(n, size=limit, replace=False))
+
+
+def fit_history(history: pd.DataFrame, *, seed: int = 0) -> tuple[dict[str, Any], dict[str, Any]]:
+    """BG/NBD and Gamma-Gamma fitted on the purchase history of :func:`purchase_history`
+    (on a seeded sample of :data:`MAX_FIT_CUSTOMERS` customers when there are more).
+
+    Examples
+    --------
+    >>> bg, gg = fit_history(purchase_history(sales, end))  # doctest: +SKIP
+    """
+    part = history.iloc[sample_positions(len(history), seed=seed)]
+    return (
+        fit_bgnbd(part["x"], part["t_x"], part["T"]),
+        fit_gamma_gamma(part["x"], part["repeat_value"]),
+    )
 
 
 def bgnbd_log_likelihood(
@@ -69,23 +114,93 @@ def bgnbd_log_likelihood(
     return np.asarray(a1 + a2 + np.logaddexp(a3, a4), dtype=np.float64)
 
 
+def bgnbd_log_likelihood_gradient(
+    params: tuple[float, float, float, float],
+    x: np.ndarray,
+    t_x: np.ndarray,
+    T: np.ndarray,
+    weight: np.ndarray | None = None,
+) -> tuple[float, np.ndarray]:
+    """Summed BG/NBD log-likelihood (each customer counted ``weight`` times) and its gradient
+    in ``(r, alpha, a, b)``, from the derivatives of :func:`bgnbd_log_likelihood`.
+
+    Examples
+    --------
+    >>> ll, grad = bgnbd_log_likelihood_gradient((0.243, 4.414, 0.793, 2.426), np.array([2.0]),
+    ...                                           np.array([30.43]), np.array([38.86]))
+    >>> round(ll, 4), grad.shape
+    (-9.4586, (4,))
+    """
+    r, alpha, a, b = params
+    w = np.ones_like(x) if weight is None else weight
+    repeat = x > 0
+    log_at = np.log(alpha + T)
+    log_atx = np.log(alpha + t_x)
+    a3 = -(r + x) * log_at
+    a4 = np.full_like(a3, -np.inf)
+    a4[repeat] = np.log(a) - np.log(b + x[repeat] - 1) - (r + x[repeat]) * log_atx[repeat]
+    tail = np.logaddexp(a3, a4)
+    w3 = np.exp(a3 - tail)
+    w4 = np.exp(a4 - tail)
+    ll = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + betaln(a, b + x) - betaln(a, b) + tail
+    psi_abx = digamma(a + b + x)
+    psi_ab = digamma(a + b)
+    b_x1 = np.where(repeat, b + x - 1, 1.0)
+    grad = np.array(
+        [
+            np.dot(w, digamma(r + x) - digamma(r) + np.log(alpha) - w3 * log_at - w4 * log_atx),
+            np.dot(w, r / alpha - (r + x) * (w3 / (alpha + T) + w4 / (alpha + t_x))),
+            np.dot(w, psi_ab - psi_abx + w4 / a),
+            np.dot(w, digamma(b + x) - psi_abx - digamma(b) + psi_ab - w4 / b_x1),
+        ]
+    )
+    return float(np.dot(w, ll)), grad
+
+
 def _fit_positive(
-    objective: Any, start: tuple[float, ...], n: int
+    objective: Any, start: tuple[float, ...], n: int, gradient: Any = None
 ) -> tuple[np.ndarray, float, bool]:
+    """Maximise ``objective`` over positive parameters: L-BFGS-B on their logarithms (with
+    the analytic ``gradient`` when given: a function returning the objective and its
+    gradient), with Nelder-Mead as the fallback when it does not converge."""
+    dims = len(start)
+
+    def penalty(log_params: np.ndarray) -> float:
+        return float(PENALTY * np.sum(log_params**2) / dims)
+
     def loss(log_params: np.ndarray) -> float:
         value = objective(np.exp(log_params))
         if not np.isfinite(value):
             return 1e300
-        return float(-value / n + PENALTY * np.sum(log_params**2) / len(log_params))
+        return float(-value / n + penalty(log_params))
 
-    best = minimize(
-        loss,
-        np.log(np.asarray(start)),
-        method="Nelder-Mead",
-        options={"maxiter": 4000, "xatol": 1e-6, "fatol": 1e-10},
-    )
-    refined = minimize(loss, best.x, method="L-BFGS-B")
-    chosen = refined if refined.fun <= best.fun else best
+    def loss_and_grad(log_params: np.ndarray) -> tuple[float, np.ndarray]:
+        params = np.exp(log_params)
+        value, grad = gradient(params)
+        if not np.isfinite(value) or not np.isfinite(grad).all():
+            return 1e300, np.zeros(dims)
+        return (
+            float(-value / n + penalty(log_params)),
+            -grad * params / n + 2 * PENALTY * log_params / dims,
+        )
+
+    x0 = np.log(np.asarray(start, dtype=np.float64))
+    if gradient is not None:
+        fast = minimize(loss_and_grad, x0, jac=True, method="L-BFGS-B")
+    else:
+        fast = minimize(loss, x0, method="L-BFGS-B")
+    chosen = fast
+    if not (fast.success and fast.fun < 1e299):
+        best = minimize(
+            loss,
+            x0,
+            method="Nelder-Mead",
+            options={"maxiter": 4000, "xatol": 1e-6, "fatol": 1e-10},
+        )
+        refined = minimize(loss, best.x, method="L-BFGS-B")
+        chosen = refined if refined.fun <= best.fun else best
+        if fast.fun < chosen.fun:
+            chosen = fast
     return np.exp(chosen.x), float(objective(np.exp(chosen.x))), bool(chosen.success)
 
 
@@ -111,10 +226,16 @@ def fit_bgnbd(x: Any, t_x: Any, T: Any) -> dict[str, float]:
     (0.5, 2000)
     """
     xs, txs, Ts = (np.asarray(v, dtype=np.float64) for v in (x, t_x, T))
+    # Customers with the same (x, t_x, T) add the same term: each distinct one is counted once,
+    # weighted by how many share it (whole days make most histories repeat at scale).
+    rows, weight = np.unique(np.column_stack([xs, txs, Ts]), axis=0, return_counts=True)
+    ux, utx, uT = rows.T if len(rows) else (xs, txs, Ts)
+    w = weight.astype(np.float64)
     values, ll, ok = _fit_positive(
-        lambda p: float(np.sum(bgnbd_log_likelihood(tuple(p), xs, txs, Ts))),
+        lambda p: float(np.dot(w, bgnbd_log_likelihood(tuple(p), ux, utx, uT))),
         BGNBD_START,
         max(len(xs), 1),
+        gradient=lambda p: bgnbd_log_likelihood_gradient(tuple(p), ux, utx, uT, w),
     )
     r, alpha, a, b = (float(v) for v in values)
     return {
@@ -275,13 +396,28 @@ def gamma_gamma_expected_value(params: dict[str, float], x: Any, mean_value: Any
     return np.asarray((1 - weight) * params["population_mean"] + weight * own, dtype=np.float64)
 
 
-def purchase_history(sales: pd.DataFrame, end: pd.Timestamp) -> pd.DataFrame:
+def _purchase_days(
+    sales: pd.DataFrame | CustomerPurchases, start_day: int | None, stop_day: int
+) -> tuple[CustomerPurchases, np.ndarray, np.ndarray]:
+    """The purchases, the positions of their purchase days in ``[start_day, stop_day)``, and
+    where each customer's run of those days starts (days are sorted by customer)."""
+    p = as_purchases(sales)
+    keep = p.day < stop_day
+    if start_day is not None:
+        keep &= p.day >= start_day
+    rows = np.flatnonzero(keep)
+    codes = p.customer[rows]
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if len(rows) else rows
+    return p, rows, starts
+
+
+def purchase_history(sales: pd.DataFrame | CustomerPurchases, end: pd.Timestamp) -> pd.DataFrame:
     """Per customer, the BTYD summary of the sale lines dated before ``end``.
 
     Parameters
     ----------
-    sales : pandas.DataFrame
-        Kept sale lines with ``customer_id``, ``ts`` and ``amount``.
+    sales : pandas.DataFrame or CustomerPurchases
+        Kept sale lines with ``customer_id``, ``ts`` and ``amount``, or their summary.
     end : pandas.Timestamp
         First day after the period (exclusive). The last day observed is ``end - 1 day``.
 
@@ -301,38 +437,35 @@ def purchase_history(sales: pd.DataFrame, end: pd.Timestamp) -> pd.DataFrame:
     >>> h.loc["a", ["n_purchases", "x", "t_x", "T", "first_value", "repeat_value"]].tolist()
     [2.0, 1.0, 10.0, 29.0, 12.0, 9.0]
     """
-    before = sales[sales["ts"] < end]
-    days = (
-        before.assign(day=before["ts"].dt.normalize())
-        .groupby(["customer_id", "day"], sort=True)["amount"]
-        .sum()
-        .reset_index()
-    )
-    grouped = days.groupby("customer_id", sort=True)
-    first = grouped["day"].min()
-    last = grouped["day"].max()
-    n = grouped.size().astype(np.float64)
-    revenue = grouped["amount"].sum()
-    first_value = grouped["amount"].first()
-    last_observed = end.normalize() - pd.Timedelta(days=1)
+    end_day = day_number(end)
+    p, rows, starts = _purchase_days(sales, None, end_day)
+    day, amount = p.day[rows], p.amount[rows]
+    ends = np.r_[starts[1:], len(rows)].astype(np.int64)
+    n = (ends - starts).astype(np.float64)
+    first = day[starts].astype(np.int64)
+    last = day[ends - 1].astype(np.int64) if len(rows) else first
+    revenue = np.add.reduceat(amount, starts) if len(rows) else np.zeros(0)
+    first_value = amount[starts]
+    x = n - 1
     out = pd.DataFrame(
         {
             "n_purchases": n,
-            "x": n - 1,
-            "t_x": (last - first).dt.days.astype(np.float64),
-            "T": (last_observed - first).dt.days.astype(np.float64),
-            "first_day": first,
+            "x": x,
+            "t_x": (last - first).astype(np.float64),
+            "T": (end_day - 1 - first).astype(np.float64),
+            "first_day": day_timestamps(first),
             "revenue": revenue.astype(np.float64),
             "first_value": first_value.astype(np.float64),
-        }
+            "repeat_value": np.divide(revenue - first_value, x, out=np.zeros(len(x)), where=x > 0),
+        },
+        index=pd.Index(p.ids[p.customer[rows][starts]], name="customer_id", dtype=object),
     )
-    repeat = (out["revenue"] - out["first_value"]) / out["x"].where(out["x"] > 0)
-    out["repeat_value"] = repeat.fillna(0.0)
-    out.index = out.index.astype(str)
     return out
 
 
-def horizon_outcome(sales: pd.DataFrame, start: pd.Timestamp, days: int) -> pd.DataFrame:
+def horizon_outcome(
+    sales: pd.DataFrame | CustomerPurchases, start: pd.Timestamp, days: int
+) -> pd.DataFrame:
     """Purchase days and revenue of each customer in ``[start, start + days)``.
 
     Examples
@@ -342,20 +475,15 @@ def horizon_outcome(sales: pd.DataFrame, start: pd.Timestamp, days: int) -> pd.D
     >>> horizon_outcome(s, pd.Timestamp("2021-02-01"), 28).to_dict("index")
     {'a': {'purchases': 1.0, 'revenue': 12.0}}
     """
-    stop = start + pd.Timedelta(days=days)
-    inside = sales[(sales["ts"] >= start) & (sales["ts"] < stop)]
-    per_day = (
-        inside.assign(day=inside["ts"].dt.normalize())
-        .groupby(["customer_id", "day"])["amount"]
-        .sum()
-        .reset_index()
-        .groupby("customer_id")
-    )
-    out = pd.DataFrame(
+    start_day = day_number(start)
+    p, rows, starts = _purchase_days(sales, start_day, start_day + int(days))
+    ends = np.r_[starts[1:], len(rows)].astype(np.int64)
+    return pd.DataFrame(
         {
-            "purchases": per_day.size().astype(np.float64),
-            "revenue": per_day["amount"].sum().astype(np.float64),
-        }
+            "purchases": (ends - starts).astype(np.float64),
+            "revenue": (
+                np.add.reduceat(p.amount[rows], starts) if len(rows) else np.zeros(0)
+            ).astype(np.float64),
+        },
+        index=pd.Index(p.ids[p.customer[rows][starts]], name="customer_id", dtype=object),
     )
-    out.index = out.index.astype(str)
-    return out

@@ -33,13 +33,16 @@ from custseg.newcustomers.firstpurchase import (
     product_texts,
 )
 from custseg.newcustomers.forecast import (
+    MAX_FIT_CUSTOMERS,
     bgnbd_expected_purchases,
     fit_bgnbd,
-    fit_gamma_gamma,
+    fit_history,
     gamma_gamma_expected_value,
     horizon_outcome,
     purchase_history,
+    sample_positions,
 )
+from custseg.newcustomers.purchases import CustomerPurchases, as_purchases
 
 #: A customer is *new* when their first purchase is at most this many days before the end of
 #: the data: a quarter, long enough to gather a cohort of a size worth evaluating, short enough
@@ -177,7 +180,7 @@ class NewCustomerModels:
     cohort_rates: dict[str, dict[str, float]]
     settings: dict[str, Any] = field(default_factory=dict)
 
-    def first_purchase_features(self, sales: pd.DataFrame) -> pd.DataFrame:
+    def first_purchase_features(self, sales: pd.DataFrame | CustomerPurchases) -> pd.DataFrame:
         """First-purchase features of each customer in ``sales``, as the models read them."""
         feats = first_purchase_features(
             sales,
@@ -203,14 +206,18 @@ class NewCustomerModels:
         )
 
     def forecast(
-        self, sales: pd.DataFrame, end: str | dt.date, horizon_days: int | None = None
+        self,
+        sales: pd.DataFrame | CustomerPurchases,
+        end: str | dt.date,
+        horizon_days: int | None = None,
     ) -> pd.DataFrame:
         """Forecast every customer of ``sales`` over the horizon that starts at ``end``.
 
         Parameters
         ----------
-        sales : pandas.DataFrame
-            Kept sale lines (as :func:`custseg.newcustomers.data.read_sale_lines` returns).
+        sales : pandas.DataFrame or CustomerPurchases
+            Kept sale lines (as :func:`custseg.newcustomers.data.read_sale_lines` returns), or
+            their summary (:mod:`custseg.newcustomers.purchases`).
         end : str or date
             First day of the horizon; lines on or after it are ignored.
         horizon_days : int, optional
@@ -231,17 +238,34 @@ class NewCustomerModels:
         return self._forecast(sales, end, horizon_days)[0]
 
     def _forecast(
-        self, sales: pd.DataFrame, end: str | dt.date, horizon_days: int | None
+        self, sales: pd.DataFrame | CustomerPurchases, end: str | dt.date, horizon_days: int | None
     ) -> tuple[pd.DataFrame, pd.DataFrame]:
         """:meth:`forecast`, and every customer's segment probabilities from their first
         purchase (for :meth:`predict_sales`)."""
         end_ts = pd.Timestamp(parse_day(end, "The forecast start"))
         days = int(horizon_days or self.settings["horizon_days"])
-        history = purchase_history(sales, end_ts)
-        before = sales[sales["ts"] < end_ts]
+        if isinstance(sales, pd.DataFrame):
+            sales = sales[sales["ts"] < end_ts]
+        purchases = as_purchases(sales)
+        history = purchase_history(purchases, end_ts)
         is_new = (end_ts - history["first_day"]).dt.days <= self.settings["new_customer_days"]
-        feats = self.first_purchase_features(before[before["customer_id"].isin(history.index)])
-        feats = feats.loc[history.index]
+        feats = _rows_of(self.first_purchase_features(purchases), history.index)
+        # Scoring a million customers: one thread (threads spin longer than they save on
+        # the boosting's small trees, and the process may share its cores).
+        limiter = threadpool_limits(limits=1)
+        try:
+            return self._forecast_rows(history, feats, is_new, end_ts, days)
+        finally:
+            limiter.restore_original_limits()
+
+    def _forecast_rows(
+        self,
+        history: pd.DataFrame,
+        feats: pd.DataFrame,
+        is_new: pd.Series,
+        end_ts: pd.Timestamp,
+        days: int,
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
         proba = self.segment_probabilities(feats)
         bg = bgnbd_expected_purchases(self.bgnbd, days, history["x"], history["t_x"], history["T"])
         predicted = bg.copy()
@@ -328,7 +352,10 @@ class NewCustomerModels:
         return self.predict_sales(lines.sales, start, horizon_days)
 
     def predict_sales(
-        self, sales: pd.DataFrame, start: str | dt.date, horizon_days: int | None = None
+        self,
+        sales: pd.DataFrame | CustomerPurchases,
+        start: str | dt.date,
+        horizon_days: int | None = None,
     ) -> pd.DataFrame:
         """:meth:`predict` on kept sale lines already read (lines on or after ``start`` are
         ignored).
@@ -386,6 +413,14 @@ def _proba_frame(
     return pd.DataFrame(
         full, index=index, columns=[f"segment_probability_{k}" for k in range(n_segments)]
     )
+
+
+def _rows_of(frame: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
+    """The rows of ``frame`` for ``index``: a plain slice when both are the same ids in the
+    same order (the usual case, and at a million customers far cheaper than a lookup)."""
+    if frame.index.equals(index):
+        return frame
+    return frame.loc[index]
 
 
 def covariate_frame(
@@ -496,9 +531,9 @@ def fit_models(
     seconds, stage, say = stages.seconds, stages.stage, stages.say
 
     end = pd.Timestamp(calibration_end)
-    sales = lines.sales
-    calib = sales[sales["ts"] < end]
-    history = purchase_history(sales, end)
+    sales = lines.line_frame
+    calib = as_purchases(sales[sales["ts"] < end])
+    history = purchase_history(calib, end)
     say("Segmenting the calibration period")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CustsegWarning)
@@ -545,7 +580,7 @@ def fit_models(
 
 def _fit_after_segmentation(
     lines: SaleLines,
-    calib: pd.DataFrame,
+    calib: CustomerPurchases,
     history: pd.DataFrame,
     labels: pd.Series,
     segment_names: list[str],
@@ -575,7 +610,8 @@ def _fit_after_segmentation(
         category_source=text_source,
         with_hour=lines.has_time,
         with_country="country" in lines.roles,
-    ).loc[history.index]
+    )
+    feats = _rows_of(feats, history.index)
     numeric, categorical = feature_names(feats)
     stage("first_purchase")
 
@@ -590,6 +626,12 @@ def _fit_after_segmentation(
             f"{NEW_CUSTOMER_DAYS} days before the calibration end: the segment classifier "
             "learned from every customer, new ones included"
         )
+    if len(known) > MAX_FIT_CUSTOMERS:
+        notes.append(
+            f"the first-purchase classifier learned from, and was checked on, a random sample "
+            f"of {MAX_FIT_CUSTOMERS:,} of the {len(known):,} customers with a known segment"
+        )
+    known = known[sample_positions(len(known), seed=seed)]
     y = labels.loc[known].to_numpy()
     clf = make_classifier(numeric, categorical, family=classifier, seed=seed)
     clf.fit(feats.loc[known], y)
@@ -640,8 +682,13 @@ def _fit_after_segmentation(
     stage("classifier")
 
     say("BG/NBD and Gamma-Gamma")
-    bg = fit_bgnbd(history["x"], history["t_x"], history["T"])
-    gg = fit_gamma_gamma(history["x"], history["repeat_value"])
+    bg, gg = fit_history(history, seed=seed)
+    if len(history) > MAX_FIT_CUSTOMERS:
+        notes.append(
+            f"BG/NBD and Gamma-Gamma (here and in the backtest) were fitted on a random sample "
+            f"of {MAX_FIT_CUSTOMERS:,} of the {len(history):,} customers, and the covariate "
+            f"model on at most {MAX_FIT_CUSTOMERS:,} new customers; every customer is forecast"
+        )
     stage("bgnbd")
 
     say("New-customer covariate model")
@@ -658,7 +705,9 @@ def _fit_after_segmentation(
             inner_end = end - pd.Timedelta(days=window + origin * ORIGIN_STEP_DAYS)
             if origin and (inner_end - pd.Timestamp(lines.first_day)).days < NEW_CUSTOMER_DAYS:
                 break
-            part = _training_rows(calib, feats, proba, covariates, inner_end, window)
+            part = _training_rows(
+                calib, feats, proba, covariates, inner_end, window, seed=seed + origin
+            )
             parts.append(part)
             if origin == 0:
                 rates = part.rates
@@ -790,12 +839,14 @@ class _TrainingRows:
 
 
 def _training_rows(
-    calib: pd.DataFrame,
+    calib: CustomerPurchases,
     feats: pd.DataFrame,
     proba: pd.DataFrame,
     covariates: list[str],
     inner_end: pd.Timestamp,
     window: int,
+    *,
+    seed: int = 0,
 ) -> _TrainingRows:
     """What the new customers of an earlier cut did in the ``window`` days after it, next to
     what BG/NBD fitted at that cut expected of them."""
@@ -812,8 +863,12 @@ def _training_rows(
             "revenue_per_day": float(group["revenue"].mean() / window),
         }
     new_ids = inner.index[inner_new]
+    new_ids = new_ids[
+        sample_positions(len(new_ids), MAX_FIT_CUSTOMERS // TRAINING_ORIGINS, seed=seed)
+    ]
     part = inner.loc[new_ids]
-    inner_bg = fit_bgnbd(inner["x"], inner["t_x"], inner["T"])
+    sample = inner.iloc[sample_positions(len(inner), seed=seed)]
+    inner_bg = fit_bgnbd(sample["x"], sample["t_x"], sample["T"])
     expected = bgnbd_expected_purchases(inner_bg, window, part["x"], part["t_x"], part["T"])
     X = covariate_frame(feats.loc[new_ids], proba.loc[new_ids], part, expected)[covariates]
     return _TrainingRows(X=X, target=outcome.loc[new_ids, "purchases"].to_numpy(), rates=rates)
@@ -999,9 +1054,9 @@ def fit_for_segmentation(
             else "fewer than two segments to learn"
         )
         return None, summary
-    sales = lines.sales
-    calib = sales[sales["ts"] < end]
-    history = purchase_history(sales, end)
+    # The pipeline's lines end before the analysis date (later ones are dropped in cleaning).
+    calib = lines.purchases if lines.purchases is not None else as_purchases(lines.sales)
+    history = purchase_history(calib, end)
     limiter = threadpool_limits(limits=1)
     try:
         models, details = _fit_after_segmentation(
@@ -1028,7 +1083,7 @@ def fit_for_segmentation(
     majority = np.bincount(y).argmax() if len(y) else 0
     say("Backtest of the forecast")
     backtest = backtest_forecast(
-        sales,
+        calib,
         labels.astype(np.int64).set_axis(labels.index.astype(str)),
         [str(n) for n in segment_names],
         end,
@@ -1056,6 +1111,11 @@ def fit_for_segmentation(
             "covariate_validation": models.settings.get("covariate_validation"),
             "training_window_days": models.settings.get("training_window_days"),
             "product_categories": list(models.category_names),
+            "fit_sample": {
+                "max_customers": MAX_FIT_CUSTOMERS,
+                "customers": int(len(history)),
+                "sampled": bool(len(history) > MAX_FIT_CUSTOMERS),
+            },
             "notes": notes,
             "seconds": seconds,
         }
