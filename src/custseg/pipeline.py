@@ -617,6 +617,7 @@ def segment(
         "family_reasons": selection.family_reasons,
         "selection_notes": selection.notes,
         "structure": selection.structure,
+        "selection_sample": selection.sampling,
         "elbow_k": best.get("elbow_k"),
         "candidates": family_rows,
         "leaderboard": selection.leaderboard,

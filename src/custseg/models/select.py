@@ -101,11 +101,6 @@ STABILITY_MAX_SAMPLE = 1_500
 """...but at most this many (stability is then that of clustering 1,500-customer samples)."""
 STABILITY_N_INIT = 3
 """k-means and k-prototypes restarts in each stability refit."""
-STABILITY_JOBS = -1
-"""Stability refits run in this many processes (joblib; -1: one per core)..."""
-PARALLEL_STABILITY_FROM = 1_000
-"""...from this many customers on (below, starting processes costs more than it saves)."""
-
 MAX_NOISE_SHARE = 0.2
 """A solution that leaves more than this share of customers as noise is not recommended: a
 fifth of the customers without a segment is not a segmentation to act on."""
@@ -134,6 +129,13 @@ TOP_CUSTOMERS_SHARE = 0.01
 """For invoice lines, a solution whose noise holds any of this top share of customers by
 revenue (or a larger share of revenue than of customers) is not recommended: the best
 customers would get no segment."""
+
+SELECT_MAX = 10_000
+"""Above this many customers families and k are compared on a seeded sample of this size.
+A segment's share in the sample is then within about 1 percentage point of its share among
+all customers (two standard errors of a 50% share: 2 x sqrt(0.25 / 10,000)), and a group of 2%
+of customers still holds about 200 sampled customers, enough for every family to find it. The
+cost of the comparison stops growing with the table; only scoring everyone does."""
 
 FAMILY_MAX_FIT: dict[str, int] = {
     "gmm": GMM_MAX_FIT,
@@ -194,6 +196,11 @@ class Selection:
     structure: dict[str, Any] = field(default_factory=dict)
     """Whether the customers fall into separated groups: ``clear`` (bool), ``summary`` (the
     plain-words verdict for the report) and the evidence behind it."""
+    sampling: dict[str, Any] | None = None
+    """When the comparison ran on a sample (``max_select``): ``customers``, ``sample``,
+    ``share_error`` (how far a segment's share in the sample can be from the full table's)
+    and ``second_sample_ari`` (agreement with the chosen family and k fitted on another
+    sample)."""
 
     @property
     def chosen_row(self) -> dict[str, Any]:
@@ -209,16 +216,10 @@ class Selection:
 # ---------------------------------------------------------------- families
 
 
-def _each_k(
-    fit_one: Callable[[int], Fitted], ks: list[int], n: int, spread: bool
-) -> dict[int, Fitted]:
-    """``{k: fit_one(k)}``; with ``spread``, the k are fitted in parallel processes when the
-    table is mid-sized (large tables already use every core inside each fit)."""
-    if spread and len(ks) > 1 and PARALLEL_STABILITY_FROM <= n < PARALLEL_FROM:
-        from joblib import Parallel, delayed
-
-        fitted = Parallel(n_jobs=STABILITY_JOBS)(delayed(fit_one)(k) for k in ks)
-        return dict(zip(ks, fitted, strict=True))
+def _each_k(fit_one: Callable[[int], Fitted], ks: list[int]) -> dict[int, Fitted]:
+    """``{k: fit_one(k)}``, one after the other: on tables of a few thousand customers,
+    starting worker processes cost more than the fits (seconds on a busy machine), and large
+    tables are compared on a sample of ``SELECT_MAX``."""
     return {k: fit_one(k) for k in ks}
 
 
@@ -229,10 +230,8 @@ def _kmeans_one(X: np.ndarray, k: int, seed: int, n_init: int) -> Fitted:
     return Fitted(km, np.asarray(km.labels_, dtype=np.int64))
 
 
-def _fit_kmeans(
-    X: np.ndarray, ks: list[int], seed: int, n_init: int, spread: bool = False
-) -> dict[int, Fitted]:
-    return _each_k(lambda k: _kmeans_one(X, k, seed, n_init), ks, X.shape[0], spread)
+def _fit_kmeans(X: np.ndarray, ks: list[int], seed: int, n_init: int) -> dict[int, Fitted]:
+    return _each_k(lambda k: _kmeans_one(X, k, seed, n_init), ks)
 
 
 def _gmm_one(
@@ -258,17 +257,26 @@ def _fit_gmm(
     quick: bool = False,
 ) -> dict[int, Fitted]:
     index = fit_sample(X.shape[0], max_fit, seed)
-    return _each_k(
-        lambda k: _gmm_one(X, index, k, seed, covariance_type, quick), ks, X.shape[0], not quick
-    )
+    return _each_k(lambda k: _gmm_one(X, index, k, seed, covariance_type, quick), ks)
 
 
 def _fit_hierarchical(
-    X: np.ndarray, ks: list[int], seed: int, linkage: str, max_fit: int | None
+    X: np.ndarray,
+    ks: list[int],
+    seed: int,
+    linkage: str,
+    max_fit: int | None,
+    trees: dict[Any, tuple[np.ndarray, np.ndarray]] | None = None,
+    key: Any = None,
 ) -> dict[int, Fitted]:
     index = fit_sample(X.shape[0], max_fit, seed)
-    tree = build_tree(X[index], linkage)
-    nearest = nearest_fitted(X, X[index])  # the same for every cut of the tree
+    if trees is not None and key in trees:
+        tree, nearest = trees[key]
+    else:
+        tree = build_tree(X[index], linkage)
+        nearest = nearest_fitted(X, X[index])  # the same for every cut of the tree
+        if trees is not None:
+            trees[key] = tree, nearest
     out = {}
     for k in ks:
         est = HierarchicalClustering(
@@ -288,7 +296,6 @@ def _fit_kprototypes(
     gamma: float | None,
     n_init: int,
     max_fit: int | None,
-    spread: bool = False,
 ) -> dict[int, Fitted]:
     def one(k: int) -> Fitted:
         est = KPrototypesClustering(
@@ -301,7 +308,7 @@ def _fit_kprototypes(
         ).fit(X)
         return Fitted(est, est.labels_)
 
-    return _each_k(one, ks, X.shape[0], spread)
+    return _each_k(one, ks)
 
 
 def _fit_density(
@@ -343,6 +350,9 @@ class _Job:
     X_mixed: np.ndarray | None
     categorical: tuple[int, ...]
     params: dict[str, dict[str, Any]]
+    trees: dict[Any, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    """Merge trees of the stability subsamples, kept so that measuring another k of the
+    hierarchical family cuts the same trees again instead of rebuilding them."""
 
     def fit(
         self, family: str, rows: np.ndarray | None, ks: list[int], seed: int, quick: bool
@@ -351,13 +361,17 @@ class _Job:
         X = self.X if rows is None else self.X[rows]
         p = self.params.get(family, {})
         if family == "kmeans":
-            return _fit_kmeans(
-                X, ks, seed, STABILITY_N_INIT if quick else KMEANS_N_INIT, spread=not quick
-            )
+            return _fit_kmeans(X, ks, seed, STABILITY_N_INIT if quick else KMEANS_N_INIT)
         if family == "gmm":
             return _fit_gmm(X, ks, seed, gmm_covariance(p, X.shape[1]), GMM_MAX_FIT, quick)
         if family == "hierarchical":
-            return _fit_hierarchical(X, ks, seed, p.get("linkage", "ward"), HIERARCHICAL_MAX_FIT)
+            linkage = p.get("linkage", "ward")
+            if rows is None:
+                return _fit_hierarchical(X, ks, seed, linkage, HIERARCHICAL_MAX_FIT)
+            key = (seed, len(rows), hash(rows.tobytes()))
+            return _fit_hierarchical(
+                X, ks, seed, linkage, HIERARCHICAL_MAX_FIT, trees=self.trees, key=key
+            )
         if family == "kprototypes":
             assert self.X_mixed is not None
             Xm = self.X_mixed if rows is None else self.X_mixed[rows]
@@ -370,7 +384,6 @@ class _Job:
                 p.get("gamma"),
                 n_init,
                 KPROTOTYPES_MAX_FIT,
-                spread=not quick,
             )
         fitted = _fit_density(family, X, seed, p, DENSITY_MAX_FIT)
         return {int(fitted.estimator.n_clusters_): fitted}
@@ -400,22 +413,16 @@ def stability_scores(
     ``STABILITY_MAX_SAMPLE``) without replacement, refits the family with the same settings
     and another seed, and compares the refit's labels with the full solution's labels on the
     same customers (noise counted as one more group). Density families re-derive their
-    parameters on the subsample, as they would on new data. Repeats run in parallel on every
-    core (``STABILITY_JOBS``); each has its own seed, so the result does not depend on the
-    number of cores.
+    parameters on the subsample, as they would on new data. Each repeat has its own seed.
+    The refits run one after the other: each takes milliseconds on its 1,500 customers, less
+    than handing it to a worker process.
     """
-    from joblib import Parallel, delayed
-
     n = job.X.shape[0]
     m = max(2, min(int(STABILITY_FRACTION * n), STABILITY_MAX_SAMPLE))
     rng = np.random.RandomState(seed)
     ks = sorted(full)
     samples = [np.sort(rng.choice(n, size=m, replace=False)) for _ in range(repeats)]
-    n_jobs = STABILITY_JOBS if n >= PARALLEL_STABILITY_FROM else 1
-    refits = Parallel(n_jobs=n_jobs)(
-        delayed(_refit_labels)(job, family, rows, ks, seed + 1 + r)
-        for r, rows in enumerate(samples)
-    )
+    refits = [_refit_labels(job, family, rows, ks, seed + 1 + r) for r, rows in enumerate(samples)]
     scores: dict[int, list[float]] = {k: [] for k in ks}
     for rows, refit in zip(samples, refits, strict=True):
         for k in ks:
@@ -715,6 +722,7 @@ def select_model(
     X_valley: np.ndarray | None = None,
     value: np.ndarray | None = None,
     progress: Progress | None = None,
+    max_select: int | None = SELECT_MAX,
 ) -> Selection:
     """Fit the candidate families and numbers of segments, score them and recommend one.
 
@@ -750,6 +758,11 @@ def select_model(
         customers or more than its share of revenue is not recommended.
     progress : callable, optional
         Called with a label as each family starts.
+    max_select : int or None
+        Above this many customers the comparison runs on a seeded sample of this size and
+        the chosen model then assigns every customer (k-means is refined on all of them);
+        ``Selection.sampling`` says how much another sample would change the segments.
+        ``None`` compares on every customer.
 
     Returns
     -------
@@ -763,26 +776,54 @@ def select_model(
     >>> sel.k  # doctest: +SKIP
     3
     """
-    # BLAS threads spin-wait on small matrices: with another process on the machine one
-    # 5x5 triangular solve took 8 ms on two threads against 0.05 ms on one (Gaussian
-    # mixtures make thousands). Below PARALLEL_FROM customers BLAS runs on one thread, and
-    # the stability refits use the cores instead.
-    blas_threads = 1 if X.shape[0] < PARALLEL_FROM else None
-    with limit(limits=blas_threads, user_api="blas"):
-        return _select_model(
-            X,
-            X_mixed=X_mixed,
+    # BLAS and OpenMP threads spin-wait on small matrices: with another process on the
+    # machine one 5x5 triangular solve took 8 ms on two threads against 0.05 ms on one
+    # (Gaussian mixtures make thousands), and a Gaussian mixture's k-means start took 10x
+    # longer. Below PARALLEL_FROM customers every native library runs on one thread.
+    n = X.shape[0]
+    if max_select is None or n <= max_select:
+        with limit(limits=1 if n < PARALLEL_FROM else None):
+            return _select_model(
+                X,
+                X_mixed=X_mixed,
+                categorical=categorical,
+                algorithm=algorithm,
+                k=k,
+                seed=seed,
+                params=params,
+                attributes=attributes,
+                silhouette_sample_size=silhouette_sample_size,
+                X_valley=X_valley,
+                value=value,
+                progress=progress,
+            )
+    # Large tables: the whole comparison runs on a seeded sample, whose size fixes how far a
+    # segment's share can be from the full table's; the chosen model then scores everyone.
+    index = fit_sample(n, max_select, seed)
+
+    def rows(a: np.ndarray | None) -> np.ndarray | None:
+        return None if a is None else a[index]
+
+    with limit(limits=1):
+        sel = _select_model(
+            X[index],
+            X_mixed=rows(X_mixed),
             categorical=categorical,
             algorithm=algorithm,
             k=k,
             seed=seed,
             params=params,
-            attributes=attributes,
+            attributes=None
+            if attributes is None
+            else {name: codes[index] for name, codes in attributes.items()},
             silhouette_sample_size=silhouette_sample_size,
-            X_valley=X_valley,
-            value=value,
+            X_valley=rows(X_valley),
+            value=rows(value),
             progress=progress,
         )
+    if progress is not None:
+        progress(f"Scoring all {n:,} customers")
+    return _score_everyone(sel, X, X_mixed, index, seed, silhouette_sample_size)
 
 
 def _select_model(
@@ -867,13 +908,19 @@ def _select_model(
     fits: dict[tuple[str, int], Fitted] = {}
     picks: dict[str, dict[str, Any]] = {}
     reasons: dict[str, str] = {}
+    measures: dict[str, Callable[[list[dict[str, Any]]], None]] = {}
     looked = False
-    for family in families:
-        if progress is not None:
-            progress(f"Fitting {FAMILY_LABELS[family]}")
+
+    def fit_family(family: str) -> tuple[dict[int, Fitted], float]:
         start = time.perf_counter()
         full = job.fit(family, None, ks, seed, quick=False)
-        fit_seconds = (time.perf_counter() - start) / max(1, len(full))
+        return full, (time.perf_counter() - start) / max(1, len(full))
+
+    if progress is not None:
+        progress("Fitting " + ", ".join(FAMILY_LABELS[f] for f in families))
+    fitted_families = {family: fit_family(family) for family in families}
+    for family in families:
+        full, fit_seconds = fitted_families[family]
         rows = []
         for k_, fitted in sorted(full.items()):
             t0 = time.perf_counter()
@@ -926,7 +973,11 @@ def _select_model(
         pick, reasons[family] = _family_pick(
             family, rows, k is not None, fits, valleys, measure=measure
         )
-        measure([pick])
+        measures[family] = measure
+        if family not in DENSITY_FAMILIES or algorithm != "auto":
+            # In auto a density pick can win only where its boundaries are valleys; its
+            # stability is measured there, when that is known (_recommend).
+            measure([pick])
         if value is not None and family in DENSITY_FAMILIES and algorithm == "auto":
             why = _noise_holds_value(full[next(iter(full))].labels, value)
             if why is not None and pick["k"] >= 2:
@@ -958,7 +1009,7 @@ def _select_model(
                 f"of the {n:,} customers; the rest were assigned by its scoring rule"
             )
     chosen, reason = _recommend(
-        picks, fits, leaderboard, k is not None, algorithm, valleys.separated, valleys
+        picks, fits, leaderboard, k is not None, algorithm, valleys.separated, valleys, measures
     )
     chosen["recommended"] = True
     key = chosen["k_requested"] if chosen["k_requested"] is not None else chosen["k"]
@@ -999,6 +1050,105 @@ def _select_model(
         warnings=warns,
         structure=_structure(chosen, fitted.labels, leaderboard, valleys),
     )
+
+
+def _score_everyone(
+    sel: Selection,
+    X: np.ndarray,
+    X_mixed: np.ndarray | None,
+    index: np.ndarray,
+    seed: int,
+    silhouette_sample_size: int,
+) -> Selection:
+    """The selection made on the sample ``index``, applied to every customer.
+
+    k-means is refined on every customer from the sample's centres (Lloyd iterations until
+    they settle); the other families score everyone with their rule. The chosen leaderboard
+    row is re-scored on every customer, and a second fit of the chosen family and k on
+    another seeded sample tells how much the sample could change the segments.
+    """
+    n, m = X.shape[0], len(index)
+    data = X_mixed if sel.space == "mixed" and X_mixed is not None else X
+    est = sel.estimator
+    k = sel.k
+    with limit(limits=None):
+        if isinstance(est, KMeans):
+            est = KMeans(n_clusters=k, init=est.cluster_centers_, n_init=1, random_state=seed)
+            est.fit(X)
+            labels = np.asarray(est.labels_, dtype=np.int64)
+        else:
+            labels = np.asarray(est.predict(data), dtype=np.int64)
+        # Another sample, the same family and k: how far the segments depend on the sample.
+        other = fit_sample(n, m, seed + 1)
+        again = _refit_chosen(sel, data, other, seed)
+    agreement = (
+        float(adjusted_rand_score(labels, np.asarray(again.predict(data))))
+        if again is not None
+        else None
+    )
+    chosen = sel.chosen_row
+    row = _score_row(
+        sel.algorithm,
+        chosen["k_requested"],
+        Fitted(est, labels),
+        X,
+        SilhouetteSample(X, silhouette_sample_size, seed),
+        seed,
+    )
+    for key in (
+        "noise_share",
+        "smallest_share",
+        "largest_share",
+        "inertia",
+        "bic",
+        "silhouette",
+        "davies_bouldin",
+        "calinski_harabasz",
+        "silhouette_sampled",
+        "silhouette_sample_size",
+        "silhouette_all",
+    ):
+        chosen[f"{key}_sample"] = chosen.get(key)
+        chosen[key] = row[key]
+    chosen["k"] = int(len(np.unique(labels[labels >= 0])))
+    share_error = 2 * math.sqrt(0.25 / m)
+    sel.sampling = {
+        "customers": int(n),
+        "sample": int(m),
+        "share_error": round(share_error, 4),
+        "second_sample_ari": None if agreement is None else round(agreement, 4),
+    }
+    sel.notes.insert(
+        0,
+        f"families and numbers of segments compared on a seeded sample of {m:,} of the {n:,} "
+        f"customers (a segment's share there is within about {share_error:.1%} of its share "
+        "among all customers); the chosen model then assigned every customer"
+        + (", k-means refined on all of them" if isinstance(est, KMeans) else "")
+        + (
+            f". Fitted on another sample, it puts customers in the same segments at ARI "
+            f"{agreement:.2f}"
+            if agreement is not None
+            else ""
+        ),
+    )
+    sel.estimator, sel.labels = est, labels
+    return sel
+
+
+def _refit_chosen(sel: Selection, data: np.ndarray, rows: np.ndarray, seed: int) -> Any:
+    """The chosen family at the chosen k fitted on ``rows`` (None for density families,
+    whose k is not a setting)."""
+    est = sel.estimator
+    if sel.algorithm in DENSITY_FAMILIES:
+        return None
+    from sklearn.base import clone
+
+    again = clone(est)
+    if isinstance(again, KMeans):
+        again.set_params(init="k-means++", n_init=STABILITY_N_INIT, random_state=seed + 1)
+    elif hasattr(again, "random_state"):
+        again.set_params(random_state=seed + 1)
+    return again.fit(data[rows])
 
 
 def _apart(
@@ -1182,13 +1332,27 @@ def _recommend(
     algorithm: str,
     separated: bool = False,
     valleys: _Valleys | None = None,
+    measures: dict[str, Callable[[list[dict[str, Any]]], None]] | None = None,
 ) -> tuple[dict[str, Any], str]:
     """The family pick to recommend, and the reason in words.
 
     When the customers fall into separated groups, the families whose segments hide no two
-    groups go first; the others stay in the leaderboard with that reason.
+    groups go first; the others stay in the leaderboard with that reason. ``measures`` holds
+    each family's stability measurement, for the picks whose stability was left until it
+    could decide (density families).
     """
+    measures = measures or {}
+
+    def measured(fam: str, *rows: dict[str, Any]) -> None:
+        if fam in measures:
+            measures[fam](list(rows))
+
     order = list(FAMILIES)
+    if not any(f not in DENSITY_FAMILIES and not picks[f]["excluded"] for f in picks):
+        # No centroid family is usable: the density picks compete, with their stability.
+        for fam in DENSITY_FAMILIES:
+            if fam in picks:
+                measured(fam, picks[fam])
     eligible = [f for f in order if f in picks and not picks[f]["excluded"]]
     if separated and algorithm == "auto":
         clean = [f for f in eligible if picks[f].get("hidden_splits") == 0]
@@ -1231,14 +1395,9 @@ def _recommend(
         if (
             km is None
             or km_row is None
-            or (row.get("stability") or 0) < DENSITY_STABLE
             or (centroid_k is not None and row["k"] > centroid_k)
             or (km_row.get("silhouette_all") or -1) <= (row.get("silhouette_all") or -1)
         ):
-            continue
-        if (km_row.get("stability") or 0.0) > (row.get("stability") or 0.0) + STABILITY_MARGIN:
-            # k-means at the same k is clearly more stable: its segments are the sturdier
-            # description, whatever their shape.
             continue
         labels = fits[(fam, row["k"])].labels
         if valleys is not None and not (
@@ -1246,6 +1405,14 @@ def _recommend(
         ):
             # Believed only when every boundary of the density method runs through a valley
             # and some boundary of k-means does not (it cuts across a dense group).
+            continue
+        measured(fam, row)
+        measured("kmeans", km_row)
+        if row["excluded"] or (row.get("stability") or 0) < DENSITY_STABLE:
+            continue
+        if (km_row.get("stability") or 0.0) > (row.get("stability") or 0.0) + STABILITY_MARGIN:
+            # k-means at the same k is clearly more stable: its segments are the sturdier
+            # description, whatever their shape.
             continue
         inside = labels >= 0
         agreement = float(adjusted_rand_score(labels[inside], km.labels[inside]))
@@ -1278,9 +1445,14 @@ def _recommend(
         text += (
             " "
             + " and ".join(_describe(picks[f]) for f in density)
-            + " also passed every check, but a density method is preferred only when every "
+            + " also passed the checks, but a density method is preferred only when every "
             "boundary of its segments runs through a valley of low density and k-means at the "
-            "same number of segments cuts across a dense group; not the case here."
+            "same number of segments cuts across a dense group; not the case here"
+            + (
+                " (so its stability was not measured)."
+                if any(not picks[f]["stability_repeats"] for f in density)
+                else "."
+            )
         )
     return row, text + _rejections(picks, rejected, best)
 
