@@ -1,5 +1,8 @@
 """custseg: customer segmentation from a customer table or raw invoice lines.
 
+The public names are imported on first use (module ``__getattr__``), so that ``import custseg``
+and the command line start without loading pandas, scikit-learn or DuckDB.
+
 Examples
 --------
 >>> import custseg
@@ -10,19 +13,58 @@ Examples
 
 from __future__ import annotations
 
-from importlib import metadata
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from custseg import datasets
 from custseg.errors import CustsegError, CustsegWarning, InputError, ModelFileError
-from custseg.model import SegmentModel
-from custseg.persist import load_model, save_model
-from custseg.pipeline import build_features, segment
-from custseg.result import SegmentationResult, load_result
 
-try:
-    __version__ = metadata.version("custseg")
-except metadata.PackageNotFoundError:  # running from a source tree without installing
-    __version__ = "0+unknown"
+if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and IDEs
+    from custseg import datasets
+    from custseg.model import SegmentModel
+    from custseg.persist import load_model, save_model
+    from custseg.pipeline import build_features, segment
+    from custseg.result import SegmentationResult, load_result
+
+    __version__: str
+
+#: Public name -> module that defines it; imported on first access.
+_LAZY = {
+    "SegmentModel": "custseg.model",
+    "SegmentationResult": "custseg.result",
+    "build_features": "custseg.pipeline",
+    "datasets": "custseg.datasets",
+    "load_model": "custseg.persist",
+    "load_result": "custseg.result",
+    "save_model": "custseg.persist",
+    "segment": "custseg.pipeline",
+}
+
+
+def _version() -> str:
+    from importlib import metadata  # about 50 ms: read only when asked for
+
+    try:
+        return metadata.version("custseg")
+    except metadata.PackageNotFoundError:  # running from a source tree without installing
+        return "0+unknown"
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        globals()[name] = version = _version()
+        return version
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'custseg' has no attribute {name!r}")
+    module = importlib.import_module(module_name)
+    value = module if module_name == f"custseg.{name}" else getattr(module, name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY) | {"__version__"})
+
 
 __all__ = [
     "CustsegError",

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
 
 
 def console_err(message: str) -> None:
@@ -19,6 +20,8 @@ def console_err(message: str) -> None:
 
 def make_console(quiet: bool) -> Console:
     """Console for normal output; silent when ``quiet``."""
+    from rich.console import Console
+
     return Console(quiet=quiet, highlight=False, soft_wrap=True)
 
 
@@ -26,6 +29,9 @@ def table(
     title: str, columns: list[str], rows: list[list[Any]], right: set[int] | None = None
 ) -> Table:
     """A Rich table with plain-text cells (user strings are never read as markup)."""
+    from rich.table import Table
+    from rich.text import Text
+
     t = Table(title=title, title_justify="left", show_edge=False, header_style="bold")
     for i, c in enumerate(columns):
         t.add_column(c, justify="right" if right and i in right else "left")
@@ -52,3 +58,10 @@ DateFormat = Annotated[
     str | None, typer.Option(help="How dates are written, e.g. '%d/%m/%Y %H:%M'.")
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]
+MemoryLimit = Annotated[
+    str | None,
+    typer.Option(
+        help="Memory DuckDB may use before it spills to a temporary folder, e.g. 4GB or 60% "
+        "(default: 50% of this machine's memory)."
+    ),
+]

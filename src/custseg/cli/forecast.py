@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
 from custseg.cli._common import (
     AmountCol,
@@ -26,6 +25,9 @@ from custseg.cli._common import (
     table,
 )
 from custseg.errors import InputError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def _num(value: Any, spec: str) -> str:

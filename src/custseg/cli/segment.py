@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
 from custseg.cli._common import (
     AmountCol,
@@ -14,6 +13,7 @@ from custseg.cli._common import (
     DateCol,
     DateFormat,
     InvoiceCol,
+    MemoryLimit,
     PriceCol,
     ProductCol,
     QuantityCol,
@@ -24,7 +24,9 @@ from custseg.cli._common import (
     table,
 )
 from custseg.errors import InputError
-from custseg.result import OUTPUT_FILES
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def _fmt_money(value: float) -> str:
@@ -37,6 +39,8 @@ def print_result(console: Console, result: Any, out: Path | None) -> None:
     src = m["source"]
     where = src.get("path") or src["name"]
     details = [f"{src['n_rows']:,} rows", f"format {src['format']}"]
+    if (src.get("n_files") or 1) > 1:
+        details.insert(0, f"{src['n_files']:,} files")
     if src.get("encoding"):
         details += [f"encoding {src['encoding']}", f"{src['delimiter']}-separated"]
     if src.get("sheet"):
@@ -114,6 +118,8 @@ def print_result(console: Console, result: Any, out: Path | None) -> None:
     for _, p in prof.iterrows():
         console.print(f"  {p['segment']} {p['segment_name']}: {p['action']}", markup=False)
     if out is not None:
+        from custseg.result import OUTPUT_FILES
+
         console.print(
             f"Wrote {', '.join(OUTPUT_FILES[:-1])} and {OUTPUT_FILES[-1]} to {out}",
             markup=False,
@@ -199,7 +205,8 @@ def segment_command(
         str,
         typer.Argument(
             metavar="INPUT",
-            help="Invoice lines or a customer table (.csv, .tsv, .txt, .gz, .xlsx, .parquet).",
+            help="Invoice lines or a customer table (.csv, .tsv, .txt, .gz, .xlsx, .parquet), "
+            "or a folder or quoted glob ('data/*.parquet') of CSV or Parquet files.",
         ),
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path(
@@ -256,11 +263,18 @@ def segment_command(
             help="Comma-separated stock codes that are not products (replaces the default list)."
         ),
     ] = None,
+    memory_limit: MemoryLimit = None,
     quiet: Quiet = False,
 ) -> None:
     """Find, name and explain customer segments; write the report and a scoring model."""
     import custseg
+    from custseg.io.sources import resolve_files
 
+    # A misspelled path fails here, before pandas, scikit-learn and DuckDB are loaded.
+    resolve_files(input)
+    from custseg.engines.duckdb import engine_settings, parse_memory_limit
+
+    limit = None if memory_limit is None else parse_memory_limit(memory_limit)
     console = make_console(quiet)
     columns = parse_columns(
         customer_id=customer_col,
@@ -281,7 +295,7 @@ def segment_command(
     from custseg.result import check_output_dir
 
     check_output_dir(out.resolve())
-    with console.status("Starting") as status:
+    with engine_settings(memory_limit=limit), console.status("Starting") as status:
         result = custseg.segment(
             input,
             kind=kind,

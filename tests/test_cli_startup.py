@@ -1,0 +1,67 @@
+"""The command line starts without loading the heavy libraries (issue 13: ``custseg --help``
+in at most 0.5 s). Each check runs a fresh interpreter, since this test process has loaded
+everything already. No timing is asserted: what is imported decides the start-up time."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("pandas", "sklearn", "scipy", "plotly", "duckdb", "custseg.datasets", "custseg.pipeline")
+
+
+def loaded_after(code: str) -> list[str]:
+    """The heavy modules present in ``sys.modules`` after running ``code`` in a new process."""
+    script = (
+        f"{code}\nimport json, sys\n"
+        f"print(json.dumps([m for m in {list(HEAVY)!r} if m in sys.modules]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    return list(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import custseg.cli",
+        "import custseg, custseg.io.sources, custseg.errors",
+        # What `custseg --help`, `custseg segment --help` and a misspelled path or pattern run.
+        "from custseg.cli import main\n"
+        "assert main(['--help']) == 0 and main(['segment', '--help']) == 0\n"
+        "assert main(['segment', 'no/such/file.csv']) == 2\n"
+        "assert main(['segment', 'no/such/*.parquet']) == 2",
+    ],
+    ids=["import custseg.cli", "import custseg", "help and misspelled paths"],
+)
+def test_cli_start_loads_no_heavy_module(code):
+    assert loaded_after(code) == []
+
+
+def test_the_check_can_fail():
+    assert loaded_after("import custseg.io.readers") == ["pandas", "duckdb"]
+
+
+def test_public_names_load_on_first_use():
+    import custseg
+
+    assert "segment" in dir(custseg) and "__version__" in dir(custseg)
+    assert set(custseg.__all__) <= set(dir(custseg))
+    assert callable(custseg.segment) and callable(custseg.load_model)
+    assert custseg.datasets.demo_path().exists()
+    assert isinstance(custseg.__version__, str)
+    with pytest.raises(AttributeError, match="has no attribute 'no_such_name'"):
+        _ = custseg.no_such_name  # type: ignore[attr-defined]
+
+
+def test_misspelled_path_is_one_error_line(run_cli, tmp_path):
+    code, out, err = run_cli("segment", tmp_path / "ordres.csv", "--out", tmp_path / "o")
+    assert code == 2 and out == ""
+    assert err.splitlines() == [
+        f"error: File '{tmp_path / 'ordres.csv'}' does not exist. Check the path and try again."
+    ]
+    assert not (tmp_path / "o").exists()
