@@ -94,7 +94,10 @@ CASES: dict[str, tuple[Case, str]] = {
         lambda tmp: [tmp / "nope.csv"],
         r"File '.*nope\.csv' does not exist\. Check the path",
     ),
-    "folder": (lambda tmp: [tmp], r"is a folder, not a file"),
+    "empty folder": (
+        lambda tmp: [tmp],
+        r"Folder '.*' holds no \.csv, \.tsv, \.txt or \.parquet files\. Put the files to read",
+    ),
     "empty file": (
         write("empty.csv", b""),
         r"empty\.csv' is empty \(0 bytes\): no header and no data rows",

@@ -13,6 +13,7 @@ line of a text file as an editor shows it (the header is line 1).
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
 import re
@@ -36,6 +37,15 @@ from custseg.io.sniff import (
     sniff_text,
     transcode_to_utf8,
 )
+from custseg.io.sources import (
+    EXCEL_SUFFIXES,
+    PARQUET_SUFFIXES,
+    TEXT_SUFFIXES,
+    UNSUPPORTED,
+    InputFiles,
+    resolve_files,
+    suffix_of,
+)
 
 #: Text that means "no value", in every source (delimited text, Excel text cells, text columns
 #: of Parquet files and DataFrames). Matched exactly (case counts) after trimming spaces, tabs
@@ -53,25 +63,6 @@ NA_PATTERN = (
 #: Column names custseg uses itself in the ``raw`` table (compared ignoring case, as DuckDB
 #: does); a source column with one of these names must be renamed.
 RESERVED_COLUMNS = ("_row",)
-
-TEXT_SUFFIXES = {".csv", ".tsv", ".txt", ".tab"}
-EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
-PARQUET_SUFFIXES = {".parquet", ".pq"}
-#: Formats users often try, with what to do instead.
-UNSUPPORTED = {
-    ".xls": "old Excel .xls is not supported: open it in Excel or LibreOffice and save as .xlsx or .csv",
-    ".xlsb": "binary Excel .xlsb is not supported: save it as .xlsx or .csv",
-    ".ods": "OpenDocument .ods is not supported: save it as .xlsx or .csv",
-    ".numbers": "Apple Numbers files are not supported: export the table as .xlsx or .csv",
-    ".json": "JSON is not supported: save the table as .csv or .parquet",
-    ".jsonl": "JSON lines are not supported: save the table as .csv or .parquet",
-    ".ndjson": "JSON lines are not supported: save the table as .csv or .parquet",
-    ".xml": "XML is not supported: save the table as .csv or .xlsx",
-    ".zip": "zip archives are not read directly: unzip it and pass the file inside",
-    ".feather": "Feather/Arrow files are not supported: save the table as .parquet",
-    ".sav": "SPSS files are not supported: save the table as .csv",
-    ".dta": "Stata files are not supported: save the table as .csv",
-}
 
 #: Limits that stop zip and XML bombs in .xlsx files before any XML is parsed. An .xlsx file is
 #: a zip archive of XML parts; a bomb declares (or hides) parts that unpack to gigabytes.
@@ -114,6 +105,10 @@ class SourceInfo:
     delimiter: str | None = None
     sheet: str | None = None
     notes: list[str] = field(default_factory=list)
+    n_files: int | None = None
+    """Files read: 1 for a file, more for a folder or glob (``path`` is then the folder or
+    pattern, and ``sha256`` the digest of the files' names and digests); ``None`` for a
+    DataFrame."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready copy."""
@@ -210,21 +205,42 @@ def _describe_reject(error_type: str, message: str, n_columns: int) -> str:
     return "cannot be read: " + text[:1].lower() + text[1:]
 
 
-def _report_rejects(
-    engine: DuckDBEngine, path: Path, target: Path, fmt: TextFormat, compressed: bool
-) -> None:
+@dataclass
+class _TextFile:
+    """One delimited file of a source, as DuckDB reads it."""
+
+    path: Path
+    """The file as the user named it (or as the folder or pattern listed it)."""
+    target: Path
+    """What DuckDB reads: the file itself, or its UTF-8 copy when written in another encoding."""
+    compressed: bool
+    """Whether ``target`` is gzip-compressed."""
+    names: list[str]
+    """Column names of its header (placeholders for blanks)."""
+
+
+def _report_rejects(engine: DuckDBEngine, files: list[_TextFile], fmt: TextFormat) -> None:
     rejects = engine.sql(
-        "SELECT line, line_byte_position, error_type, csv_line, error_message FROM reject_errors "
-        "ORDER BY line"
+        "SELECT s.file_path, e.line, e.line_byte_position, e.error_type, e.csv_line, "
+        "e.error_message FROM reject_errors e JOIN reject_scans s USING (scan_id, file_id) "
+        "ORDER BY e.line"
     ).fetchall()
     # Lines of nothing but blanks are not data; DuckDB skips empty lines itself.
-    real = [r for r in rejects if (r[3] or "").strip(NA_TRIM)]
+    real = [r for r in rejects if (r[4] or "").strip(NA_TRIM)]
     if not real:
         return
-    offsets = [int(r[1]) for r in real if r[1] is not None]
-    at = line_numbers(target, compressed, offsets)
-    by_line: dict[int, tuple[Any, ...]] = {}
+    by_target = {str(f.target): f for f in files}
+    per_file: dict[str, list[tuple[Any, ...]]] = {}
     for r in real:
+        per_file.setdefault(str(r[0]), []).append(r[1:])
+    order = [str(f.target) for f in files]
+    first_target = min(per_file, key=lambda t: order.index(t) if t in order else len(order))
+    file = by_target.get(first_target, files[0])
+    mine = per_file[first_target]
+    offsets = [int(r[1]) for r in mine if r[1] is not None]
+    at = line_numbers(file.target, file.compressed, offsets)
+    by_line: dict[int, tuple[Any, ...]] = {}
+    for r in mine:
         line = at[int(r[1])] if r[1] is not None else int(r[0])
         by_line.setdefault(line, r)
     lines = sorted(by_line)
@@ -234,18 +250,19 @@ def _report_rejects(
     )
     content = str(first[3]).strip(NA_TRIM)
     content = content if len(content) <= 60 else content[:57] + "..."
+    others = len(per_file) - 1
+    more = f" {others} other file(s) have malformed lines too." if others else ""
+    n_columns = len(file.names)
     raise InputError(
-        f"File '{path}' has {len(lines):,} malformed line(s) (line{'s' if len(lines) > 1 else ''} "
-        f"{shown}): line {lines[0]} {_describe_reject(first[2], first[4], len(fmt.header))} "
-        f"({content!r}). Every line needs {len(fmt.header)} {fmt.delimiter_label}-separated "
-        "fields; fix or remove those lines (a value that holds the delimiter or a line break must "
-        "be in double quotes)."
+        f"File '{file.path}' has {len(lines):,} malformed line(s) "
+        f"(line{'s' if len(lines) > 1 else ''} {shown}): line {lines[0]} "
+        f"{_describe_reject(first[2], first[4], n_columns)} ({content!r}). Every line needs "
+        f"{n_columns} {fmt.delimiter_label}-separated fields; fix or remove those lines (a value "
+        f"that holds the delimiter or a line break must be in double quotes).{more}"
     )
 
 
 def _one_column_error(path: Path, fmt: TextFormat) -> InputError:
-    import csv
-
     lines = [ln for ln in sample_lines(path, fmt.compressed, fmt.encoding)[:20] if ln.strip()]
     best = 1
     for delim in (",", "\t", ";", "|"):
@@ -267,7 +284,112 @@ def _one_column_error(path: Path, fmt: TextFormat) -> InputError:
     )
 
 
-def _read_text(engine: DuckDBEngine, path: Path, info: SourceInfo) -> None:
+def _utf8_target(engine: DuckDBEngine, path: Path, fmt: TextFormat, index: int) -> Path:
+    """The file itself when DuckDB can read it, else a UTF-8 copy in the engine's folder."""
+    if fmt.encoding in ("utf-8", "utf-8-sig"):
+        return path
+    target = Path(engine.tmpdir) / f"source-utf8-{index}.csv"
+    try:
+        transcode_to_utf8(path, fmt, target)
+    except (OSError, EOFError, UnicodeDecodeError, zlib.error) as exc:
+        raise InputError(
+            f"File '{path}' could not be read as {fmt.encoding_label} text ({exc}). "
+            "Export it again, as UTF-8 if you can."
+        ) from None
+    return target
+
+
+def _next_file(
+    engine: DuckDBEngine, path: Path, first: Path, fmt: TextFormat, index: int
+) -> _TextFile:
+    """A further file of a folder or pattern, read with the options sniffed on the first."""
+    same = (
+        f"Every file of a folder or pattern is read like the first one, '{first}' "
+        f"({fmt.encoding_label}, {fmt.delimiter_label}-separated, with a header line)"
+    )
+    if path.stat().st_size == 0:
+        raise InputError(
+            f"File '{path}' is empty (0 bytes): no header and no data rows. Remove it from the "
+            "folder, or export the table again with its header and rows."
+        )
+    with open(path, "rb") as fh:
+        compressed = fh.read(2).startswith(b"\x1f\x8b")
+    if compressed != fmt.compressed:
+        state = "is" if compressed else "is not"
+        raise InputError(
+            f"File '{path}' {state} gzip-compressed and '{first}' {'is not' if compressed else 'is'}"
+            ". Compress all the files of the folder alike (or none), then try again."
+        )
+    try:
+        lines = [ln for ln in sample_lines(path, compressed, fmt.encoding) if ln.strip()]
+    except (UnicodeDecodeError, OSError, EOFError, zlib.error) as exc:
+        raise InputError(
+            f"File '{path}' could not be read as {fmt.encoding_label} text ({exc}). {same}: "
+            "export the files alike."
+        ) from None
+    if not lines:
+        raise InputError(
+            f"File '{path}' is empty: no header and no data rows (only blank lines). Remove it "
+            "from the folder, or export the table again with its header and rows."
+        )
+    header = [h.strip() for h in next(csv.reader(lines, delimiter=fmt.delimiter))]
+    if header and header[0].startswith("\ufeff"):
+        header[0] = header[0].lstrip("\ufeff").strip()
+    names = _check_names(header, f"File '{path}'")
+    if len(names) == 1:
+        raise InputError(
+            f"File '{path}' has only 1 column ({header[0][:60]!r}) when split at the "
+            f"{fmt.delimiter_label}. {same}: export the files alike."
+        )
+    target = _utf8_target(engine, path, fmt, index)
+    return _TextFile(path, target, compressed and target == path, names)
+
+
+def _union_names(files: list[_TextFile], info: SourceInfo) -> list[str]:
+    """Columns of files whose headers differ, read by name; notes what each file lacks."""
+    for f in files:
+        blank = [i + 1 for i, c in enumerate(f.names) if c == _blank_name(i + 1)]
+        if blank:
+            raise InputError(
+                f"File '{f.path}' has a column without a name (column {blank[0]} of "
+                f"{len(f.names)}), and the files' headers differ, so columns are matched by "
+                "name. Give every column a header name."
+            )
+    names: list[str] = []
+    seen: set[str] = set()
+    for f in files:
+        for c in f.names:
+            if c.lower() not in seen:
+                seen.add(c.lower())
+                names.append(c)
+    lacking: Counter[str] = Counter()
+    example: dict[str, Path] = {}
+    for f in files:
+        have = {c.lower() for c in f.names}
+        for c in names:
+            if c.lower() not in have:
+                lacking[c] += 1
+                example.setdefault(c, f.path)
+    if lacking:
+        parts = [
+            f"'{c}' is missing from {n} file(s) (e.g. {example[c].name})"
+            for c, n in lacking.most_common(3)
+        ]
+        info.notes.append(
+            "the files' headers differ; columns were matched by name, and a column a file lacks "
+            "is empty for its rows: " + "; ".join(parts)
+        )
+    elif files:
+        info.notes.append("the files' columns come in different orders; matched by name")
+    return names
+
+
+def _read_text(
+    engine: DuckDBEngine, paths: list[Path], info: SourceInfo, where_all: str | None = None
+) -> None:
+    """Read one delimited file, or several (``where_all`` names them) with the options sniffed
+    on the first."""
+    path = paths[0]
     fmt = sniff_text(path)
     info.encoding = fmt.encoding_label
     info.delimiter = fmt.delimiter_label
@@ -275,37 +397,54 @@ def _read_text(engine: DuckDBEngine, path: Path, info: SourceInfo) -> None:
     names = _check_names(fmt.header, where)
     if len(names) == 1:
         raise _one_column_error(path, fmt)
-    target = path
-    if fmt.encoding not in ("utf-8", "utf-8-sig"):
-        target = Path(engine.tmpdir) / "source-utf8.csv"
-        try:
-            transcode_to_utf8(path, fmt, target)
-        except (OSError, EOFError, UnicodeDecodeError) as exc:
-            raise InputError(
-                f"File '{path}' could not be read as {fmt.encoding_label} text ({exc}). "
-                "Export it again, as UTF-8 if you can."
-            ) from None
-    compressed = fmt.compressed and target == path
-    columns = "{" + ", ".join(f"{sql_literal(c)}: 'VARCHAR'" for c in names) + "}"
+    target = _utf8_target(engine, path, fmt, 0)
+    files = [_TextFile(path, target, fmt.compressed and target == path, names)]
+    files += [_next_file(engine, p, path, fmt, i) for i, p in enumerate(paths[1:], start=1)]
     nulls = "[" + ", ".join(sql_literal(v) for v in NA_VALUES) + "]"
-    query = (
-        f"SELECT * FROM read_csv({sql_literal(str(target))}, columns={columns}, header=true, "
-        f"delim={sql_literal(fmt.delimiter)}, quote='\"', escape='\"', auto_detect=false, "
-        f"nullstr={nulls}, compression={sql_literal('gzip' if compressed else 'none')}, "
-        "store_rejects=true, ignore_errors=true, max_line_size=10000000)"
+    if len(files) == 1:
+        targets = sql_literal(str(target))
+    else:
+        targets = "[" + ", ".join(sql_literal(str(f.target)) for f in files) + "]"
+    # Every target has the same compression: checked in _next_file, and UTF-8 copies are plain.
+    options = (
+        f"header=true, delim={sql_literal(fmt.delimiter)}, quote='\"', escape='\"', "
+        f"nullstr={nulls}, compression={sql_literal('gzip' if files[0].compressed else 'none')}, "
+        "store_rejects=true, ignore_errors=true, max_line_size=10000000"
     )
+    if all(f.names == names for f in files):
+        columns = "{" + ", ".join(f"{sql_literal(c)}: 'VARCHAR'" for c in names) + "}"
+        query = (
+            f"SELECT * FROM read_csv({targets}, columns={columns}, auto_detect=false, {options})"
+        )
+        order = ""
+    else:
+        # Headers differ: each file is read with its own header, and the files are stacked
+        # by column name, in file order (DuckDB's union_by_name cannot report bad lines).
+        names = _union_names(files, info)
+        scans = []
+        for i, f in enumerate(files):
+            columns = "{" + ", ".join(f"{sql_literal(c)}: 'VARCHAR'" for c in f.names) + "}"
+            scans.append(
+                f"SELECT {i} AS _file, row_number() OVER () AS _line, * FROM read_csv("
+                f"{sql_literal(str(f.target))}, columns={columns}, auto_detect=false, "
+                f"{options})"
+            )
+        query = " UNION ALL BY NAME ".join(f"({q})" for q in scans)
+        order = "ORDER BY _file, _line"
     selects = ", ".join(_na_select(c) for c in names)
     try:
         engine.sql(
-            f"CREATE TABLE raw AS SELECT row_number() OVER () AS _row, {selects} FROM ({query})"
+            f"CREATE TABLE raw AS SELECT row_number() OVER ({order}) AS _row, {selects} "
+            f"FROM ({query})" + (" ORDER BY _row" if order else "")
         )
     except duckdb.Error as exc:
         first = str(exc).splitlines()[0]
+        what = where_all or f"File '{path}'"
         raise InputError(
-            f"File '{path}' could not be read as {fmt.delimiter_label}-separated text: {first}. "
+            f"{what} could not be read as {fmt.delimiter_label}-separated text: {first}. "
             "Check that it is a CSV export of a table."
         ) from None
-    _report_rejects(engine, path, target, fmt, compressed)
+    _report_rejects(engine, files, fmt)
     _drop_unnamed(engine, names, where, info)
 
 
@@ -579,16 +718,55 @@ def _read_frame(engine: DuckDBEngine, source: pd.DataFrame, info: SourceInfo) ->
     _drop_unnamed(engine, names, where, info)
 
 
-def _read_parquet(engine: DuckDBEngine, path: Path, info: SourceInfo) -> None:
-    where = f"File '{path}'"
-    relation = f"read_parquet({sql_literal(str(path))})"
+def _parquet_columns_note(engine: DuckDBEngine, targets: str, paths: list[Path]) -> str | None:
+    """Say which columns some of the files lack (they are empty for those files' rows)."""
+    rows = engine.sql(
+        f"SELECT file_name, name FROM parquet_schema({targets}) WHERE num_children IS NULL"
+    ).fetchall()
+    columns: dict[str, set[str]] = {}
+    for file_name, name in rows:
+        columns.setdefault(str(file_name), set()).add(str(name))
+    every = set().union(*columns.values()) if columns else set()
+    lacking: Counter[str] = Counter()
+    example: dict[str, str] = {}
+    for file_name in [str(p) for p in paths]:
+        for name in sorted(every - columns.get(file_name, every)):
+            lacking[name] += 1
+            example.setdefault(name, Path(file_name).name)
+    if not lacking:
+        return None
+    parts = [
+        f"'{c}' is missing from {n} file(s) (e.g. {example[c]})" for c, n in lacking.most_common(3)
+    ]
+    return (
+        "the files' columns differ; columns were matched by name, and a column a file lacks is "
+        "empty for its rows: " + "; ".join(parts)
+    )
+
+
+def _read_parquet(
+    engine: DuckDBEngine, paths: list[Path], info: SourceInfo, where_all: str | None = None
+) -> None:
+    """Read one Parquet file, or several (``where_all`` names them) matched by column name."""
+    where = where_all or f"File '{paths[0]}'"
+    if len(paths) == 1:
+        relation = f"read_parquet({sql_literal(str(paths[0]))})"
+    else:
+        targets = "[" + ", ".join(sql_literal(str(p)) for p in paths) + "]"
+        relation = f"read_parquet({targets}, union_by_name=true)"
+    invalid = (
+        "is not a valid Parquet file" if len(paths) == 1 else "could not be read as Parquet files"
+    )
     try:
         described = engine.sql(f"DESCRIBE SELECT * FROM {relation}").fetchall()
+        if len(paths) > 1:
+            note = _parquet_columns_note(engine, targets, paths)
+            if note:
+                info.notes.append(note)
     except duckdb.Error as exc:
         first = str(exc).splitlines()[0]
         raise InputError(
-            f"File '{path}' is not a valid Parquet file ({first}). Export it again, or save the "
-            "table as .csv."
+            f"{where} {invalid} ({first}). Export it again, or save the table as .csv."
         ) from None
     names = [str(r[0]) for r in described]
     if _check_names(names, where) != names:
@@ -603,44 +781,105 @@ def _read_parquet(engine: DuckDBEngine, path: Path, info: SourceInfo) -> None:
     except duckdb.Error as exc:
         first = str(exc).splitlines()[0]
         raise InputError(
-            f"File '{path}' is not a valid Parquet file ({first}). Export it again, or save the "
-            "table as .csv."
+            f"{where} {invalid} ({first}). Export it again, or save the table as .csv."
         ) from None
 
 
 # ---------------------------------------------------------------- entry point
 
 
-def _format_of(path: Path) -> str:
-    suffixes = [s.lower() for s in path.suffixes]
-    if suffixes[-1:] == [".gz"] and len(suffixes) > 1:
-        return suffixes[-2]
-    return suffixes[-1] if suffixes else ""
+def files_sha256(paths: list[Path], base: Path | None) -> str:
+    """One digest for several files: SHA-256 of the lines ``<sha256>  <name>`` in read order
+    (like ``sha256sum``'s output), so renaming, adding or changing any file changes it."""
+    digest = hashlib.sha256()
+    for p in paths:
+        name = p.name
+        if base is not None and p.is_relative_to(base):
+            name = p.relative_to(base).as_posix()
+        digest.update(f"{file_sha256(p)}  {name}\n".encode())
+    return digest.hexdigest()
+
+
+def _read_file(engine: DuckDBEngine, path: Path, info: SourceInfo, sheet: str | None) -> None:
+    suffix = suffix_of(path)
+    if suffix in UNSUPPORTED:
+        raise InputError(f"File '{path}': {UNSUPPORTED[suffix]}.")
+    if suffix not in TEXT_SUFFIXES | EXCEL_SUFFIXES | PARQUET_SUFFIXES | {""}:
+        raise InputError(
+            f"File '{path}' has an unsupported extension '{suffix}'. "
+            "custseg reads .csv, .tsv, .txt (optionally .gz), .xlsx and .parquet."
+        )
+    if sheet is not None and suffix not in EXCEL_SUFFIXES:
+        raise InputError(
+            f"--sheet applies to Excel workbooks only, and '{path}' is not one. Leave out --sheet."
+        )
+    if path.stat().st_size == 0:
+        raise InputError(
+            f"File '{path}' is empty (0 bytes): no header and no data rows. Export the "
+            "table again with its header and rows."
+        )
+    info.sha256 = file_sha256(path)
+    if suffix in EXCEL_SUFFIXES:
+        info.format = "excel"
+        _read_excel(engine, path, info, sheet)
+    elif suffix in PARQUET_SUFFIXES:
+        info.format = "parquet"
+        _read_parquet(engine, [path], info)
+    else:
+        info.format = "csv"
+        _read_text(engine, [path], info)
+
+
+def _read_files(
+    engine: DuckDBEngine, files: InputFiles, info: SourceInfo, sheet: str | None
+) -> None:
+    """Several files of one format (CSV or Parquet) as one table, rows numbered in file order."""
+    if sheet is not None:
+        raise InputError(
+            f"--sheet applies to Excel workbooks only, and {files.where} holds "
+            f"{files.format} files. Leave out --sheet."
+        )
+    paths = list(files.paths)
+    base = Path(files.given) if files.kind == "folder" else None
+    info.sha256 = files_sha256(paths, base)
+    info.notes.append(
+        f"read {len(paths):,} {files.format} files in name order ({paths[0].name}, ..., "
+        f"{paths[-1].name}); rows are numbered across them"
+    )
+    if files.format == "parquet":
+        info.format = "parquet"
+        _read_parquet(engine, paths, info, files.where)
+    else:
+        info.format = "csv"
+        _read_text(engine, paths, info, files.where)
 
 
 def load_source(
     engine: DuckDBEngine, source: str | Path | pd.DataFrame, *, sheet: str | None = None
 ) -> SourceInfo:
-    """Read a file or DataFrame into the engine's ``raw`` table.
+    """Read a file, a folder or glob of files, or a DataFrame into the engine's ``raw`` table.
 
     Parameters
     ----------
     engine : DuckDBEngine
         The job's engine; receives the ``raw`` table.
     source : str, Path or pandas.DataFrame
-        A .csv/.tsv/.txt (optionally gzip-compressed), .xlsx, or .parquet file, or a DataFrame.
+        A .csv/.tsv/.txt (optionally gzip-compressed), .xlsx, or .parquet file; a folder or a
+        glob pattern (``data/*.parquet``) of CSV or Parquet files of one format, read as one
+        table (see :func:`custseg.io.sources.resolve_files`); or a DataFrame.
     sheet : str, optional
         Excel sheet to read; the first sheet by default.
 
     Returns
     -------
     SourceInfo
-        Format, encoding, delimiter, row count, columns, notes and the file's sha256.
+        Format, encoding, delimiter, row count, columns, notes, number of files and sha256.
 
     Raises
     ------
     InputError
-        If the file is missing, empty, malformed or of an unsupported format.
+        If the file is missing, empty, malformed or of an unsupported format, or the files of
+        a folder or pattern are none or of several formats.
 
     Examples
     --------
@@ -655,57 +894,35 @@ def load_source(
             raise InputError("--sheet applies to Excel workbooks only; a DataFrame has no sheets.")
         info = SourceInfo(name="DataFrame", format="dataframe", n_rows=0, columns=[])
         _read_frame(engine, source, info)
+        where = "The DataFrame"
     else:
-        path = Path(source)
-        if not path.exists():
-            raise InputError(f"File '{path}' does not exist. Check the path and try again.")
-        if path.is_dir():
-            raise InputError(
-                f"'{path}' is a folder, not a file. Pass a .csv, .xlsx or .parquet file."
-            )
-        suffix = _format_of(path)
-        info = SourceInfo(name=path.name, format="", n_rows=0, columns=[], path=str(path))
-        if suffix in UNSUPPORTED:
-            raise InputError(f"File '{path}': {UNSUPPORTED[suffix]}.")
-        if suffix not in TEXT_SUFFIXES | EXCEL_SUFFIXES | PARQUET_SUFFIXES | {""}:
-            raise InputError(
-                f"File '{path}' has an unsupported extension '{suffix}'. "
-                "custseg reads .csv, .tsv, .txt (optionally .gz), .xlsx and .parquet."
-            )
-        if sheet is not None and suffix not in EXCEL_SUFFIXES:
-            raise InputError(
-                f"--sheet applies to Excel workbooks only, and '{path}' is not one. Leave out "
-                "--sheet."
-            )
+        files = resolve_files(source)
+        path = files.paths[0]
+        if files.kind == "file":
+            info = SourceInfo(name=path.name, format="", n_rows=0, columns=[], path=str(path))
+            where = f"File '{path}'"
+        else:
+            name = Path(files.given).name or files.given
+            info = SourceInfo(name=name, format="", n_rows=0, columns=[], path=files.given)
+            where = files.where
+        info.n_files = len(files.paths)
+        info.notes.extend(files.notes)
         try:
-            if path.stat().st_size == 0:
-                raise InputError(
-                    f"File '{path}' is empty (0 bytes): no header and no data rows. Export the "
-                    "table again with its header and rows."
-                )
-            info.sha256 = file_sha256(path)
-            if suffix in EXCEL_SUFFIXES:
-                info.format = "excel"
-                _read_excel(engine, path, info, sheet)
-            elif suffix in PARQUET_SUFFIXES:
-                info.format = "parquet"
-                _read_parquet(engine, path, info)
+            if files.kind == "file":
+                _read_file(engine, path, info, sheet)
             else:
-                info.format = "csv"
-                _read_text(engine, path, info)
+                _read_files(engine, files, info, sheet)
         except OSError as exc:
+            failed = exc.filename or path
             raise InputError(
-                f"File '{path}' could not be read ({exc.strerror or exc}). Check that it exists "
+                f"File '{failed}' could not be read ({exc.strerror or exc}). Check that it exists "
                 "and that you may read it."
             ) from None
     info.columns = [name for name, _ in engine.columns("raw") if name != "_row"]
     info.n_rows = int(engine.scalar("SELECT count(*) FROM raw"))
     if info.n_rows == 0:
-        where = (
-            f"Sheet '{info.sheet}' of '{info.path}'"
-            if info.sheet
-            else (f"File '{info.path}'" if info.path else "The DataFrame")
-        )
+        if info.sheet:
+            where = f"Sheet '{info.sheet}' of '{info.path}'"
         raise InputError(
             f"{where} has a header but no data rows. Export the table again with its rows."
         )
