@@ -1,11 +1,14 @@
 """Large inputs (issue 13): a folder or glob of files read as one table, DuckDB's memory limit
-and spilling."""
+and spilling, and DataFrames registered without a per-cell loop."""
 
 from __future__ import annotations
 
+import datetime as dt
+import decimal
 import hashlib
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import TINY_LINES
@@ -20,6 +23,7 @@ from custseg.engines.duckdb import (
 )
 from custseg.errors import InputError
 from custseg.io import load_source
+from custseg.io.readers import _is_missing, _text_values
 from custseg.io.sources import resolve_files
 
 HEADER, *LINES = TINY_LINES.strip().splitlines()
@@ -234,3 +238,38 @@ def test_cli_rejects_a_bad_memory_limit(run_cli, tiny_lines, tmp_path):
         "memory), got 'lots'.\n"
     )
     assert not (tmp_path / "o").exists()
+
+
+# ---------------------------------------------------------------- DataFrames
+
+
+ODD_VALUES = [
+    "a", " NA ", None, np.nan, "", "  ", "-", "a", "null\n", "#N/A", "n/a", "None", 1, 1.0, True,
+    "1", pd.NA, pd.NaT, dt.date(2020, 1, 2), decimal.Decimal("NaN"), decimal.Decimal("1.50"),
+    [1, 2], (3,), b"x", np.float64(2.5), np.int64(3), np.str_("NA"), np.str_("y"), float("inf"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        pd.Series(ODD_VALUES, dtype=object),
+        pd.Series(["a", None, " NA", "b", "a"], dtype="str"),
+        pd.Series(["a", None, "null", "b"], dtype="string"),
+        pd.Series([None, np.nan], dtype=object),
+        pd.Series([], dtype=object),
+    ],
+    ids=["mixed objects", "str", "string", "all missing", "empty"],
+)
+def test_text_values_match_the_per_cell_rule(column):
+    expected = [None if _is_missing(v) else str(v) for v in column]
+    got = [None if _is_missing(v) else v for v in _text_values(column)]
+    assert got == expected
+    assert all(type(v) is str for v in got if v is not None)
+
+
+def test_dataframe_text_columns_in_raw(tmp_path):
+    frame = pd.DataFrame({"id": ["007", " NA ", None, "x"], "v": [1, None, 3, 4], "e": [None] * 4})
+    rows, _ = raw_rows(frame.astype({"id": object}))
+    assert rows == [(1, "007", 1.0, None), (2, None, None, None), (3, None, 3.0, None),
+                    (4, "x", 4.0, None)]  # fmt: skip

@@ -685,6 +685,40 @@ def _is_missing(v: Any) -> bool:
         return False
 
 
+def _text_values(column: pd.Series) -> pd.Series | np.ndarray:
+    """A text column with ``str(v)`` for each value and missing values where
+    :func:`_is_missing` says so.
+
+    Vectorised. A pandas string column keeps its dtype (DuckDB reads it faster than Python
+    objects); its spellings of :data:`NA_VALUES` are masked in one pass. An object column
+    becomes an object array: missing values are found by ``pandas.isna`` on the whole column,
+    and the text values are factorized so that each distinct spelling is trimmed and compared
+    with :data:`NA_VALUES` once (a column of invoice numbers or countries has few). Only values
+    that are neither text nor missing (numbers, dates, lists) go through ``str()`` one by one.
+    """
+    if isinstance(column.dtype, pd.StringDtype):
+        spelled = column.str.strip(NA_TRIM).isin(NA_VALUES)
+        return column.mask(spelled.to_numpy(dtype=bool, na_value=False))
+    values = column.to_numpy(dtype=object)
+    n = len(values)
+    out = np.full(n, None, dtype=object)
+    missing = np.asarray(pd.isna(values), dtype=bool)
+    if pd.api.types.infer_dtype(values, skipna=True) == "string":
+        is_text = ~missing
+    else:
+        is_text = np.fromiter((isinstance(v, str) for v in values), dtype=bool, count=n)
+        other = ~is_text & ~missing
+        if other.any():
+            out[other] = [str(v) for v in values[other]]
+    if is_text.any():
+        codes, uniques = pd.factorize(values[is_text])
+        spelled_na = pd.Series(uniques, dtype=object).str.strip(NA_TRIM).isin(NA_VALUES)
+        texts = np.array([str(v) for v in uniques] + [None], dtype=object)
+        texts[:-1][spelled_na.to_numpy()] = None
+        out[is_text] = texts[codes]  # code -1 (none here) would take the final None
+    return out
+
+
 def _register_frame(engine: DuckDBEngine, frame: pd.DataFrame) -> None:
     """Create ``raw`` from a frame; text columns become str (NA spellings missing).
 
@@ -697,7 +731,12 @@ def _register_frame(engine: DuckDBEngine, frame: pd.DataFrame) -> None:
     for col in frame.columns:
         dtype = frame[col].dtype
         if pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype):
-            frame[col] = frame[col].map(lambda v: None if _is_missing(v) else str(v)).astype(object)
+            values = _text_values(frame[col])
+            frame[col] = (
+                values
+                if isinstance(values, pd.Series)
+                else pd.Series(values, index=frame.index, dtype=object)
+            )
     engine.con.register("source_frame", frame)
     try:
         engine.sql("CREATE TABLE raw AS SELECT * FROM source_frame ORDER BY _row")
