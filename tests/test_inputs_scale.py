@@ -273,3 +273,8 @@ def test_dataframe_text_columns_in_raw(tmp_path):
     rows, _ = raw_rows(frame.astype({"id": object}))
     assert rows == [(1, "007", 1.0, None), (2, None, None, None), (3, None, 3.0, None),
                     (4, "x", 4.0, None)]  # fmt: skip
+
+
+def test_python_api_takes_a_memory_limit(tiny_lines):
+    with pytest.raises(InputError, match="lots"):
+        custseg.segment(tiny_lines, memory_limit="lots", new_customers=False)

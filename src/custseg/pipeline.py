@@ -328,6 +328,7 @@ def segment(
     non_product_codes: list[str] | None = None,
     new_customers: bool = True,
     progress: Progress | None = None,
+    memory_limit: str | int | None = None,
 ) -> Any:
     """Segment the customers in a file or DataFrame.
 
@@ -365,6 +366,9 @@ def segment(
         to ``segments``. About 4 s on 4,000 customers.
     progress : callable, optional
         Called with a label at the start of each stage.
+    memory_limit : str or int, optional
+        Memory DuckDB may use before it spills to a temporary folder: ``"4GB"``, ``"60%"``
+        of physical memory, or bytes; half of physical memory by default.
 
     Returns
     -------
@@ -406,7 +410,7 @@ def segment(
         )
     timer = _Timer(progress)
     total_start = time.perf_counter()
-    with DuckDBEngine() as engine:
+    with DuckDBEngine(memory_limit=memory_limit) as engine:
         prep = _prepare(
             engine,
             source,
