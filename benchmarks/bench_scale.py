@@ -21,7 +21,9 @@ present in both.
 
 Peak RSS is measured two ways: "tree" is the sum of the RSS of the job's process and all its
 descendants, sampled from ``/proc`` every 0.2 s (a short peak between samples is missed);
-"largest" is ``ru_maxrss`` from ``wait4``: the largest single process of the tree (exact).
+"largest" is the larger of ``ru_maxrss`` from ``wait4`` (the largest single process of the
+tree that was reaped, exact) and the largest single process in the samples. The tree sum counts
+pages shared between processes (joblib workers) once per process, so it can overstate.
 Every job has a ``--timeout`` (its whole process group is killed and the table says
 "over N s"). ``--profile 5M,20M`` runs the first custseg job at those sizes under ``py-spy
 record --nonblocking`` at 20 samples/s (little overhead; the raw stacks are kept in ``CACHE/profiles/``) and
@@ -110,8 +112,8 @@ class Run:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _tree_rss_mb(root: int) -> float:
-    """Sum of the RSS of ``root`` and its descendants, from /proc."""
+def _tree_rss_mb(root: int) -> tuple[float, float]:
+    """Sum and largest of the RSS of ``root`` and its descendants (MB), from /proc."""
     parent: dict[int, int] = {}
     rss: dict[int, int] = {}
     page = os.sysconf("SC_PAGE_SIZE")
@@ -131,12 +133,13 @@ def _tree_rss_mb(root: int) -> float:
     children = collections.defaultdict(list)
     for pid, ppid in parent.items():
         children[ppid].append(pid)
-    total, todo = 0, [root]
+    total, largest, todo = 0, 0, [root]
     while todo:
         pid = todo.pop()
         total += rss.get(pid, 0)
+        largest = max(largest, rss.get(pid, 0))
         todo.extend(children.get(pid, ()))
-    return total / 2**20
+    return total / 2**20, largest / 2**20
 
 
 def run_job(cmd: list[str], timeout: float, *, stop_signal: int = signal.SIGKILL) -> Run:
@@ -148,12 +151,13 @@ def run_job(cmd: list[str], timeout: float, *, stop_signal: int = signal.SIGKILL
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, start_new_session=True)
-        peak, timed_out, status, usage = 0.0, False, 0, None
+        peak, largest, timed_out, status, usage = 0.0, 0.0, False, 0, None
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
-            peak = max(peak, _tree_rss_mb(proc.pid))
+            tree, one = _tree_rss_mb(proc.pid)
+            peak, largest = max(peak, tree), max(largest, one)
             if time.perf_counter() - started > timeout and not timed_out:
                 timed_out = True
                 with contextlib.suppress(ProcessLookupError):
@@ -181,7 +185,8 @@ def run_job(cmd: list[str], timeout: float, *, stop_signal: int = signal.SIGKILL
             timed_out=timed_out,
             returncode=proc.returncode,
             peak_tree_mb=peak,
-            largest_mb=(usage.ru_maxrss / 1024) if usage else 0.0,
+            # ru_maxrss misses a grandchild that was killed, not reaped (a timeout under py-spy)
+            largest_mb=max(largest, (usage.ru_maxrss / 1024) if usage else 0.0),
             stdout=out.read(),
             stderr=err.read(),
         )
