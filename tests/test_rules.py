@@ -186,6 +186,24 @@ def test_same_input_and_seed_give_identical_rules(monkeypatch: pytest.MonkeyPatc
         assert rule["precision"] == (mask & (labels == segment)).sum() / mask.sum()
 
 
+def test_text_category_and_object_columns_give_the_same_rules(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    df, labels = deterministic_table(300)
+    df.loc[[5, 50], "city"] = None
+    monkeypatch.setattr(rules_module, "MAX_TREE_CUSTOMERS", 200)
+    cities = ["Paris", "Rome", "Lima", "Oslo"]  # Oslo: a category no customer holds
+    tables = [
+        df.assign(city=df["city"].astype(object)),
+        df.assign(city=df["city"].astype("str")),
+        df.assign(city=pd.Categorical(df["city"], categories=cities)),
+    ]
+    found = [segment_rules(t, labels, ["revenue"], ["city"], seed=1) for t in tables]
+    assert found[0] == found[1] == found[2]
+    assert any("city" in r["rule"] for r in found[0].values())
+    assert not any("Oslo" in r["rule"] for r in found[0].values())
+
+
 def test_rule_mask_semantics() -> None:
     df = pd.DataFrame({"age": [25, 35, 45, None], "city": ["Paris", "Rome", "Paris", None]})
     between = [{"feature": "age", "op": "between", "value": [35, 45]}]

@@ -59,18 +59,27 @@ def distinguishing_features(
     exceeds its share overall (lift, reported as the difference in shares).
     """
     result: dict[int, list[dict[str, Any]]] = {}
+    # Everything that does not depend on the segment is computed once per column.
     transformed: dict[str, np.ndarray] = {}
+    original: dict[str, np.ndarray] = {}
+    overall_median: dict[str, float] = {}
+    spread: dict[str, float] = {}
     for col in numeric:
-        values = features[col].astype(float).to_numpy()
+        values = features[col].to_numpy(dtype=float)
+        original[col] = values
+        overall_median[col] = float(np.nanmedian(values))
         finite = values[np.isfinite(values)]
         if len(finite) and finite.min() >= 0 and float(np.asarray(pd.Series(finite).skew())) > 1:
             values = np.log1p(values)
         transformed[col] = values
+        spread[col] = float(np.nanstd(values))
+    levels_of = {col: features[col].astype(object) for col in categorical}
+    overall_of = {col: levels.value_counts(normalize=True) for col, levels in levels_of.items()}
     for seg in sorted(np.unique(labels)):
         inside = labels == seg
         items: list[dict[str, Any]] = []
         for col, values in transformed.items():
-            sd = np.nanstd(values)
+            sd = spread[col]
             if sd == 0 or inside.all():
                 continue
             effect = (np.nanmean(values[inside]) - np.nanmean(values[~inside])) / sd
@@ -79,15 +88,12 @@ def distinguishing_features(
                     "feature": col,
                     "kind": "numeric",
                     "effect": float(effect),
-                    "segment_median": float(
-                        np.nanmedian(features[col].to_numpy(dtype=float)[inside])
-                    ),
-                    "overall_median": float(np.nanmedian(features[col].to_numpy(dtype=float))),
+                    "segment_median": float(np.nanmedian(original[col][inside])),
+                    "overall_median": overall_median[col],
                 }
             )
         for col in categorical:
-            levels = features[col].astype(object)
-            overall = levels.value_counts(normalize=True)
+            levels, overall = levels_of[col], overall_of[col]
             within = levels[inside].value_counts(normalize=True)
             if within.empty:
                 continue

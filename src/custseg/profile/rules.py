@@ -139,7 +139,10 @@ class _Evaluator:
 
     def _codes_of(self, feature: str) -> tuple[np.ndarray, dict[Any, int]]:
         if feature not in self._codes:
-            codes, uniques = pd.factorize(self._column(feature).astype(object))
+            column = self._column(feature)
+            if not isinstance(column.dtype, pd.StringDtype):
+                column = column.astype(object)
+            codes, uniques = pd.factorize(column)
             self._codes[feature] = (
                 np.asarray(codes),
                 {_plain(u): i for i, u in enumerate(uniques)},
@@ -266,8 +269,11 @@ def _check_inputs(
     return labels.astype(np.int64)
 
 
-def _encode(features: pd.DataFrame, numeric: list[str], categorical: list[str]) -> _Encoded:
-    """Median-imputed numbers and one-hot top levels, as the tree's input."""
+def _encode(
+    features: pd.DataFrame, numeric: list[str], categorical: list[str], rows: np.ndarray
+) -> _Encoded:
+    """Median-imputed numbers and one-hot top levels, as the tree's input, for ``rows`` (the
+    customers the trees are fitted on); medians, ranges and levels are those of every row."""
     n = len(features)
     blocks: list[np.ndarray] = []
     columns: list[tuple[str, Any]] = []
@@ -286,16 +292,21 @@ def _encode(features: pd.DataFrame, numeric: list[str], categorical: list[str]) 
             low=float(finite.min()),
             high=float(finite.max()),
         )
-        blocks.append(np.where(np.isfinite(x), x, np.median(finite)))
+        fit = x[rows]
+        blocks.append(np.where(np.isfinite(fit), fit, np.median(finite)))
         columns.append((col, None))
     levels: dict[str, list[Any]] = {}
     has_missing: dict[str, bool] = {}
     for col in categorical:
-        values = features[col].astype(object)
-        counts = values.value_counts(dropna=True)
+        column = features[col]
+        # Text columns are counted as they are (Arrow strings count fast); other dtypes as
+        # Python objects, so that a categorical's unused categories are not levels.
+        text = isinstance(column.dtype, pd.StringDtype)
+        counts = (column if text else column.astype(object)).value_counts(dropna=True)
         ranked = sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))
         levels[col] = [_plain(level) for level, _ in ranked]
-        has_missing[col] = bool(values.isna().any())
+        has_missing[col] = bool(column.isna().any())
+        values = column.iloc[rows].astype(object)
         top = [
             level for level, count in ranked[:MAX_CATEGORY_LEVELS] if count >= MIN_LEAF_SHARE * n
         ]
@@ -304,7 +315,7 @@ def _encode(features: pd.DataFrame, numeric: list[str], categorical: list[str]) 
         for level in top:
             blocks.append((values == level).to_numpy(dtype=np.float64))
             columns.append((col, _plain(level)))
-    X = np.column_stack(blocks) if blocks else np.empty((n, 0))
+    X = np.column_stack(blocks) if blocks else np.empty((len(rows), 0))
     return _Encoded(X=X, columns=columns, numeric=info, levels=levels, has_missing=has_missing)
 
 
@@ -504,13 +515,15 @@ def segment_rules(
     """
     labels = _check_inputs(features, labels, numeric, categorical, max_conditions)
     n = len(features)
-    encoded = _encode(features, list(dict.fromkeys(numeric)), list(dict.fromkeys(categorical)))
-    evaluator = _Evaluator(features)
     rows = np.arange(n)
     if n > MAX_TREE_CUSTOMERS:
         rng = np.random.default_rng(seed)
         rows = np.sort(rng.choice(n, size=MAX_TREE_CUSTOMERS, replace=False))
-    X_fit = encoded.X[rows]
+    encoded = _encode(
+        features, list(dict.fromkeys(numeric)), list(dict.fromkeys(categorical)), rows
+    )
+    evaluator = _Evaluator(features)
+    X_fit = encoded.X
     min_leaf = max(1, math.ceil(MIN_LEAF_SHARE * len(rows)))
     result: dict[int, dict[str, Any]] = {}
     for segment in sorted(int(s) for s in np.unique(labels) if s >= 0):
