@@ -106,3 +106,24 @@ def test_version_mismatch_warns(tmp_path, saved):
 def test_missing_model_file(tmp_path):
     with pytest.raises(ModelFileError, match="does not exist"):
         custseg.load_model(tmp_path / "nope.skops")
+
+
+def test_model_file_does_not_grow_with_the_customers(tmp_path, customers):
+    from custseg.persist import save_model
+
+    many = pd.concat(
+        [customers.assign(customer_id=customers["customer_id"] + f"-{i}") for i in range(10)],
+        ignore_index=True,
+    )
+    sizes = []
+    for table in (customers, many):
+        result = custseg.segment(table, algorithm="kmeans", k=3, seed=0)
+        path = tmp_path / f"{len(table)}.skops"
+        save_model(result.model, path)
+        sizes.append(path.stat().st_size)
+        loaded = custseg.load_model(path)
+        assert not hasattr(loaded.estimator, "labels_")
+        assert len(result.model.estimator.labels_) == len(table)  # the fitted model keeps them
+        pd.testing.assert_frame_equal(loaded.predict(table), result.segments)
+    # 3,000 labels would add 12 kB; what is left grows with nothing but digits.
+    assert abs(sizes[1] - sizes[0]) < 2_000, sizes

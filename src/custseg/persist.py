@@ -7,10 +7,12 @@ stores the model as data and refuses, when loading, any type that is not on
 
 from __future__ import annotations
 
+import copy
 import os
 import warnings
 import zipfile
 from pathlib import Path
+from typing import Any
 
 from custseg.errors import CustsegWarning, ModelFileError
 from custseg.model import SegmentModel
@@ -38,10 +40,38 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "sklearn.utils.validation.check_array",
 )
 PICKLE_MAGIC = (b"\x80", b"(", b"c", b"}", b"]")
+PER_CUSTOMER_ATTRIBUTES = ("labels_",)
+"""Fitted attributes with one entry per customer segmented, left out of the model file: no
+``predict`` reads them (results carry the labels), and they would make the file grow with
+the customers (4 MB at 1M customers for k-means' ``labels_``, against 0.2 MB for the rest)."""
+
+
+def _without_per_customer_arrays(estimator: Any) -> Any:
+    """A shallow copy of ``estimator`` (and of the estimators it holds, e.g. ``kmeans_``)
+    without :data:`PER_CUSTOMER_ATTRIBUTES`; the estimator itself is left as it is."""
+    if not hasattr(estimator, "__dict__"):
+        return estimator
+    nested = {
+        name: value
+        for name, value in vars(estimator).items()
+        if name.endswith("_") and hasattr(value, "predict") and hasattr(value, "__dict__")
+    }
+    if not nested and not any(hasattr(estimator, a) for a in PER_CUSTOMER_ATTRIBUTES):
+        return estimator
+    slim = copy.copy(estimator)
+    for attr in PER_CUSTOMER_ATTRIBUTES:
+        if attr in vars(slim):
+            delattr(slim, attr)
+    for name, value in nested.items():
+        setattr(slim, name, _without_per_customer_arrays(value))
+    return slim
 
 
 def save_model(model: SegmentModel, path: str | Path) -> None:
     """Write ``model`` to ``path`` with skops (atomically: temporary name, then rename).
+
+    Per-customer fitted arrays (:data:`PER_CUSTOMER_ATTRIBUTES`) are left out, so the file's
+    size does not grow with the number of customers.
 
     Examples
     --------
@@ -51,8 +81,10 @@ def save_model(model: SegmentModel, path: str | Path) -> None:
 
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    slim = copy.copy(model)
+    slim.estimator = _without_per_customer_arrays(model.estimator)
     try:
-        sio.dump(model, tmp)
+        sio.dump(slim, tmp)
         os.replace(tmp, path)
     finally:
         if tmp.exists():
