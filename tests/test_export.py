@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+from copy import deepcopy
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +14,14 @@ import pytest
 from openpyxl import load_workbook
 
 import custseg
-from custseg.export import EXCEL_MAX_ROWS, neutralize, safe_frame, write_csv, write_xlsx
+from custseg.export import (
+    EXCEL_MAX_ROWS,
+    neutralize,
+    neutralize_column,
+    safe_frame,
+    write_csv,
+    write_xlsx,
+)
 
 FORMULAS = ["=1+1", "+1+1", "-1+1", "@SUM(A1)", "\tx", "\rx", '=HYPERLINK("http://x")']
 
@@ -32,6 +42,38 @@ def test_csv_neutralizes_cells_and_column_names(tmp_path: Path) -> None:
     text = (tmp_path / "t.csv").read_text(encoding="utf-8")
     assert text.splitlines() == ["'=name,value", "'=cmd|' /C calc'!A0,-5.5", "ok,2.0"]
     assert safe_frame(frame)["value"].tolist() == [-5.5, 2.0]
+
+
+TRICKY = ["=1", "-5", "-5\n", "+x", "ok", None, "@", "\t1", "\rq", "-1e3", "", "-", "-.5"]
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        pd.Series(TRICKY, dtype="str"),
+        pd.Series(TRICKY, dtype="string"),
+        pd.Series([*TRICKY[:6], 5, np.nan, b"=x", 2.5, True, "@a", pd.NA], dtype=object),
+        pd.Series(TRICKY, dtype="category"),
+        pd.Series([None] * 13, dtype=object),
+        pd.Series(range(13), dtype=object),
+        pd.Series(np.arange(13.0) - 6),
+    ],
+    ids=["str", "string", "mixed", "category", "none", "ints", "float"],
+)
+def test_vectorised_neutralization_is_neutralize_cell_by_cell(column: pd.Series) -> None:
+    expected = (
+        column.map(neutralize)
+        if column.dtype == object or pd.api.types.is_string_dtype(column)
+        else column
+    )
+    frame = pd.DataFrame({"=c": column, "n": range(13)})
+    safe = safe_frame(frame)
+    assert list(safe.columns) == ["'=c", "n"]
+    assert safe["'=c"].tolist() == expected.tolist() == neutralize_column(column).tolist()
+    assert safe.to_csv(index=False) == frame.set_axis(["'=c", "n"], axis=1).assign(
+        **{"'=c": expected}
+    ).to_csv(index=False)
+    assert frame["=c"].equals(column)  # the input is left alone
 
 
 def test_xlsx_keeps_numbers_and_neutralizes_text(tmp_path: Path) -> None:
@@ -121,6 +163,24 @@ def test_segments_xlsx_holds_every_table(saved: tuple[Any, Path]) -> None:
     names = [row[1] for row in list(book["Segments"].iter_rows(values_only=True))[1:]]
     assert names == [neutralize(n) for n in result.profiles["segment_name"]]
     assert any(str(n).startswith("'") for n in names)
+
+
+def test_a_long_customer_list_is_left_to_the_csv(
+    saved: tuple[Any, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = dataclasses.replace(saved[0], metrics=deepcopy(saved[0].metrics))
+    monkeypatch.setattr("custseg.result.XLSX_MAX_CUSTOMERS", len(result.segments) - 1)
+    folder = result.save(tmp_path / "long")
+    note = (
+        f"The Customers sheet of segments.xlsx lists no customers: {len(result.segments):,} are "
+        f"more than the {len(result.segments) - 1:,} the workbook holds. segments.csv has every "
+        "customer."
+    )
+    book = load_workbook(folder / "segments.xlsx")
+    assert list(book["Customers"].iter_rows(values_only=True)) == [("note",), (note,)]
+    assert json.loads((folder / "metrics.json").read_text())["export_notes"] == [note]
+    assert note in (folder / "report.html").read_text(encoding="utf-8")
+    assert len(pd.read_csv(folder / "segments.csv")) == len(result.segments)
 
 
 def test_load_result_gives_back_the_same_result(saved: tuple[Any, Path]) -> None:

@@ -43,18 +43,67 @@ def unneutralize(value: object) -> object:
     return value
 
 
+def _formula_like(column: pd.Series) -> np.ndarray | None:
+    """Where a text column holds a cell that starts like a formula (a superset of what
+    :func:`neutralize` changes: ``-5`` starts like one too), or None when the column holds no
+    text at all. Vectorised: only these cells go through :func:`neutralize` one by one."""
+    try:
+        starts = column.str.startswith(FORMULA_START, na=False)
+    except (AttributeError, TypeError):  # no text (e.g. all missing or numbers), or bytes
+        return None
+    return np.asarray(starts, dtype=bool)
+
+
+def neutralize_column(column: pd.Series) -> pd.Series:
+    """``column`` with :func:`neutralize` applied to every cell, computed only where a cell
+    starts like a formula (the column itself is returned when no cell changes).
+
+    Examples
+    --------
+    >>> neutralize_column(pd.Series(["=1+1", "-5", "ok", None])).tolist()
+    ["'=1+1", '-5', 'ok', None]
+    """
+    if not (column.dtype == object or pd.api.types.is_string_dtype(column)):
+        return column
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return column.map(neutralize)  # maps the categories only
+    candidates = _formula_like(column)
+    if candidates is None:
+        return column.map(neutralize)  # text the .str accessor refused: cell by cell
+    where = np.flatnonzero(candidates)
+    before = column.iloc[where].tolist()
+    after = [neutralize(v) for v in before]
+    if all(a is b for a, b in zip(after, before, strict=True)):
+        return column
+    out = column.copy()
+    out.iloc[where] = after
+    return out
+
+
 def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy of ``frame`` with formula-like text cells and column names neutralized."""
-    out = frame.copy()
-    for col in out.columns:
-        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
-            out[col] = out[col].map(neutralize)
+    """A copy of ``frame`` with formula-like text cells and column names neutralized.
+
+    Examples
+    --------
+    >>> safe_frame(pd.DataFrame({"=a": ["@x", "-5"]})).to_dict("list")
+    {"'=a": ["'@x", '-5']}
+    """
+    out = frame.copy(deep=False)
+    for i in range(frame.shape[1]):
+        column = frame.iloc[:, i]
+        safe = neutralize_column(column)
+        if safe is not column:
+            out.isetitem(i, safe.array)
     out.columns = [str(neutralize(str(c))) for c in out.columns]
     return out
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """Write a CSV (UTF-8, comma, no index) with formula-like text neutralized."""
+    """Write a CSV (UTF-8, comma, no index) with formula-like text neutralized.
+
+    pandas writes it: DuckDB's ``COPY`` and ``pyarrow.csv`` are faster but write different
+    bytes for some cells (a lone ``#``, a carriage return, booleans, missing values).
+    """
     safe_frame(frame).to_csv(path, index=False, lineterminator="\n")
 
 
@@ -76,6 +125,25 @@ def _cell(value: object) -> object:
     if value is pd.NaT or value is pd.NA:
         return None
     return neutralize(str(value))
+
+
+def _cells(column: pd.Series) -> list[object]:
+    """:func:`_cell` of every value of ``column``, vectorised for the common dtypes."""
+    dtype = column.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "biu":
+        return list(column.tolist())
+    if isinstance(dtype, np.dtype) and dtype.kind == "f":
+        values = column.to_numpy()
+        out: list[object] = list(values.astype(np.float64).tolist())
+        for i in np.flatnonzero(~np.isfinite(values)).tolist():
+            out[i] = None
+        return out
+    if isinstance(dtype, pd.StringDtype) and dtype.na_value is np.nan:
+        out = neutralize_column(column).tolist()
+        for i in np.flatnonzero(column.isna().to_numpy()).tolist():
+            out[i] = None
+        return out
+    return [_cell(v) for v in column.tolist()]
 
 
 def write_xlsx(sheets: dict[str, pd.DataFrame], path: Path) -> list[str]:
@@ -129,8 +197,8 @@ def write_xlsx(sheets: dict[str, pd.DataFrame], path: Path) -> list[str]:
                 f"Sheet '{name}' holds the first {EXCEL_MAX_ROWS - 1:,} of {len(frame):,} rows "
                 "(the Excel limit); the CSV has them all."
             )
-        for record in rows.itertuples(index=False, name=None):
-            sheet.append([_cell(v) for v in record])
+        for record in zip(*(_cells(rows.iloc[:, i]) for i in range(rows.shape[1])), strict=True):
+            sheet.append(record)
     workbook.save(path)
     return notes
 

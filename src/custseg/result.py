@@ -31,6 +31,33 @@ OUTPUT_FILES = (
 )
 
 
+XLSX_MAX_CUSTOMERS = 50_000
+"""Most customers listed on the Customers sheet of ``segments.xlsx``; above it the sheet holds
+a note instead, and ``segments.csv`` (always complete) is the customer list. openpyxl writes
+about 100,000 cells a second: 50,000 customers of 15 columns take some 7 s and a workbook of
+tens of MB that a spreadsheet opens slowly, while 1M customers would take minutes. A cut list
+(the first N customers) was rejected: it looks complete, and a sum or a search on it is wrong
+without a warning."""
+
+
+def customers_sheet_note(n_customers: int) -> str | None:
+    """The note that replaces the Customers sheet when it would be too long, else None.
+
+    Examples
+    --------
+    >>> customers_sheet_note(1_000_000)
+    'The Customers sheet of segments.xlsx lists no customers: 1,000,000 are more than the 50,000 the workbook holds. segments.csv has every customer.'
+    >>> customers_sheet_note(10) is None
+    True
+    """
+    if n_customers <= XLSX_MAX_CUSTOMERS:
+        return None
+    return (
+        f"The Customers sheet of segments.xlsx lists no customers: {n_customers:,} are more "
+        f"than the {XLSX_MAX_CUSTOMERS:,} the workbook holds. segments.csv has every customer."
+    )
+
+
 def library_versions() -> dict[str, str]:
     """Versions of custseg and the libraries that shape its results."""
     out = {"python": platform.python_version()}
@@ -101,8 +128,9 @@ class SegmentationResult:
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """The tables of ``segments.xlsx``, one per kind: the segments with their names,
-        rules and actions; the profiles; every customer; the cleaning accounting; every
-        candidate compared; the column roles.
+        rules and actions; the profiles; every customer (above :data:`XLSX_MAX_CUSTOMERS`, a
+        note saying that ``segments.csv`` has them); the cleaning accounting; every candidate
+        compared; the column roles.
         """
         overview = pd.DataFrame(
             [
@@ -146,10 +174,11 @@ class SegmentationResult:
         )
         roles = (self.metrics.get("schema") or {}).get("roles") or {}
         columns = pd.DataFrame({"role": list(roles), "column": list(roles.values())})
+        note = customers_sheet_note(len(self.segments))
         return {
             "Segments": overview,
             "Profiles": self.profiles,
-            "Customers": self.segments,
+            "Customers": self.segments if note is None else pd.DataFrame({"note": [note]}),
             "Cleaning": accounting,
             "Candidates": board,
             "Columns": columns,
@@ -244,7 +273,11 @@ class SegmentationResult:
         try:
             write_csv(self.segments, tmp / "segments.csv")
             write_csv(self.profiles, tmp / "profiles.csv")
-            self.metrics["export_notes"] = write_xlsx(self.tables(), tmp / "segments.xlsx")
+            note = customers_sheet_note(len(self.segments))
+            self.metrics["export_notes"] = [
+                *([note] if note else []),
+                *write_xlsx(self.tables(), tmp / "segments.xlsx"),
+            ]
             save_model(self.model, tmp / "model.skops")
             start = time.perf_counter()
             (tmp / "report.html").write_text(self.report_html(), encoding="utf-8")

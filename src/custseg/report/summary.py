@@ -1096,6 +1096,7 @@ def _limitations(
     sensitivity = _k_sensitivity(metrics)
     if sensitivity:
         items.append(sensitivity)
+    items.extend(as_sentence(note) for note in metrics.get("export_notes") or [])
     return items
 
 
