@@ -53,8 +53,9 @@ def histogram(values: Any, *, clip_tails: bool = True) -> dict[str, Any] | None:
     x = x[np.isfinite(x)]
     if not len(x):
         return None
-    distinct = np.unique(x)
-    if len(distinct) <= MAX_INTEGER_BARS and np.all(distinct == np.round(distinct)):
+    # Whole numbers first (one pass), then their distinct values by hashing: no full sort.
+    distinct = np.sort(pd.unique(x)) if np.all(x == np.round(x)) else x[:0]
+    if 0 < len(distinct) <= MAX_INTEGER_BARS:
         lo, hi = float(distinct[0]), float(distinct[-1])
         edges = np.arange(lo - 0.5, hi + 1.5, 1.0)
         counts = np.histogram(x, bins=edges)[0]
@@ -129,7 +130,7 @@ def _categories(frame: pd.DataFrame, categorical: list[str]) -> list[dict[str, A
 def _correlation(frame: pd.DataFrame, numeric: list[str]) -> dict[str, Any] | None:
     cols = [c for c in numeric if c in frame][:MAX_CORRELATION_FEATURES]
     data = frame[cols].apply(pd.to_numeric, errors="coerce")
-    cols = [c for c in cols if data[c].nunique(dropna=True) > 1]
+    cols = [c for c in cols if data[c].min() < data[c].max()]  # two distinct values or more
     if len(cols) < 2:
         return None
     matrix = data[cols].corr(method="spearman").to_numpy()
