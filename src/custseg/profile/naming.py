@@ -404,6 +404,7 @@ def name_rfm_segments(
     freq = features["n_orders"].to_numpy(dtype=float)
     mon = features["revenue"].to_numpy(dtype=float)
     shop = typical_gap(inter_purchase_days(features))
+    all_rec, all_orders, all_rev = (float(np.median(v)) for v in (rec, freq, mon))
     used: set[str] = set()
     out = []
     for seg in sorted(np.unique(labels)):
@@ -423,7 +424,6 @@ def name_rfm_segments(
         med_rec = float(np.median(rec[inside]))
         med_orders = float(scores["orders"])
         med_rev = float(np.median(mon[inside]))
-        all_rec, all_orders, all_rev = (float(np.median(v)) for v in (rec, freq, mon))
         facts = (
             f"median {_fmt(med_rec)} days since last purchase (all: {_fmt(all_rec)}) = "
             f"{_fmt(scores['gaps'])} typical gaps of {_fmt(scores['gap'])} days "
