@@ -19,6 +19,8 @@ from custseg.export import (
     neutralize,
     neutralize_column,
     safe_frame,
+    unneutralize,
+    unneutralize_column,
     write_csv,
     write_xlsx,
 )
@@ -74,6 +76,19 @@ def test_vectorised_neutralization_is_neutralize_cell_by_cell(column: pd.Series)
         **{"'=c": expected}
     ).to_csv(index=False)
     assert frame["=c"].equals(column)  # the input is left alone
+
+
+@pytest.mark.parametrize("dtype", ["str", object, "category"])
+def test_vectorised_unneutralization_is_unneutralize_cell_by_cell(dtype: Any) -> None:
+    def cells(values: pd.Series) -> list[Any]:
+        return [None if pd.isna(v) else v for v in values.tolist()]
+
+    column = pd.Series(["'=1", "'quoted", "'", "''=x", None, "x", "'-5", "'@a", "=1"], dtype=dtype)
+    expected = cells(column.map(unneutralize))
+    assert cells(unneutralize_column(column)) == expected
+    assert expected == ["=1", "'quoted", "'", "''=x", None, "x", "-5", "@a", "=1"]
+    plain = pd.Series(["=1", "-5", "x", None, "@a", "+"], dtype=dtype)
+    assert cells(unneutralize_column(neutralize_column(plain))) == cells(plain)
 
 
 def test_xlsx_keeps_numbers_and_neutralizes_text(tmp_path: Path) -> None:

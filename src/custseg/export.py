@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -43,15 +44,26 @@ def unneutralize(value: object) -> object:
     return value
 
 
-def _formula_like(column: pd.Series) -> np.ndarray | None:
-    """Where a text column holds a cell that starts like a formula (a superset of what
-    :func:`neutralize` changes: ``-5`` starts like one too), or None when the column holds no
-    text at all. Vectorised: only these cells go through :func:`neutralize` one by one."""
+def _map_text(column: pd.Series, starts: str | tuple[str, ...], func: Any) -> pd.Series:
+    """``column.map(func)`` for a ``func`` that changes only text starting with ``starts``:
+    the cells that do are found vectorised and only they are passed to ``func`` (the column
+    itself is returned when none changes)."""
+    if not (column.dtype == object or pd.api.types.is_string_dtype(column)):
+        return column
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return column.map(func)  # maps the categories only
     try:
-        starts = column.str.startswith(FORMULA_START, na=False)
-    except (AttributeError, TypeError):  # no text (e.g. all missing or numbers), or bytes
-        return None
-    return np.asarray(starts, dtype=bool)
+        candidates = np.asarray(column.str.startswith(starts, na=False), dtype=bool)
+    except (AttributeError, TypeError):  # no text (all missing or numbers), or bytes
+        return column.map(func)
+    where = np.flatnonzero(candidates)
+    before = column.iloc[where].tolist()
+    after = [func(v) for v in before]
+    if all(a is b for a, b in zip(after, before, strict=True)):
+        return column
+    out = column.copy()
+    out.iloc[where] = after
+    return out
 
 
 def neutralize_column(column: pd.Series) -> pd.Series:
@@ -63,21 +75,19 @@ def neutralize_column(column: pd.Series) -> pd.Series:
     >>> neutralize_column(pd.Series(["=1+1", "-5", "ok", None])).tolist()
     ["'=1+1", '-5', 'ok', None]
     """
-    if not (column.dtype == object or pd.api.types.is_string_dtype(column)):
-        return column
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        return column.map(neutralize)  # maps the categories only
-    candidates = _formula_like(column)
-    if candidates is None:
-        return column.map(neutralize)  # text the .str accessor refused: cell by cell
-    where = np.flatnonzero(candidates)
-    before = column.iloc[where].tolist()
-    after = [neutralize(v) for v in before]
-    if all(a is b for a, b in zip(after, before, strict=True)):
-        return column
-    out = column.copy()
-    out.iloc[where] = after
-    return out
+    return _map_text(column, FORMULA_START, neutralize)
+
+
+def unneutralize_column(column: pd.Series) -> pd.Series:
+    """``column`` with :func:`unneutralize` applied to every cell, computed only where a
+    cell starts with an apostrophe.
+
+    Examples
+    --------
+    >>> unneutralize_column(pd.Series(["'=1+1", "'quoted", "-5", None])).tolist()
+    ['=1+1', "'quoted", '-5', None]
+    """
+    return _map_text(column, "'", unneutralize)
 
 
 def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:

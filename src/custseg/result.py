@@ -301,14 +301,14 @@ class SegmentationResult:
 
 def _read_table(path: Path) -> pd.DataFrame:
     """A CSV written by custseg, read back with text kept as text ("NA" is a category)."""
-    from custseg.export import unneutralize
+    from custseg.export import unneutralize_column
 
     frame = pd.read_csv(
         path, dtype={"customer_id": str}, keep_default_na=False, na_values=[""], low_memory=False
     )
     for col in frame.columns:
         if frame[col].dtype == object or pd.api.types.is_string_dtype(frame[col]):
-            frame[col] = frame[col].map(unneutralize)
+            frame[col] = unneutralize_column(frame[col])
     return frame
 
 
