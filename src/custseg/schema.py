@@ -179,6 +179,8 @@ NUMERIC_TYPES = (
     "UINTEGER",
     "UBIGINT",
 )
+#: The whole-number types among :data:`NUMERIC_TYPES` (their text is their digits).
+INTEGER_TYPES = tuple(t for t in NUMERIC_TYPES if t not in ("FLOAT", "DOUBLE"))
 OVERRIDE_FLAGS = {
     "customer_id": "--customer-col",
     "invoice": "--invoice-col",
@@ -352,11 +354,15 @@ def detect_kind(
             if not found
             else f"only {', '.join(found)} of the transaction columns were found"
         )
-    # Rows without an id do not count: they cannot make an id repeat.
-    n_rows, n_ids = engine.sql(
-        f"SELECT count({id_expr(roles['customer_id'], 'VARCHAR')}), "
-        f"count(DISTINCT {id_expr(roles['customer_id'], 'VARCHAR')}) FROM raw"
-    ).fetchone() or (0, 0)
+    # Rows without an id do not count: they cannot make an id repeat. The id is cleaned once
+    # per distinct stored value, not once per row.
+    col = quote_ident(roles["customer_id"])
+    row = engine.sql(
+        f"SELECT sum(n) FILTER (WHERE id IS NOT NULL), count(DISTINCT id) FROM ("
+        f"SELECT {id_expr(roles['customer_id'], 'VARCHAR')} AS id, n FROM "
+        f"(SELECT {col}, count(*) AS n FROM raw GROUP BY {col}))"
+    ).fetchone()
+    n_rows, n_ids = (int(row[0] or 0), int(row[1] or 0)) if row else (0, 0)
     if n_ids >= n_rows:
         return "customers", "every customer id appears once, so each row is a customer"
     return "transactions", (
@@ -384,6 +390,9 @@ def id_expr(column: str, typ: str) -> str:
     Text ids keep their leading zeros (``00123`` stays ``00123``).
     """
     col = quote_ident(column)
+    if typ in INTEGER_TYPES:
+        # Whole numbers already read as their digits; no trimming or regular expression needed.
+        return f"CAST({col} AS VARCHAR)"
     if typ in ("FLOAT", "DOUBLE"):
         return (
             f"CASE WHEN {col} IS NULL OR isnan({col}) THEN NULL "

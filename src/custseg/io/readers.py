@@ -63,6 +63,9 @@ NA_PATTERN = (
 #: Column names custseg uses itself in the ``raw`` table (compared ignoring case, as DuckDB
 #: does); a source column with one of these names must be renamed.
 RESERVED_COLUMNS = ("_row",)
+#: DuckDB's row number of a Parquet file (0-based); a file with a column of that name is copied
+#: into a table instead of being read in place.
+PARQUET_ROW_COLUMN = "file_row_number"
 
 #: Limits that stop zip and XML bombs in .xlsx files before any XML is parsed. An .xlsx file is
 #: a zip archive of XML parts; a bomb declares (or hides) parts that unpack to gigabytes.
@@ -185,12 +188,21 @@ def _drop_unnamed(engine: DuckDBEngine, names: list[str], where: str, info: Sour
         )
 
 
+#: Code points a value spelled as in :data:`NA_VALUES` can start with (a trimmed character or
+#: the first letter of a spelling): other values skip the regular expression.
+NA_FIRST_CODES = tuple(sorted({ord(c) for c in NA_TRIM} | {ord(v[0]) for v in NA_VALUES if v}))
+
+
 def _na_select(name: str) -> str:
     """SQL that turns the spellings of :data:`NA_VALUES` of a text column into NULL."""
     q = quote_ident(name)
-    # One full regular-expression match is several times faster than trim() with a character set.
+    # One full regular-expression match is several times faster than trim() with a character
+    # set, and testing the first character first skips it for almost every value (5M lines,
+    # 4 text columns: 1.96 -> 1.14 s CPU per scan; a plain scan is 0.72 s).
+    codes = ", ".join(str(c) for c in NA_FIRST_CODES)
     return (
-        f"CASE WHEN regexp_full_match({q}, {sql_literal(NA_PATTERN)}) THEN NULL ELSE {q} END AS {q}"
+        f"CASE WHEN ({q} = '' OR ord({q}) IN ({codes})) "
+        f"AND regexp_full_match({q}, {sql_literal(NA_PATTERN)}) THEN NULL ELSE {q} END AS {q}"
     )
 
 
@@ -814,9 +826,19 @@ def _read_parquet(
         _na_select(name) if typ == "VARCHAR" else quote_ident(name) for name, typ, *_ in described
     )
     try:
-        engine.sql(
-            f"CREATE TABLE raw AS SELECT row_number() OVER () AS _row, {selects} FROM {relation}"
-        )
+        if len(paths) == 1 and PARQUET_ROW_COLUMN not in {n.lower() for n in names}:
+            # One file stays where it is: ``raw`` is a view that reads it (with its row numbers)
+            # each time, so it is never copied into memory. At 5M lines the copy took 3.2 s and
+            # most of the memory; DuckDB reads only the columns a query needs.
+            engine.sql(
+                f"CREATE VIEW raw AS SELECT {PARQUET_ROW_COLUMN} + 1 AS _row, {selects} "
+                f"FROM read_parquet({sql_literal(str(paths[0]))}, file_row_number=true)"
+            )
+        else:
+            engine.sql(
+                f"CREATE TABLE raw AS SELECT row_number() OVER () AS _row, {selects} "
+                f"FROM {relation}"
+            )
     except duckdb.Error as exc:
         first = str(exc).splitlines()[0]
         raise InputError(
