@@ -66,24 +66,37 @@ def transaction_features(
     """
     codes = list(NON_PRODUCT_CODES) if non_product_codes is None else list(non_product_codes)
     codes_sql = "[" + ", ".join(sql_literal(c.upper()) for c in codes) + "]::VARCHAR[]"
-    order_key = "invoice" if has_invoice else "strftime(ts, '%Y-%m-%d')"
-    product_col = ", count(DISTINCT product) AS n_products" if has_product else ""
+    order_key = "invoice" if has_invoice else "CAST(ts AS DATE)"
     product_filter = (
         f"AND (product IS NULL OR NOT list_contains({codes_sql}, upper(product)))"
         if has_product
         else ""
     )
+    # Orders first (one row per customer and invoice), then customers: counting distinct
+    # invoices inside the per-customer aggregate was slower. Distinct products likewise.
+    products = (
+        f""", products AS (
+        SELECT customer_id, count(product) AS n_products
+        FROM (SELECT DISTINCT customer_id, product FROM {table} WHERE reason IS NULL)
+        GROUP BY customer_id
+    )"""
+        if has_product
+        else ""
+    )
     query = f"""
-    WITH sales AS (
+    WITH orders AS (
+        SELECT customer_id, {order_key} AS order_key, max(ts) AS last_ts, min(ts) AS first_ts,
+            sum(amount) AS revenue, sum(quantity) AS items
+        FROM {table} WHERE reason IS NULL GROUP BY customer_id, order_key
+    ), sales AS (
         SELECT customer_id,
-            max(ts)::DATE AS last_day,
-            min(ts)::DATE AS first_day,
-            count(DISTINCT {order_key}) AS n_orders,
-            sum(amount) AS revenue,
-            sum(quantity) AS items
-            {product_col}
-        FROM {table} WHERE reason IS NULL GROUP BY customer_id
-    ), returns AS (
+            max(last_ts)::DATE AS last_day,
+            min(first_ts)::DATE AS first_day,
+            count(order_key) AS n_orders,
+            sum(revenue) AS revenue,
+            sum(items) AS items
+        FROM orders GROUP BY customer_id
+    ){products}, returns AS (
         SELECT customer_id, sum(abs(quantity)) AS returned, sum(abs(amount)) AS returned_value
         FROM {table} WHERE reason = 'cancellation' {product_filter}
         GROUP BY customer_id
@@ -95,9 +108,10 @@ def transaction_features(
         CAST(round(greatest(0, s.revenue - coalesce(r.returned_value, 0)) / s.n_orders, 2) AS DOUBLE)
             AS mean_order_value,
         date_diff('day', s.first_day, ?::DATE) AS days_since_first_purchase
-        {", s.n_products" if has_product else ""},
+        {", p.n_products" if has_product else ""},
         round(least(1.0, coalesce(r.returned, 0) / s.items), 4) AS return_rate
-    FROM sales s LEFT JOIN returns r USING (customer_id)
+    FROM sales s {"LEFT JOIN products p USING (customer_id)" if has_product else ""}
+    LEFT JOIN returns r USING (customer_id)
     ORDER BY s.customer_id
     """
     frame = engine.sql(query, [analysis_date, analysis_date]).df()
@@ -129,13 +143,17 @@ def activity_summary(
     --------
     See ``tests/test_features.py``.
     """
-    order_key = "invoice" if has_invoice else "strftime(ts, '%Y-%m-%d')"
+    order_key = "invoice" if has_invoice else "CAST(ts AS DATE)"
+    # One row per month, customer and order first; an order counts in each month it has lines.
     months = engine.sql(
-        f"""SELECT strftime(date_trunc('month', ts), '%Y-%m') AS period,
-            CAST(round(sum(amount), 2) AS DOUBLE) AS revenue,
-            count(DISTINCT customer_id || '|' || {order_key}) AS orders,
+        f"""SELECT strftime(month, '%Y-%m') AS period,
+            CAST(round(sum(revenue), 2) AS DOUBLE) AS revenue,
+            count(order_key) AS orders,
             count(DISTINCT customer_id) AS customers
-        FROM {table} WHERE reason IS NULL GROUP BY 1 ORDER BY 1"""
+        FROM (SELECT date_trunc('month', ts) AS month, customer_id, {order_key} AS order_key,
+                sum(amount) AS revenue
+            FROM {table} WHERE reason IS NULL GROUP BY ALL)
+        GROUP BY month ORDER BY month"""
     ).fetchall()
     out: dict[str, Any] = {
         "by_month": [
