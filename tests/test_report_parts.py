@@ -29,6 +29,15 @@ def test_histogram_of_whole_numbers_has_one_bar_per_value() -> None:
     }
 
 
+def test_histogram_of_few_whole_numbers_far_apart_has_equal_bars() -> None:
+    # One bar per value from 0 to 10**9 would be a billion bars (and gigabytes of edges).
+    far = histogram([0, 10**9, 10**9], clip_tails=False)
+    assert far is not None and len(far["counts"]) == HISTOGRAM_BINS
+    assert far["counts"][0] == 1 and far["counts"][-1] == 2
+    near = histogram([0, MAX_INTEGER_BARS - 1])
+    assert near is not None and len(near["counts"]) == MAX_INTEGER_BARS
+
+
 def test_histogram_folds_the_tails_into_the_edge_bars() -> None:
     values = np.r_[np.linspace(0, 1, 1000), 1_000_000.0]
     hist = histogram(values)

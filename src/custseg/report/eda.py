@@ -17,7 +17,8 @@ TAIL_QUANTILE = 0.01
 """Histograms of original values span the 1st to 99th percentile; the rarer values at either
 end are counted in the first and last bar, so one huge customer does not squash the rest."""
 MAX_INTEGER_BARS = 25
-"""A whole-number feature with at most this many distinct values gets one bar per value."""
+"""A whole-number feature whose values span at most this many numbers (0 to 24, say) gets one
+bar per value."""
 MAX_CORRELATION_FEATURES = 25
 """The correlation heatmap shows at most this many numeric features (the first ones)."""
 STRONG_CORRELATION = 0.7
@@ -40,7 +41,8 @@ def _round(values: np.ndarray, digits: int = 4) -> list[float]:
 def histogram(values: Any, *, clip_tails: bool = True) -> dict[str, Any] | None:
     """Bin edges and counts of the finite values, or None when there are none.
 
-    Whole numbers with few distinct values get one bar per value. Otherwise
+    Whole numbers spanning at most :data:`MAX_INTEGER_BARS` values get one bar per value
+    (empty bars included). Otherwise
     :data:`HISTOGRAM_BINS` equal bars span the 1st to 99th percentile (``clip_tails``) or
     the full range, with the tails counted in the edge bars.
 
@@ -53,14 +55,13 @@ def histogram(values: Any, *, clip_tails: bool = True) -> dict[str, Any] | None:
     x = x[np.isfinite(x)]
     if not len(x):
         return None
-    # Whole numbers first (one pass), then their distinct values by hashing: no full sort.
-    distinct = np.sort(pd.unique(x)) if np.all(x == np.round(x)) else x[:0]
-    if 0 < len(distinct) <= MAX_INTEGER_BARS:
-        lo, hi = float(distinct[0]), float(distinct[-1])
+    lo, hi = float(x.min()), float(x.max())
+    if hi - lo < MAX_INTEGER_BARS and np.all(x == np.round(x)):
+        # (A few whole numbers far apart, such as 0 and 10**9, get equal bars instead: one
+        # bar per value between them would be millions of bars.)
         edges = np.arange(lo - 0.5, hi + 1.5, 1.0)
         counts = np.histogram(x, bins=edges)[0]
         return {"edges": _round(edges), "counts": [int(c) for c in counts], "folded": 0}
-    lo, hi = float(x.min()), float(x.max())
     if clip_tails:
         qlo, qhi = np.quantile(x, [TAIL_QUANTILE, 1 - TAIL_QUANTILE])
         if qhi > qlo:
