@@ -138,6 +138,34 @@ def test_category_relevance_and_unrelated_columns_left_out():
     assert category_relevance(frame, [], "region") == 1.0
 
 
+def test_relevance_measured_on_a_sample_of_a_large_table(monkeypatch):
+    import custseg.preprocess as pre
+
+    rng = np.random.default_rng(8)
+    n = 3_000
+    group = rng.integers(0, 2, n)
+    frame = pd.DataFrame(
+        {
+            "spend": np.where(group == 0, 10.0, 50.0) + rng.normal(0, 2, n),
+            "tier": np.where(group == 0, "basic", "gold"),
+            "region": rng.choice(["N", "S", "W"], n),
+        }
+    )
+    monkeypatch.setattr(pre, "RELEVANCE_SAMPLE", 500)
+    plan = plan_columns(frame, ["spend"], ["tier", "region"])
+    assert plan.categorical == ["tier"]
+    assert "unrelated" in plan.dropped["region"]
+
+
+def test_categorical_as_text_turns_levels_into_text_and_keeps_missing():
+    from custseg.preprocess import categorical_as_text
+
+    frame = pd.DataFrame({"a": [1, 2.5, None, "x", np.nan, pd.NA, 1]}, dtype=object)
+    out = categorical_as_text(frame, ["a"])["a"]
+    assert out.iloc[[0, 1, 3, 6]].tolist() == ["1", "2.5", "x", "1"]
+    assert out.iloc[[2, 4, 5]].isna().all()
+
+
 @pytest.fixture(scope="module")
 def two_groups_table():
     rng = np.random.default_rng(7)
