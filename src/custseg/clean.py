@@ -106,8 +106,11 @@ def mark_duplicates(engine: DuckDBEngine, table: str = "clean_lines") -> int:
     4,400 of them), and the few duplicates are updated in place. Missing values count as equal,
     as in ``GROUP BY``. Returns the number of duplicate lines.
     """
-    shared = f"SELECT _hash FROM {table} GROUP BY _hash HAVING count(*) > 1"
-    if not engine.scalar(f"SELECT count(*) FROM ({shared})"):
+    engine.sql(
+        f"CREATE OR REPLACE TEMP TABLE shared_hashes AS "
+        f"SELECT _hash FROM {table} GROUP BY _hash HAVING count(*) > 1"
+    )
+    if not engine.scalar("SELECT count(*) FROM shared_hashes"):
         return 0
     columns = [c for c, _ in engine.columns("raw") if c != "_row"]
     group = ", ".join(quote_ident(c) for c in columns)
@@ -115,7 +118,7 @@ def mark_duplicates(engine: DuckDBEngine, table: str = "clean_lines") -> int:
         f"""CREATE OR REPLACE TEMP TABLE duplicate_rows AS
         WITH candidates AS MATERIALIZED (
             SELECT _row, {group} FROM raw
-            WHERE _row IN (SELECT _row FROM {table} WHERE _hash IN ({shared}))
+            WHERE _row IN (SELECT _row FROM {table} WHERE _hash IN (SELECT _hash FROM shared_hashes))
         )
         SELECT _row FROM candidates
         WHERE _row NOT IN (SELECT min(_row) FROM candidates GROUP BY {group})"""
