@@ -133,17 +133,19 @@ def sale_lines_from_engine(
     engine.sql(
         "CREATE OR REPLACE TEMP VIEW nc_kept AS SELECT * FROM clean_lines WHERE reason IS NULL"
     )
-    if not engine.scalar("SELECT count(*) > 0 FROM nc_kept"):
+    # One pass for what the summaries are made according to.
+    n_kept, n_invoices, n_timed, first_day, last_day = engine.sql(
+        """SELECT count(*), count(invoice), count(*) FILTER (WHERE ts <> date_trunc('day', ts)),
+                  min(ts)::DATE, max(ts)::DATE FROM nc_kept"""
+    ).fetchone() or (0, 0, 0, None, None)
+    if not n_kept:
         raise InputError("Nothing left after cleaning: no kept sale lines.")
-    has_time = bool(
-        engine.scalar("SELECT count(*) > 0 FROM nc_kept WHERE ts <> date_trunc('day', ts)")
-    )
-    span = engine.sql("SELECT min(ts)::DATE, max(ts)::DATE FROM nc_kept").fetchone() or (None, None)
+    has_time = bool(n_timed)
+    span = (first_day, last_day)
     purchases = purchases_from_engine(
         engine,
         "nc_kept",
-        has_invoice="invoice" in roles
-        and bool(engine.scalar("SELECT count(invoice) > 0 FROM nc_kept")),
+        has_invoice="invoice" in roles and bool(n_invoices),
         has_country="country" in roles,
     )
     sales: pd.DataFrame | CustomerPurchases = purchases

@@ -122,6 +122,12 @@ def purchases_from_engine(
     keyed by their code, else by their description (trimmed, upper case); texts are
     descriptions, else product codes.
 
+    The lines are read three times, each time without a text function: counted per raw
+    (product, description) pair (the catalogue, where keys and texts are computed once per
+    pair), summed per customer and day, and joined to each customer's first day. The first
+    purchase is picked among the first day's lines (an invoice whose lines carry several
+    dates counts with its first day's lines), which are then summarised by integer codes.
+
     Examples
     --------
     See :func:`as_purchases`.
@@ -132,46 +138,54 @@ def purchases_from_engine(
     )
     key_col = "product" if counts[0] else ("description" if counts[1] else None)
     text_source = "description" if counts[1] else ("product" if counts[0] else None)
+    _make_catalogue(engine, table, key_col, text_source)
+    # Per customer and day: the day's value and first line; the first day holds the first
+    # purchase. Ids are coded after this aggregation, on its (far fewer) rows.
     engine.sql(
-        f"""CREATE OR REPLACE TEMP TABLE nc_ids AS
-        SELECT customer_id, (row_number() OVER (ORDER BY customer_id) - 1)::INTEGER AS code
-        FROM (SELECT DISTINCT CAST(customer_id AS VARCHAR) AS customer_id FROM {table})"""
+        f"""CREATE OR REPLACE TEMP TABLE nc_day_rows AS
+        SELECT CAST(customer_id AS VARCHAR) AS customer_id,
+               (CAST(ts AS DATE) - DATE '1970-01-01')::INTEGER AS day,
+               CAST(sum(amount) AS DOUBLE) AS amount
+        FROM {table} GROUP BY 1, 2"""
+    )
+    engine.sql(
+        """CREATE OR REPLACE TEMP TABLE nc_ids AS
+        SELECT customer_id, first_day,
+               (row_number() OVER (ORDER BY customer_id) - 1)::INTEGER AS code
+        FROM (SELECT customer_id, min(day) AS first_day FROM nc_day_rows GROUP BY 1)"""
     )
     ids = engine.sql("SELECT customer_id FROM nc_ids ORDER BY code").fetchnumpy()["customer_id"]
-    # Lines are aggregated by their own customer id first; only the (far fewer) aggregated
-    # rows are joined to the customer codes.
     days = engine.sql(
-        f"""SELECT i.code, d.day, d.amount FROM (
-            SELECT CAST(customer_id AS VARCHAR) AS customer_id,
-                   (CAST(ts AS DATE) - DATE '1970-01-01')::INTEGER AS day,
-                   CAST(sum(amount) AS DOUBLE) AS amount
-            FROM {table} GROUP BY 1, 2) AS d JOIN nc_ids AS i USING (customer_id)
+        """SELECT i.code, d.day, d.amount FROM nc_day_rows AS d JOIN nc_ids AS i USING (customer_id)
         ORDER BY 1, 2"""
     ).fetchnumpy()
-    # The first purchase: the invoice of the earliest (time, invoice) line, or the first day.
-    if has_invoice:
-        first_invoice = "coalesce(min(l.invoice), '')"
-        match = "coalesce(l.invoice, '') = f.first_invoice"
-    else:
-        first_invoice = "''"
-        match = "CAST(l.ts AS DATE) = CAST(f.first_ts AS DATE)"
+    # The first day's lines, with their catalogue entry instead of texts; with invoices, only
+    # those of the invoice of the earliest (time, invoice) line (missing invoices last).
     engine.sql(
         f"""CREATE OR REPLACE TEMP TABLE nc_first_lines AS
-        WITH f0 AS (SELECT customer_id, min(ts) AS first_ts FROM {table} GROUP BY 1),
-        f AS (SELECT f0.customer_id, f0.first_ts, {first_invoice} AS first_invoice
-              FROM {table} AS l JOIN f0 ON l.customer_id = f0.customer_id AND l.ts = f0.first_ts
-              GROUP BY 1, 2)
-        SELECT i.code, l._row, l.invoice, l.ts, CAST(l.quantity AS DOUBLE) AS quantity,
-               CAST(l.price AS DOUBLE) AS price, l.amount, l.product, l.description, l.country
-        FROM {table} AS l JOIN f ON l.customer_id = f.customer_id AND {match}
-        JOIN nc_ids AS i ON CAST(l.customer_id AS VARCHAR) = i.customer_id"""
+        SELECT i.code, l._row, l.ts, l.invoice, CAST(l.quantity AS DOUBLE) AS quantity,
+               CAST(l.price AS DOUBLE) AS price, l.amount, c.key_id, c.text_id, l.country
+        FROM {table} AS l
+        JOIN nc_ids AS i ON CAST(l.customer_id AS VARCHAR) = i.customer_id
+          AND (CAST(l.ts AS DATE) - DATE '1970-01-01')::INTEGER = i.first_day
+        JOIN nc_catalogue AS c
+          ON coalesce(l.product, '') = c.product AND coalesce(l.description, '') = c.description"""
     )
-    key = f"upper(trim(coalesce({key_col}, '')))" if key_col else None
-    n_products = f"count(DISTINCT {key})" if key else "count(*)"
+    if has_invoice:
+        engine.sql(
+            """CREATE OR REPLACE TEMP TABLE nc_first_lines AS
+            WITH f AS (
+                SELECT code, coalesce(min({'ts': ts, 'no_invoice': invoice IS NULL,
+                                          'invoice': invoice}).invoice, '') AS invoice
+                FROM nc_first_lines GROUP BY 1)
+            SELECT l.* FROM nc_first_lines AS l
+            JOIN f ON l.code = f.code AND coalesce(l.invoice, '') = f.invoice"""
+        )
+    n_products = "count(DISTINCT key_id)" if key_col else "count(*)"
     first = engine.sql(
         f"""SELECT code,
             CAST(sum(amount) AS DOUBLE) AS first_basket_value,
-            CAST(sum(quantity) AS DOUBLE) AS first_n_items,
+            sum(quantity) AS first_n_items,
             CAST({n_products} AS DOUBLE) AS first_n_products,
             avg(price) AS first_mean_unit_price,
             min(ts) AS first_ts,
@@ -184,28 +198,15 @@ def purchases_from_engine(
         first["country"] = first["country"].astype(object)
     else:
         first = first.drop(columns="country")
-    text_expr = (
-        "trim(coalesce(description, ''))"
-        if text_source == "description"
-        else ("trim(coalesce(product, ''))")
-    )
-    engine.sql(
-        f"""CREATE OR REPLACE TEMP TABLE nc_first_texts AS
-        SELECT code, {text_expr} AS text, CAST(sum(amount) AS DOUBLE) AS amount
-        FROM nc_first_lines GROUP BY 1, 2"""
-    )
-    engine.sql(
-        """CREATE OR REPLACE TEMP TABLE nc_texts AS
-        SELECT text, (row_number() OVER (ORDER BY text) - 1)::INTEGER AS text_id
-        FROM (SELECT DISTINCT text FROM nc_first_texts)"""
-    )
-    texts = engine.sql("SELECT text FROM nc_texts ORDER BY text_id").fetchnumpy()["text"]
+    texts = engine.sql(
+        "SELECT text FROM nc_catalogue GROUP BY text_id, text ORDER BY text_id"
+    ).fetchnumpy()["text"]
     per_text = engine.sql(
-        """SELECT code, text_id, amount FROM nc_first_texts JOIN nc_texts USING (text)
-        ORDER BY code, text_id"""
+        """SELECT code, text_id, CAST(sum(amount) AS DOUBLE) AS amount FROM nc_first_lines
+        GROUP BY 1, 2 ORDER BY 1, 2"""
     ).fetchnumpy()
-    catalogue = _catalogue_texts(engine, table, key, text_source)
-    for name in ("nc_first_texts", "nc_texts", "nc_first_lines", "nc_ids"):
+    catalogue = _catalogue_texts(engine, key_col, text_source)
+    for name in ("nc_first_lines", "nc_ids", "nc_day_rows", "nc_catalogue"):
         engine.sql(f"DROP TABLE IF EXISTS {name}")
     return CustomerPurchases(
         ids=np.asarray(ids, dtype=object),
@@ -223,27 +224,38 @@ def purchases_from_engine(
     )
 
 
-def _catalogue_texts(
-    engine: DuckDBEngine, table: str, key: str | None, source: str | None
-) -> pd.Series:
-    """Each product's most frequent description (ties: the first in text order), indexed by
-    product key in key order; or, without descriptions, the product codes in the order they
-    first appear. Lines are counted per raw (product, description) first, so the text
-    functions run on the catalogue rather than on every line."""
-    if key is None:
-        return pd.Series(dtype=object)
+def _make_catalogue(
+    engine: DuckDBEngine, table: str, key_col: str | None, text_source: str | None
+) -> None:
+    """``nc_catalogue``: one row per raw (product, description) pair of the lines (missing
+    as ''), with its line count, first line, product key (``key``, ``key_id``) and text
+    (``text``, ``text_id``); the text functions run here, once per pair."""
+    key = f"upper(trim({key_col}))" if key_col else "''"
+    text = f"trim({text_source})" if text_source else "''"
     engine.sql(
         f"""CREATE OR REPLACE TEMP TABLE nc_catalogue AS
-        SELECT product, description, count(*) AS n, min(_row) AS first_row
-        FROM {table} GROUP BY ALL"""
+        WITH pairs AS (
+            SELECT coalesce(product, '') AS product, coalesce(description, '') AS description,
+                   count(*) AS n, min(_row) AS first_row
+            FROM {table} GROUP BY 1, 2),
+        named AS (SELECT *, {key} AS key, {text} AS text FROM pairs)
+        SELECT *, (dense_rank() OVER (ORDER BY key) - 1)::INTEGER AS key_id,
+               (dense_rank() OVER (ORDER BY text) - 1)::INTEGER AS text_id
+        FROM named"""
     )
+
+
+def _catalogue_texts(engine: DuckDBEngine, key: str | None, source: str | None) -> pd.Series:
+    """Each product's most frequent description (ties: the first in text order), indexed by
+    product key in key order; or, without descriptions, the product codes in the order they
+    first appear (read from ``nc_catalogue``)."""
+    if key is None:
+        return pd.Series(dtype=object)
     if source == "description":
         rows = engine.sql(
-            f"""SELECT key, text FROM (
+            """SELECT key, text FROM (
                 SELECT key, text, row_number() OVER (PARTITION BY key ORDER BY n DESC, text) AS rn
-                FROM (SELECT {key} AS key, trim(coalesce(description, '')) AS text,
-                             sum(n) AS n
-                      FROM nc_catalogue GROUP BY 1, 2)
+                FROM (SELECT key, text, sum(n) AS n FROM nc_catalogue GROUP BY 1, 2)
                 WHERE text <> '')
             WHERE rn = 1 ORDER BY key"""
         ).fetchnumpy()
@@ -252,11 +264,10 @@ def _catalogue_texts(
         )
     else:
         codes = engine.sql(
-            f"SELECT {key} AS key FROM nc_catalogue GROUP BY 1 ORDER BY min(first_row)"
+            "SELECT key FROM nc_catalogue GROUP BY 1 ORDER BY min(first_row)"
         ).fetchnumpy()["key"]
         codes = np.asarray(codes, dtype=object)
         texts = pd.Series(codes, index=codes)
-    engine.sql("DROP TABLE IF EXISTS nc_catalogue")
     return texts
 
 
