@@ -44,9 +44,9 @@ PENALTY = 1e-4
 #: sample of this many is fitted on and every customer is still scored. BG/NBD's parameters
 #: have standard errors that shrink as 1/sqrt(n): at 20,000 customers they are about a
 #: percent, far below what separates one shop from another, while fitting on a million
-#: takes fifty times as long (and the first-purchase classifier's five fits would take
-#: minutes). The classifiers and the history tree have more rows than their few parameters
-#: need well before that.
+#: takes fifty times as long. The classifiers and the history tree have more rows than their
+#: few parameters need well before that (the first-purchase classifier has its own, smaller
+#: bound: :data:`custseg.newcustomers.models.MAX_CLASSIFIER_CUSTOMERS`).
 MAX_FIT_CUSTOMERS = 20_000
 
 
@@ -461,6 +461,44 @@ def purchase_history(sales: pd.DataFrame | CustomerPurchases, end: pd.Timestamp)
         index=pd.Index(p.ids[p.customer[rows][starts]], name="customer_id", dtype=object),
     )
     return out
+
+
+def history_codes(sales: CustomerPurchases, end: pd.Timestamp) -> np.ndarray:
+    """Customer codes (positions in ``sales.ids``) of the rows of
+    :func:`purchase_history` at ``end``, in its order.
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"customer_id": ["a", "b"], "amount": [5.0, 7.0],
+    ...     "ts": pd.to_datetime(["2021-01-05", "2021-01-01"])})
+    >>> history_codes(as_purchases(s), pd.Timestamp("2021-01-02")).tolist()
+    [1]
+    """
+    p, rows, starts = _purchase_days(sales, None, day_number(end))
+    return p.customer[rows][starts].astype(np.int64)
+
+
+def outcome_by_code(
+    sales: CustomerPurchases, start: pd.Timestamp, days: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`horizon_outcome` as two arrays over every customer code (0 for customers without
+    a purchase in the period): purchase days and revenue.
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"customer_id": ["a", "b"], "amount": [5.0, 7.0],
+    ...     "ts": pd.to_datetime(["2021-01-05", "2021-01-01"])})
+    >>> [a.tolist() for a in outcome_by_code(as_purchases(s), pd.Timestamp("2021-01-02"), 7)]
+    [[1.0, 0.0], [5.0, 0.0]]
+    """
+    start_day = day_number(start)
+    p, rows, starts = _purchase_days(sales, start_day, start_day + int(days))
+    codes = p.customer[rows].astype(np.int64)
+    n = len(p.ids)
+    return (
+        np.bincount(codes, minlength=n).astype(np.float64),
+        np.bincount(codes, weights=p.amount[rows], minlength=n).astype(np.float64),
+    )
 
 
 def horizon_outcome(

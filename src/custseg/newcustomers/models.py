@@ -38,7 +38,9 @@ from custseg.newcustomers.forecast import (
     fit_bgnbd,
     fit_history,
     gamma_gamma_expected_value,
+    history_codes,
     horizon_outcome,
+    outcome_by_code,
     purchase_history,
     sample_positions,
 )
@@ -54,8 +56,16 @@ NEW_CUSTOMER_DAYS = 90
 #: k-means is fast (seconds on the 4,300 customers of Online Retail) and gives every customer
 #: a segment (no noise points to leave out).
 SEGMENT_ALGORITHM = "kmeans"
-#: Folds of the out-of-fold segment probabilities the covariate model learns from.
-OOF_FOLDS = 3
+#: Folds of the out-of-fold segment probabilities the covariate model learns from. Two folds
+#: cost two fits on half the customers each (three cost three on two thirds, twice the work);
+#: the probabilities only need to come from a model that did not see the customer.
+OOF_FOLDS = 2
+#: Customers (with a known segment) the first-purchase classifier learns from and is checked
+#: on, at most: a seeded sample. Its time-split check then tests on 2,500 customers, where two
+#: standard errors of the majority answer's accuracy are at most 0.02, the smallest margin
+#: the check asks for anyway (:data:`~custseg.newcustomers.checks.MIN_ACCURACY_GAIN`); more
+#: customers would make the fits slower without making the check any stricter.
+MAX_CLASSIFIER_CUSTOMERS = 10_000
 #: Longest window the covariate model learns purchase counts over. It learns a new
 #: customer's level, and BG/NBD's curve carries that level to longer horizons; windows of
 #: about a quarter keep the cohorts recent and let three of them fit in a short calibration
@@ -68,8 +78,10 @@ MAX_TRAINING_WINDOW_DAYS = 120
 TRAINING_ORIGINS = 3
 ORIGIN_STEP_DAYS = 30
 #: Folds of the check that the covariate model beats plain BG/NBD on the earlier cohorts
-#: (out-of-fold MAE); when it does not, new customers get plain BG/NBD.
-VALIDATION_FOLDS = 3
+#: (out-of-fold MAE); when it does not, new customers get plain BG/NBD. Two folds score every
+#: row out of fold with two fits (each boosting fit costs about the same at a few hundred or
+#: a few thousand rows: its 150 rounds dominate).
+VALIDATION_FOLDS = 2
 #: Floor of a BG/NBD expectation used as a divisor.
 MIN_EXPECTED = 1e-6
 #: Default forecast horizon, in days.
@@ -266,20 +278,32 @@ class NewCustomerModels:
         end_ts: pd.Timestamp,
         days: int,
     ) -> tuple[pd.DataFrame, pd.DataFrame]:
-        proba = self.segment_probabilities(feats)
+        # Segment probabilities are read for new customers (their predicted segment and the
+        # covariate model) and one-time buyers (predict's first-purchase segment) only; the
+        # other rows are zeros (at a million customers scoring them all costs seconds).
+        new = is_new.to_numpy()
+        shown = np.flatnonzero(new | (history["n_purchases"].to_numpy() == 1))
+        values = np.zeros((len(feats), len(self.segment_names)))
+        if len(shown):
+            values[shown] = self.segment_probabilities(feats.iloc[shown]).to_numpy()
+        proba = pd.DataFrame(
+            values,
+            index=feats.index,
+            columns=[f"segment_probability_{k}" for k in range(len(self.segment_names))],
+        )
         bg = bgnbd_expected_purchases(self.bgnbd, days, history["x"], history["t_x"], history["T"])
         predicted = bg.copy()
-        if self.covariate_model is not None and is_new.any():
-            new = is_new.to_numpy()
+        if self.covariate_model is not None and new.any():
             window = int(self.settings["training_window_days"])
+            part = history[new]
             in_window = bgnbd_expected_purchases(
-                self.bgnbd, window, history["x"], history["t_x"], history["T"]
+                self.bgnbd, window, part["x"], part["t_x"], part["T"]
             )
-            X = covariate_frame(feats, proba, history, in_window)[self.covariates]
-            counts = self.covariate_model.predict(X[new])
+            X = covariate_frame(feats[new], proba[new], part, in_window)[self.covariates]
+            counts = self.covariate_model.predict(X)
             # The model forecasts the training window's length; BG/NBD's own curve carries
             # that to the horizon asked for.
-            predicted[new] = counts * bg[new] / np.maximum(in_window[new], MIN_EXPECTED)
+            predicted[new] = counts * bg[new] / np.maximum(in_window, MIN_EXPECTED)
         spend = expected_spend(self.gamma_gamma, history)
         group = np.where(is_new, "new", "established")
         rates = pd.DataFrame(self.cohort_rates).T
@@ -366,7 +390,7 @@ class NewCustomerModels:
         ['customer_id', 'n_purchases', 'expected_purchases']
         """
         table, frame = self._forecast(sales, start, horizon_days)
-        proba = frame.loc[table.index].to_numpy()
+        proba = _rows_of(frame, table.index).to_numpy()
         if not self.classifier_used:
             # The first purchase did not beat the majority answer: every one-time buyer gets
             # the segment shares (the prior), so the answer is the most common segment.
@@ -616,49 +640,68 @@ def _fit_after_segmentation(
     stage("first_purchase")
 
     say("First-purchase segment classifier")
-    age = (end - history["first_day"]).dt.days
-    known = history.index[(age > NEW_CUSTOMER_DAYS).to_numpy()].intersection(labels.index)
-    all_young = known.size < 2 * len(segment_names) or labels.loc[known].nunique() < 2
+    # Customers are addressed by their position in ``history`` (and ``feats``, same rows):
+    # at a million customers every label lookup in a text index costs a tenth of a second.
+    age = (end - history["first_day"]).dt.days.to_numpy()
+    segment_of = labels.reindex(history.index).to_numpy()
+    has_segment = ~np.isnan(segment_of)
+    known_pos = np.flatnonzero((age > NEW_CUSTOMER_DAYS) & has_segment)
+    all_young = known_pos.size < 2 * len(segment_names) or len(np.unique(segment_of[known_pos])) < 2
     if all_young:
-        known = history.index.intersection(labels.index)
+        known_pos = np.flatnonzero(has_segment)
         notes.append(
             f"fewer than {2 * len(segment_names)} customers were known for over "
             f"{NEW_CUSTOMER_DAYS} days before the calibration end: the segment classifier "
             "learned from every customer, new ones included"
         )
-    if len(known) > MAX_FIT_CUSTOMERS:
+    if len(known_pos) > MAX_CLASSIFIER_CUSTOMERS:
         notes.append(
             f"the first-purchase classifier learned from, and was checked on, a random sample "
-            f"of {MAX_FIT_CUSTOMERS:,} of the {len(known):,} customers with a known segment"
+            f"of {MAX_CLASSIFIER_CUSTOMERS:,} of the {len(known_pos):,} customers with a known "
+            "segment"
         )
-    known = known[sample_positions(len(known), seed=seed)]
-    y = labels.loc[known].to_numpy()
+    known_pos = known_pos[sample_positions(len(known_pos), MAX_CLASSIFIER_CUSTOMERS, seed=seed)]
+    known = history.index[known_pos]
+    y = segment_of[known_pos].astype(np.int64)
+    known_feats = feats.iloc[known_pos]
     clf = make_classifier(numeric, categorical, family=classifier, seed=seed)
-    clf.fit(feats.loc[known], y)
+    clf.fit(known_feats, y)
     n_seg = len(segment_names)
-    proba = _proba_frame(clf.predict_proba(feats), clf.classes_, n_seg, feats.index)
     counts = np.bincount(y, minlength=n_seg)
     folds = int(min(OOF_FOLDS, counts[counts > 0].min()))
     oof_accuracy = None
+    # Customers the classifier learned from get out-of-fold probabilities, so the covariate
+    # model does not learn to trust probabilities that saw the answer; the others get the
+    # classifier's, computed only for the rows the covariate model reads.
+    oof_row = np.full(len(history), -1, dtype=np.int64)
+    oof_proba: np.ndarray | None = None
     if folds >= 2:
         oof = cross_val_predict(
             make_classifier(numeric, categorical, family=classifier, seed=seed),
-            feats.loc[known],
+            known_feats,
             y,
             cv=StratifiedKFold(folds, shuffle=True, random_state=seed),
             method="predict_proba",
         )
         classes = np.unique(y)
-        oof_frame = _proba_frame(oof, classes, n_seg, known)
-        # Customers the classifier learned from get out-of-fold probabilities, so the
-        # covariate model does not learn to trust probabilities that saw the answer.
-        proba.loc[known] = oof_frame
+        oof_proba = _proba_frame(oof, classes, n_seg, known).to_numpy()
+        oof_row[known_pos] = np.arange(len(known_pos))
         oof_accuracy = float(np.mean(classes[oof.argmax(axis=1)] == y))
+
+    def proba_at(positions: np.ndarray) -> pd.DataFrame:
+        rows = feats.iloc[positions]
+        values = clf.predict_proba(rows) if len(rows) else np.zeros((0, len(clf.classes_)))
+        frame = _proba_frame(values, clf.classes_, n_seg, rows.index)
+        if oof_proba is not None:
+            own = oof_row[positions]
+            frame.iloc[np.flatnonzero(own >= 0)] = oof_proba[own[own >= 0]]
+        return frame
+
     check = check_first_purchase_classifier(
         lambda: make_classifier(numeric, categorical, family=classifier, seed=seed),
-        feats.loc[known],
+        known_feats,
         y,
-        history.loc[known, "first_day"],
+        history["first_day"].iloc[known_pos],
     )
     if all_young:
         # The segments of customers known for a few weeks mostly say when they arrived;
@@ -695,7 +738,10 @@ def _fit_after_segmentation(
     span = (end - pd.Timestamp(lines.first_day)).days
     window = min(horizon_days, span - NEW_CUSTOMER_DAYS, MAX_TRAINING_WINDOW_DAYS)
     covariate_model = None
-    covariates = [*numeric, *proba.columns, "x", "t_x", "T", "bgnbd_expected", *categorical]
+    proba_columns = [f"segment_probability_{k}" for k in range(n_seg)]
+    position_of_code = np.full(len(calib.ids), -1, dtype=np.int64)
+    position_of_code[history_codes(calib, end)] = np.arange(len(history))
+    covariates = [*numeric, *proba_columns, "x", "t_x", "T", "bgnbd_expected", *categorical]
     rates: dict[str, dict[str, float]] = {}
     n_training = 0
     validation: dict[str, Any] | None = None
@@ -706,7 +752,14 @@ def _fit_after_segmentation(
             if origin and (inner_end - pd.Timestamp(lines.first_day)).days < NEW_CUSTOMER_DAYS:
                 break
             part = _training_rows(
-                calib, feats, proba, covariates, inner_end, window, seed=seed + origin
+                calib,
+                feats,
+                proba_at,
+                position_of_code,
+                covariates,
+                inner_end,
+                window,
+                seed=seed + origin,
             )
             parts.append(part)
             if origin == 0:
@@ -820,7 +873,7 @@ def validate_covariate_model(model: Pipeline, X: pd.DataFrame, y: np.ndarray) ->
     Examples
     --------
     >>> validate_covariate_model(model, X, y)  # doctest: +SKIP
-    {'model_mae': 0.61, 'bgnbd_mae': 0.64, 'folds': 3}
+    {'model_mae': 0.61, 'bgnbd_mae': 0.64, 'folds': 2}
     """
     folds = GroupKFold(n_splits=VALIDATION_FOLDS)
     predicted = cross_val_predict(model, X, y, cv=folds, groups=X.index.to_numpy())
@@ -841,7 +894,8 @@ class _TrainingRows:
 def _training_rows(
     calib: CustomerPurchases,
     feats: pd.DataFrame,
-    proba: pd.DataFrame,
+    proba_at: Callable[[np.ndarray], pd.DataFrame],
+    position_of_code: np.ndarray,
     covariates: list[str],
     inner_end: pd.Timestamp,
     window: int,
@@ -849,10 +903,14 @@ def _training_rows(
     seed: int = 0,
 ) -> _TrainingRows:
     """What the new customers of an earlier cut did in the ``window`` days after it, next to
-    what BG/NBD fitted at that cut expected of them."""
+    what BG/NBD fitted at that cut expected of them. ``feats`` has the rows of the history at
+    the calibration end, ``position_of_code`` the row of each customer code there, and
+    ``proba_at`` the segment probabilities of rows."""
     inner = purchase_history(calib, inner_end)
+    inner_codes = history_codes(calib, inner_end)
     inner_new = ((inner_end - inner["first_day"]).dt.days <= NEW_CUSTOMER_DAYS).to_numpy()
-    outcome = horizon_outcome(calib, inner_end, window).reindex(inner.index, fill_value=0.0)
+    bought, spent = outcome_by_code(calib, inner_end, window)
+    outcome = pd.DataFrame({"purchases": bought[inner_codes], "revenue": spent[inner_codes]})
     rates = {}
     for name, mask in (("new", inner_new), ("established", ~inner_new)):
         # A cut near the start of the data has no established customers yet: all customers
@@ -862,16 +920,17 @@ def _training_rows(
             "purchases_per_day": float(group["purchases"].mean() / window),
             "revenue_per_day": float(group["revenue"].mean() / window),
         }
-    new_ids = inner.index[inner_new]
-    new_ids = new_ids[
-        sample_positions(len(new_ids), MAX_FIT_CUSTOMERS // TRAINING_ORIGINS, seed=seed)
+    new_pos = np.flatnonzero(inner_new)
+    new_pos = new_pos[
+        sample_positions(len(new_pos), MAX_FIT_CUSTOMERS // TRAINING_ORIGINS, seed=seed)
     ]
-    part = inner.loc[new_ids]
+    part = inner.iloc[new_pos]
     sample = inner.iloc[sample_positions(len(inner), seed=seed)]
     inner_bg = fit_bgnbd(sample["x"], sample["t_x"], sample["T"])
     expected = bgnbd_expected_purchases(inner_bg, window, part["x"], part["t_x"], part["T"])
-    X = covariate_frame(feats.loc[new_ids], proba.loc[new_ids], part, expected)[covariates]
-    return _TrainingRows(X=X, target=outcome.loc[new_ids, "purchases"].to_numpy(), rates=rates)
+    rows = position_of_code[inner_codes[new_pos]]
+    X = covariate_frame(feats.iloc[rows], proba_at(rows), part, expected)[covariates]
+    return _TrainingRows(X=X, target=outcome["purchases"].to_numpy()[new_pos], rates=rates)
 
 
 def check_calibration_end(lines: SaleLines, calibration_end: dt.date, *, need_after: bool) -> None:
@@ -1113,6 +1172,7 @@ def fit_for_segmentation(
             "product_categories": list(models.category_names),
             "fit_sample": {
                 "max_customers": MAX_FIT_CUSTOMERS,
+                "classifier_max_customers": MAX_CLASSIFIER_CUSTOMERS,
                 "customers": int(len(history)),
                 "sampled": bool(len(history) > MAX_FIT_CUSTOMERS),
             },
