@@ -246,3 +246,19 @@ def test_values_equal_up_to_rounding_have_no_valley():
     x = np.r_[np.full(100, 0.1 + 0.2), np.full(100, 0.3)]  # differ in the last bit
     assert valley_ratio(x, np.arange(200) < 100) == 1.0
     assert not valley_split(np.c_[x, x], min_size=10).separated
+
+
+def test_two_density_methods_agreeing_beat_centroids_that_cut_groups_up():
+    """classic_rfm_4: four planted RFM groups that are not round. k-means' criteria prefer 6
+    pieces; HDBSCAN and DBSCAN both find the same 4 groups, hiding no valley, and no second
+    centroid family backs the 6 pieces."""
+    from custseg.datasets.scenarios import make_scenario
+
+    scenario = make_scenario("classic_rfm_4", 0)
+    result = custseg.segment(scenario.data, seed=0, new_customers=False)
+    m = result.metrics
+    assert m["algorithm"] in ("hdbscan", "dbscan") and m["k"] == 4
+    assert "two density methods" in m["selection_reason"]
+    seg = result.segments
+    truth = scenario.truth.reindex(seg["customer_id"].astype(str)).to_numpy()
+    assert adjusted_rand_score(truth, seg["segment"]) > 0.95

@@ -121,6 +121,9 @@ k-means at the same k is not more stable by more than this (ARI over subsamples)
 SAME_PARTITION = 0.8
 """Adjusted Rand index above which two partitions are taken as the same grouping."""
 
+CONSENSUS_ARI = 0.95
+"""Adjusted Rand index above which HDBSCAN and DBSCAN are taken to agree on the same groups."""
+
 HIDDEN_GROUP_SHARE = 0.02
 """A segment hides two groups when a valley splits it into two parts that each hold at least
 this share of all customers (2%: a VIP tail of 2-5% of customers is a group to find; a
@@ -1009,7 +1012,15 @@ def _select_model(
                 f"of the {n:,} customers; the rest were assigned by its scoring rule"
             )
     chosen, reason = _recommend(
-        picks, fits, leaderboard, k is not None, algorithm, valleys.separated, valleys, measures
+        picks,
+        fits,
+        leaderboard,
+        k is not None,
+        algorithm,
+        valleys.separated,
+        valleys,
+        measures,
+        value,
     )
     chosen["recommended"] = True
     key = chosen["k_requested"] if chosen["k_requested"] is not None else chosen["k"]
@@ -1333,6 +1344,7 @@ def _recommend(
     separated: bool = False,
     valleys: _Valleys | None = None,
     measures: dict[str, Callable[[list[dict[str, Any]]], None]] | None = None,
+    value: np.ndarray | None = None,
 ) -> tuple[dict[str, Any], str]:
     """The family pick to recommend, and the reason in words.
 
@@ -1439,6 +1451,11 @@ def _recommend(
     ranked = sorted(eligible, key=lambda f: (mean_rank[f], order.index(f)))
     best = ranked[0]
     row = picks[best]
+    if algorithm == "auto" and density and separated and valleys is not None:
+        agreed = _density_consensus(picks, fits, row, valleys, measured, value)
+        if agreed is not None:
+            fam, text = agreed
+            return picks[fam], text + _rejections(picks, rejected, fam)
     others = [picks[f] for f in ranked[1:]]
     text = _sentence(row, others)
     if density:
@@ -1455,6 +1472,85 @@ def _recommend(
             )
         )
     return row, text + _rejections(picks, rejected, best)
+
+
+def _density_consensus(
+    picks: dict[str, dict[str, Any]],
+    fits: dict[tuple[str, int], Fitted],
+    best: dict[str, Any],
+    valleys: _Valleys,
+    measured: Callable[..., None],
+    value: np.ndarray | None = None,
+) -> tuple[str, str] | None:
+    """Both density families found the same groups, fewer than the best centroid pick, and
+    those groups hide no valley: the two agree on something the centroid families cut up.
+    Not when that would merge a high-value segment of the centroid pick (invoice lines)."""
+    h, d = picks.get("hdbscan"), picks.get("dbscan")
+    if h is None or d is None or h["excluded"] or d["excluded"]:
+        return None
+    if not (2 <= h["k"] == d["k"] < best["k"]):
+        return None
+    lh = fits[("hdbscan", h["k"])].labels
+    ld = fits[("dbscan", d["k"])].labels
+    both = (lh >= 0) & (ld >= 0)
+    if both.mean() < 1 - MAX_NOISE_SHARE:
+        return None
+    agreement = float(adjusted_rand_score(lh[both], ld[both]))
+    if agreement < CONSENSUS_ARI:
+        return None
+    km = fits.get(("kmeans", h["k"]))
+    if km is not None and adjusted_rand_score(km.labels[both], lh[both]) >= SAME_PARTITION:
+        return None  # k-means at that k finds the same groups: nothing the centroids miss
+    key = best["k_requested"] if best["k_requested"] is not None else best["k"]
+    best_labels = fits[(best["algorithm"], key)].labels
+    for fam, other in picks.items():
+        if fam in DENSITY_FAMILIES or fam == best["algorithm"] or other["excluded"]:
+            continue
+        if other["k"] == best["k"]:
+            okey = other["k_requested"] if other["k_requested"] is not None else other["k"]
+            if adjusted_rand_score(best_labels, fits[(fam, okey)].labels) >= SAME_PARTITION:
+                return None  # two centroid families agree on the best pick's segments
+    if value is not None and _merges_valuable(best_labels, lh, value):
+        return None
+    for fam, row, labels in (("hdbscan", h, lh), ("dbscan", d, ld)):
+        if valleys.count(row, labels):
+            return None
+        measured(fam, row)
+        if row["excluded"] or (row.get("stability") or 0) < DENSITY_STABLE:
+            return None
+    fam = min(("hdbscan", "dbscan"), key=lambda f: _rank_key(picks[f]))
+    row = picks[fam]
+    row["ari_vs_other_density"] = round(agreement, 3)
+    return fam, (
+        f"{_describe(row)}: HDBSCAN and DBSCAN, two density methods with different rules, "
+        f"found the same {row['k']} groups (ARI {agreement:.2f} between them), stable at ARI "
+        f"{row['stability']:.2f} over {row['stability_repeats']} subsamples, and no segment "
+        f"hides two groups; {_describe(best)} cuts them into more pieces, which silhouette "
+        "and Davies-Bouldin reward when groups are not round."
+    )
+
+
+VALUE_CONCENTRATION = 3.0
+"""A segment whose share of revenue is at least this multiple of its share of customers is a
+high-value group (a VIP tail): a solution that merges it into a larger segment loses it."""
+
+
+def _merges_valuable(labels: np.ndarray, other: np.ndarray, value: np.ndarray) -> bool:
+    """Whether some high-value segment of ``labels`` is no more than a minority of the
+    ``other`` segment that holds most of it."""
+    total = float(np.clip(value, 0, None).sum())
+    if total <= 0:
+        return False
+    n = len(labels)
+    for seg in np.unique(labels[labels >= 0]):
+        inside = labels == seg
+        share = inside.sum() / n
+        if float(np.clip(value[inside], 0, None).sum()) / total < VALUE_CONCENTRATION * share:
+            continue
+        host = np.bincount(other[inside] + 1).argmax() - 1
+        if (other == host).sum() > 2 * inside.sum():
+            return True
+    return False
 
 
 def _mean_ranks(picks: dict[str, dict[str, Any]], eligible: list[str]) -> dict[str, float]:
