@@ -278,3 +278,32 @@ def test_dataframe_text_columns_in_raw(tmp_path):
 def test_python_api_takes_a_memory_limit(tiny_lines):
     with pytest.raises(InputError, match="lots"):
         custseg.segment(tiny_lines, memory_limit="lots", new_customers=False)
+
+
+def test_damaged_parquet_pages_give_one_error_line(run_cli, tmp_path):
+    """Parquet is read in place: a damaged data page is found by a later statement, and must
+    still end in one error line naming the file, exit 2 and no output folder."""
+    rng = np.random.default_rng(0)
+    n = 60_000
+    frame = pd.DataFrame(
+        {
+            "InvoiceNo": rng.integers(1, 20_000, n).astype(str),
+            "CustomerID": rng.integers(1, 2_000, n).astype(str),
+            "InvoiceDate": pd.Timestamp("2011-01-01")
+            + pd.to_timedelta(rng.integers(0, 365 * 24, n), unit="h"),
+            "Quantity": rng.integers(1, 10, n),
+            "UnitPrice": rng.random(n) * 10,
+        }
+    )
+    good = tmp_path / "good.parquet"
+    frame.to_parquet(good, row_group_size=6_000)
+    data = bytearray(good.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 2_000] = bytes(2_000)
+    bad = tmp_path / "orders.parquet"
+    bad.write_bytes(bytes(data))
+    code, out, err = run_cli("segment", bad, "-o", tmp_path / "o", "-q")
+    assert code == 2, err
+    assert err.startswith(f"error: File '{bad}' could not be read to the end (")
+    assert "damaged or incomplete" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()

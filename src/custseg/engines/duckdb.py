@@ -189,6 +189,20 @@ def sql_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def _damaged_file(exc: Exception) -> InputError | None:
+    """The error for a file DuckDB could not read part of (a damaged or truncated file), or
+    None when ``exc`` is about something else."""
+    text = " ".join(str(exc).split())
+    found = re.search(r'Failed to read file "([^"]+)"', text)
+    if found is None:
+        return None
+    detail = text[found.end() :].lstrip(": ")[:160]
+    return InputError(
+        f"File '{found.group(1)}' could not be read to the end ({detail}): it is damaged or "
+        "incomplete. Copy or export it again and check that the copy finished."
+    )
+
+
 class DuckDBEngine:
     """A private DuckDB connection with its own temporary directory.
 
@@ -248,9 +262,19 @@ class DuckDBEngine:
         except duckdb.OutOfMemoryException as exc:
             raise self._out_of_memory(exc) from None
         except duckdb.IOException as exc:
+            damaged = _damaged_file(exc)
+            if damaged is not None:
+                raise damaged from None
             if "space" not in str(exc).lower():
                 raise
             raise self._out_of_disk(exc) from None
+        except duckdb.InvalidInputException as exc:
+            # Files are read in place (a view over a Parquet file): a damaged page shows up
+            # in whichever statement first reads it.
+            damaged = _damaged_file(exc)
+            if damaged is None:
+                raise
+            raise damaged from None
 
     def scalar(self, query: str, params: list[Any] | None = None) -> Any:
         """Run a query that returns one value."""
