@@ -307,3 +307,13 @@ def test_damaged_parquet_pages_give_one_error_line(run_cli, tmp_path):
     assert err.startswith(f"error: File '{bad}' could not be read to the end (")
     assert "damaged or incomplete" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_messages_name_a_folder_as_its_files():
+    from custseg.io.readers import SourceInfo, describe_source
+
+    folder = SourceInfo("orders", "csv", 10, ["a"], path="orders/", n_files=3)
+    assert describe_source(folder) == "The 3 files of 'orders/'"
+    one = SourceInfo("o.csv", "csv", 10, ["a"], path="o.csv", n_files=1)
+    assert describe_source(one) == "File 'o.csv'"
+    assert describe_source(SourceInfo("df", "dataframe", 10, ["a"])) == "The DataFrame"

@@ -144,7 +144,9 @@ def build_lines(
     Returns warnings (for example an ambiguous day/month order).
     """
     roles = schema.roles
-    where = f"File '{info.path}'" if info.path else "The DataFrame"
+    from custseg.io.readers import describe_source
+
+    where = describe_source(info)
     warnings: list[str] = []
     fmt = date_format
     if fmt is None:

@@ -84,7 +84,9 @@ class _Timer:
 
 
 def _where(info: SourceInfo) -> str:
-    return f"File '{info.path}'" if info.path else "The DataFrame"
+    from custseg.io.readers import describe_source
+
+    return describe_source(info)
 
 
 def _parse_date(value: str | dt.date | None) -> dt.date | None:

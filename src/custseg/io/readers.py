@@ -118,6 +118,22 @@ class SourceInfo:
         return dict(self.__dict__)
 
 
+def describe_source(info: SourceInfo) -> str:
+    """How messages name the input: ``File 'x.csv'``, ``The 3 files of 'orders/'``, or
+    ``The DataFrame``.
+
+    Examples
+    --------
+    >>> describe_source(SourceInfo("orders", "csv", 10, ["a"], path="orders/", n_files=3))
+    "The 3 files of 'orders/'"
+    """
+    if not info.path:
+        return "The DataFrame"
+    if (info.n_files or 1) > 1:
+        return f"The {info.n_files} files of '{info.path}'"
+    return f"File '{info.path}'"
+
+
 def file_sha256(path: Path) -> str:
     """SHA-256 of a file, read in chunks."""
     digest = hashlib.sha256()
