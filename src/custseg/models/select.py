@@ -535,13 +535,22 @@ class _Valleys:
     two neighbouring segments of one of the first family's solutions."""
     pair_ratio: float = 1.0
     """The deepest valley found between two neighbouring segments."""
+    tested: dict[bytes, Valley] = field(default_factory=dict)
+    """The valley test of each segment already tested, by its members."""
+    worsts: dict[bytes, float] = field(default_factory=dict)
+    """The shallowest neighbour valley of each solution already measured, by its labels."""
 
     def __post_init__(self) -> None:
         self.separated = self.whole.separated
 
     def worst(self, labels: np.ndarray) -> float:
         """The shallowest valley between a segment and its nearest neighbour (1.0: none)."""
-        return neighbour_valley(self.X, labels, min_size=self.min_size, seed=self.seed, worst=True)
+        key = labels.tobytes()
+        if key not in self.worsts:
+            self.worsts[key] = neighbour_valley(
+                self.X, labels, min_size=self.min_size, seed=self.seed, worst=True
+            )
+        return self.worsts[key]
 
     def numbers_apart(self, labels: np.ndarray) -> bool:
         """Whether every segment is parted from its nearest neighbour by a valley."""
@@ -561,7 +570,9 @@ class _Valleys:
     def count(self, row: dict[str, Any], labels: np.ndarray) -> int:
         """Segments of ``labels`` that hide two groups, stored in ``row``."""
         if "hidden_splits" not in row:
-            tests = hidden_splits(self.X, labels, min_size=self.min_size, seed=self.seed)
+            tests = hidden_splits(
+                self.X, labels, min_size=self.min_size, seed=self.seed, cache=self.tested
+            )
             hidden = {c: v for c, v in tests.items() if v.separated}
             row["hidden_splits"] = len(hidden)
             row["valley_ratio"] = round(min((v.ratio for v in tests.values()), default=1.0), 3)

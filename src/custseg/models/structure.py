@@ -239,10 +239,26 @@ def neighbour_valley(
 
 
 def hidden_splits(
-    X: np.ndarray, labels: np.ndarray, *, min_size: int, seed: int = 0
+    X: np.ndarray,
+    labels: np.ndarray,
+    *,
+    min_size: int,
+    seed: int = 0,
+    cache: dict[bytes, Valley] | None = None,
 ) -> dict[int, Valley]:
-    """The valley test of every segment of a solution (noise, -1, left out)."""
+    """The valley test of every segment of a solution (noise, -1, left out).
+
+    ``cache`` keeps each segment's result by its members, so that a segment found again
+    (another cut of the same tree, another family, another k) is not tested twice.
+    """
     out = {}
     for c in np.unique(labels[labels >= 0]):
-        out[int(c)] = valley_split(X[labels == c], min_size=min_size, seed=seed)
+        members = np.flatnonzero(labels == c)
+        key = members.tobytes()
+        if cache is not None and key in cache:
+            out[int(c)] = cache[key]
+            continue
+        out[int(c)] = valley_split(X[members], min_size=min_size, seed=seed)
+        if cache is not None:
+            cache[key] = out[int(c)]
     return out
