@@ -470,7 +470,9 @@ def number_expr(column: str, typ: str, decimal_comma: bool = False) -> str:
     )
 
 
-def _date_candidates(engine: DuckDBEngine, column: str) -> tuple[list[str], int, dict[str, int]]:
+def _date_candidates(
+    engine: DuckDBEngine, column: str, *, give_up: bool = False
+) -> tuple[list[str], int, dict[str, int]]:
     col = quote_ident(column)
     engine.sql(
         f"CREATE OR REPLACE TEMP TABLE _dates AS SELECT DISTINCT trim(CAST({col} AS VARCHAR)) AS v "
@@ -489,6 +491,9 @@ def _date_candidates(engine: DuckDBEngine, column: str) -> tuple[list[str], int,
     # survivors on every distinct value.
     failures = count_failures(list(DATE_FORMATS), "(SELECT v FROM _dates ORDER BY v LIMIT 2000)")
     survivors = [f for f in DATE_FORMATS if failures[f] == 0]
+    if not survivors and give_up:
+        # Only asked whether the column is dates at all: no format reads the first values.
+        return [], n_distinct, failures
     failures.update(count_failures(survivors or list(DATE_FORMATS), "_dates"))
     ok = [f for f in DATE_FORMATS if failures[f] == 0]
     return ok, n_distinct, failures
@@ -505,7 +510,7 @@ def detect_date_format(
     typ = column_type(engine, column)
     if typ.startswith(("TIMESTAMP", "DATE")):
         return None, []
-    ok, n_distinct, failures = _date_candidates(engine, column)
+    ok, n_distinct, failures = _date_candidates(engine, column, give_up=not required)
     if n_distinct == 0:
         if not required:
             return "", []
