@@ -119,17 +119,21 @@ def test_a_group_merged_by_silhouette_is_kept_apart():
     assert adjusted_rand_score(truth, sel.labels) > 0.95
 
 
-def test_category_relevance_and_unrelated_columns_left_out():
-    rng = np.random.default_rng(6)
-    n = 600
+def _tier_and_region(seed: int, n: int) -> pd.DataFrame:
+    """Spend in two groups, a tier that follows them and a region that does not."""
+    rng = np.random.default_rng(seed)
     group = rng.integers(0, 2, n)
-    frame = pd.DataFrame(
+    return pd.DataFrame(
         {
             "spend": np.where(group == 0, 10.0, 50.0) + rng.normal(0, 2, n),
             "tier": np.where(group == 0, "basic", "gold"),
             "region": rng.choice(["N", "S", "W"], n),
         }
     )
+
+
+def test_category_relevance_and_unrelated_columns_left_out():
+    frame = _tier_and_region(6, 600)
     assert category_relevance(frame, ["spend"], "tier") > 0.7
     assert category_relevance(frame, ["spend"], "region") < 0.01
     plan = plan_columns(frame, ["spend"], ["tier", "region"])
@@ -141,16 +145,7 @@ def test_category_relevance_and_unrelated_columns_left_out():
 def test_relevance_measured_on_a_sample_of_a_large_table(monkeypatch):
     import custseg.preprocess as pre
 
-    rng = np.random.default_rng(8)
-    n = 3_000
-    group = rng.integers(0, 2, n)
-    frame = pd.DataFrame(
-        {
-            "spend": np.where(group == 0, 10.0, 50.0) + rng.normal(0, 2, n),
-            "tier": np.where(group == 0, "basic", "gold"),
-            "region": rng.choice(["N", "S", "W"], n),
-        }
-    )
+    frame = _tier_and_region(8, 3_000)
     monkeypatch.setattr(pre, "RELEVANCE_SAMPLE", 500)
     plan = plan_columns(frame, ["spend"], ["tier", "region"])
     assert plan.categorical == ["tier"]

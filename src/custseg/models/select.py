@@ -220,13 +220,6 @@ class Selection:
 # ---------------------------------------------------------------- families
 
 
-def _each_k(fit_one: Callable[[int], Fitted], ks: list[int]) -> dict[int, Fitted]:
-    """``{k: fit_one(k)}``, one after the other: on tables of a few thousand customers,
-    starting worker processes cost more than the fits (seconds on a busy machine), and large
-    tables are compared on a sample of ``SELECT_MAX``."""
-    return {k: fit_one(k) for k in ks}
-
-
 def _kmeans_one(X: np.ndarray, k: int, seed: int, n_init: int) -> Fitted:
     threads = 1 if X.shape[0] < PARALLEL_FROM else None
     with limit(limits=threads, user_api="openmp"):
@@ -235,7 +228,7 @@ def _kmeans_one(X: np.ndarray, k: int, seed: int, n_init: int) -> Fitted:
 
 
 def _fit_kmeans(X: np.ndarray, ks: list[int], seed: int, n_init: int) -> dict[int, Fitted]:
-    return _each_k(lambda k: _kmeans_one(X, k, seed, n_init), ks)
+    return {k: _kmeans_one(X, k, seed, n_init) for k in ks}
 
 
 def _gmm_one(X: np.ndarray, index: np.ndarray, k: int, seed: int, covariance_type: str) -> Fitted:
@@ -258,7 +251,7 @@ def _fit_gmm(
     max_fit: int | None,
 ) -> dict[int, Fitted]:
     index = fit_sample(X.shape[0], max_fit, seed)
-    return _each_k(lambda k: _gmm_one(X, index, k, seed, covariance_type), ks)
+    return {k: _gmm_one(X, index, k, seed, covariance_type) for k in ks}
 
 
 def _fit_hierarchical(
@@ -309,7 +302,7 @@ def _fit_kprototypes(
         ).fit(X)
         return Fitted(est, est.labels_)
 
-    return _each_k(one, ks)
+    return {k: one(k) for k in ks}
 
 
 def _fit_density(
@@ -369,7 +362,7 @@ class _Job:
             linkage = p.get("linkage", "ward")
             if rows is None:
                 return _fit_hierarchical(X, ks, seed, linkage, HIERARCHICAL_MAX_FIT)
-            key = (seed, len(rows), hash(rows.tobytes()))
+            key = (seed, rows.tobytes())
             return _fit_hierarchical(
                 X, ks, seed, linkage, HIERARCHICAL_MAX_FIT, trees=self.trees, key=key
             )
@@ -792,33 +785,18 @@ def select_model(
     # machine one 5x5 triangular solve took 8 ms on two threads against 0.05 ms on one
     # (Gaussian mixtures make thousands), and a Gaussian mixture's k-means start took 10x
     # longer. Below PARALLEL_FROM customers every native library runs on one thread.
-    n = X.shape[0]
-    if max_select is None or n <= max_select:
-        with limit(limits=1 if n < PARALLEL_FROM else None):
-            return _select_model(
-                X,
-                X_mixed=X_mixed,
-                categorical=categorical,
-                algorithm=algorithm,
-                k=k,
-                seed=seed,
-                params=params,
-                attributes=attributes,
-                silhouette_sample_size=silhouette_sample_size,
-                X_valley=X_valley,
-                value=value,
-                progress=progress,
-            )
     # Large tables: the whole comparison runs on a seeded sample, whose size fixes how far a
     # segment's share can be from the full table's; the chosen model then scores everyone.
+    n = X.shape[0]
     index = fit_sample(n, max_select, seed)
+    sampled = len(index) < n
 
     def rows(a: np.ndarray | None) -> np.ndarray | None:
-        return None if a is None else a[index]
+        return a[index] if sampled and a is not None else a
 
-    with limit(limits=1):
+    with limit(limits=1 if len(index) < PARALLEL_FROM else None):
         sel = _select_model(
-            X[index],
+            X[index] if sampled else X,
             X_mixed=rows(X_mixed),
             categorical=categorical,
             algorithm=algorithm,
@@ -827,12 +805,14 @@ def select_model(
             params=params,
             attributes=None
             if attributes is None
-            else {name: codes[index] for name, codes in attributes.items()},
+            else {name: codes[index] if sampled else codes for name, codes in attributes.items()},
             silhouette_sample_size=silhouette_sample_size,
             X_valley=rows(X_valley),
             value=rows(value),
             progress=progress,
         )
+    if not sampled:
+        return sel
     if progress is not None:
         progress(f"Scoring all {n:,} customers")
     return _score_everyone(sel, X, X_mixed, index, seed, silhouette_sample_size)
