@@ -78,6 +78,15 @@ def _n_segments(labels: np.ndarray) -> int:
     return len(np.unique(labels[labels >= 0]))
 
 
+def _sorted_graph(graph: Any) -> Any:
+    """``graph`` (CSR) with each row's entries in increasing distance, sorted in one pass
+    (scikit-learn's own sort of a precomputed graph goes row by row in Python)."""
+    rows = np.repeat(np.arange(graph.shape[0]), np.diff(graph.indptr))
+    order = np.lexsort((graph.data, rows))
+    graph.data, graph.indices = graph.data[order], graph.indices[order]
+    return graph
+
+
 class DBSCANClustering(_DensityBase):
     """DBSCAN with ``eps`` read off the k-distance curve, and a ``predict``.
 
@@ -161,11 +170,16 @@ class DBSCANClustering(_DensityBase):
             self.eps_ = float(self.eps)
         db = DBSCAN(eps=self.eps_, min_samples=self.min_samples_).fit(Xs)
         if self.eps is None and self.eps_fallback and _n_segments(db.labels_) < 2:
-            for q in EPS_FALLBACK_QUANTILES:
-                eps = float(np.quantile(kdist, q))
-                if not 0 < eps < self.eps_:
-                    continue
-                trial = DBSCAN(eps=eps, min_samples=self.min_samples_).fit(Xs)
+            radii = [(q, float(np.quantile(kdist, q))) for q in EPS_FALLBACK_QUANTILES]
+            radii = [(q, r) for q, r in radii if 0 < r < self.eps_]
+            # The neighbourhoods within the largest radius tried are searched once: DBSCAN at
+            # each radius is a filter of them (on the sparse distance graph it gives the same
+            # segments as on the points).
+            largest = max((r for _, r in radii), default=0.0)
+            graph = _sorted_graph(nn.radius_neighbors_graph(Xs, radius=largest, mode="distance"))
+            for q, eps in radii:
+                trial = DBSCAN(eps=eps, min_samples=self.min_samples_, metric="precomputed")
+                trial.fit(graph)
                 labels = np.asarray(trial.labels_)
                 if _n_segments(labels) >= 2 and np.mean(labels < 0) <= MAX_FALLBACK_NOISE:
                     db, self.eps_ = trial, eps
