@@ -105,8 +105,9 @@ def test_xlsx_keeps_numbers_and_neutralizes_text(tmp_path: Path) -> None:
     assert book.sheetnames == ["Sheet one", "@other"]
     rows = list(book["Sheet one"].iter_rows(values_only=True))
     assert rows[0] == ("label", "number", "as_text")
-    # (Excel files store a carriage return as a line feed.)
-    expected = ["'" + f.replace("\r", "\n") for f in FORMULAS]
+    # (A carriage return is stored escaped, as _x000D_, which Excel reads back as one;
+    # openpyxl shows the escape.)
+    expected = ["'" + f.replace("\r", "_x000D_") for f in FORMULAS]
     assert [r[0] for r in rows[1:]] == [*expected, "plain"]
     # Real numbers are number cells (negative ones too); missing values are empty cells.
     assert [r[1] for r in rows[1:]] == [-5, -1, 0, 2.5, None, 7, 8, 9]
@@ -114,6 +115,20 @@ def test_xlsx_keeps_numbers_and_neutralizes_text(tmp_path: Path) -> None:
     cells = [c for row in book["Sheet one"].iter_rows() for c in row]
     assert all(c.data_type != "f" for c in cells)
     assert book["Sheet one"]["B2"].data_type == "n"
+
+
+def test_xlsx_keeps_text_with_control_characters(tmp_path: Path) -> None:
+    # XML cannot hold most control characters as they are: they are escaped (Excel reads
+    # "_x0001_" back as the character), never a reason to fail.
+    frame = pd.DataFrame({"name": ["a\x01b", "tab\tin", "_x0041_ as typed"], "n": [1, 2, 3]})
+    write_xlsx({"Customers": frame}, tmp_path / "t.xlsx")
+    rows = list(load_workbook(tmp_path / "t.xlsx")["Customers"].iter_rows(values_only=True))
+    assert rows == [
+        ("name", "n"),
+        ("a_x0001_b", 1),
+        ("tab\tin", 2),
+        ("_x005F_x0041_ as typed", 3),
+    ]
 
 
 def test_xlsx_cuts_a_table_longer_than_a_sheet(

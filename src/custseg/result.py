@@ -33,10 +33,11 @@ OUTPUT_FILES = (
 
 XLSX_MAX_CUSTOMERS = 20_000
 """Most customers listed on the Customers sheet of ``segments.xlsx``; above it the sheet holds
-a note instead, and ``segments.csv`` (always complete) is the customer list. openpyxl writes
+a note instead, and ``segments.csv`` (always complete) is the customer list. openpyxl wrote
 about 100,000 cells a second: 46,000 customers took 9 s of a 20 s job on 1M invoice lines
-(20,000 customers, CDNOW's size, some 3 s) and make a workbook of tens of MB that a
-spreadsheet opens slowly, while 1M customers would take minutes. A cut list
+(20,000 customers, CDNOW's size, some 3 s; about half that with xlsxwriter, used since) and
+make a workbook of tens of MB that a spreadsheet opens slowly, while 1M customers would take
+minutes. A cut list
 (the first N customers) was rejected: it looks complete, and a sum or a search on it is wrong
 without a warning."""
 
