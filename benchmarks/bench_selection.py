@@ -29,6 +29,18 @@ Three baselines run in the same process on the very matrix custseg clustered
 
 A baseline always finds structure, so it fails every null scenario.
 
+Two ceilings, which are told the truth and so are not methods, say what is attainable on the
+same matrix (structured scenarios only):
+
+- ``kmeans@truth``: k-means at the planted k, started from the planted groups' centres: the
+  best a centroid method can do when it is given k and the groups;
+- ``separable``: a quadratic discriminant (each group its own Gaussian, as a mixture would
+  fit it) trained on the planted labels, scored by 5-fold cross-validation: how far the planted
+  groups can be told apart at all on these features.
+
+A scenario that raises an error is reported as such (with the error) and the others still run;
+the script then exits with status 1.
+
 Usage::
 
     python benchmarks/bench_selection.py [--set dev|holdout|all] [--only NAME ...] [--quick]
@@ -59,8 +71,10 @@ import numpy as np
 import pandas as pd
 from _tables import Table
 from sklearn.cluster import KMeans
+from sklearn.discriminant_analysis import QuadraticDiscriminantAnalysis
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 from sklearn.mixture import GaussianMixture
+from sklearn.model_selection import cross_val_predict
 
 import custseg
 from custseg.datasets.scenarios import (
@@ -89,6 +103,9 @@ QUICK = (
     "null_uniform_box",
 )
 METHODS = ("custseg", "kmeans+silhouette", "kmeans+elbow", "gmm+bic")
+CEILINGS = ("kmeans@truth", "separable")
+#: Regularisation of the discriminant's covariances (one-hot columns are constant in a group).
+QDA_REG = 0.05
 
 
 @dataclass
@@ -108,9 +125,13 @@ class Outcome:
     structure: str  # "clear", "weak" or "n/r"
     seconds: float
     noise_share: float = 0.0
+    ceilings: dict[str, float] | None = None
+    error: str = ""
 
     @property
     def solved(self) -> bool:
+        if self.error:
+            return False
         if self.structured:
             return self.k == self.k_true and self.ari >= SOLVED_ARI
         return self.structure == "weak"
@@ -210,6 +231,25 @@ def baselines(X: np.ndarray, seed: int = 0) -> dict[str, tuple[int, np.ndarray, 
     return out
 
 
+def ceilings(X: np.ndarray, truth: np.ndarray, seed: int = 0) -> dict[str, float]:
+    """ARI of the two ceilings on the planted customers (``truth >= 0``) of one matrix."""
+    keep = truth >= 0
+    Xp, tp = X[keep], truth[keep]
+    groups = np.unique(tp)
+    centres = np.vstack([Xp[tp == g].mean(axis=0) for g in groups])
+    km = KMeans(n_clusters=len(groups), init=centres, n_init=1, random_state=seed).fit(Xp)
+    folds = int(min(5, np.bincount(np.searchsorted(groups, tp)).min()))
+    separable = float("nan")
+    if folds >= 2:
+        qda = QuadraticDiscriminantAnalysis(reg_param=QDA_REG)
+        predicted = cross_val_predict(qda, Xp, tp, cv=folds)
+        separable = float(adjusted_rand_score(tp, predicted))
+    return {
+        "kmeans@truth": float(adjusted_rand_score(tp, km.labels_)),
+        "separable": separable,
+    }
+
+
 def structure_flag(metrics: dict[str, Any]) -> str:
     """``clear``, ``weak`` or ``n/r`` (custseg did not report it)."""
     structure = metrics.get("structure")
@@ -250,6 +290,7 @@ def run_one(name: str, seed: int, n_customers: int | None) -> list[Outcome]:
     )
     ari, recovered = planted_scores(truth, labels, scenario.k_true)
     metrics = result.metrics
+    X = np.asarray(result.model_inputs, dtype=np.float64)
     outcomes = [
         Outcome(
             **base,
@@ -261,9 +302,9 @@ def run_one(name: str, seed: int, n_customers: int | None) -> list[Outcome]:
             structure=structure_flag(metrics),
             seconds=seconds,
             noise_share=float(np.mean(labels < 0)),
+            ceilings=ceilings(X, truth) if scenario.structured else None,
         )
     ]
-    X = np.asarray(result.model_inputs, dtype=np.float64)
     for method, (k, blabels, bsec) in baselines(X).items():
         ari, recovered = planted_scores(truth, blabels, scenario.k_true)
         outcomes.append(
@@ -279,6 +320,33 @@ def run_one(name: str, seed: int, n_customers: int | None) -> list[Outcome]:
             )
         )
     return outcomes
+
+
+def run_safely(name: str, seed: int, n_customers: int | None) -> list[Outcome]:
+    """:func:`run_one`, or one failed outcome per method carrying the error."""
+    try:
+        return run_one(name, seed, n_customers)
+    except Exception as exc:  # a benchmark reports a scenario's failure and goes on
+        scenario = make_scenario(name, seed, n_customers=n_customers)
+        why = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+        return [
+            Outcome(
+                scenario=name,
+                seed=seed,
+                method=method,
+                kind=scenario.kind,
+                k_true=scenario.k_true,
+                structured=scenario.structured,
+                k=0,
+                family="error",
+                ari=float("nan"),
+                recovered=0,
+                structure="n/r",
+                seconds=0.0,
+                error=why,
+            )
+            for method in METHODS
+        ]
 
 
 # ------------------------------------------------------------------ printing
@@ -335,6 +403,34 @@ def summary_table(by_method: dict[str, list[Outcome]]) -> Table:
     return table
 
 
+def ceiling_table(outcomes: list[Outcome], show_seed: bool) -> Table:
+    """custseg beside the two ceilings, on the structured scenarios, with a total row."""
+    table = Table(
+        f"ceilings (told the truth; ARI >= {SOLVED_ARI} counts)",
+        ["scenario", "custseg solved", "custseg ARI", *CEILINGS],
+    )
+    rows = [o for o in outcomes if o.structured and o.ceilings]
+    for o in rows:
+        assert o.ceilings is not None
+        label = f"{o.scenario} (seed {o.seed})" if show_seed else o.scenario
+        table.add(
+            label,
+            "yes" if o.solved else "no",
+            f"{o.ari:.2f}",
+            *(f"{o.ceilings[c]:.2f}" for c in CEILINGS),
+        )
+    table.add(
+        "total",
+        f"{sum(o.solved for o in rows)}/{len(rows)}",
+        "",
+        *(
+            f"{sum((o.ceilings or {})[c] >= SOLVED_ARI for o in rows)}/{len(rows)}"
+            for c in CEILINGS
+        ),
+    )
+    return table
+
+
 def commit() -> str:
     try:
         out = subprocess.run(
@@ -383,13 +479,14 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"[{i}/{len(jobs)}] {key[0]} seed {key[1]}: custseg {c.family} k={c.k} "
             f"(true {c.k_true if c.structured else 'none'}) ARI {c.ari:.2f} "
-            f"structure {c.structure}, {c.seconds:.1f} s",
+            f"structure {c.structure}, {c.seconds:.1f} s"
+            + (f" ERROR {c.error}" if c.error else ""),
             file=sys.stderr,
         )
 
     if args.jobs > 1:
         pool = ProcessPoolExecutor(max_workers=args.jobs)
-        futures = {pool.submit(run_one, n, s, args.n_customers): (n, s) for n, s in jobs}
+        futures = {pool.submit(run_safely, n, s, args.n_customers): (n, s) for n, s in jobs}
         for i, future in enumerate(as_completed(futures), 1):
             done(futures[future], future.result(), i)
         # Do not wait here: custseg's own joblib workers keep a process alive while idle.
@@ -397,7 +494,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         for i, (n, s) in enumerate(jobs, 1):
             print(f"[{i}/{len(jobs)}] {n} seed {s} ...", file=sys.stderr)
-            done((n, s), run_one(n, s, args.n_customers), i)
+            done((n, s), run_safely(n, s, args.n_customers), i)
     seconds = time.perf_counter() - wall
     ordered = [o for key in jobs for o in results[key]]
     by_method = {m: [o for o in ordered if o.method == m] for m in METHODS}
@@ -405,6 +502,10 @@ def main(argv: list[str] | None = None) -> int:
     for method in METHODS:
         method_table(method, by_method[method], show_seed).print(args.markdown)
     summary_table(by_method).print(args.markdown)
+    ceiling_table(by_method["custseg"], show_seed).print(args.markdown)
+    errors = [o for o in by_method["custseg"] if o.error]
+    for o in errors:
+        print(f"error: {o.scenario} seed {o.seed}: {o.error}")
     frame = pd.DataFrame([o.__dict__ for o in ordered])
     custseg_seconds = frame.loc[frame["method"] == "custseg", "seconds"].sum()
     print()
@@ -416,7 +517,7 @@ def main(argv: list[str] | None = None) -> int:
         f"started {started:%Y-%m-%d %H:%M}; commit {commit()}; custseg {custseg.__version__}; "
         f"python {platform.python_version()}; {os.cpu_count()} CPUs"
     )
-    return 0
+    return 1 if errors else 0
 
 
 if __name__ == "__main__":
