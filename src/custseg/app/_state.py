@@ -30,7 +30,7 @@ import streamlit as st
 import custseg
 from custseg.app import APP_MAX_UPLOAD_MB
 from custseg.errors import CustsegError, InputError
-from custseg.models.select import FAMILY_LABELS
+from custseg.models.families import FAMILY_LABELS
 from custseg.report.summary import ROLE_LABELS
 
 LOG = logging.getLogger("custseg.app")

@@ -25,6 +25,13 @@ from custseg.models._assign import fit_sample
 from custseg.models._threads import limit
 from custseg.models.choose import MIN_CLUSTER_SHARE, choose_k
 from custseg.models.density import DENSITY_MAX_FIT, DBSCANClustering, HDBSCANClustering
+from custseg.models.families import (
+    ALGORITHMS,
+    DENSITY_FAMILIES,
+    FAMILIES,
+    FAMILY_LABELS,
+    FAMILY_PARAMS,
+)
 from custseg.models.hierarchical import (
     HIERARCHICAL_MAX_FIT,
     LINKAGES,
@@ -40,37 +47,6 @@ from custseg.models.structure import (
     neighbour_valley,
     valley_split,
 )
-
-#: The families custseg compares, in the order preferred when they tie (simplest to explain
-#: and to score first), with a plain description for the report.
-FAMILIES: dict[str, str] = {
-    "kmeans": "k-means: each segment is the customers nearest one centre (round, similar-sized groups)",
-    "gmm": "Gaussian mixture: segments are overlapping bell-shaped clouds of any orientation; each customer gets a membership probability",
-    "hierarchical": "hierarchical (agglomerative): customers are merged step by step into a tree, which is cut into segments",
-    "kprototypes": "k-prototypes: k-means for tables that mix numbers and categories (categories compared as categories)",
-    "hdbscan": "HDBSCAN: segments are dense regions of any shape and density; customers in sparse regions are noise",
-    "dbscan": "DBSCAN: segments are dense regions of any shape at one density; customers in sparse regions are noise",
-}
-FAMILY_LABELS: dict[str, str] = {
-    "kmeans": "k-means",
-    "gmm": "Gaussian mixture",
-    "hierarchical": "hierarchical",
-    "kprototypes": "k-prototypes",
-    "hdbscan": "HDBSCAN",
-    "dbscan": "DBSCAN",
-}
-ALGORITHMS = ("auto", *FAMILIES)
-DENSITY_FAMILIES = ("dbscan", "hdbscan")
-
-#: Parameters each family accepts (command line ``--linkage`` etc., API ``params=``).
-FAMILY_PARAMS: dict[str, tuple[str, ...]] = {
-    "kmeans": (),
-    "gmm": ("covariance_type",),
-    "hierarchical": ("linkage",),
-    "kprototypes": ("gamma",),
-    "hdbscan": ("min_cluster_size", "min_samples"),
-    "dbscan": ("eps", "min_samples"),
-}
 
 K_MIN, K_MAX = 2, 10
 """Numbers of segments tried when k is not fixed."""

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from sklearn.decomposition import PCA
 
-from custseg.models.select import DENSITY_FAMILIES, FAMILIES, FAMILY_LABELS
+from custseg.models.families import DENSITY_FAMILIES, FAMILIES, FAMILY_LABELS
 from custseg.report.details import (
     effect_items,
     naming_rules,
