@@ -125,7 +125,7 @@ def test_auto_recovers_planted_customer_segments():
         # centroid family's pick (a density pick only where it could win, on valleys).
         density = row["algorithm"] in custseg.models.select.DENSITY_FAMILIES
         if row["recommended"] or (row["family_choice"] and not density):
-            assert row["stability_repeats"] >= 10
+            assert row["stability_repeats"] == custseg.models.select.STABILITY_REPEATS
         if not row["stability_repeats"]:
             assert row["stability"] is None
         assert 0 <= row["smallest_share"] <= row["largest_share"] <= 1

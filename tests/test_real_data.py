@@ -24,7 +24,7 @@ import pytest
 
 from custseg.cli import main
 from custseg.errors import CustsegWarning
-from custseg.models.select import FAMILIES, FAMILY_LABELS
+from custseg.models.select import FAMILIES, FAMILY_LABELS, STABILITY_REPEATS
 from custseg.result import OUTPUT_FILES
 
 pytestmark = pytest.mark.slow
@@ -134,7 +134,7 @@ def test_metrics_kind_size_and_k(segment_run: Callable[[str], Run], name: str) -
     # Stability is measured where the choice looks: every family's pick at least.
     # Each centroid family's pick is measured; a density pick only where it could win.
     assert all(
-        r["stability_repeats"] >= 10
+        r["stability_repeats"] == STABILITY_REPEATS
         for r in m["leaderboard"]
         if (r["family_choice"] and r["algorithm"] not in ("hdbscan", "dbscan")) or r["recommended"]
     )
