@@ -44,7 +44,7 @@ class AutoKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         K-means restarts per k (the best is kept).
     min_cluster_share : float, default=0.01
         Smallest acceptable cluster, as a share of points.
-    silhouette_sample_size : int, default=5000
+    silhouette_sample_size : int, default=3000
         Above this many points the silhouette is computed on a sample.
     random_state : int or None, default=None
         Seed for k-means and the silhouette sample.
