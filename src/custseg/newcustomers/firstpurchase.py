@@ -109,28 +109,28 @@ def fit_product_categories(
         vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(2, 3), lowercase=True)
     k = min(n_categories, len(unique))
     try:
-        tfidf = vectorizer.fit_transform(unique.to_numpy())
+        points = vectorizer.fit_transform(unique.to_numpy())
     except ValueError:  # no word left in any text
         return None, []
     # k-means straight on sparse TF-IDF puts most products in one cluster; on a normalised
     # low-rank projection (latent semantic analysis) the categories come out balanced.
-    n_dims = min(LSA_DIMENSIONS, tfidf.shape[1] - 1, len(unique) - 1)
+    n_dims = min(LSA_DIMENSIONS, points.shape[1] - 1, len(unique) - 1)
     steps: list[tuple[str, Any]] = [("tfidf", vectorizer)]
     if n_dims >= 2:
-        steps += [
-            ("lsa", TruncatedSVD(n_components=n_dims, random_state=seed)),
-            ("normalize", Normalizer(copy=False)),
-        ]
+        # Each step is fitted once, here, and the pipeline assembled from the fitted steps
+        # (fitting the whole pipeline again would repeat the TF-IDF and the projection).
+        lsa = TruncatedSVD(n_components=n_dims, random_state=seed)
+        normalize = Normalizer(copy=False)
+        points = normalize.fit_transform(lsa.fit_transform(points))
+        steps += [("lsa", lsa), ("normalize", normalize)]
     # Different texts can give the same point (only variant or stop words differ): never
     # ask k-means for more categories than there are distinct points.
-    points = Pipeline(steps).fit_transform(unique.to_numpy())
     dense = points.toarray() if hasattr(points, "toarray") else np.asarray(points)
     k = min(k, len(np.unique(np.round(dense, 9), axis=0)))
     if k < 2:
         return None, []
-    steps.append(("kmeans", KMeans(n_clusters=k, n_init=4, random_state=seed)))
-    model = Pipeline(steps)
-    model.fit(unique.to_numpy())
+    kmeans = KMeans(n_clusters=k, n_init=4, random_state=seed).fit(points)
+    model = Pipeline([*steps, ("kmeans", kmeans)])
     terms = model[0].get_feature_names_out()
     centers = model[-1].cluster_centers_
     if n_dims >= 2:
