@@ -120,10 +120,13 @@ def test_rename_reaches_the_first_purchase_segment(result: Any, lines: pd.DataFr
     )
 
 
-def no_signal_lines(n_customers: int = 360, seed: int = 7) -> pd.DataFrame:
+def no_signal_lines(
+    n_customers: int = 360, seed: int = 7, *, once_from_day: int | None = None
+) -> pd.DataFrame:
     """Invoice lines whose first purchase says nothing about the customer: every first order
     is the same product, quantity and hour, on a random day; what follows it (a regular buyer,
-    one who stops after a few orders, or nobody) is drawn independently of it."""
+    one who stops after a few orders, or nobody) is drawn independently of it. Customers who
+    arrive on or after ``once_from_day`` (when given) never come back."""
     rng = np.random.default_rng(seed)
     start = pd.Timestamp("2022-01-01 10:00")
     rows = []
@@ -131,6 +134,8 @@ def no_signal_lines(n_customers: int = 360, seed: int = 7) -> pd.DataFrame:
     for c in range(n_customers):
         day = int(rng.integers(0, 600))
         kind = rng.choice(["regular", "stopper", "once"])
+        if once_from_day is not None and day >= once_from_day:
+            kind = "once"
         gap, orders = {"regular": (15, 99), "stopper": (25, 4), "once": (0, 1)}[kind]
         for k in range(orders):
             if day >= 730:
@@ -221,3 +226,15 @@ def test_backtest_compares_forecast_and_actual_per_segment(result: Any) -> None:
     html = result.report_html()
     assert "Checked against history" in html and "forecast / made" in html
     assert "backtest" in result.metrics["new_customers"]["seconds"]
+
+
+def test_newcomers_who_never_return_give_plain_bgnbd_and_say_so() -> None:
+    # The earlier cohorts the covariate model learns from made no purchase in their windows:
+    # a Poisson model has nothing to learn (and could not be fitted); BG/NBD serves them.
+    lines = no_signal_lines(once_from_day=450)
+    result = custseg.segment(lines, algorithm="kmeans", k=3, seed=0)
+    summary = result.metrics["new_customers"]
+    assert summary["fitted"] is True
+    assert summary["covariate_model"] is False
+    assert any("made only 0 purchases in them" in note for note in summary["notes"])
+    assert result.segments["expected_purchases"].notna().all()

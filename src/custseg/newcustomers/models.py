@@ -765,7 +765,11 @@ def _fit_after_segmentation(
             if origin == 0:
                 rates = part.rates
         n_training = sum(len(p.target) for p in parts)
-        if n_training >= 2 * COVARIATE_PARAMS["min_samples_leaf"]:
+        n_bought = int(sum(p.target.sum() for p in parts))
+        # Two leaves' worth of rows and of purchases: a Poisson model of who comes back needs
+        # customers who came back (and a fold without a purchase cannot be fitted at all).
+        enough = 2 * COVARIATE_PARAMS["min_samples_leaf"]
+        if n_training >= enough and n_bought >= enough:
             X = pd.concat([p.X for p in parts])
             y = np.concatenate([p.target for p in parts])
             candidate = make_covariate_model(covariates, categorical, seed=seed)
@@ -778,10 +782,15 @@ def _fit_after_segmentation(
                     f"BG/NBD (cross-validated MAE {validation['model_mae']:.3f} vs "
                     f"{validation['bgnbd_mae']:.3f}): new customers get plain BG/NBD forecasts"
                 )
-        else:
+        elif n_training < enough:
             notes.append(
                 f"only {n_training} new customers in the training windows: new customers get "
                 "plain BG/NBD forecasts"
+            )
+        else:
+            notes.append(
+                f"the {n_training:,} new customers of the training windows made only "
+                f"{n_bought} purchases in them: new customers get plain BG/NBD forecasts"
             )
     else:
         notes.append(
