@@ -48,6 +48,7 @@ STAGES = {
     "preprocess": "Preprocessing",
     "model": "Comparing algorithms and numbers of segments",
     "profile": "Profiling and naming segments",
+    "new_customers": "Fitting the new-customer models",
 }
 
 
@@ -331,17 +332,23 @@ WARM_UP_MODULES = (
 small queries.)"""
 
 
-def _warm_up() -> None:
-    """Import :data:`WARM_UP_MODULES` in a background thread.
+def _warm_up() -> threading.Thread | None:
+    """Import :data:`WARM_UP_MODULES` in a background thread; the caller must ``join`` it
+    before importing anything from scikit-learn or SciPy itself.
 
     Reading, cleaning and the features run inside DuckDB, which releases the GIL, so the
-    other core can load scikit-learn and SciPy meanwhile (about 1.5 s of imports on a slow
-    core; online_retail.csv reads and cleans in about 1.3 s). Only third-party modules are
-    imported here, none of which imports custseg, so the two threads cannot wait on each
-    other's import locks. A failure is left to the main thread's own import to report.
+    other core can load scikit-learn and SciPy meanwhile (about 1.4 s of imports on a slow
+    core; online_retail.csv reads and cleans in about 1.3 s). Two threads importing one
+    package from different entry points can each end up holding a module the other needs, and
+    Python then hands one of them a half-initialised module (an ImportError). So the warm-up
+    runs only in a program with no other thread (the command line, a script; not the web app
+    or a server), and :func:`segment` joins it before its own imports. A failure is left to
+    the main thread's own import to report.
     """
     if all(name in sys.modules for name in WARM_UP_MODULES):
-        return
+        return None
+    if threading.current_thread() is not threading.main_thread() or threading.active_count() > 1:
+        return None
 
     def load() -> None:
         for name in WARM_UP_MODULES:
@@ -350,7 +357,9 @@ def _warm_up() -> None:
             except Exception:  # reported by the main thread's own import
                 return
 
-    threading.Thread(target=load, name="custseg-warm-up", daemon=True).start()
+    thread = threading.Thread(target=load, name="custseg-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def segment(
@@ -431,7 +440,7 @@ def segment(
         )
     timer = _Timer(progress)
     total_start = time.perf_counter()
-    _warm_up()
+    warming = _warm_up()
     with DuckDBEngine(memory_limit=memory_limit) as engine:
         prep = _prepare(
             engine,
@@ -446,7 +455,11 @@ def segment(
             summarize=True,
         )
         # Loaded here, after the file is read: _warm_up has been importing the libraries
-        # they need in the background while DuckDB worked.
+        # they need in the background while DuckDB worked (joined first: see _warm_up).
+        if warming is not None:
+            if warming.is_alive() and progress is not None:
+                progress("Loading scikit-learn")
+            warming.join()
         from custseg.models.choose import MIN_CLUSTER_SHARE
         from custseg.models.select import select_model
         from custseg.preprocess import (
