@@ -751,16 +751,7 @@ def _fit_after_segmentation(
             inner_end = end - pd.Timedelta(days=window + origin * ORIGIN_STEP_DAYS)
             if origin and (inner_end - pd.Timestamp(lines.first_day)).days < NEW_CUSTOMER_DAYS:
                 break
-            part = _training_rows(
-                calib,
-                feats,
-                proba_at,
-                position_of_code,
-                covariates,
-                inner_end,
-                window,
-                seed=seed + origin,
-            )
+            part = _training_rows(calib, position_of_code, inner_end, window, seed=seed + origin)
             parts.append(part)
             if origin == 0:
                 rates = part.rates
@@ -770,7 +761,7 @@ def _fit_after_segmentation(
         # customers who came back (and a fold without a purchase cannot be fitted at all).
         enough = 2 * COVARIATE_PARAMS["min_samples_leaf"]
         if n_training >= enough and n_bought >= enough:
-            X = pd.concat([p.X for p in parts])
+            X = _training_frame(parts, feats, proba_at, covariates)
             y = np.concatenate([p.target for p in parts])
             candidate = make_covariate_model(covariates, categorical, seed=seed)
             validation = validate_covariate_model(candidate, X, y)
@@ -895,26 +886,27 @@ def validate_covariate_model(model: Pipeline, X: pd.DataFrame, y: np.ndarray) ->
 
 @dataclass
 class _TrainingRows:
-    X: pd.DataFrame
+    """One earlier cut's new customers: their rows in the features at the calibration end,
+    their histories at the cut, BG/NBD's expectation and what they bought in the window."""
+
+    rows: np.ndarray
+    history: pd.DataFrame
+    expected: np.ndarray
     target: np.ndarray
     rates: dict[str, dict[str, float]]
 
 
 def _training_rows(
     calib: CustomerPurchases,
-    feats: pd.DataFrame,
-    proba_at: Callable[[np.ndarray], pd.DataFrame],
     position_of_code: np.ndarray,
-    covariates: list[str],
     inner_end: pd.Timestamp,
     window: int,
     *,
     seed: int = 0,
 ) -> _TrainingRows:
     """What the new customers of an earlier cut did in the ``window`` days after it, next to
-    what BG/NBD fitted at that cut expected of them. ``feats`` has the rows of the history at
-    the calibration end, ``position_of_code`` the row of each customer code there, and
-    ``proba_at`` the segment probabilities of rows."""
+    what BG/NBD fitted at that cut expected of them. ``position_of_code`` gives the row of
+    each customer code in the history at the calibration end."""
     inner = purchase_history(calib, inner_end)
     inner_codes = history_codes(calib, inner_end)
     inner_new = ((inner_end - inner["first_day"]).dt.days <= NEW_CUSTOMER_DAYS).to_numpy()
@@ -936,10 +928,37 @@ def _training_rows(
     part = inner.iloc[new_pos]
     sample = inner.iloc[sample_positions(len(inner), seed=seed)]
     inner_bg = fit_bgnbd(sample["x"], sample["t_x"], sample["T"])
-    expected = bgnbd_expected_purchases(inner_bg, window, part["x"], part["t_x"], part["T"])
-    rows = position_of_code[inner_codes[new_pos]]
-    X = covariate_frame(feats.iloc[rows], proba_at(rows), part, expected)[covariates]
-    return _TrainingRows(X=X, target=outcome["purchases"].to_numpy()[new_pos], rates=rates)
+    return _TrainingRows(
+        rows=position_of_code[inner_codes[new_pos]],
+        history=part,
+        expected=bgnbd_expected_purchases(inner_bg, window, part["x"], part["t_x"], part["T"]),
+        target=outcome["purchases"].to_numpy()[new_pos],
+        rates=rates,
+    )
+
+
+def _training_frame(
+    parts: list[_TrainingRows],
+    feats: pd.DataFrame,
+    proba_at: Callable[[np.ndarray], pd.DataFrame],
+    covariates: list[str],
+) -> pd.DataFrame:
+    """The covariate model's input over every cut. ``feats`` has the rows of the history at
+    the calibration end and ``proba_at`` gives the segment probabilities of rows: asked once
+    for all the cuts' customers (many are new at two neighbouring cuts)."""
+    union = np.unique(np.concatenate([p.rows for p in parts]))
+    proba = proba_at(union)
+    return pd.concat(
+        [
+            covariate_frame(
+                feats.iloc[p.rows],
+                proba.iloc[np.searchsorted(union, p.rows)],
+                p.history,
+                p.expected,
+            )[covariates]
+            for p in parts
+        ]
+    )
 
 
 def check_calibration_end(lines: SaleLines, calibration_end: dt.date, *, need_after: bool) -> None:
