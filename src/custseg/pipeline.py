@@ -332,22 +332,25 @@ WARM_UP_MODULES = (
 small queries.)"""
 
 
+WARM_UP = False
+"""Whether :func:`segment` imports :data:`WARM_UP_MODULES` in a background thread while
+DuckDB reads the file. The command line turns it on; it stays off in the web app, in servers
+and in the user's own programs, whose other threads may import the same libraries."""
+
+
 def _warm_up() -> threading.Thread | None:
-    """Import :data:`WARM_UP_MODULES` in a background thread; the caller must ``join`` it
-    before importing anything from scikit-learn or SciPy itself.
+    """Import :data:`WARM_UP_MODULES` in a background thread (when :data:`WARM_UP` is on);
+    the caller must ``join`` it before importing anything from scikit-learn or SciPy itself.
 
     Reading, cleaning and the features run inside DuckDB, which releases the GIL, so the
     other core can load scikit-learn and SciPy meanwhile (about 1.4 s of imports on a slow
     core; online_retail.csv reads and cleans in about 1.3 s). Two threads importing one
     package from different entry points can each end up holding a module the other needs, and
     Python then hands one of them a half-initialised module (an ImportError). So the warm-up
-    runs only in a program with no other thread (the command line, a script; not the web app
-    or a server), and :func:`segment` joins it before its own imports. A failure is left to
-    the main thread's own import to report.
+    runs only where custseg owns the process (the command line), and :func:`segment` joins it
+    before its own imports. A failure is left to the main thread's own import to report.
     """
-    if all(name in sys.modules for name in WARM_UP_MODULES):
-        return None
-    if threading.current_thread() is not threading.main_thread() or threading.active_count() > 1:
+    if not WARM_UP or all(name in sys.modules for name in WARM_UP_MODULES):
         return None
 
     def load() -> None:

@@ -25,6 +25,56 @@ def make_console(quiet: bool) -> Console:
     return Console(quiet=quiet, highlight=False, soft_wrap=True)
 
 
+class StageProgress:
+    """The steps of a long job, one line each with its elapsed time.
+
+    ``update(label)`` marks the current step done (a tick, its time frozen) and starts a line
+    for ``label``. In a terminal the lines stay after the job, so the user sees where the time
+    went; in a pipe or a log, and with ``--quiet``, nothing is printed.
+
+    Examples
+    --------
+    >>> with StageProgress(make_console(quiet=True)) as steps:
+    ...     steps.update("Reading the file")
+    ...     steps.update("Cleaning lines")
+    """
+
+    def __init__(self, console: Console) -> None:
+        from rich.progress import Progress, SpinnerColumn, TextColumn
+
+        self._progress = Progress(
+            SpinnerColumn(finished_text="[green]✓[/]"),
+            TextColumn("{task.description}"),
+            TextColumn("{task.elapsed:.1f} s", justify="right"),
+            console=console,
+            transient=not console.is_terminal,
+        )
+        self._task: Any = None
+        self._label = ""
+
+    def __enter__(self) -> StageProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done()
+        self._progress.stop()
+
+    def update(self, label: str) -> None:
+        """Finish the current step and start ``label`` (the same label again continues it)."""
+        if self._task is not None and self._label == label:
+            return
+        self._done()
+        self._label = label
+        self._task = self._progress.add_task(label, total=1)
+
+    def _done(self) -> None:
+        if self._task is not None:
+            self._progress.update(self._task, completed=1)
+            self._progress.stop_task(self._task)  # freezes its elapsed time
+            self._task = None
+
+
 def table(
     title: str, columns: list[str], rows: list[list[Any]], right: set[int] | None = None
 ) -> Table:

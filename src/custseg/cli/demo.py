@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from custseg.cli._common import Quiet, make_console
+from custseg.cli._common import Quiet, StageProgress, make_console
 from custseg.cli.segment import print_result
 
 
@@ -24,10 +24,11 @@ def demo_command(
     console = make_console(quiet)
     console.print(DEMO_ATTRIBUTION, markup=False)
     check_output_dir(out.resolve())
-    with console.status("Starting") as status:
-        result = custseg.segment(
-            demo_path(), seed=seed, progress=lambda label: status.update(label)
-        )
-        status.update("Writing the report and the model")
+    import custseg.pipeline
+
+    custseg.pipeline.WARM_UP = True  # this process is ours: load scikit-learn while DuckDB reads
+    with StageProgress(console) as steps:
+        result = custseg.segment(demo_path(), seed=seed, progress=steps.update)
+        steps.update("Writing the report and the model")
         target = result.save(out)
     print_result(console, result, target)

@@ -20,6 +20,7 @@ from custseg.cli._common import (
     QuantityCol,
     Quiet,
     Sheet,
+    StageProgress,
     make_console,
     parse_columns,
     table,
@@ -164,7 +165,7 @@ def forecast_command(
         description=description_col,
         country=country_col,
     )
-    with console.status("Starting") as status:
+    with StageProgress(console) as steps:
         evaluation = evaluate_forecast(
             input,
             calibration_end,
@@ -174,7 +175,7 @@ def forecast_command(
             sheet=sheet,
             columns=columns,
             date_format=date_format,
-            progress=lambda label: status.update(label),
+            progress=steps.update,
         )
     report = render_forecast_report(evaluation.metrics, evaluation.forecast)
     out.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,7 @@ from custseg.cli._common import (
     QuantityCol,
     Quiet,
     Sheet,
+    StageProgress,
     make_console,
     parse_columns,
     table,
@@ -295,7 +296,10 @@ def segment_command(
     from custseg.result import check_output_dir
 
     check_output_dir(out.resolve())
-    with engine_settings(memory_limit=limit), console.status("Starting") as status:
+    import custseg.pipeline
+
+    custseg.pipeline.WARM_UP = True  # this process is ours: load scikit-learn while DuckDB reads
+    with engine_settings(memory_limit=limit), StageProgress(console) as steps:
         result = custseg.segment(
             input,
             kind=kind,
@@ -313,8 +317,8 @@ def segment_command(
             date_format=date_format,
             analysis_date=analysis_date,
             non_product_codes=codes,
-            progress=lambda label: status.update(label),
+            progress=steps.update,
         )
-        status.update("Writing the report and the model")
+        steps.update("Writing the report and the model")
         target = result.save(out)
     print_result(console, result, target)
