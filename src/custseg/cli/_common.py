@@ -47,18 +47,22 @@ class StageProgress:
             TextColumn("{task.description}"),
             TextColumn("{task.elapsed:.1f} s", justify="right"),
             console=console,
-            transient=not console.is_terminal,
         )
+        # In a pipe, a log or with --quiet nothing is drawn: not even the blank line that
+        # Rich's live display leaves when it stops.
+        self._live = console.is_terminal and not console.quiet
         self._task: Any = None
         self._label = ""
 
     def __enter__(self) -> StageProgress:
-        self._progress.start()
+        if self._live:
+            self._progress.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._done()
-        self._progress.stop()
+        if self._live:
+            self._progress.stop()
 
     def update(self, label: str) -> None:
         """Finish the current step and start ``label`` (the same label again continues it)."""
