@@ -15,6 +15,7 @@ from conftest import TINY_LINES
 
 import custseg
 from custseg.engines.duckdb import (
+    DEFAULT_MEMORY_CAP,
     MIN_MEMORY_LIMIT,
     DuckDBEngine,
     engine_settings,
@@ -207,8 +208,8 @@ def test_memory_limit_parsing():
 
 def test_engine_memory_limit_default_and_settings():
     with DuckDBEngine() as engine:
-        expected = physical_memory() // 2  # type: ignore[operator]
-        assert engine.memory_limit == expected
+        half = physical_memory() // 2  # type: ignore[operator]
+        assert engine.memory_limit == min(half, DEFAULT_MEMORY_CAP)
         assert engine.scalar("SELECT current_setting('preserve_insertion_order')") is True
         spill = engine.scalar("SELECT current_setting('temp_directory')")
         assert spill == engine.spill_dir and spill.startswith(engine.tmpdir)
@@ -219,6 +220,15 @@ def test_engine_memory_limit_default_and_settings():
         assert engine.scalar("SELECT current_setting('memory_limit')") == "286.1 MiB"
     with DuckDBEngine(memory_limit="1GiB") as engine:
         assert engine.memory_limit == 1024**3
+
+
+@pytest.mark.parametrize(
+    ("total", "expected"),
+    [(64 * 1000**3, 4 * 1000**3), (24 * 1000**3, 4 * 1000**3), (2 * 1000**3, 1000**3)],
+)
+def test_default_memory_limit_is_half_of_memory_at_most_4gb(monkeypatch, total, expected):
+    monkeypatch.setattr(custseg.engines.duckdb, "physical_memory", lambda: total)
+    assert custseg.engines.duckdb.default_memory_limit() == expected
 
 
 def test_out_of_memory_is_an_input_error_naming_the_limit():

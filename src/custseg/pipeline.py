@@ -420,7 +420,8 @@ def segment(
         Called with a label at the start of each stage.
     memory_limit : str or int, optional
         Memory DuckDB may use before it spills to a temporary folder: ``"4GB"``, ``"60%"``
-        of physical memory, or bytes; half of physical memory by default.
+        of physical memory, or bytes; half of physical memory, at most 4 GB, by default
+        (:data:`custseg.engines.duckdb.DEFAULT_MEMORY_CAP`).
 
     Returns
     -------

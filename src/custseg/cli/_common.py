@@ -116,6 +116,6 @@ MemoryLimit = Annotated[
     str | None,
     typer.Option(
         help="Memory DuckDB may use before it spills to a temporary folder, e.g. 4GB or 60% "
-        "(default: 50% of this machine's memory)."
+        "(default: 50% of this machine's memory, at most 4GB)."
     ),
 ]
