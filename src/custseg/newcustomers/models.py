@@ -19,9 +19,9 @@ import pandas as pd
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.model_selection import GroupKFold, StratifiedKFold, cross_val_predict
 from sklearn.pipeline import Pipeline
-from threadpoolctl import threadpool_limits
 
 from custseg.errors import CustsegWarning, InputError
+from custseg.models._threads import limit
 from custseg.newcustomers.checks import backtest_forecast, check_first_purchase_classifier
 from custseg.newcustomers.classifier import CLASSIFIERS, make_classifier, tree_columns
 from custseg.newcustomers.data import SaleLines, parse_day, read_sale_lines
@@ -264,11 +264,8 @@ class NewCustomerModels:
         feats = _rows_of(self.first_purchase_features(purchases), history.index)
         # Scoring a million customers: one thread (threads spin longer than they save on
         # the boosting's small trees, and the process may share its cores).
-        limiter = threadpool_limits(limits=1)
-        try:
+        with limit(1):
             return self._forecast_rows(history, feats, is_new, end_ts, days)
-        finally:
-            limiter.restore_original_limits()
 
     def _forecast_rows(
         self,
@@ -578,8 +575,7 @@ def fit_models(
 
     # The models below fit a few thousand rows: threads cost more in start-up and spinning
     # than they save (the boosting is 2x faster on one thread on 2 cores).
-    limiter = threadpool_limits(limits=1)
-    try:
+    with limit(1):
         models, details = _fit_after_segmentation(
             lines,
             calib,
@@ -595,8 +591,6 @@ def fit_models(
             stage=stage,
             notes=notes,
         )
-    finally:
-        limiter.restore_original_limits()
     details.segment_model = seg.model
     details.seconds = seconds
     return models, details
@@ -1147,7 +1141,7 @@ def fit_for_segmentation(
     # One thread for the fits and the backtest alike: L-BFGS-B's vector operations on a
     # handful of parameters cost 6x more CPU (and more wall time) when BLAS spreads them
     # over threads (a BG/NBD fit on Online Retail: 0.17 s against 0.03 s).
-    with threadpool_limits(limits=1):
+    with limit(1):
         try:
             models, details = _fit_after_segmentation(
                 lines,
@@ -1167,10 +1161,6 @@ def fit_for_segmentation(
         except (InputError, ValueError) as exc:
             summary["reason"] = f"the models could not be fitted ({exc})"
             return None, summary
-        # The backtest rebuilds its own histories: these can go first (at 100M lines, 4.6M
-        # customers, the two together held the stage's peak about 1.9 GB higher).
-        n_history = len(history)
-        del history
         say("Backtest of the forecast")
         backtest = backtest_forecast(
             calib,
@@ -1206,8 +1196,8 @@ def fit_for_segmentation(
             "fit_sample": {
                 "max_customers": MAX_FIT_CUSTOMERS,
                 "classifier_max_customers": MAX_CLASSIFIER_CUSTOMERS,
-                "customers": int(n_history),
-                "sampled": bool(n_history > MAX_FIT_CUSTOMERS),
+                "customers": int(len(history)),
+                "sampled": bool(len(history) > MAX_FIT_CUSTOMERS),
             },
             "notes": notes,
             "seconds": seconds,
