@@ -21,19 +21,59 @@ def report_command(
     ],
     out: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="HTML file to write; default: DIR/report.html."),
+        typer.Option(
+            "--out",
+            "-o",
+            help="HTML file to write; default: DIR/report.html. With --pdf: the PDF file "
+            "(default: DIR/report.pdf), and report.html is written to DIR.",
+        ),
+    ] = None,
+    pdf: Annotated[
+        bool,
+        typer.Option(
+            "--pdf",
+            help="Also print the report to a PDF with headless Chromium (needs "
+            'pip install "custseg[pdf]" and a Chromium or Chrome browser).',
+        ),
+    ] = False,
+    paper: Annotated[
+        str | None, typer.Option(help="Paper size of the PDF: a4 (default) or letter.")
+    ] = None,
+    browser: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="PATH",
+            help="Chromium or Chrome executable for --pdf (default: $CUSTSEG_CHROMIUM, then "
+            "chromium, chromium-browser, google-chrome, google-chrome-stable or chrome on PATH, "
+            "then Playwright's own browser).",
+        ),
     ] = None,
     quiet: Quiet = False,
 ) -> None:
     """Render report.html (and segments.xlsx) again from a saved result, without refitting.
 
     Use it after upgrading custseg, or after renaming segments in profiles.csv and
-    segments.csv.
+    segments.csv. With --pdf it also prints the report to report.pdf, charts included.
     """
     import custseg
     from custseg.export import write_xlsx
 
     console = make_console(quiet)
+    pdf_target = None
+    if pdf:
+        from custseg.report.pdf import PAPERS, check_pdf_engine, write_pdf
+
+        pdf_target = out if out is not None else folder / "report.pdf"
+        if pdf_target.is_dir() or pdf_target.suffix.lower() != ".pdf":
+            raise InputError(
+                f"--out '{pdf_target}' is not a PDF file name; with --pdf, --out names the PDF "
+                "(report.html goes to DIR). Pass a file name such as report.pdf."
+            )
+        paper = check_pdf_engine(paper=paper or "a4", browser=browser)
+        out = None
+    elif paper is not None or browser is not None:
+        option = "--paper" if paper is not None else "--browser"
+        raise InputError(f"{option} only applies to the PDF; add --pdf to print one.")
     target = out if out is not None else folder / "report.html"
     if target.is_dir():
         raise InputError(f"--out '{target}' is a folder; pass a file name such as report.html.")
@@ -58,3 +98,10 @@ def report_command(
     console.print(f"Report: {target.resolve()} ({target.stat().st_size / 1e6:.1f} MB)")
     if out is None:
         console.print(f"Tables: {(folder / 'segments.xlsx').resolve()}")
+    if pdf_target is not None and paper is not None:
+        with console.status("Printing the PDF with Chromium"):
+            pages = write_pdf(target, pdf_target, paper=paper, browser=browser)
+        console.print(
+            f"PDF: {pdf_target.resolve()} ({pages} pages, {PAPERS[paper][0]}, "
+            f"{pdf_target.stat().st_size / 1e6:.1f} MB)"
+        )
