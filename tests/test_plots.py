@@ -13,19 +13,31 @@ import pytest
 from custseg.report.plots import (
     ABOVE_COLOR,
     BELOW_COLOR,
+    BETTER_WORSE_SCALE,
+    CORRELATION_TEXT_MAX,
+    DIVERGING_SCALE,
+    EFFECT_AXIS_TITLE,
     EMPTY_FIGURE_TEXT,
+    MODEBAR_PIXELS,
+    NEUTRAL_SCALE,
+    VALUE_SHARE_MAX_HEIGHT,
     category_breakdown_figure,
     correlation_heatmap_figure,
     count_histogram_figure,
+    dendrogram_figure,
     effect_size_figure,
     feature_histograms_figure,
+    k_selection_figure,
     missing_values_figure,
     plot_text,
     profile_heatmap_figure,
     revenue_over_time_figure,
     rfm_grid_figure,
     segment_color,
+    segment_map_figure,
+    segment_sizes_figure,
     silhouette_figure,
+    value_share_figure,
 )
 
 SCRIPT = "<script>alert(1)</script>"
@@ -94,6 +106,21 @@ HOSTILE: dict[str, Callable[[], go.Figure]] = {
     "effect": lambda: effect_size_figure(
         [{"label": SCRIPT, "effect": 1.0}, {"label": IMG, "effect": -0.5}]
     ),
+    "profile directions": lambda: profile_heatmap_figure(
+        [0, 1],
+        {0: SCRIPT, 1: IMG},
+        [SCRIPT, IMG],
+        [[1, 2], [3, None]],
+        [[SCRIPT, IMG], [IMG, SCRIPT]],
+        directions=[-1, 0],
+    ),
+    "value share": lambda: value_share_figure(
+        [
+            {"segment": 0, "name": SCRIPT, "customer_share": 0.2, "value_share": 0.7},
+            {"segment": 1, "name": IMG, "customer_share": 0.8, "value_share": 0.3},
+        ],
+        value_label=SCRIPT,
+    ),
 }
 TYPICAL: dict[str, Callable[[], go.Figure]] = {
     **HOSTILE,
@@ -110,6 +137,7 @@ EMPTY: dict[str, Callable[[], go.Figure]] = {
     "silhouette": lambda: silhouette_figure([-1], ["noise"], [[0.1]], average=None),
     "rfm": lambda: rfm_grid_figure([], [], [], [], names={}),
     "effect": lambda: effect_size_figure([]),
+    "value share": lambda: value_share_figure([], value_label="revenue"),
 }
 
 
@@ -210,15 +238,39 @@ def test_correlation_heatmap_scale_text_and_gaps() -> None:
     assert fig.layout.yaxis.autorange == "reversed"
 
 
-def test_correlation_heatmap_writes_values_up_to_15_features() -> None:
-    def heat(n: int) -> go.Figure:
-        return correlation_heatmap_figure(
-            [f"f{i}" for i in range(n)], [[float(i == j) for j in range(n)] for i in range(n)]
-        )
+def correlation(n: int, name: str = "f") -> go.Figure:
+    return correlation_heatmap_figure(
+        [f"{name}{i}" for i in range(n)], [[float(i == j) for j in range(n)] for i in range(n)]
+    )
 
-    assert heat(15).data[0].texttemplate == "%{text}"
-    assert heat(16).data[0].text is None and heat(16).data[0].texttemplate is None
-    assert heat(3).layout.height < heat(15).layout.height < heat(40).layout.height == 800
+
+def test_correlation_heatmap_writes_values_up_to_12_features() -> None:
+    assert CORRELATION_TEXT_MAX == 12
+    few, many = correlation(12).data[0], correlation(13).data[0]
+    assert few.texttemplate == "%{text}" and few.text[0][:2] == ["1.00", "0.00"]
+    # No fixed size: plotly.js shrinks the numbers to the cells ("auto") instead of
+    # letting them run into each other.
+    assert few.textfont.size is None
+    assert many.text is None and many.texttemplate is None
+    # In the hover still.
+    assert "correlation %{z:.2f}" in many.hovertemplate
+
+
+def test_correlation_heatmap_labels_do_not_overlap() -> None:
+    few, many = correlation(12), correlation(25)
+    # Up to 12 features, square cells and labels at -45 degrees; beyond, every row keeps 22
+    # pixels for its name (the cells stretch to the width) and the labels stand upright.
+    assert few.layout.yaxis.scaleanchor == "x" and few.layout.xaxis.tickangle == -45
+    assert many.layout.yaxis.scaleanchor is None and many.layout.xaxis.tickangle == -90
+    assert many.layout.height >= 22 * 25 + 40
+    assert many.layout.xaxis.automargin and many.layout.yaxis.automargin
+    # The height grows with the features and with the longest name (room for the labels).
+    heights = [correlation(n).layout.height for n in (3, 12, 13, 25, 40)]
+    assert heights == sorted(heights) and heights[0] == 340 and heights[-1] > 800
+    assert correlation(25, name="Marital_Status = Married ").layout.height > heights[3]
+    # Two features: flat labels unless they would overlap (plotly turns them).
+    two = correlation(2).layout.xaxis
+    assert two.tickangle is None and two.autotickangles == (0, -45)
 
 
 def test_correlation_heatmap_checks_the_shape() -> None:
@@ -269,6 +321,18 @@ def test_revenue_over_time() -> None:
     assert (bars.yaxis, line.yaxis) == ("y", "y2")
     assert fig.layout.xaxis.type == "date"
     assert fig.layout.hovermode == "x unified"
+    # Every month, the year under the first and under each January only.
+    assert fig.layout.xaxis.tickvals == ("2011-01-01", "2011-02-01")
+    assert fig.layout.xaxis.ticktext == ("Jan<br>2011", "Feb")
+
+
+def test_revenue_over_time_ticks_thin_out_over_years() -> None:
+    months = [f"{2010 + m // 12}-{m % 12 + 1:02d}" for m in range(2, 26)]
+    rows = [{**REVENUE_ROWS[0], "period": month} for month in months]
+    axis = revenue_over_time_figure(rows).layout.xaxis
+    # 24 months: a tick each quarter, starting at the first quarter month in the data.
+    assert axis.tickvals[:3] == ("2010-04-01", "2010-07-01", "2010-10-01")
+    assert axis.ticktext[:5] == ("Apr<br>2010", "Jul", "Oct", "Jan<br>2011", "Apr")
 
 
 def test_count_histogram_overflow_bar() -> None:
@@ -383,8 +447,21 @@ def test_effect_size_bars_by_sign() -> None:
     assert list(below.y) == ["Education = PhD"] and list(below.text) == ["-0.50"]
     # Every label keeps its row, in the given order, even without a value.
     assert fig.layout.yaxis.categoryarray == ("revenue", "Education = PhD", "recency", "orders")
-    assert fig.layout.xaxis.title.text == "difference from the other customers (standardized)"
-    assert fig.layout.height == 100 + 28 * 4
+    assert fig.layout.height == 130 + 28 * 4
+    # The unit is spelt out in the hover, without a minus before "below".
+    assert list(below.customdata) == ["0.50"]
+    assert "standard deviations below" in below.hovertemplate
+
+
+def test_effect_size_axis_title_fits_a_narrow_chart() -> None:
+    fig = effect_size_figure([{"label": "revenue", "effect": 1.0}])
+    assert fig.layout.xaxis.title.text == EFFECT_AXIS_TITLE
+    # Under a 500-pixel-wide chart the plot is about 330 pixels: 40 characters of 14 px.
+    assert len(EFFECT_AXIS_TITLE) <= 40
+    assert "(SD)" in EFFECT_AXIS_TITLE
+    # Tick labels, title and the legend below push the bottom margin as far as they need.
+    assert fig.layout.xaxis.automargin is True
+    assert fig.layout.legend.yref == "container"
 
 
 def test_empty_figure_default_text() -> None:
@@ -392,3 +469,208 @@ def test_empty_figure_default_text() -> None:
     assert fig.layout.annotations[0].text == EMPTY_FIGURE_TEXT
     assert plot_text(SCRIPT) == "&lt;script&gt;alert(1)&lt;/script&gt;"
     assert math.isclose(fig.layout.height, 180)
+
+
+# ---------------------------------------------------------------- legends and the toolbar
+
+NAMES = {0: "Big spenders", 1: "Young families"}
+# Every figure with a legend.
+WITH_LEGEND: dict[str, Callable[[], go.Figure]] = {
+    "k selection": lambda: k_selection_figure(
+        [{"k": k, "inertia": 9.0 / k, "silhouette": 0.3, "davies_bouldin": 1.0} for k in (2, 3, 4)],
+        chosen_k=3,
+        elbow_k=3,
+        algorithm_label="k-means",
+    ),
+    "dendrogram": lambda: dendrogram_figure(
+        [[0, 1, 1.0, 2], [2, 3, 2.0, 2], [4, 5, 6.0, 4]],
+        k=2,
+        point_segments=[0, 0, 1, 1],
+        names=NAMES,
+    ),
+    "map": lambda: segment_map_figure([[0, 0], [1, 1], [2, 0]], [0, 1, -1], NAMES),
+    "sizes": lambda: segment_sizes_figure(
+        [
+            {"segment": 0, "segment_name": "A", "share": 0.25, "revenue_share": 0.75},
+            {"segment": 1, "segment_name": "B", "share": 0.75, "revenue_share": 0.25},
+        ]
+    ),
+    "revenue": lambda: revenue_over_time_figure(REVENUE_ROWS),
+    "effect": HOSTILE["effect"],
+}
+
+
+@pytest.mark.parametrize("name", WITH_LEGEND)
+def test_legends_sit_below_away_from_the_toolbar(name: str) -> None:
+    fig = WITH_LEGEND[name]()
+    assert sum(trace.showlegend is not False for trace in fig.data) >= 2
+    legend = fig.layout.legend
+    # Plotly's toolbar covers the top right corner on hover; the legend is a horizontal
+    # band at the bottom of the figure, which keeps its own margin (yref "container").
+    assert (legend.orientation, legend.yref, legend.y, legend.yanchor) == (
+        "h",
+        "container",
+        0,
+        "bottom",
+    )
+    assert (legend.x, legend.xanchor) == (0, "left")
+    assert fig.layout.margin.t >= MODEBAR_PIXELS
+    # The x axis stacks its ticks and title above the legend.
+    assert fig.layout.xaxis.automargin is True
+
+
+def test_titles_stay_clear_of_the_toolbar() -> None:
+    title = WITH_LEGEND["k selection"]().layout.title
+    # Below the toolbar's strip, and aligned with the plots rather than the page edge.
+    assert (title.yref, title.y, title.yanchor, title.pad.t) == ("container", 1, "top", 30)
+    assert (title.xref, title.x, title.xanchor) == ("paper", 0, "left")
+
+
+@pytest.mark.parametrize("name", ["missing", "counts", "rfm", "silhouette", "correlation"])
+def test_figures_keep_the_toolbar_strip(name: str) -> None:
+    assert HOSTILE[name]().layout.margin.t >= MODEBAR_PIXELS
+
+
+def test_silhouette_axis_title_fits_a_narrow_chart() -> None:
+    title = HOSTILE["silhouette"]().layout.xaxis.title.text
+    assert max(len(line) for line in title.split("<br>")) <= 40
+
+
+# ---------------------------------------------------------------- value share
+
+
+def share_row(segment: int, name: str, customers: float, value: float | None) -> dict[str, Any]:
+    return {"segment": segment, "name": name, "customer_share": customers, "value_share": value}
+
+
+def test_value_share_bars_and_labels() -> None:
+    rows = [
+        share_row(-1, "noise", 0.1, 0.02),
+        share_row(0, "Champions", 0.05, 0.4),
+        share_row(1, "Regulars", 0.85, 0.58),
+    ]
+    fig = value_share_figure(rows, value_label="revenue")
+    customers, value = fig.data
+    # Customers in no segment last; percentages on the axis of the bars.
+    assert list(customers.y) == ["0 · Champions", "1 · Regulars", "not in a segment"]
+    assert list(customers.x) == [5.0, 85.0, 10.0] and list(value.x) == [40.0, 58.0, 2.0]
+    assert list(customers.text) == ["5% of customers", "85% of customers", "10% of customers"]
+    assert list(value.text) == ["40% of revenue", "58% of revenue", "2% of revenue"]
+    assert list(value.customdata) == [
+        "40.0% of the revenue",
+        "58.0% of the revenue",
+        "2.0% of the revenue",
+    ]
+    # Segment colours: solid for the value, light for the customers; noise grey.
+    colors = [segment_color(0), segment_color(1), segment_color(-1)]
+    assert list(value.marker.color) == colors
+    assert list(customers.marker.line.color) == colors
+    assert customers.marker.color[0] == "rgba(76,120,168,0.35)"
+    assert (customers.orientation, value.orientation, fig.layout.barmode) == ("h", "h", "group")
+    # No legend and no axis: the labels say it; room on the right for "40% of revenue".
+    assert fig.layout.showlegend is False and fig.layout.xaxis.visible is False
+    assert fig.layout.xaxis.range == (0, 85.0 * 1.6)
+    assert fig.layout.yaxis.autorange == "reversed"
+
+
+def test_value_share_customers_only() -> None:
+    rows = [share_row(0, "A", 0.004, None), share_row(1, "B", 0.996, None)]
+    fig = value_share_figure(rows, value_label="spend")
+    assert len(fig.data) == 1
+    (customers,) = fig.data
+    assert list(customers.text) == ["0.4% of customers", "100% of customers"]
+    # Alone, the customers' bars are solid.
+    assert list(customers.marker.color) == [segment_color(0), segment_color(1)]
+    assert "spend" not in fig.to_json()
+
+
+def test_value_share_height_is_compact() -> None:
+    def height(n: int) -> int:
+        rows = [share_row(i, f"s{i}", 1 / n, 1 / n) for i in range(n)]
+        return int(value_share_figure(rows, value_label="revenue").layout.height)
+
+    assert height(2) == MODEBAR_PIXELS + 20 + 2 * 60
+    assert height(4) == MODEBAR_PIXELS + 20 + 4 * 60
+    assert height(8) == height(12) == VALUE_SHARE_MAX_HEIGHT == 360
+
+
+def test_value_share_shares_are_fractions() -> None:
+    with pytest.raises(ValueError, match=r"Segment 1 has customer_share 40\.0; pass fractions"):
+        value_share_figure([share_row(0, "A", 0.6, None), share_row(1, "B", 40.0, None)])
+    # A missing share leaves its bar out.
+    fig = value_share_figure([share_row(0, "A", 0.5, 0.9), share_row(1, "B", NAN, None)])
+    assert list(fig.data[0].x) == [50.0, None] and list(fig.data[0].text) == [
+        "50% of customers",
+        "",
+    ]
+    assert list(fig.data[1].x) == [90.0, None] and list(fig.data[1].text) == ["90% of value", ""]
+    assert list(fig.data[1].customdata) == [
+        "90.0% of the value",
+        "share of the value not known",
+    ]
+
+
+# ---------------------------------------------------------------- profile directions
+
+PROFILE_ARGS: tuple[Any, ...] = (
+    [0, 1],
+    {0: "Big", 1: "Small"},
+    ["revenue", "days since last order", "age"],
+    [[1.0, 1.0, 0.5], [-3.0, -0.25, NAN]],
+    [["900", "120", "44"], ["40", "12", "n/a"]],
+)
+
+
+def test_profile_directions_colour_better_and_worse() -> None:
+    fig = profile_heatmap_figure(*PROFILE_ARGS, directions=[1, -1, 0])
+    neutral, better = fig.data
+    # Lower is better for days since the last order: z = +1 is coloured -1, "worse";
+    # features without a direction are left to the grey heatmap underneath.
+    assert better.z == ([1.0, -2.0], [-1.0, 0.25], [None, None])
+    assert neutral.z == ([None, None], [None, None], [0.5, None])
+    assert (better.zmin, better.zmax, neutral.zmin, neutral.zmax) == (-2, 2, -2, 2)
+    assert better.colorscale == tuple(tuple(step) for step in BETTER_WORSE_SCALE)
+    assert neutral.colorscale == tuple(tuple(step) for step in NEUTRAL_SCALE)
+    # Colour-blind safe: purple (worse) to green (better), not red to green.
+    assert better.colorscale[0][1] == "rgb(64,0,75)" and better.colorscale[-1][1] == "rgb(0,68,27)"
+    bar = better.colorbar
+    assert bar.title.text.startswith("better / worse than average")
+    assert (bar.tickvals, bar.ticktext) == ((-2, 0, 2), ("worse", "average", "better"))
+    assert neutral.showscale is False and neutral.hoverinfo == "skip"
+    # The cells still say the typical values; the top heatmap writes and hovers them all.
+    assert better.text == (["900", "40"], ["120", "12"], ["44", "n/a"])
+    assert neutral.text is None
+    assert better.customdata[1][0] == ["120", "+1.00", "worse than average"]
+    assert better.customdata[1][1] == ["12", "-0.25", "better than average"]
+    assert better.customdata[2][0] == ["44", "+0.50", "above average"]
+    assert better.customdata[2][1] == ["n/a", "n/a", "n/a"]
+    assert better.customdata[0][1] == ["40", "-3.00", "worse than average"]
+
+
+def test_profile_directions_without_neutral_features() -> None:
+    fig = profile_heatmap_figure(*PROFILE_ARGS, directions=[1, -1, -1])
+    assert len(fig.data) == 1
+    assert fig.data[0].z[2] == [-0.5, None]
+    # An average on a lower-is-better feature is 0, not -0.
+    zero = profile_heatmap_figure([0], ["A"], ["recency"], [[0.0]], [["30"]], directions=[-1])
+    assert "-0.0" not in zero.to_json()
+    assert zero.data[0].customdata[0][0] == ["30", "+0.00", "average"]
+    assert zero.data[0].colorbar.title.text == "better / worse than average"
+
+
+def test_profile_default_is_unchanged() -> None:
+    plain = profile_heatmap_figure(*PROFILE_ARGS)
+    assert plain.to_json() == profile_heatmap_figure(*PROFILE_ARGS, directions=None).to_json()
+    (heat,) = plain.data
+    # Above and below the average, red and blue as before.
+    assert heat.z == ([1.0, -2.0], [1.0, -0.25], [0.5, None])
+    assert heat.colorscale == tuple(tuple(step) for step in DIVERGING_SCALE)
+    assert heat.customdata[1][0] == ["120", "+1.00"]
+    assert "better" not in heat.colorbar.title.text
+
+
+def test_profile_directions_are_checked() -> None:
+    with pytest.raises(ValueError, match=r"2 directions for 3 features; pass one per feature"):
+        profile_heatmap_figure(*PROFILE_ARGS, directions=[1, -1])
+    with pytest.raises(ValueError, match=r"Direction 2 is not one of -1, 0, \+1"):
+        profile_heatmap_figure(*PROFILE_ARGS, directions=[1, 2, 0])

@@ -146,6 +146,32 @@ def _set_template(fig: go.Figure) -> None:
         layout._validate = validate
 
 
+LEGEND_BELOW: dict[str, Any] = dict(
+    orientation="h",
+    xref="paper",
+    x=0,
+    xanchor="left",
+    yref="container",
+    y=0,
+    yanchor="bottom",
+)
+"""Where the figures put their legends: one horizontal band under everything else. Plotly's
+toolbar (the modebar) appears over the top right corner on hover and covered legends there;
+a legend held to the bottom of the figure (``yref="container"``) reserves its own margin, so
+axis labels and titles stack above it however many lines it wraps to."""
+
+
+MODEBAR_PIXELS = 30
+"""Height of plotly's toolbar (the modebar, over the top right corner on hover): figures with
+nothing but a plot area there keep at least this top margin, so it covers no data."""
+
+
+def _legend_below(fig: go.Figure) -> go.Figure:
+    """Put the legend of ``fig`` in :data:`LEGEND_BELOW`."""
+    fig.update_layout(legend=LEGEND_BELOW)
+    return fig
+
+
 def _style(fig: go.Figure, height: int) -> go.Figure:
     _set_template(fig)
     fig.update_layout(
@@ -265,20 +291,25 @@ def k_selection_figure(
             col=col + 1,
         )
     _style(fig, 640)
-    fig.update_layout(margin=dict(t=100), legend=dict(y=1.1))
+    # The top stays clear for plotly's toolbar (MODEBAR_PIXELS), which appears on hover.
+    fig.update_layout(margin=dict(t=MODEBAR_PIXELS + 30, b=10))
+    _legend_below(fig)
+    fig.update_xaxes(automargin=True)
     fig.update_annotations(font_size=13)
     if algorithm_label:
         fig.update_layout(
             title=dict(
                 text=f"{plot_text(algorithm_label)}: the criteria for each number of segments k",
+                xref="paper",
                 x=0,
                 xanchor="left",
-                y=0.985,
+                yref="container",
+                y=1,
                 yanchor="top",
+                pad=dict(t=MODEBAR_PIXELS),
                 font=dict(size=15),
             ),
-            margin=dict(t=120),
-            legend=dict(y=1.09),
+            margin=dict(t=MODEBAR_PIXELS + 60),
         )
     return fig
 
@@ -427,7 +458,10 @@ def dendrogram_figure(
             )
         )
     _style(fig, 480)
+    fig.update_layout(margin=dict(t=MODEBAR_PIXELS, b=10))
+    _legend_below(fig)
     fig.update_xaxes(
+        automargin=True,
         tickmode="array",
         tickvals=positions,
         ticktext=[f"{s:,}" for s in sizes],
@@ -496,7 +530,9 @@ def segment_map_figure(
             )
         )
     _style(fig, 560)
-    fig.update_xaxes(title_text=plot_text(axis_titles[0]), zeroline=False)
+    fig.update_layout(margin=dict(t=MODEBAR_PIXELS, b=10))
+    _legend_below(fig)
+    fig.update_xaxes(title_text=plot_text(axis_titles[0]), zeroline=False, automargin=True)
     fig.update_yaxes(title_text=plot_text(axis_titles[1]), zeroline=False)
     return fig
 
@@ -551,11 +587,160 @@ def segment_sizes_figure(profiles: pd.DataFrame | Sequence[Mapping[str, Any]]) -
             [top, *(100 * v for v in _finite_or_none(frame["revenue_share"]) if v is not None)]
         )
     _style(fig, 140 + 36 * len(labels) * len(series))
-    fig.update_layout(barmode="group", bargap=0.25)
+    fig.update_layout(barmode="group", bargap=0.25, margin=dict(t=MODEBAR_PIXELS, b=10))
+    _legend_below(fig)
     # Room on the right for the value labels outside the longest bar.
-    fig.update_xaxes(title_text="percent", ticksuffix="%", range=[0, max(top, 1.0) * 1.12])
+    fig.update_xaxes(
+        title_text="percent",
+        ticksuffix="%",
+        range=[0, max(top, 1.0) * 1.12],
+        automargin=True,
+    )
     fig.update_yaxes(autorange="reversed", automargin=True)
     return fig
+
+
+VALUE_SHARE_ROW_PIXELS = 60
+"""Height of a segment in :func:`value_share_figure` (its two bars and the gap) ..."""
+VALUE_SHARE_MAX_HEIGHT = 360
+"""... and the figure's most: eight segments or more share it, so that the summary stays
+one screen."""
+
+
+def value_share_figure(
+    rows: Sequence[Mapping[str, Any]], *, value_label: str = "value"
+) -> go.Figure:
+    """Each segment's share of customers next to its share of the value they bring.
+
+    For the executive summary: two bars per segment in the segment's colour, light for the
+    customers and solid for the value, each labelled (``"5% of customers"``,
+    ``"40% of revenue"``), so that a small segment bringing much of the value shows at a
+    glance. No axis and no legend: the labels say it all. Customers in no segment (-1) come
+    last, in grey. Without a value measure (every ``value_share`` None) the figure shows
+    the customers only.
+
+    Parameters
+    ----------
+    rows : sequence of dict
+        One per segment, drawn top to bottom in the given order: ``segment`` (int, -1 for
+        customers in no segment), ``name``, ``customer_share`` and ``value_share``
+        (fractions between 0 and 1; ``value_share`` None when the data has no value). A
+        share that is None or NaN leaves its bar out.
+    value_label : str
+        What the value is, in the bar labels and the hover (``"revenue"``, ``"spend"``).
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        A bar trace of the customers' shares, then one of the value's shares (when any).
+
+    Examples
+    --------
+    >>> fig = value_share_figure(
+    ...     [{"segment": 0, "name": "Champions", "customer_share": 0.05, "value_share": 0.4},
+    ...      {"segment": 1, "name": "Others", "customer_share": 0.95, "value_share": 0.6}],
+    ...     value_label="revenue")
+    >>> [list(trace.text) for trace in fig.data]
+    [['5% of customers', '95% of customers'], ['40% of revenue', '60% of revenue']]
+    """
+    rows = sorted(rows, key=lambda r: int(r["segment"]) < 0)
+    if not rows:
+        return _empty_figure("no segments to show")
+    segments = [int(r["segment"]) for r in rows]
+    labels = [
+        _wrapped(_raw_segment_label(seg, r["name"]), 24, max_lines=2)
+        for seg, r in zip(segments, rows, strict=True)
+    ]
+    customers = [
+        _share(r["customer_share"], "customer_share", seg)
+        for seg, r in zip(segments, rows, strict=True)
+    ]
+    values = [
+        _share(r["value_share"], "value_share", seg) for seg, r in zip(segments, rows, strict=True)
+    ]
+    what = plot_text(value_label)
+    solid = [segment_color(seg) for seg in segments]
+    series: list[tuple[list[float | None], str, list[str]]] = [(customers, "customers", solid)]
+    if any(v is not None for v in values):
+        # Customers light, value solid: the value is what the summary is about.
+        series = [
+            (customers, "customers", [_faded(color) for color in solid]),
+            (values, what, solid),
+        ]
+    fig = go.Figure()
+    for shares, noun, fills in series:
+        fig.add_trace(
+            go.Bar(
+                x=[None if v is None else round(100 * v, 2) for v in shares],
+                y=labels,
+                orientation="h",
+                name=f"share of {noun}",
+                marker=dict(color=fills, line=dict(color=solid, width=1)),
+                text=["" if v is None else f"{_share_text(v)} of {noun}" for v in shares],
+                textposition="outside",
+                textfont_size=12,
+                cliponaxis=False,
+                customdata=[
+                    f"share of the {noun} not known"
+                    if v is None
+                    else f"{100 * v:.1f}% of the {noun}"
+                    for v in shares
+                ],
+                hovertemplate="%{y}<br>%{customdata}<extra></extra>",
+            )
+        )
+    top = max((100 * v for shares, _, _ in series for v in shares if v is not None), default=0)
+    _style(
+        fig,
+        min(VALUE_SHARE_MAX_HEIGHT, MODEBAR_PIXELS + 20 + VALUE_SHARE_ROW_PIXELS * len(rows)),
+    )
+    fig.update_layout(
+        showlegend=False,
+        barmode="group",
+        bargap=0.25 if len(series) > 1 else 0.45,
+        bargroupgap=0.08,
+        margin=dict(t=MODEBAR_PIXELS, b=10, r=10),
+    )
+    # Room on the right for the label outside the longest bar ("40% of revenue").
+    fig.update_xaxes(
+        range=[0, max(top, 1.0) * 1.6],
+        visible=False,
+    )
+    fig.update_yaxes(
+        type="category",
+        autorange="reversed",
+        automargin=True,
+        ticklabelstandoff=6,
+        showgrid=False,
+    )
+    return fig
+
+
+def _share(value: Any, what: str, segment: int) -> float | None:
+    """A share checked to be a fraction between 0 and 1 (None or NaN when missing)."""
+    (share,) = _finite_or_none([value])
+    if share is not None and not -1e-9 <= share <= 1 + 1e-9:
+        raise ValueError(
+            f"Segment {segment} has {what} {share!r}; pass fractions between 0 and 1 "
+            "(0.25 for a quarter), not percentages."
+        )
+    return share
+
+
+def _share_text(share: float) -> str:
+    """A share for people: whole percents, one decimal below 1% (``"0.4%"``)."""
+    percent = 100 * share
+    if 0 < percent < 0.1:
+        return "<0.1%"
+    if percent < 1:
+        return f"{percent:.1f}%"
+    return f"{percent:.0f}%"
+
+
+def _faded(color: str, alpha: float = 0.35) -> str:
+    """``color`` (``"#4C78A8"``) as a see-through ``rgba`` on the white background."""
+    red, green, blue = plotly_colors.hex_to_rgb(color)
+    return f"rgba({red},{green},{blue},{alpha})"
 
 
 # ---------------------------------------------------------------- data and profile figures
@@ -581,9 +766,42 @@ BAR_COLOR = "#4C78A8"
 EMPTY_FIGURE_TEXT = "nothing to show"
 HISTOGRAM_ROW_HEIGHT = 200
 """Pixels per row of small histograms (plot and the title of the row below)."""
-CORRELATION_TEXT_MAX = 15
-"""Correlations are written in the cells up to this many features; beyond, cells are too
-small to read and the numbers only grow the report."""
+CORRELATION_TEXT_MAX = 12
+"""Correlations are written in the cells up to this many features; beyond, a cell of a
+report-wide chart is narrower than "-0.56" in a readable font, and the numbers ran into
+each other. The font also shrinks with the cells (plotly's ``textfont.size="auto"``), so
+that the numbers never overlap on a narrow screen."""
+CORRELATION_ROW_PIXELS = 38
+"""Height of a correlation row up to :data:`CORRELATION_TEXT_MAX` features (room for the
+number: plotly fits "-0.56" in 11 px to a 37-pixel cell), and ..."""
+CORRELATION_ROW_PIXELS_MANY = 22
+"""... beyond, the least, where only the feature name must fit (11-pixel labels)."""
+BETTER_WORSE_SCALE: list[list[Any]] = [
+    [round(i / 10, 1), color] for i, color in enumerate(plotly_colors.diverging.PRGn)
+]
+"""Purple (worse than average) through light grey (average) to green (better): ColorBrewer
+PRGn, which readers with the common colour-vision deficiencies still tell apart (red and
+green are not). Used by the profile heatmap when features have a better direction."""
+NEUTRAL_SCALE: list[list[Any]] = [[0.0, "rgb(255,255,255)"], [1.0, "rgb(150,150,150)"]]
+"""White (below average) to grey (above): the profile heatmap's features that are neither
+better nor worse when higher, kept apart from the better/worse colours."""
+SILHOUETTE_AXIS_TITLE = "silhouette: 1 well inside its segment,<br>below 0 nearer another"
+"""The silhouette axis title, in two lines short enough for a 500-pixel-wide chart (the
+segment labels beside it are wrapped at 22 characters to leave the plot that width)."""
+PROFILE_COLORBAR: dict[str, Any] = dict(
+    # Horizontal, at the bottom left of the figure with its own margin, like the legends.
+    **LEGEND_BELOW,
+    len=260,
+    lenmode="pixels",
+    thickness=12,
+    # Under its tick labels: plotly.js draws a title on top of a horizontal bar into it.
+    title=dict(side="bottom"),
+)
+"""The profile heatmap's colour bar lies under the cells: on the right it took a column's
+width from the segments, whose labels then ran into each other on a narrow screen."""
+EFFECT_AXIS_TITLE = "difference from other customers (SD)"
+"""The effect-size axis title: short enough to fit under a 500-pixel-wide chart (SD, standard
+deviations; the hover spells it out)."""
 PROFILE_CLIP = 2.0
 """The profile heatmap's colours stop at +-2 standard deviations, so one extreme segment does
 not wash out the others (hover shows the unclipped value)."""
@@ -797,9 +1015,11 @@ def correlation_heatmap_figure(
     """Correlations between features as a heatmap, red for positive and blue for negative.
 
     The colour scale is fixed to [-1, 1] (ColorBrewer RdBu reversed: -1 dark blue, 0 white,
-    +1 dark red) so that figures of different data compare. Values are written in the cells
-    up to :data:`CORRELATION_TEXT_MAX` features; the hover always shows both names and the
-    value. Cells are square; the height grows with the features up to 800 pixels.
+    +1 dark red) so that figures of different data compare. Up to
+    :data:`CORRELATION_TEXT_MAX` features the cells are square and the values are written
+    in them, in a font that shrinks with the cells; beyond, the values are in the hover
+    only (which always shows both names and the value) and the cells fill the width. The
+    height grows with the features so that every row keeps its name.
 
     Parameters
     ----------
@@ -824,7 +1044,7 @@ def correlation_heatmap_figure(
     if n == 0:
         return _empty_figure("no features to correlate")
     z = [_round_to(row, 3) for row in _matrix(np.asarray(matrix, dtype=float), n, n, "matrix")]
-    show_text = n <= CORRELATION_TEXT_MAX
+    few = n <= CORRELATION_TEXT_MAX
     fig = go.Figure(
         go.Heatmap(
             x=labels,
@@ -834,20 +1054,31 @@ def correlation_heatmap_figure(
             zmax=1,
             colorscale=DIVERGING_SCALE,
             colorbar=dict(title=dict(text="correlation", side="right"), thickness=14),
-            text=[["" if v is None else f"{v:.2f}" for v in row] for row in z]
-            if show_text
-            else None,
-            texttemplate="%{text}" if show_text else None,
-            textfont=dict(size=11 if n > 8 else 12),
+            text=[["" if v is None else f"{v:.2f}" for v in row] for row in z] if few else None,
+            texttemplate="%{text}" if few else None,
+            # No textfont size: plotly.js then fits the numbers to the cells ("auto", at
+            # most the figure's 13 px), so they shrink rather than overlap on a narrow screen.
             xgap=1,
             ygap=1,
             hovertemplate="%{y}<br>%{x}<br>correlation %{z:.2f}<extra></extra>",
         )
     )
-    _style(fig, min(800, max(340, 160 + 34 * n)))
+    # Tick labels at -45 degrees (-90 when many) need about this much room below the cells
+    # (a character is about 0.55 of the font size wide).
+    longest = max(len(str(name)) for name in names)
+    angle, font_size = (-45, 13) if few else (-90, 11)
+    label_pixels = round(0.55 * font_size * longest * -math.sin(math.radians(angle))) + 20
+    # Many features: rows of at least CORRELATION_ROW_PIXELS_MANY, and never less room than
+    # the cells of CORRELATION_TEXT_MAX features, so that the height only grows with n.
+    most = CORRELATION_ROW_PIXELS * CORRELATION_TEXT_MAX
+    cells_pixels = CORRELATION_ROW_PIXELS * n if few else max(most, CORRELATION_ROW_PIXELS_MANY * n)
+    _style(fig, max(340, 40 + cells_pixels + label_pixels))
+    fig.update_layout(margin=dict(t=30, b=20))
     fig.update_xaxes(
         type="category",
-        tickangle=-45 if n > 4 else 0,
+        # Two labels may fit flat; plotly turns them when they would overlap.
+        autotickangles=[0, angle],
+        tickfont_size=font_size,
         showgrid=False,
         constrain="domain",
         automargin=True,
@@ -856,11 +1087,15 @@ def correlation_heatmap_figure(
         type="category",
         autorange="reversed",
         showgrid=False,
-        scaleanchor="x",
         constrain="domain",
         automargin=True,
+        tickfont_size=font_size,
+        # Many features: rows keep their height and the cells stretch to the width, so that
+        # no row loses its name on a narrow screen.
+        scaleanchor="x" if few else None,
     )
-    fig.update_layout(margin=dict(t=30))
+    if n > 2:
+        fig.update_xaxes(tickangle=angle)
     return fig
 
 
@@ -907,7 +1142,7 @@ def missing_values_figure(rows: Sequence[Mapping[str, Any]]) -> go.Figure:
     )
     top = max((p for p in percents if p is not None), default=0.0)
     _style(fig, 110 + 28 * len(rows))
-    fig.update_layout(margin=dict(t=20, b=45))
+    fig.update_layout(margin=dict(t=MODEBAR_PIXELS, b=45))
     fig.update_xaxes(
         title_text="share of rows missing", ticksuffix="%", range=[0, max(top, 1.0) * 1.25]
     )
@@ -1009,6 +1244,7 @@ def category_breakdown_figure(items: Sequence[Mapping[str, Any]], *, columns: in
 
 
 _MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def revenue_over_time_figure(rows: Sequence[Mapping[str, Any]]) -> go.Figure:
@@ -1070,12 +1306,23 @@ def revenue_over_time_figure(rows: Sequence[Mapping[str, Any]]) -> go.Figure:
         secondary_y=True,
     )
     _style(fig, 380)
-    fig.update_layout(hovermode="x unified", bargap=0.15, margin=dict(t=40, r=70))
+    fig.update_layout(hovermode="x unified", bargap=0.15, margin=dict(t=MODEBAR_PIXELS, r=70, b=10))
+    _legend_below(fig)
+    # A tick every month, quarter, half year or year; the year is written under the first
+    # tick and each January only ("Jan / 2011", "Feb", ...), so that twelve months fit a
+    # phone's width.
+    step = next((m for m in (1, 3, 6) if len(rows) <= 15 * m), 12)
+    ticks = [p for p in periods if (int(p[5:7]) - 1) % step == 0]
     fig.update_xaxes(
         type="date",
-        tickformat="%b<br>%Y",
+        tickmode="array",
+        tickvals=ticks,
+        ticktext=[
+            _MONTH_NAMES[int(p[5:7]) - 1] + (f"<br>{p[:4]}" if i == 0 or p[5:7] == "01" else "")
+            for i, p in enumerate(ticks)
+        ],
         tickangle=0,
-        dtick="M1" if len(rows) <= 15 else "M3" if len(rows) <= 45 else None,
+        automargin=True,
         hoverformat="%B %Y",
         showgrid=False,
     )
@@ -1154,7 +1401,7 @@ def count_histogram_figure(
         )
     )
     _style(fig, 340)
-    fig.update_layout(bargap=0.12, margin=dict(t=20))
+    fig.update_layout(bargap=0.12, margin=dict(t=MODEBAR_PIXELS))
     fig.update_xaxes(
         title_text=plot_text(x_title),
         tickmode="array",
@@ -1172,14 +1419,23 @@ def profile_heatmap_figure(
     features: Sequence[str],
     z: Sequence[Sequence[float | None]] | np.ndarray,
     text: Sequence[Sequence[str]],
+    *,
+    directions: Sequence[int] | None = None,
 ) -> go.Figure:
     """What sets each segment apart: a heatmap of feature means, standardized.
 
     Drawn with the features as rows (top to bottom in the given order) and the segments as
     columns (labels on top, wrapped over lines, customers in no segment last): long feature
     names then read horizontally, and 5 to 25 features by 2 to 10 segments fit the report's
-    width with room for the values in the cells. Red is above the average customer, blue
-    below; the colours stop at +-2 (:data:`PROFILE_CLIP`), the hover shows the exact value.
+    width with room for the values in the cells (in a font that shrinks with them). Red is
+    above the average customer, blue below; the colours stop at +-2 (:data:`PROFILE_CLIP`),
+    the hover shows the exact value. The colour bar lies under the cells.
+
+    With ``directions`` the colour says better or worse instead of above or below: a
+    feature where lower is better (days since the last order) is coloured by minus its
+    standardized mean, green for better than average and purple for worse
+    (:data:`BETTER_WORSE_SCALE`, colour-blind safe). Features without a direction are shaded
+    grey (:data:`NEUTRAL_SCALE`, darker for higher), and the hover says above or below.
 
     Parameters
     ----------
@@ -1195,10 +1451,16 @@ def profile_heatmap_figure(
     text : sequence of sequence of str, shape (n_segments, n_features)
         The segment's typical value of each feature in its own units, already formatted,
         written in the cell and in the hover.
+    directions : sequence of int, optional
+        One per feature: +1 when higher is better (spend), -1 when lower is better
+        (recency), 0 when neither is (age).
 
     Returns
     -------
     plotly.graph_objects.Figure
+        One heatmap; with ``directions`` and a feature without one, the grey heatmap of
+        those features comes first, under the better/worse one (the last trace, which holds
+        every cell's text and hover).
 
     Examples
     --------
@@ -1208,6 +1470,11 @@ def profile_heatmap_figure(
     ([1.5, -0.5], [2.0, None])
     >>> fig.data[0].x
     ('0 · Big', '1 · Small')
+    >>> fig = profile_heatmap_figure([0, 1], ["Big", "Small"], ["revenue", "recency"],
+    ...                              [[1.5, 1.0], [-0.5, -0.2]], [["900", "12"], ["40", "90"]],
+    ...                              directions=[1, -1])
+    >>> fig.data[-1].z  # recency above average is worse: -1
+    ([1.5, -0.5], [-1.0, 0.2])
     """
     order = sorted(range(len(segments)), key=lambda i: segments[i] < 0)
     feature_labels = [plot_text(f) for f in features]
@@ -1215,8 +1482,9 @@ def profile_heatmap_figure(
         return _empty_figure("no segment profiles to show")
     values = _matrix(np.asarray(z, dtype=float), len(segments), len(features), "z")
     texts = _matrix(text, len(segments), len(features), "text")
+    signs = None if directions is None else _directions(directions, len(features))
     lookup = _name_lookup(names)
-    wrap = max(11, min(24, 90 // len(order)))
+    wrap = max(10, min(24, 72 // len(order)))
     columns = [
         _wrapped(
             _raw_segment_label(
@@ -1229,52 +1497,143 @@ def profile_heatmap_figure(
     ]
     exact = [_round_to(values[i], 3) for i in order]
     shown = [[str(texts[i][j]) for j in range(len(features))] for i in order]
-    fig = go.Figure(
-        go.Heatmap(
-            x=columns,
-            y=feature_labels,
-            # Features as rows: transpose the (segment, feature) input.
-            z=[[_clip(row[j], PROFILE_CLIP) for row in exact] for j in range(len(features))],
-            zmin=-PROFILE_CLIP,
-            zmax=PROFILE_CLIP,
-            colorscale=DIVERGING_SCALE,
-            colorbar=dict(
-                title=dict(text="standardized<br>mean (clipped<br>at ±2)", side="top"),
-                thickness=14,
-            ),
-            text=[[_short(row[j], 14) for row in shown] for j in range(len(features))],
-            texttemplate="%{text}",
-            textfont=dict(size=11),
-            customdata=[
-                [
-                    [
-                        plot_text(shown[s][j]),
-                        "n/a" if exact[s][j] is None else f"{exact[s][j]:+.2f}",
-                    ]
-                    for s in range(len(order))
-                ]
-                for j in range(len(features))
-            ],
-            xgap=2,
-            ygap=2,
-            hovertemplate=(
-                "%{y}<br>%{x}<br>typical value %{customdata[0]}"
-                "<br>standardized mean %{customdata[1]}<extra></extra>"
-            ),
-        )
+    # Features as rows: transpose the (segment, feature) input.
+    rows = range(len(features))
+    cell_text = [[_short(row[j], 14) for row in shown] for j in rows]
+
+    def standardized(s: int, j: int) -> str:
+        return "n/a" if exact[s][j] is None else f"{exact[s][j]:+.2f}"
+
+    cells: dict[str, Any] = dict(
+        x=columns, y=feature_labels, zmin=-PROFILE_CLIP, zmax=PROFILE_CLIP, xgap=2, ygap=2
     )
-    _style(fig, max(300, 130 + 30 * len(features)))
-    fig.update_layout(margin=dict(t=20, b=20))
+    # No textfont size: plotly.js fits the values to the cells (at most the figure's 13 px),
+    # so that they shrink rather than run into each other on a narrow screen.
+    written = dict(text=cell_text, texttemplate="%{text}")
+    fig = go.Figure()
+    if signs is None:
+        fig.add_trace(
+            go.Heatmap(
+                **cells,
+                z=[[_clip(row[j], PROFILE_CLIP) for row in exact] for j in rows],
+                colorscale=DIVERGING_SCALE,
+                colorbar=dict(
+                    **PROFILE_COLORBAR,
+                    title_text="standardized mean (clipped at ±2)",
+                ),
+                **written,
+                customdata=[
+                    [[plot_text(shown[s][j]), standardized(s, j)] for s in range(len(order))]
+                    for j in rows
+                ],
+                hovertemplate=(
+                    "%{y}<br>%{x}<br>typical value %{customdata[0]}"
+                    "<br>standardized mean %{customdata[1]}<extra></extra>"
+                ),
+            )
+        )
+    else:
+        if 0 in signs:
+            fig.add_trace(
+                go.Heatmap(
+                    **cells,
+                    z=[
+                        [_clip(row[j], PROFILE_CLIP) if signs[j] == 0 else None for row in exact]
+                        for j in rows
+                    ],
+                    colorscale=NEUTRAL_SCALE,
+                    showscale=False,
+                    name="no better or worse",
+                    # The better/worse heatmap above writes and hovers every cell.
+                    hoverinfo="skip",
+                )
+            )
+        fig.add_trace(
+            go.Heatmap(
+                **cells,
+                z=[[_better(row[j], signs[j]) for row in exact] for j in rows],
+                colorscale=BETTER_WORSE_SCALE,
+                colorbar=dict(
+                    **PROFILE_COLORBAR,
+                    title_text="better / worse than average"
+                    + ("<br>grey: neither, darker is higher" if 0 in signs else ""),
+                    tickvals=[-PROFILE_CLIP, 0, PROFILE_CLIP],
+                    ticktext=["worse", "average", "better"],
+                ),
+                name="better or worse",
+                **written,
+                customdata=[
+                    [
+                        [
+                            plot_text(shown[s][j]),
+                            standardized(s, j),
+                            _verdict(exact[s][j], signs[j]),
+                        ]
+                        for s in range(len(order))
+                    ]
+                    for j in rows
+                ],
+                hovertemplate=(
+                    "%{y}<br>%{x}<br>typical value %{customdata[0]}"
+                    "<br>standardized mean %{customdata[1]}: %{customdata[2]}<extra></extra>"
+                ),
+            )
+        )
+    # The segment labels on top, and above them room for plotly's toolbar (a label's height
+    # is fixed here by its lines; automargin alone would put it under the toolbar).
+    font_size = 11 if len(order) > 6 else 13
+    lines = max(label.count("<br>") + 1 for label in columns)
+    top = MODEBAR_PIXELS + round(1.3 * font_size * lines) + 8
+    _style(fig, max(300, top + 30 * len(features) + 75))
+    fig.update_layout(margin=dict(t=top, b=10))
     fig.update_xaxes(
         type="category",
         side="top",
-        tickangle=0,
-        tickfont_size=11 if len(order) > 6 else 13,
+        # Horizontal while the labels fit, turned upright when they would overlap.
+        autotickangles=[0, -90],
+        tickfont_size=font_size,
         showgrid=False,
         automargin=True,
     )
     fig.update_yaxes(type="category", autorange="reversed", showgrid=False, automargin=True)
     return fig
+
+
+def _directions(directions: Sequence[int], n_features: int) -> list[int]:
+    """``directions`` checked: one of -1, 0, +1 per feature."""
+    signs = list(directions)
+    if len(signs) != n_features:
+        raise ValueError(
+            f"{len(signs)} directions for {n_features} features; pass one per feature "
+            "(+1 higher is better, -1 lower is better, 0 neither)."
+        )
+    wrong = [d for d in signs if d not in (-1, 0, 1)]
+    if wrong:
+        raise ValueError(
+            f"Direction {wrong[0]!r} is not one of -1, 0, +1 (+1 higher is better, -1 lower "
+            "is better, 0 neither)."
+        )
+    return [int(d) for d in signs]
+
+
+def _better(value: float | None, direction: int) -> float | None:
+    """How much better than average a standardized mean is, clipped at :data:`PROFILE_CLIP`
+    (None without a direction)."""
+    if value is None or direction == 0:
+        return None
+    # 0.0 + turns the -0.0 of a lower-is-better average into 0.0.
+    return 0.0 + max(-PROFILE_CLIP, min(PROFILE_CLIP, direction * value))
+
+
+def _verdict(value: float | None, direction: int) -> str:
+    """What a standardized mean says about a segment, for the hover."""
+    if value is None:
+        return "n/a"
+    if value == 0:
+        return "average"
+    if direction == 0:
+        return "above average" if value > 0 else "below average"
+    return "better than average" if direction * value > 0 else "worse than average"
 
 
 def silhouette_figure(
@@ -1359,13 +1718,16 @@ def silhouette_figure(
             )
         )
         tickvals.append(round(top + thickness / 2, 2))
-        ticktext.append(_wrapped(raw, 32) + (f"<br>{size:,} customers" if sizes else ""))
+        ticktext.append(_wrapped(raw, 22) + (f"<br>{size:,} customers" if sizes else ""))
         top += thickness + gap
     lowest = min(min(vals) for _, vals, _ in bands)
-    _style(fig, min(760, 140 + 90 * len(bands)))
-    fig.update_layout(margin=dict(t=40, b=50))
+    _style(fig, min(780, 170 + 90 * len(bands)))
+    # The average's label above the plot stays clear of plotly's toolbar.
+    fig.update_layout(margin=dict(t=MODEBAR_PIXELS + 20, b=10))
     fig.update_xaxes(
-        title_text="silhouette (closer to 1: well inside its segment; below 0: nearer another)",
+        # Two short lines fit under a 500-pixel-wide chart.
+        title_text=SILHOUETTE_AXIS_TITLE,
+        automargin=True,
         range=[max(-1.0, min(-0.1, lowest - 0.05)), 1.0],
         zeroline=True,
         zerolinecolor="#5f6b7a",
@@ -1470,8 +1832,8 @@ def rfm_grid_figure(
             ),
         )
     )
-    _style(fig, 120 + 72 * len(rows))
-    fig.update_layout(margin=dict(t=20))
+    _style(fig, 130 + 72 * len(rows))
+    fig.update_layout(margin=dict(t=MODEBAR_PIXELS))
     fig.update_xaxes(type="category", title_text="frequency", showgrid=False, automargin=True)
     fig.update_yaxes(
         type="category",
@@ -1487,7 +1849,8 @@ def effect_size_figure(items: Sequence[Mapping[str, Any]]) -> go.Figure:
     """One segment's most distinguishing features: standardized differences as bars.
 
     Red bars are features where the segment is above the other customers, blue where it is
-    below (the colours of :data:`DIVERGING_SCALE`).
+    below (the colours of :data:`DIVERGING_SCALE`). The axis says the unit briefly
+    (:data:`EFFECT_AXIS_TITLE`); the hover says it in full. The legend sits below the chart.
 
     Parameters
     ----------
@@ -1513,9 +1876,9 @@ def effect_size_figure(items: Sequence[Mapping[str, Any]]) -> go.Figure:
     labels = [plot_text(item["label"]) for item in items]
     effects = [_sig(item["effect"], 3) for item in items]
     fig = go.Figure()
-    for name, color, keep in (
-        ("above the other customers", ABOVE_COLOR, lambda e: e >= 0),
-        ("below the other customers", BELOW_COLOR, lambda e: e < 0),
+    for side, color, keep in (
+        ("above", ABOVE_COLOR, lambda e: e >= 0),
+        ("below", BELOW_COLOR, lambda e: e < 0),
     ):
         inside = [i for i, e in enumerate(effects) if e is not None and keep(e)]
         fig.add_trace(
@@ -1523,25 +1886,33 @@ def effect_size_figure(items: Sequence[Mapping[str, Any]]) -> go.Figure:
                 x=[effects[i] for i in inside],
                 y=[labels[i] for i in inside],
                 orientation="h",
-                name=name,
+                name=f"{side} the other customers",
                 marker_color=color,
                 text=[f"{effects[i]:+.2f}" for i in inside],
                 textposition="outside",
                 textfont_size=11,
                 cliponaxis=False,
-                hovertemplate="%{y}: %{x:+.2f}<extra></extra>",
+                customdata=[f"{abs(effects[i] or 0.0):.2f}" for i in inside],
+                # The axis title is short enough for a phone; the hover says it in full.
+                hovertemplate=(
+                    f"%{{y}}: %{{customdata}} standard deviations {side}<br>"
+                    "the average of the other customers<extra></extra>"
+                ),
             )
         )
     finite = [e for e in effects if e is not None]
     low, high = min([0.0, *finite]), max([0.0, *finite])
     pad = 0.2 * max(high - low, 0.5)
-    _style(fig, 100 + 28 * len(items))
-    fig.update_layout(barmode="relative", bargap=0.3, margin=dict(t=35, b=45))
+    _style(fig, 130 + 28 * len(items))
+    fig.update_layout(barmode="relative", bargap=0.3, margin=dict(t=MODEBAR_PIXELS, b=10))
+    _legend_below(fig)
     fig.update_xaxes(
-        title_text="difference from the other customers (standardized)",
+        title_text=EFFECT_AXIS_TITLE,
+        title_standoff=8,
         range=[low - (pad if low < 0 else 0), high + (pad if high > 0 else 0)],
         zeroline=True,
         zerolinecolor="#5f6b7a",
+        automargin=True,
     )
     fig.update_yaxes(
         type="category",
