@@ -363,10 +363,12 @@ def test_customer_segments_get_unique_names_and_actions() -> None:
     assert [e["rule"].split(" (")[0] for e in named] == [
         "price-sensitive",
         "premium",
-        "premium",
+        "enthusiasts",  # one "VIP treatment" segment only: the second premium one is next
         "deal seekers",
     ]
+    assert actions[1].startswith("VIP treatment")
     assert actions[1].endswith("Lead with wine: new vintages, tastings and food pairings.")
+    assert actions[2].startswith("Reward loyalty")
     assert actions[2].endswith("Lead with meat: butcher's selections and barbecue bundles.")
     assert actions[3].endswith("Bulk and family packs; back-to-school and teen-oriented ranges.")
     assert named[1]["description"].startswith("Higher wine (median 1 vs 0 overall)")

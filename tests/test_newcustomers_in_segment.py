@@ -103,7 +103,8 @@ def test_customer_tables_have_no_new_customer_section() -> None:
     assert result.metrics["new_customers"] is None
     data = build_report_data(result)
     assert "new_customers" not in [s["id"] for s in data["sections"]]
-    assert data["sections"][-1] == {"id": "limitations", "title": "8. Limitations and next steps"}
+    main = [s for s in data["sections"] if not s["appendix"]]
+    assert main[-1] == {"id": "limitations", "title": "4. What to keep in mind", "appendix": False}
 
 
 def test_rename_reaches_the_first_purchase_segment(result: Any, lines: pd.DataFrame) -> None:

@@ -26,7 +26,13 @@ from custseg.report.plots import (
     segment_sizes_figure,
 )
 from custseg.report.render import figure_html, plotly_js
-from custseg.report.summary import format_count, format_metric, format_number, format_share
+from custseg.report.summary import (
+    APPENDIX,
+    format_count,
+    format_metric,
+    format_number,
+    format_share,
+)
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"
@@ -105,14 +111,23 @@ def expected_figures(data: dict[str, Any]) -> set[str]:
         "activity": bool(eda["activity"]),
         "orders": eda["orders"] is not None,
         "rfm_grid": data["rfm_grid"] is not None,
+        # The executive summary's share of customers vs share of value, with a value.
+        "value_share": data["executive"]["has_value"],
     }
     return names | {name for name, shown in optional.items() if shown}
 
 
-def expected_sections(data: dict[str, Any]) -> list[str]:
-    """Every section, but the new-customer one only for invoice lines with its data."""
-    shown = data["new_customers"] is not None
-    return [key for key in SECTION_TITLES if key != "new_customers" or shown]
+def expected_sections(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """Every section and its number (1, 2, ... for the first layer, A, B, ... for the
+    appendix), but the new-customer one only for invoice lines with its data and the
+    comparison only with two segments or more."""
+    optional = {"new_customers": data["new_customers"], "compare": data["compare"]}
+    keys = [key for key in SECTION_TITLES if optional.get(key, True) is not None]
+    main = [key for key in keys if key not in APPENDIX]
+    appendix = [key for key in keys if key in APPENDIX]
+    return [(str(i), key) for i, key in enumerate(main, start=1)] + [
+        (chr(ord("A") + i), key) for i, key in enumerate(appendix)
+    ]
 
 
 def n_figures(data: dict[str, Any]) -> int:
@@ -152,7 +167,7 @@ def test_report_data_is_plain(name: str, request: pytest.FixtureRequest) -> None
     data = build_report_data(request.getfixturevalue(name))
     assert _is_plain(data)
     json.dumps(data)
-    assert [s["id"] for s in data["sections"]] == expected_sections(data)
+    assert [s["id"] for s in data["sections"]] == [key for _, key in expected_sections(data)]
 
 
 def test_transactions_data(transactions_result: Any) -> None:
@@ -189,7 +204,7 @@ def test_customer_table_data(customers_result: Any) -> None:
     roles = {r["role"]: r["column"] for r in data["roles"]}
     assert roles["Customer id"] == "customer_id"
     assert roles["Categorical attributes"] == "region"
-    region = next(r for r in data["profiles"]["rows"] if r["label"] == "region")
+    region = next(r for r in data["profiles"]["rows"] if r["label"] == "Region")
     assert region["note"] == "most common"
     assert set(region["cells"]) <= {"North", "South", "East"}
 
@@ -270,8 +285,13 @@ def test_report_has_every_section(name: str, request: pytest.FixtureRequest) -> 
     page = render_report(result)
     assert page.startswith("<!DOCTYPE html>")
     data = build_report_data(result)
-    for i, key in enumerate(expected_sections(data), start=1):
-        assert f"<h2>{i}. {SECTION_TITLES[key]}</h2>" in page
+    sections = expected_sections(data)
+    for number, key in sections:
+        assert f"<h2>{number}. {SECTION_TITLES[key]}</h2>" in page
+    assert sections[0] == ("1", "summary")
+    # the first layer comes first, the appendix after it, in the order of SECTION_TITLES
+    positions = [page.index(f"<h2>{n}. {SECTION_TITLES[k]}</h2>") for n, k in sections]
+    assert positions == sorted(positions)
     assert figure_ids(page) == expected_figures(data)
     assert page.count('class="plotly-graph-div"') == n_figures(data)
     kind = result.metrics["kind"]
@@ -281,7 +301,7 @@ def test_report_has_every_section(name: str, request: pytest.FixtureRequest) -> 
 
 def test_transactions_report_shows_revenue_and_cleaning(transactions_result: Any) -> None:
     page = render_report(transactions_result)
-    assert "Revenue share" in page
+    assert "Share of revenue" in page
     assert "✓ Check:" in page
     for drop in transactions_result.metrics["cleaning"]["dropped"]:
         assert drop["description"].replace("'", "&#39;") in page
@@ -458,8 +478,9 @@ def test_customer_strings_are_escaped(xss_result: Any) -> None:
     assert "<img" not in page.lower()
     body = page.split("</head>", 1)[1]
     # Only the figures' own scripts: a name cannot open or close a script element.
-    # (plus the page's own script that fits the figures to the paper when printing).
-    figures = n_figures(build_report_data(xss_result)) + 1
+    # (plus the page's own script that fits the figures to the paper when printing and
+    # picks two segments to compare, and the comparison's JSON data).
+    figures = n_figures(build_report_data(xss_result)) + 2
     assert len(re.findall(r"<script", body, re.IGNORECASE)) == figures
     assert len(re.findall(r"</script", body, re.IGNORECASE)) == figures
     assert 'window.addEventListener("beforeprint", fit);' in body

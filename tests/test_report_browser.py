@@ -12,6 +12,7 @@ from test_report import IMG, SCRIPT, xss_customers
 
 import custseg
 from custseg.report import SECTION_TITLES
+from custseg.report.summary import APPENDIX
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -106,10 +107,12 @@ def check_page(seen: dict[str, Any], path: Path) -> None:
     assert seen["requests"] == [path.as_uri()]
     ids = [s["id"] for s in seen["sections"]]
     assert ids == [k for k in SECTION_TITLES if k in ids]
-    assert set(SECTION_TITLES) - set(ids) <= {"new_customers"}
+    assert set(SECTION_TITLES) - set(ids) <= {"new_customers", "compare"}
+    main = [k for k in ids if k not in APPENDIX]
+    appendix = [k for k in ids if k in APPENDIX]
     assert [s["h2"] for s in seen["sections"]] == [
-        f"{i}. {SECTION_TITLES[k]}" for i, k in enumerate(ids, start=1)
-    ]
+        f"{i}. {SECTION_TITLES[k]}" for i, k in enumerate(main, start=1)
+    ] + [f"{chr(ord('A') + i)}. {SECTION_TITLES[k]}" for i, k in enumerate(appendix)]
     assert all(s["height"] > 100 for s in seen["sections"])
     assert seen["drawn"] == n_figures(path)
     assert seen["empty"] == []
@@ -150,3 +153,42 @@ def test_hierarchical_report_draws_its_dendrogram(browser: Any, tmp_path: Path) 
     seen = open_report(browser, out / "report.html")
     check_page(seen, out / "report.html")
     assert 'id="figure-dendrogram"' in (out / "report.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_executive_summary_and_compare_picker(browser: Any, tmp_path: Path) -> None:
+    """The first screen is the executive summary in plain words; picking two other segments
+    redraws the comparison."""
+    lines, _ = custseg.datasets.make_transactions(400, n_segments=4, seed=3)
+    result = custseg.segment(lines, seed=0, k=4, new_customers=False, currency="GBP")
+    out = result.save(tmp_path / "out")
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto((out / "report.html").as_uri(), wait_until="load")
+    summary = page.locator("section#summary")
+    assert summary.locator("h2").inner_text() == "1. Executive summary"
+    assert summary.locator(".seg-card").count() == 4
+    text = summary.inner_text()
+    assert not re.findall(r"\b[a-z]+_[a-z_]+\b", text), text  # no snake_case feature name
+    assert "£" in text and "How clear the segments are" in text
+    for word in ("silhouette", "Davies", "ARI"):
+        assert word not in text
+    # The summary starts in the first screen.
+    assert summary.bounding_box()["y"] < 400
+    table = page.locator("#compare-table")
+    before = table.inner_text()
+    first = page.locator("#compare-a").input_value()
+    second = page.locator("#compare-b").input_value()
+    others = [s for s in ("0", "1", "2", "3") if s not in (first, second)]
+    page.select_option("#compare-a", others[0])
+    page.select_option("#compare-b", others[1])
+    after = table.inner_text()
+    assert after != before
+    names = dict(
+        zip(result.profiles["segment"].astype(str), result.profiles["segment_name"], strict=True)
+    )
+    assert names[others[0]] in page.locator("#compare-head-a").inner_text()
+    assert names[others[1]] in page.locator("#compare-head-b").inner_text()
+    assert errors == []
+    page.close()

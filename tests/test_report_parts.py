@@ -106,7 +106,7 @@ def test_heatmap_holds_each_segments_standardized_means(customers_result: Any) -
         expected = X[customers_result.labels == seg].mean(axis=0)
         np.testing.assert_allclose(row, expected, atol=1e-3)
     # Cell text is the profile's typical value, as the profile table shows it.
-    age = next(r for r in data["profiles"]["rows"] if r["label"] == "age")
+    age = next(r for r in data["profiles"]["rows"] if r["label"] == "Age")
     assert [t[numeric.index("age")] for t in heat["text"]] == age["cells"]
 
 

@@ -17,10 +17,12 @@ from custseg.engines.duckdb import DuckDBEngine, quote_ident, sql_literal
 from custseg.errors import InputError
 from custseg.io.readers import SourceInfo
 from custseg.schema import (
+    NUMERIC_TYPES,
     PLAUSIBLE_YEARS,
     Schema,
     check_parsed,
     column_type,
+    currency_in_values,
     date_expr,
     detect_date_format,
     id_expr,
@@ -168,6 +170,8 @@ def build_lines(
         col = roles[role]
         typ = column_type(engine, col)
         expr = number_expr(col, typ, uses_decimal_comma(engine, col, info.delimiter))
+        if typ not in NUMERIC_TYPES and not typ.startswith("DECIMAL"):
+            schema.currency = schema.currency or currency_in_values(engine, col)
         check_parsed(
             engine,
             col,

@@ -112,9 +112,35 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
     """Write a CSV (UTF-8, comma, no index) with formula-like text neutralized.
 
     pandas writes it: DuckDB's ``COPY`` and ``pyarrow.csv`` are faster but write different
-    bytes for some cells (a lone ``#``, a carriage return, booleans, missing values).
+    bytes for some cells (a lone ``#``, a carriage return, booleans, missing values). Whole
+    numbers stored as floats (an age of 19.0, read from a column with a missing value) are
+    written as whole numbers (``19``).
     """
-    safe_frame(frame).to_csv(path, index=False, lineterminator="\n")
+    safe_frame(whole_numbers(frame)).to_csv(path, index=False, lineterminator="\n")
+
+
+def whole_numbers(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with float columns that hold only whole numbers (and missing values) as
+    nullable integers, so that they print as ``19``, not ``19.0``.
+
+    Examples
+    --------
+    >>> whole_numbers(pd.DataFrame({"age": [19.0, None], "x": [0.5, 1.0]})).dtypes.tolist()
+    [Int64Dtype(), dtype('float64')]
+    """
+    out = frame
+    for i in range(frame.shape[1]):
+        column = frame.iloc[:, i]
+        if column.dtype.kind != "f":
+            continue
+        values = column.to_numpy()
+        finite = values[~np.isnan(values)]
+        if not len(finite) or np.any(finite != np.round(finite)) or np.abs(finite).max() >= 2**53:
+            continue
+        if out is frame:
+            out = frame.copy(deep=False)
+        out.isetitem(i, column.astype("Int64").array)
+    return out
 
 
 EXCEL_MAX_ROWS = 1_048_576

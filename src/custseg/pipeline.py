@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import import_module
@@ -30,6 +30,13 @@ from custseg.features.transactions import (
     transaction_features,
 )
 from custseg.io.readers import SourceInfo, load_source
+from custseg.labels import (
+    detect_currency,
+    feature_label,
+    load_labels,
+    parse_currency,
+    value_columns,
+)
 from custseg.model import SegmentModel, require_kind
 from custseg.schema import (
     Schema,
@@ -91,6 +98,72 @@ def _where(info: SourceInfo) -> str:
     from custseg.io.readers import describe_source
 
     return describe_source(info)
+
+
+VALUE_COLUMN = "_custseg_value"
+"""Temporary column of a customer table's value (the sum of its value columns) in profiling."""
+
+
+def _user_labels(labels: Mapping[str, str] | str | Path | None) -> dict[str, str]:
+    if labels is None:
+        return {}
+    if isinstance(labels, (str, Path)):
+        return load_labels(labels)
+    if not isinstance(labels, Mapping):
+        raise InputError("labels must be a dict of column -> label, or the path of a file.")
+    return {str(k): str(v) for k, v in labels.items() if str(v).strip()}
+
+
+def _value_measure(
+    kind: str,
+    feats: pd.DataFrame,
+    numeric: list[str],
+    dropped: dict[str, str],
+    value_col: str | list[str] | None,
+) -> dict[str, Any] | None:
+    """What measures a customer's value: the revenue of invoice lines, else the customer
+    table's ``value_col`` or its spend-like columns; None when it has none."""
+    if kind == "transactions":
+        if value_col is not None:
+            raise InputError(
+                "the value column (value_col, --value-col) is for customer tables; invoice "
+                "lines measure value by their revenue. Leave the option out."
+            )
+        return {"label": "revenue", "columns": ["revenue"], "source": "revenue"}
+    if value_col is not None:
+        wanted = [value_col] if isinstance(value_col, str) else list(value_col)
+        for col in wanted:
+            if col not in feats.columns:
+                raise InputError(
+                    f"the value column '{col}' (value_col, --value-col) is not a column of the "
+                    "customer table; its columns: "
+                    f"{', '.join(map(str, feats.columns[1:]))}."
+                )
+            if col not in numeric:
+                raise InputError(
+                    f"the value column '{col}' (value_col, --value-col) is not numeric; name "
+                    "a column of amounts (spend)."
+                )
+        label = feature_label(wanted[0]).lower() if len(wanted) == 1 else "spend"
+        return {"label": label, "columns": wanted, "source": "value_col"}
+    found = [c for c in value_columns(numeric) if c not in dropped]
+    if not found:
+        return None
+    values = feats[found].to_numpy(dtype=np.float64)
+    if np.nanmin(values, initial=0.0) < 0 or not np.nansum(values) > 0:
+        return None  # not amounts spent: a share of value would mean nothing
+    return {"label": "spend", "columns": found, "source": "detected"}
+
+
+def _currency(chosen: str | None, columns: list[str], schema: Schema) -> dict[str, Any]:
+    if chosen is not None:
+        return {"currency": chosen, "currency_source": "option"}
+    if schema.currency:
+        return {"currency": schema.currency, "currency_source": "values"}
+    found = detect_currency([*columns, *schema.roles.values()])
+    if found:
+        return {"currency": found, "currency_source": "column names"}
+    return {"currency": "", "currency_source": None}
 
 
 def _parse_date(value: str | dt.date | None) -> dt.date | None:
@@ -381,6 +454,9 @@ def segment(
     new_customers: bool = True,
     progress: Progress | None = None,
     memory_limit: str | int | None = None,
+    value_col: str | list[str] | None = None,
+    feature_labels: Mapping[str, str] | str | Path | None = None,
+    currency: str | None = None,
 ) -> Any:
     """Segment the customers in a file or DataFrame.
 
@@ -422,6 +498,17 @@ def segment(
         Memory DuckDB may use before it spills to a temporary folder: ``"4GB"``, ``"60%"``
         of physical memory, or bytes; half of physical memory, at most 4 GB, by default
         (:data:`custseg.engines.duckdb.DEFAULT_MEMORY_CAP`).
+    value_col : str or list of str, optional
+        For a customer table, the column(s) that measure a customer's value (spend); their
+        sum gives each segment its share of value. By default the spend-like columns
+        (``MntWines``, ``total_spend``, ...; see :func:`custseg.labels.value_columns`).
+        Invoice lines always use the revenue.
+    feature_labels : dict, or path of a CSV / JSON file, optional
+        Column or feature name -> the label the report, the app and the exports show for it
+        (see :func:`custseg.labels.load_labels`); custseg's own labels otherwise.
+    currency : str, optional
+        Currency of the amounts: a symbol or ISO code (``"GBP"``, ``"€"``), or ``"none"``;
+        detected from the money columns' names and values by default.
 
     Returns
     -------
@@ -442,6 +529,8 @@ def segment(
         raise InputError(
             f"Unknown algorithm {algorithm!r}. Choose one of: {', '.join(ALGORITHMS)}."
         )
+    user_labels = _user_labels(feature_labels)
+    chosen_currency = parse_currency(currency)
     timer = _Timer(progress)
     total_start = time.perf_counter()
     warming = _warm_up()
@@ -597,10 +686,15 @@ def segment(
             entry["distinguishing"] = summarize_distinguishing(items or [])
             if entry["segment"] >= 0:
                 entry["membership"] = rules.get(entry["segment"])
+        value = _value_measure(prep.schema.kind, feats, prep.numeric, colplan.dropped, value_col)
         revenue_col = "revenue" if prep.schema.kind == "transactions" else None
         feature_columns = [c for c in feats.columns if c != "customer_id"]
+        profile_input = feats
+        if value is not None and prep.schema.kind != "transactions":
+            revenue_col = VALUE_COLUMN
+            profile_input = feats.assign(**{VALUE_COLUMN: feats[value["columns"]].sum(axis=1)})
         profiles = segment_profiles(
-            feats,
+            profile_input,
             labels,
             prep.numeric,  # typical values of every feature, used by the model or not
             colplan.categorical,
@@ -709,6 +803,11 @@ def segment(
             "model_inputs": names,
         },
         "segments": naming,
+        "value": value,
+        "presentation": {
+            "labels": user_labels,
+            **_currency(chosen_currency, feature_columns, prep.schema),
+        },
         "new_customers": new_summary,
         "warnings": [*prep.warnings, *selection.warnings],
         "versions": settings["versions"],

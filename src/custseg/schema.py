@@ -216,6 +216,8 @@ class Schema:
     kind_reason: str
     date_format: str | None = None
     warnings: list[str] = field(default_factory=list)
+    currency: str | None = None
+    """The currency symbol written in the price or amount values (``£2.55``), when one is."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready copy."""
@@ -224,6 +226,7 @@ class Schema:
             "roles": dict(self.roles),
             "kind_reason": self.kind_reason,
             "date_format": self.date_format,
+            "currency": self.currency,
         }
 
 
@@ -420,6 +423,24 @@ THOUSANDS_DOT = "^[+-]?[1-9][0-9]{0,2}(\\.[0-9]{3})+(,[0-9]+)?$"
 def _stripped(column: str) -> str:
     col = quote_ident(column)
     return f"regexp_replace(trim(CAST({col} AS VARCHAR)), '{NUMBER_NOISE}', '', 'g')"
+
+
+CURRENCY_CHARACTERS = "[£$€¥₹]"
+"""Currency symbols looked for in text prices (:func:`currency_in_values`)."""
+
+
+def currency_in_values(engine: DuckDBEngine, column: str) -> str | None:
+    """The one currency symbol written in a text column's values (``£2.55``), or None when
+    there is none or more than one.
+    """
+    col = quote_ident(column)
+    rows = engine.sql(
+        f"SELECT DISTINCT regexp_extract(CAST({col} AS VARCHAR), '{CURRENCY_CHARACTERS}') "
+        f"FROM (SELECT {col} FROM raw WHERE regexp_matches(CAST({col} AS VARCHAR), "
+        f"'{CURRENCY_CHARACTERS}') LIMIT 1000)"
+    ).fetchall()
+    symbols = {str(r[0]) for r in rows if r[0]}
+    return symbols.pop() if len(symbols) == 1 else None
 
 
 def uses_decimal_comma(engine: DuckDBEngine, column: str, delimiter: str | None = None) -> bool:

@@ -105,9 +105,10 @@ def print_result(console: Console, result: Any, out: Path | None) -> None:
         console.print(f"Structure: {m['structure']['summary']}", markup=False)
     prof = result.profiles
     cols = ["segment", "name", "customers", "share"]
-    has_rev = "revenue_share" in prof
+    has_rev = "revenue_share" in prof and bool(prof["revenue_share"].notna().any())
     if has_rev:
-        cols.append("revenue share")
+        value = (m.get("value") or {}).get("label") or "revenue"
+        cols.append(f"{value} share")
     rows = []
     for _, p in prof.iterrows():
         row = [p["segment"], p["segment_name"], f"{p['n_customers']:,}", f"{p['share']:.1%}"]
@@ -264,6 +265,25 @@ def segment_command(
             help="Comma-separated stock codes that are not products (replaces the default list)."
         ),
     ] = None,
+    value_col: Annotated[
+        str | None,
+        typer.Option(
+            help="Customer tables: comma-separated column(s) measuring a customer's value "
+            "(spend); default: the spend-like columns."
+        ),
+    ] = None,
+    labels: Annotated[
+        Path | None,
+        typer.Option(
+            "--labels",
+            metavar="FILE",
+            help="CSV (column,label) or JSON file of readable labels for columns and features.",
+        ),
+    ] = None,
+    currency: Annotated[
+        str | None,
+        typer.Option(help="Currency of the amounts: GBP, EUR, USD, a symbol, or none."),
+    ] = None,
     memory_limit: MemoryLimit = None,
     quiet: Quiet = False,
 ) -> None:
@@ -293,6 +313,14 @@ def segment_command(
         if non_product_codes is None
         else [c.strip() for c in non_product_codes.split(",") if c.strip()]
     )
+    from custseg.labels import load_labels, parse_currency
+
+    # Checked before the file is read: a typo here should not cost the whole run.
+    user_labels = None if labels is None else load_labels(labels)
+    parse_currency(currency)
+    value_cols = (
+        None if value_col is None else [c.strip() for c in value_col.split(",") if c.strip()]
+    )
     from custseg.result import check_output_dir
 
     check_output_dir(out.resolve())
@@ -318,6 +346,9 @@ def segment_command(
             analysis_date=analysis_date,
             non_product_codes=codes,
             progress=steps.update,
+            value_col=value_cols,
+            feature_labels=user_labels,
+            currency=currency,
         )
         steps.update("Writing the report and the model")
         target = result.save(out)

@@ -18,10 +18,12 @@ def _share(value: float) -> str:
     return f"{100 * value:.1f}%"
 
 
-def _amount(value: float | None) -> str:
+def _amount(value: float | None, currency: str = "") -> str:
     if value is None:
         return "–"
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}"
+    sign = "-" if value < 0 else ""
+    body = f"{abs(value):,.0f}" if abs(value) >= 100 else f"{abs(value):,.2f}"
+    return f"{sign}{currency}{body}"
 
 
 def classifier_verdict(check: Mapping[str, Any], names: Mapping[int, str]) -> str:
@@ -72,8 +74,11 @@ def classifier_verdict(check: Mapping[str, Any], names: Mapping[int, str]) -> st
     )
 
 
-def backtest_section(backtest: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """Rows (formatted) and sentences of the forecast backtest for a report.
+def backtest_section(
+    backtest: Mapping[str, Any] | None, currency: str = ""
+) -> dict[str, Any] | None:
+    """Rows (formatted, amounts with ``currency`` before them) and sentences of the forecast
+    backtest for a report.
 
     Examples
     --------
@@ -94,8 +99,8 @@ def backtest_section(backtest: Mapping[str, Any] | None) -> dict[str, Any] | Non
             "purchases_forecast": f"{row['forecast_purchases_each']:.2f}",
             "purchases_actual": f"{row['actual_purchases_each']:.2f}",
             "purchases_ratio": ratio(row["purchases_ratio"]),
-            "revenue_forecast": _amount(row["forecast_revenue_total"]),
-            "revenue_actual": _amount(row["actual_revenue_total"]),
+            "revenue_forecast": _amount(row["forecast_revenue_total"], currency),
+            "revenue_actual": _amount(row["actual_revenue_total"], currency),
             "revenue_ratio": ratio(row["revenue_ratio"]),
         }
 
@@ -122,9 +127,9 @@ def backtest_section(backtest: Mapping[str, Any] | None) -> dict[str, Any] | Non
     sentences.append(
         f"Over all {total['customers']:,} customers the forecast was "
         f"{_amount(total['forecast_purchases_total'])} purchases and "
-        f"{_amount(total['forecast_revenue_total'])} of revenue; they made "
+        f"{_amount(total['forecast_revenue_total'], currency)} of revenue; they made "
         f"{_amount(total['actual_purchases_total'])} purchases and "
-        f"{_amount(total['actual_revenue_total'])}."
+        f"{_amount(total['actual_revenue_total'], currency)}."
     )
     sentences.append(
         "Customers are grouped by the segment their purchase history at the start points to "

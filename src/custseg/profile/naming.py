@@ -826,7 +826,8 @@ def name_customer_segments(
     The name is :func:`persona_name` of the segment's distinguishing items; a name already
     taken by an earlier segment is replaced by one that swaps in a weaker trait, then
     qualified with the segment number. The action is the strategy of the first matching row
-    of :data:`CUSTOMER_ACTIONS`, followed by what to lead with for the segment's strongest
+    of :data:`CUSTOMER_ACTIONS` that no segment with a stronger value signal took (the first
+    matching one when all are taken), followed by what to lead with for the segment's strongest
     trait that no earlier segment with the same strategy led with.
 
     Examples
@@ -844,6 +845,7 @@ def name_customer_segments(
     """
     used: set[str] = set()
     used_actions: set[str] = set()
+    used_leads: set[str] = set()
 
     def matching(pattern: str) -> list[str]:
         return [c for c in numeric if re.search(pattern, _normalize(c))]
@@ -852,6 +854,33 @@ def name_customer_segments(
     value_cols = [c for c in matching(VALUE_PATTERN) if c not in deal_cols]
     capacity_cols = matching(CAPACITY_PATTERN)
     noun = "shoppers" if value_cols or deal_cols else "customers"
+
+    def signal(items: list[dict[str, Any]], cols: list[str]) -> float:
+        effects = {d["feature"]: d["effect"] for d in items if d["kind"] == "numeric"}
+        return float(np.mean([effects.get(c, 0.0) for c in cols])) if cols else 0.0
+
+    signals = {
+        seg: (
+            signal(items, value_cols),
+            signal(items, capacity_cols),
+            signal(items, deal_cols),
+        )
+        for seg, items in distinguishing.items()
+    }
+    # One segment per strategy where the signals allow it: the segment with the strongest
+    # value signal takes the first strategy it matches, the next ones the first matching
+    # strategy not taken yet (two "VIP treatment" segments would tell the marketer nothing).
+    strategies: dict[int, tuple[str, str, str]] = {}
+    taken: set[str] = set()
+    for seg in sorted(signals, key=lambda s_: (-signals[s_][0], s_)):
+        v, c, deal = signals[seg]
+        if not (value_cols or deal_cols):
+            strategies[seg] = ("tailored", "no spend-like columns", TAILORED_ACTION)
+            continue
+        matching_ = [a for a in CUSTOMER_ACTIONS if a[2](v, c, deal)]
+        label, cond, _, strategy = next((a for a in matching_ if a[0] not in taken), matching_[0])
+        taken.add(label)
+        strategies[seg] = (label, cond, strategy)
     out = []
     for seg, items in sorted(distinguishing.items()):
         strong = _strong(items)
@@ -860,18 +889,14 @@ def name_customer_segments(
         if name is None:
             name = f"{candidates[0]} (segment {seg})"
         used.add(name)
-        effects = {d["feature"]: d["effect"] for d in items if d["kind"] == "numeric"}
-        v = float(np.mean([effects.get(c, 0.0) for c in value_cols])) if value_cols else 0.0
-        c = float(np.mean([effects.get(c, 0.0) for c in capacity_cols])) if capacity_cols else 0.0
-        deal = float(np.mean([effects.get(c, 0.0) for c in deal_cols])) if deal_cols else 0.0
-        if value_cols or deal_cols:
-            label, cond, _, strategy = next(a for a in CUSTOMER_ACTIONS if a[2](v, c, deal))
-        else:
-            label, cond, strategy = "tailored", "no spend-like columns", TAILORED_ACTION
+        v, c, deal = signals[seg]
+        label, cond, strategy = strategies[seg]
         # The strategy alone when nothing strong calls for a lead and no earlier segment has
         # it; otherwise the first lead (strong traits first) that makes the action new.
         leads = [a for a in dict.fromkeys(_item_action(d) for d in strong) if a]
         weak_leads = [a for a in dict.fromkeys(_item_action(d) for d in items) if a]
+        # A lead no other segment has first: two segments told the same lead read alike.
+        leads = [a for a in leads if a not in used_leads] + [a for a in leads if a in used_leads]
         options = [f"{strategy} {lead}" for lead in leads]
         if not leads:
             options.append(strategy)
@@ -881,6 +906,7 @@ def name_customer_segments(
             f"{strategy} Start from what sets them apart: {describe_segment(strong)}",
         )
         used_actions.add(action)
+        used_leads.update(lead for lead in leads + weak_leads if action.endswith(lead))
         facts = "; ".join(_fact(d) for d in strong[:3])
         out.append(
             {

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import silhouette_samples
 
+from custseg.labels import feature_direction, feature_label, feature_unit, format_value
 from custseg.profile.naming import (
     CUSTOMER_ACTIONS,
     EFFECT_FOR_NAME,
@@ -71,25 +72,43 @@ def profile_heatmap(
         means = X[inside].mean(axis=0) if inside.any() else np.full(len(numeric), np.nan)
         z.append([_finite(v) for v in means])
         text.append([formatted.get(seg, {}).get(col, "") for col in numeric])
-    return {"features": numeric, "z": z, "text": text, "clip": HEATMAP_CLIP}
+    user = (result.metrics.get("presentation") or {}).get("labels") or {}
+    return {
+        "features": numeric,
+        "labels": [feature_label(c, user) for c in numeric],
+        "directions": [feature_direction(c) for c in numeric],
+        "z": z,
+        "text": text,
+        "clip": HEATMAP_CLIP,
+    }
 
 
-def effect_items(distinguishing: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Bars of the distinguishing-features chart, with a readable label and fact."""
+def effect_items(
+    distinguishing: list[dict[str, Any]], presentation: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """Bars of the distinguishing-features chart, with a readable label and fact (in the
+    features' units, with the currency of ``presentation``)."""
+    pres = presentation or {}
+    user = pres.get("labels") or {}
+    currency = pres.get("currency") or ""
     items = []
     for d in distinguishing:
         effect = _finite(d.get("effect"))
         if effect is None:
             continue
         if d.get("kind") == "categorical":
-            label = f"{d['feature']} = {d['level']}"
+            label = f"{feature_label(d['feature'], user)} = {d['level']}"
             fact = (
                 f"{float(d['segment_share']):.0%} of the segment vs "
                 f"{float(d['overall_share']):.0%} of all customers"
             )
         else:
-            label = str(d["feature"])
-            fact = f"median {d['segment_median']:,.4g} vs {d['overall_median']:,.4g} overall"
+            label = feature_label(d["feature"], user)
+            unit = feature_unit(d["feature"])
+            fact = (
+                f"median {format_value(d['segment_median'], unit, currency=currency)} vs "
+                f"{format_value(d['overall_median'], unit, currency=currency)} overall"
+            )
         items.append({"label": label, "effect": effect, "fact": fact})
     return items
 

@@ -30,6 +30,7 @@ from custseg.report.plots import (
     segment_map_figure,
     segment_sizes_figure,
     silhouette_figure,
+    value_share_figure,
 )
 
 TEMPLATE = "report.html.j2"
@@ -84,14 +85,20 @@ def report_figures(data: dict[str, Any]) -> dict[str, go.Figure]:
     """The report's figures from the plain data of :func:`build_report_data`, as Plotly
     figures keyed by name (the web app shows the same ones).
 
-    Names: ``sizes``, ``map``, ``k_selection`` (more than one candidate), ``dendrogram``
+    Names: ``value_share`` (with a value measure), ``sizes``, ``map``, ``k_selection`` (more than one candidate), ``dendrogram``
     (hierarchical), the exploration's ``activity``, ``orders``, ``categories``, ``before``,
     ``after``, ``correlation``, ``missing`` (each when there is something to show),
     ``heatmap``, ``effects-<segment>``, ``silhouette`` and ``rfm_grid`` (transactions).
     """
     k_sel = data["k_selection"]
     seg_map = data["map"]
-    figures = {
+    figures: dict[str, go.Figure] = {}
+    executive = data.get("executive")
+    if executive is not None and executive["has_value"]:
+        figures["value_share"] = value_share_figure(
+            executive["chart_rows"], value_label=executive["value_label"]
+        )
+    figures |= {
         "sizes": segment_sizes_figure(data["segments"]["plot_rows"]),
         "map": segment_map_figure(
             list(zip(seg_map["x"], seg_map["y"], strict=True)),
@@ -123,7 +130,12 @@ def report_figures(data: dict[str, Any]) -> dict[str, go.Figure]:
     if heat is not None:
         order = [r["segment"] for r in data["segments"]["rows"]]
         figures["heatmap"] = profile_heatmap_figure(
-            order, names, heat["features"], heat["z"], heat["text"]
+            order,
+            names,
+            heat.get("labels") or heat["features"],
+            heat["z"],
+            heat["text"],
+            directions=heat.get("directions"),
         )
     for row in data["segments"]["rows"]:
         if row["effects"]:

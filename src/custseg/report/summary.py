@@ -6,13 +6,13 @@ formatted here (``"1,555"``, ``"35.9%"``); the inputs of the figures stay number
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.decomposition import PCA
 
+from custseg.labels import feature_label, feature_unit, format_value, plain_number
 from custseg.models.families import DENSITY_FAMILIES, FAMILIES, FAMILY_LABELS
 from custseg.report.details import (
     effect_items,
@@ -23,6 +23,13 @@ from custseg.report.details import (
     typical_values,
 )
 from custseg.report.eda import exploration_data
+from custseg.report.executive import (
+    compare_section,
+    executive_summary,
+    presentation,
+    rule_text,
+    value_label,
+)
 from custseg.report.plots import (
     DENDROGRAM_LEAVES,
     MAP_MAX_POINTS,
@@ -32,19 +39,24 @@ from custseg.report.plots import (
 from custseg.result import jsonable
 
 SECTION_TITLES = {
-    "summary": "Summary",
+    "summary": "Executive summary",
+    "profiles": "Segment profiles and actions",
+    "compare": "Two segments side by side",
+    "new_customers": "Next year and new customers",
+    "limitations": "What to keep in mind",
     "data": "Data and cleaning",
     "eda": "Exploring the data",
     "k_selection": "How the segments were chosen",
-    "profiles": "Segment profiles",
     "map": "Maps",
-    "names": "Segment names and actions",
-    "new_customers": "New customers and next year",
-    "limitations": "Limitations and next steps",
+    "names": "How the segments were named",
 }
-"""Section id -> heading, in the order the report shows them. ``new_customers`` is shown only
-for invoice lines (see :data:`OPTIONAL_SECTIONS`)."""
-OPTIONAL_SECTIONS = ("new_customers",)
+"""Section id -> heading, in the order the report shows them: the first layer for everyone
+(numbered 1, 2, ...), then the appendix (:data:`APPENDIX`, lettered A, B, ...).
+``new_customers`` is shown only for invoice lines, ``compare`` only with two segments or more
+(see :data:`OPTIONAL_SECTIONS`)."""
+APPENDIX = ("data", "eda", "k_selection", "map", "names")
+"""Sections of the appendix: the data, the exploration, the method and its metrics."""
+OPTIONAL_SECTIONS = ("new_customers", "compare")
 """Sections left out (and the others renumbered) when their data is None."""
 
 SMALL_SEGMENT_SHARE = 0.05
@@ -224,17 +236,7 @@ def format_number(value: Any, *, grouping: bool = True) -> str:
         return MISSING
     if isinstance(value, str):
         return value
-    f = float(value)
-    if math.isinf(f):
-        return "∞" if f > 0 else "-∞"
-    sep = "," if grouping else ""
-    if f == round(f) or abs(f) >= 100:
-        return f"{f:{sep}.0f}"
-    if abs(f) >= 10:
-        return f"{f:{sep}.1f}"
-    if abs(f) >= 1:
-        return f"{f:.2f}"
-    return f"{f:.3g}"
+    return plain_number(float(value), grouping)
 
 
 def format_metric(value: Any, digits: int = 3) -> str:
@@ -730,6 +732,7 @@ def _segment_key(segment: Any) -> tuple[bool, int]:
 
 def _segments(result: Any) -> dict[str, Any]:
     metrics = result.metrics
+    pres = presentation(metrics)
     profiles = ordered_profiles(result.profiles)
     naming = {int(d["segment"]): d for d in metrics.get("segments") or []}
     has_revenue = "revenue_share" in profiles and bool(profiles["revenue_share"].notna().any())
@@ -750,8 +753,8 @@ def _segments(result: Any) -> dict[str, Any]:
                 "facts": str(info.get("facts") or ""),
                 "rule": str(info.get("rule") or ""),
                 "description": str(info.get("description") or ""),
-                "membership": _membership(info.get("membership")),
-                "effects": effect_items(info.get("distinguishing") or []),
+                "membership": _membership(info.get("membership"), pres),
+                "effects": effect_items(info.get("distinguishing") or [], pres),
                 "small": seg >= 0
                 and jsonable(rec.get("share")) is not None
                 and float(rec["share"]) < SMALL_SEGMENT_SHARE,
@@ -783,18 +786,24 @@ def _segments(result: Any) -> dict[str, Any]:
     }
 
 
-def _format_typical(column: str, value: Any) -> str:
+def _format_typical(column: str, value: Any, currency: str = "") -> str:
     if isinstance(value, str):
         return value
     if _is_missing(value):
         return MISSING
-    return format_number(value, grouping=_feature_grouping(column))
+    if not _feature_grouping(column):
+        return format_number(value, grouping=False)
+    return format_value(value, feature_unit(column), currency=currency)
 
 
-def _membership(rule: Any) -> dict[str, Any]:
-    """A segment's membership rule, formatted (empty strings when there is none)."""
+def _membership(rule: Any, pres: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A segment's membership rule, formatted (empty strings when there is none), in labels
+    and units when its conditions are known."""
     rule = rule if isinstance(rule, dict) else {}
     text = str(rule.get("rule") or "")
+    conditions = rule.get("conditions")
+    if text and pres is not None and isinstance(conditions, list) and conditions:
+        text = rule_text(conditions, pres)
     return {
         "rule": text,
         "precision": format_share(rule.get("precision")) if text else "",
@@ -806,6 +815,7 @@ def _membership(rule: Any) -> dict[str, Any]:
 
 def _profiles(result: Any) -> dict[str, Any]:
     metrics = result.metrics
+    pres = presentation(metrics)
     profiles = ordered_profiles(result.profiles)
     customers: pd.DataFrame = result.segments
     pre = metrics.get("preprocessing") or {}
@@ -814,6 +824,7 @@ def _profiles(result: Any) -> dict[str, Any]:
     categorical = set(pre.get("categorical") or [])
     features = [c for c in profiles.columns if c not in PROFILE_BASE_COLUMNS]
     has_revenue = "revenue_share" in profiles and bool(profiles["revenue_share"].notna().any())
+    value = value_label(metrics) or "value"
     columns = [
         {"segment": int(s), "name": str(n), "color": segment_color(int(s))}
         for s, n in zip(profiles["segment"], profiles["segment_name"], strict=True)
@@ -835,40 +846,62 @@ def _profiles(result: Any) -> dict[str, Any]:
     if has_revenue:
         rows.append(
             {
-                "label": "Share of revenue",
+                "label": f"Share of {value}",
                 "note": "",
                 "cells": [format_share(v) for v in profiles["revenue_share"]],
                 "overall": format_share(1.0),
             }
         )
+    labels = customers["segment"].astype(int)
+    order = [int(s) for s in profiles["segment"]]
     feature_rows = []
     for col in features:
         values = profiles[col]
         is_text = col in categorical or not pd.api.types.is_numeric_dtype(values)
-        grouping = _feature_grouping(str(col))
+        unit = feature_unit(col)
+        column = customers.get(col)
+        flag = (
+            not is_text
+            and column is not None
+            and pd.api.types.is_numeric_dtype(column)
+            and set(pd.unique(column.dropna()).tolist()) <= {0, 1}
+            and column.notna().any()
+        )
         if is_text:
             shown = [MISSING if _is_missing(v) else str(v) for v in values]
-            overall_values = customers[col].dropna() if col in customers else pd.Series([])
+            overall_values = column.dropna() if column is not None else pd.Series([])
             overall = str(overall_values.mode().iloc[0]) if len(overall_values) else MISSING
             note = "most common"
+        elif flag:
+            assert column is not None
+            shares = column.astype(float).groupby(labels).mean()
+            shown = [format_share(shares.get(s)) for s in order]
+            overall = format_share(column.astype(float).mean())
+            note = "share with yes (1)"
         else:
-            shown = [format_number(v, grouping=grouping) for v in values]
+            shown = [
+                format_value(v, unit, currency=pres["currency"])
+                if _feature_grouping(str(col))
+                else format_number(v, grouping=False)
+                for v in values
+            ]
+            median = pd.to_numeric(column, errors="coerce").median() if column is not None else None
             overall = (
-                format_number(
-                    pd.to_numeric(customers[col], errors="coerce").median(), grouping=grouping
-                )
-                if col in customers
-                else MISSING
+                format_value(median, unit, currency=pres["currency"])
+                if _feature_grouping(str(col))
+                else format_number(median, grouping=False)
             )
             note = "median"
         if col in dropped:
             note += "; not used by the model"
-        rows.append({"label": str(col), "note": note, "cells": shown, "overall": overall})
+        label = feature_label(col, pres["labels"])
+        rows.append({"label": label, "note": note, "cells": shown, "overall": overall})
         feature_rows.append(
             {
                 "name": str(col),
+                "label": label,
                 "formula": str(formulas.get(col, "from the data")),
-                "type": "category" if is_text else "number",
+                "type": "category" if is_text else ("yes/no" if flag else unit),
                 "used": f"no: {dropped[col]}" if col in dropped else "yes",
             }
         )
@@ -1262,6 +1295,11 @@ def _new_customers(result: Any, names: dict[int, str]) -> dict[str, Any] | None:
         return {"fitted": False, "reason": str(summary.get("reason") or "")}
     frame = result.segments
     horizon = int(summary.get("horizon_days") or 365)
+    currency = presentation(result.metrics)["currency"]
+
+    def money(value: Any) -> str:
+        return format_value(value, "money", currency=currency)
+
     rows = []
     total_revenue = float(pd.to_numeric(frame["expected_revenue"], errors="coerce").sum())
     for seg in sorted(frame["segment"].unique(), key=lambda s: (s < 0, s)):
@@ -1276,8 +1314,8 @@ def _new_customers(result: Any, names: dict[int, str]) -> dict[str, Any] | None:
                 "customers": format_count(len(part)),
                 "purchases": format_number(purchases.sum()),
                 "purchases_each": f"{purchases.mean():.2f}",
-                "revenue": format_number(revenue.sum()),
-                "revenue_each": format_number(revenue.mean()),
+                "revenue": money(revenue.sum()),
+                "revenue_each": money(revenue.mean()),
                 "revenue_share": format_share(revenue.sum() / total_revenue)
                 if total_revenue
                 else MISSING,
@@ -1329,12 +1367,12 @@ def _new_customers(result: Any, names: dict[int, str]) -> dict[str, Any] | None:
         "total_purchases": format_number(
             pd.to_numeric(frame["expected_purchases"], errors="coerce").sum()
         ),
-        "total_revenue": format_number(total_revenue),
+        "total_revenue": money(total_revenue),
         "single": format_count(int(single.sum())),
         "agree": format_share(agree) if single.any() else MISSING,
         "classifier_used": used,
         "prior_segment": names.get(int(clf.get("majority_segment") or 0), ""),
-        "backtest": backtest_section(summary.get("backtest")),
+        "backtest": backtest_section(summary.get("backtest"), currency),
         "facts": facts,
         "bgnbd": ", ".join(
             f"{k} = {float(bg[k]):.4g}" for k in ("r", "alpha", "a", "b") if k in bg
@@ -1423,15 +1461,30 @@ def build_report_data(result: Any) -> dict[str, Any]:
     k_sel = _candidates(metrics)
     seg_map = _map(result)
     order = [r["segment"] for r in segments["rows"]]
-    formatted = typical_values(ordered_profiles(result.profiles), _format_typical)
+    currency = presentation(metrics)["currency"]
+    formatted = typical_values(
+        ordered_profiles(result.profiles),
+        lambda column, value: _format_typical(column, value, currency),
+    )
     dendrogram = _dendrogram(result, seg_map["names"])
     pre = metrics.get("preprocessing") or {}
     versions = metrics.get("versions") or {}
     new_customers = _new_customers(result, seg_map["names"])
-    shown = [
-        key for key in SECTION_TITLES if not (key == "new_customers" and new_customers is None)
-    ]
-    titles = {key: f"{i}. {SECTION_TITLES[key]}" for i, key in enumerate(shown, start=1)}
+    compare = compare_section(result, segments)
+    executive = executive_summary(result, segments)
+    # Each segment described by its defining traits in labels and units (the naming's own
+    # description speaks in column names).
+    for row, card in zip(segments["rows"], executive["cards"], strict=True):
+        if card["traits"]:
+            row["description"] = "; ".join(t["text"] for t in card["traits"]) + "."
+    optional = {"new_customers": new_customers, "compare": compare}
+    shown = [key for key in SECTION_TITLES if optional.get(key, True) is not None]
+    main = [key for key in shown if key not in APPENDIX]
+    appendix = [key for key in shown if key in APPENDIX]
+    titles = {key: f"{i}. {SECTION_TITLES[key]}" for i, key in enumerate(main, start=1)}
+    titles.update(
+        {key: f"{chr(ord('A') + i)}. {SECTION_TITLES[key]}" for i, key in enumerate(appendix)}
+    )
     return {
         "title": f"Customer segments of {source['name']}",
         "subtitle": " · ".join(
@@ -1445,8 +1498,15 @@ def build_report_data(result: Any) -> dict[str, Any]:
             )
             if part
         ),
-        "sections": [{"id": key, "title": title} for key, title in titles.items()],
+        "sections": [
+            {"id": key, "title": title, "appendix": key in APPENDIX}
+            for key, title in titles.items()
+        ],
         "titles": titles,
+        "executive": executive,
+        "compare": compare,
+        "presentation": presentation(metrics),
+        "value_label": value_label(metrics) or "value",
         "summary": _summary(result, source, segments),
         "reason": k_sel["reason"],
         "segments": segments,

@@ -1,0 +1,150 @@
+"""Readable labels, units, directions and currencies (custseg.labels)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from custseg.errors import InputError
+from custseg.labels import (
+    detect_currency,
+    feature_direction,
+    feature_label,
+    feature_unit,
+    format_value,
+    load_labels,
+    parse_currency,
+    readable_column,
+    value_columns,
+)
+
+
+@pytest.mark.parametrize(
+    ("column", "label"),
+    [
+        ("days_since_last_purchase", "Days since last purchase"),
+        ("return_rate", "Share of items returned"),
+        ("MntWines", "Amount spent on wines"),
+        ("MntGoldProds", "Amount spent on gold products"),
+        ("NumWebVisitsMonth", "Web visits per month"),
+        ("NumDealsPurchases", "Purchases with a discount"),
+        ("AcceptedCmp3", "Accepted campaign 3"),
+        ("Teenhome", "Teenagers at home"),
+        ("Year_Birth", "Year of birth"),
+        ("Marital_Status", "Marital status"),
+        ("days_since_Dt_Customer", "Days as a customer"),
+        ("days_since_signup_date", "Days since signup date"),
+        ("Annual Income (k$)", "Annual income (k$)"),
+        ("Spending Score (1-100)", "Spending score (1-100)"),
+        ("customerLifetimeValue", "Customer lifetime value"),
+        ("VIP_flag", "VIP flag"),
+        ("n_returns", "Number of returns"),
+    ],
+)
+def test_readable_labels(column: str, label: str) -> None:
+    assert feature_label(column) == label
+
+
+def test_no_label_is_snake_case_or_camel_case() -> None:
+    for column in ("total_spend_eur", "NumStorePurchases", "avgBasketValue", "n_returns"):
+        label = readable_column(column)
+        assert "_" not in label
+        assert label[0].isupper() and not any(c.isupper() for c in label[1:].replace("ID", ""))
+
+
+def test_user_labels_come_first() -> None:
+    assert feature_label("MntWines", {"MntWines": "Wine spend"}) == "Wine spend"
+    assert feature_label("n_orders", {"MntWines": "Wine spend"}) == "Orders"
+
+
+@pytest.mark.parametrize(
+    ("column", "unit", "direction"),
+    [
+        ("revenue", "money", 1),
+        ("days_since_last_purchase", "days", -1),
+        ("return_rate", "share", -1),
+        ("n_orders", "count", 1),
+        ("MntWines", "money", 1),
+        ("Income", "money", 0),
+        ("Recency", "days", -1),
+        ("Complain", "number", -1),
+        ("Kidhome", "count", 0),
+        ("NumWebPurchases", "count", 1),
+        ("Spending Score (1-100)", "number", 0),
+        ("Age", "number", 0),
+        ("churn_rate", "share", 0),
+    ],
+)
+def test_units_and_directions(column: str, unit: str, direction: int) -> None:
+    assert feature_unit(column) == unit
+    assert feature_direction(column) == direction
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "currency", "text"),
+    [
+        (2951.4, "money", "£", "£2,951"),
+        (71.0, "money", "£", "£71"),
+        (12.345, "money", "€", "€12.35"),
+        (-40.0, "money", "$", "-$40"),
+        (0.0033, "share", "", "0.3%"),
+        (0.0001, "share", "", "<0.1%"),
+        (19.0, "number", "", "19"),
+        (37.5, "days", "", "38"),
+        (2.5, "count", "", "2.50"),
+        (None, "money", "£", "–"),
+        (float("nan"), "share", "", "–"),
+    ],
+)
+def test_format_value(value: float | None, unit: str, currency: str, text: str) -> None:
+    assert format_value(value, unit, currency=currency) == text
+
+
+def test_value_columns_are_spend_not_income_or_scores() -> None:
+    columns = ["Income", "MntWines", "MntFruits", "Spending Score (1-100)", "Recency", "price"]
+    assert value_columns(columns) == ["MntWines", "MntFruits"]
+
+
+def test_currency_detection() -> None:
+    assert detect_currency(["Annual Income (k$)"]) == "$"
+    assert detect_currency(["order_amount_eur", "customer"]) == "€"
+    assert detect_currency(["Price"], ["£2.55"]) == "£"
+    assert detect_currency(["Price", "Quantity"]) is None
+    assert detect_currency(["price_usd", "cost_eur"]) is None  # two currencies: say nothing
+    assert detect_currency(["Europe_share"]) is None  # "eur" inside a word is not a currency
+
+
+def test_currency_option() -> None:
+    assert parse_currency("GBP") == "£"
+    assert parse_currency("€") == "€"
+    assert parse_currency("none") == ""
+    assert parse_currency("kr") == "kr "
+    with pytest.raises(InputError, match="currency 'dollars and cents'"):
+        parse_currency("dollars and cents")
+
+
+def test_labels_file_csv_and_json(tmp_path: Path) -> None:
+    csv = tmp_path / "labels.csv"
+    csv.write_text('column,label\nMntWines,Wine spend\nRecency,"Days since last order, any"\n')
+    assert load_labels(csv) == {"MntWines": "Wine spend", "Recency": "Days since last order, any"}
+    js = tmp_path / "labels.json"
+    js.write_text('{"n_orders": "Invoices"}')
+    assert load_labels(js) == {"n_orders": "Invoices"}
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("MntWines,Wine,extra\n", r"line 1, has 3 fields"),
+        ('{"a": 1}', "one JSON object of column -> label"),
+        ('{"a": ', "not valid JSON"),
+    ],
+)
+def test_bad_labels_file(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / ("labels.json" if content.startswith("{") else "labels.csv")
+    path.write_text(content)
+    with pytest.raises(InputError, match=message):
+        load_labels(path)
+    with pytest.raises(InputError, match="cannot read the labels file"):
+        load_labels(tmp_path / "missing.csv")

@@ -1,0 +1,227 @@
+"""The report's first layer: executive summary, labels and units, value for customer tables,
+two segments side by side, and the appendix order (issue 14)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import custseg
+from custseg.errors import InputError
+from custseg.report import build_report_data, render_report
+from custseg.report.executive import CLARITY, compare_rows, trait_text
+from custseg.report.summary import APPENDIX, SECTION_TITLES
+
+SNAKE = re.compile(r"\b[a-z]+_[a-z_]+\b")
+CAMEL = re.compile(r"\b[A-Z][a-z]+[A-Z][A-Za-z]*\b|\b[a-z]+[A-Z][A-Za-z]*\b")
+
+
+def shop_customers(n: int = 240, seed: int = 0) -> pd.DataFrame:
+    """Three groups of a shop's customers: big spenders who answer campaigns, regular
+    middle spenders, and lapsed light spenders; with a random region."""
+    rng = np.random.default_rng(seed)
+    group = np.repeat([0, 1, 2], [n // 6, n // 2, n - n // 6 - n // 2])
+    wines = np.choose(group, [900, 300, 30]) * rng.lognormal(0, 0.15, n)
+    meat = np.choose(group, [500, 150, 15]) * rng.lognormal(0, 0.15, n)
+    return pd.DataFrame(
+        {
+            "ID": np.arange(1000, 1000 + n),
+            "Income": np.choose(group, [85_000, 55_000, 30_000]) * rng.lognormal(0, 0.1, n),
+            "Recency": np.choose(group, [10, 40, 90]) + rng.integers(0, 10, n),
+            "MntWines": wines.round(),
+            "MntMeatProducts": meat.round(),
+            "AcceptedCmp1": (rng.random(n) < np.choose(group, [0.8, 0.1, 0.02])).astype(int),
+            "Region": rng.choice(["North", "South", "East"], n),
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def shop() -> Any:
+    return custseg.segment(shop_customers(), seed=0, currency="EUR")
+
+
+@pytest.fixture(scope="module")
+def shop_data(shop: Any) -> dict[str, Any]:
+    return build_report_data(shop)
+
+
+@pytest.fixture(scope="module")
+def lines_result() -> Any:
+    lines, _ = custseg.datasets.make_transactions(300, n_segments=3, seed=0)
+    return custseg.segment(lines, seed=0, new_customers=False)
+
+
+def executive_text(data: dict[str, Any]) -> str:
+    ex = data["executive"]
+    parts = [*ex["lead"], ex["clarity"]["text"]]
+    for card in ex["cards"]:
+        parts += [card["name"], card["action"], *(t["text"] for t in card["traits"])]
+    return " ".join(parts)
+
+
+def test_sections_are_two_layers(shop_data: dict[str, Any]) -> None:
+    ids = [s["id"] for s in shop_data["sections"]]
+    assert ids[0] == "summary"
+    main = [s for s in shop_data["sections"] if not s["appendix"]]
+    appendix = [s for s in shop_data["sections"] if s["appendix"]]
+    # every main section comes before the appendix, which is lettered
+    assert ids == [s["id"] for s in main + appendix]
+    assert [s["id"] for s in appendix] == [k for k in SECTION_TITLES if k in APPENDIX]
+    assert shop_data["titles"]["summary"] == "1. Executive summary"
+    assert shop_data["titles"]["k_selection"].startswith(("A.", "B.", "C."))
+    assert "compare" in ids and ids.index("compare") < ids.index("data")
+
+
+def test_executive_summary_speaks_plain_words(shop_data: dict[str, Any]) -> None:
+    text = executive_text(shop_data)
+    assert not SNAKE.findall(text), SNAKE.findall(text)
+    assert not CAMEL.findall(text), CAMEL.findall(text)
+    for word in ("silhouette", "Davies", "Calinski", "ARI", "BIC"):
+        assert word not in text
+    assert shop_data["executive"]["clarity"]["text"] in {t for _, t in CLARITY.values()}
+
+
+def test_customer_table_gets_a_value_measure(shop: Any, shop_data: dict[str, Any]) -> None:
+    value = shop.metrics["value"]
+    assert value["columns"] == ["MntWines", "MntMeatProducts"]
+    assert value["label"] == "spend"
+    shares = shop.profiles["revenue_share"]
+    assert shares.sum() == pytest.approx(1.0)
+    ex = shop_data["executive"]
+    assert ex["has_value"] and ex["value_label"] == "spend"
+    # the big spenders (a sixth of the customers, split by campaign response) bring about
+    # three times their share of customers in spend
+    top = max(ex["chart_rows"], key=lambda r: r["value_share"] / r["customer_share"])
+    assert top["value_share"] > 2.5 * top["customer_share"]
+    assert top["customer_share"] < 1 / 6
+    assert any("of the spend with" in s for s in ex["lead"])
+    labels = [r["label"] for r in shop_data["profiles"]["rows"]]
+    assert "Share of spend" in labels
+    assert "Amount spent on wines" in labels and "MntWines" not in labels
+
+
+def test_units_in_the_profiles(shop_data: dict[str, Any]) -> None:
+    rows = {r["label"]: r for r in shop_data["profiles"]["rows"]}
+    assert all(c.startswith("€") for c in rows["Amount spent on wines"]["cells"])
+    assert all(c.endswith("%") for c in rows["Accepted campaign 1"]["cells"])
+    assert rows["Accepted campaign 1"]["note"].startswith("share with yes")
+    assert shop_data["presentation"]["currency"] == "€"
+
+
+def test_value_col_option(shop: Any) -> None:
+    frame = shop_customers()
+    result = custseg.segment(frame, seed=0, value_col="MntWines", new_customers=False)
+    assert result.metrics["value"] == {
+        "label": "amount spent on wines",
+        "columns": ["MntWines"],
+        "source": "value_col",
+    }
+    with pytest.raises(InputError, match=r"value column 'Spend' \(value_col, --value-col\)"):
+        custseg.segment(frame, seed=0, value_col="Spend")
+    with pytest.raises(InputError, match="not numeric"):
+        custseg.segment(frame, seed=0, value_col="Region")
+
+
+def test_table_without_spend_has_no_value() -> None:
+    frame = shop_customers().drop(columns=["MntWines", "MntMeatProducts"])
+    result = custseg.segment(frame, seed=0)
+    assert result.metrics["value"] is None
+    data = build_report_data(result)
+    assert not data["executive"]["has_value"]
+    assert "revenue_share" not in result.profiles
+
+
+def test_transactions_value_is_revenue(lines_result: Any) -> None:
+    data = build_report_data(lines_result)
+    assert lines_result.metrics["value"]["label"] == "revenue"
+    assert data["executive"]["has_value"]
+    text = executive_text(data)
+    assert "Days since last purchase" in text or "Orders" in text or "Revenue" in text
+    assert not SNAKE.findall(text), SNAKE.findall(text)
+
+
+def test_currency_from_values_of_the_price_column() -> None:
+    lines, _ = custseg.datasets.make_transactions(120, n_segments=2, seed=1)
+    price = next(c for c in lines.columns if "price" in c.lower())
+    lines[price] = "£" + lines[price].map("{:.2f}".format)
+    result = custseg.segment(lines, seed=0, new_customers=False)
+    assert result.metrics["presentation"]["currency"] == "£"
+    assert result.metrics["presentation"]["currency_source"] == "values"
+
+
+def test_trait_text_uses_units() -> None:
+    pres = {"labels": {}, "currency": "£"}
+    item = {
+        "feature": "days_since_last_purchase",
+        "kind": "numeric",
+        "effect": -1.2,
+        "segment_median": 11.0,
+        "overall_median": 51.0,
+    }
+    assert trait_text(item, pres) == "Days since last purchase: 11 (all customers: 51)"
+    flag = {"feature": "AcceptedCmp5", "kind": "numeric", "effect": 2.0}
+    assert trait_text(flag, pres, flag_shares=(0.87, 0.07)) == (
+        "Accepted campaign 5: 87% of them (all customers: 7%)"
+    )
+
+
+def test_compare_two_segments(shop: Any, shop_data: dict[str, Any]) -> None:
+    cmp = shop_data["compare"]
+    assert cmp is not None and cmp["a"] != cmp["b"]
+    k = shop.metrics["k"]
+    assert len(cmp["pairs"]) == k * (k - 1) // 2
+    rows = cmp["rows"]
+    gaps = [r["gap"] for r in rows]
+    assert gaps == sorted(gaps, reverse=True)
+    assert {r["label"] for r in rows} >= {"Amount spent on wines", "Recency", "Region"}
+    recency = next(r for r in rows if r["label"] == "Recency")
+    if recency["better"]:  # lower recency is better: the side with fewer days is marked
+        a, b = (float(recency[x].replace(",", "")) for x in ("a", "b"))
+        assert (recency["better"] == "a") == (a < b)
+
+
+def test_compare_rows_marks_the_better_side() -> None:
+    stats = [
+        {
+            "label": "Revenue",
+            "direction": 1,
+            "spread": 10.0,
+            "values": {0: 50.0, 1: 20.0},
+            "texts": {0: "£50", 1: "£20"},
+        },
+        {
+            "label": "Days since last purchase",
+            "direction": -1,
+            "spread": 10.0,
+            "values": {0: 50.0, 1: 20.0},
+            "texts": {0: "50", 1: "20"},
+        },
+        {
+            "label": "Region",
+            "direction": 0,
+            "spread": None,
+            "values": {},
+            "texts": {0: "North", 1: "North"},
+        },
+    ]
+    rows = {r["label"]: r for r in compare_rows(stats, 0, 1)}
+    assert rows["Revenue"]["better"] == "a"
+    assert rows["Days since last purchase"]["better"] == "b"
+    assert rows["Region"]["better"] == "" and rows["Region"]["gap"] == 0.0
+
+
+def test_rendered_first_section_is_the_summary(shop: Any) -> None:
+    html = render_report(shop)
+    first = html.index('<section id="summary">')
+    assert first < html.index('<section id="profiles">') < html.index('<section id="data">')
+    summary = html[first : html.index("</section>", first)]
+    assert "Executive summary" in summary
+    assert summary.count('class="seg-card') == shop.metrics["k"]
+    assert 'id="figure-value_share"' in summary
+    assert 'id="compare-data"' in html
+    assert "How clear the segments are" in summary
