@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from custseg.errors import InputError
@@ -120,7 +124,7 @@ def test_currency_option() -> None:
     assert parse_currency("€") == "€"
     assert parse_currency("none") == ""
     assert parse_currency("kr") == "kr "
-    with pytest.raises(InputError, match="currency 'dollars and cents'"):
+    with pytest.raises(InputError, match=r"currency 'dollars and cents' \(currency, --currency\)"):
         parse_currency("dollars and cents")
 
 
@@ -148,3 +152,69 @@ def test_bad_labels_file(tmp_path: Path, content: str, message: str) -> None:
         load_labels(path)
     with pytest.raises(InputError, match="cannot read the labels file"):
         load_labels(tmp_path / "missing.csv")
+
+
+# ---------------------------------------------------------------- the command line
+
+
+def shop_csv(folder: Path) -> Path:
+    """A small customer table with spend columns, as a CSV."""
+    rng = np.random.default_rng(0)
+    n = 90
+    group = np.repeat([0, 1, 2], 30)
+    frame = pd.DataFrame(
+        {
+            "CustomerID": np.arange(n),
+            "MntWines": np.choose(group, [900, 200, 20]) * rng.lognormal(0, 0.1, n),
+            "MntFruits": np.choose(group, [80, 40, 5]) * rng.lognormal(0, 0.1, n),
+            "Recency": np.choose(group, [5, 40, 90]) + rng.integers(0, 5, n),
+        }
+    ).round(0)
+    path = folder / "shop.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_cli_labels_currency_and_value_col(run_cli: Any, tmp_path: Path) -> None:
+    data = shop_csv(tmp_path)
+    labels = tmp_path / "labels.csv"
+    labels.write_text("column,label\nMntWines,Wine spend\n")
+    out = tmp_path / "out"
+    code, stdout, stderr = run_cli(
+        "segment", data, "--out", out, "--labels", labels, "--currency", "EUR",
+        "--value-col", "MntWines", "--quiet",
+    )  # fmt: skip
+    assert code == 0, stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["presentation"]["labels"] == {"MntWines": "Wine spend"}
+    assert metrics["presentation"]["currency"] == "€"
+    assert metrics["value"]["columns"] == ["MntWines"]
+    page = (out / "report.html").read_text()
+    assert "Wine spend: €" in page
+    # Re-rendered with other labels and currency: kept for the next renderings.
+    labels.write_text('{"MntWines": "Wines"}')
+    code, _, stderr = run_cli("report", out, "--labels", labels, "--currency", "GBP", "--quiet")
+    assert code == 0, stderr
+    assert "Wines: £" in (out / "report.html").read_text()
+    assert json.loads((out / "metrics.json").read_text())["presentation"]["currency"] == "£"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--labels", "missing.csv"], "cannot read the labels file"),
+        (["--currency", "dollars and cents"], "--currency"),
+        (["--value-col", "Spend"], "--value-col"),
+    ],
+)
+def test_cli_bad_presentation_options(
+    run_cli: Any, tmp_path: Path, args: list[str], message: str
+) -> None:
+    data = shop_csv(tmp_path)
+    out = tmp_path / "out"
+    code, _, stderr = run_cli("segment", data, "--out", out, *args, "--quiet")
+    assert code == 2
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0]
+    assert "Traceback" not in stderr
+    assert not out.exists()

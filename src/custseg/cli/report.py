@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -48,12 +48,30 @@ def report_command(
             "then Playwright's own browser).",
         ),
     ] = None,
+    labels: Annotated[
+        Path | None,
+        typer.Option(
+            "--labels",
+            metavar="FILE",
+            help="CSV (column,label) or JSON file of readable labels; replaces the run's own. "
+            "Kept in DIR/metrics.json for the next renderings.",
+        ),
+    ] = None,
+    currency: Annotated[
+        str | None,
+        typer.Option(
+            help="Currency of the amounts (GBP, EUR, USD, a symbol, or none); replaces the "
+            "run's. Kept in DIR/metrics.json."
+        ),
+    ] = None,
     quiet: Quiet = False,
 ) -> None:
     """Render report.html (and segments.xlsx) again from a saved result, without refitting.
 
-    Use it after upgrading custseg, or after renaming segments in profiles.csv and
-    segments.csv. With --pdf it also prints the report to report.pdf, charts included.
+    Use it after upgrading custseg, after renaming segments in profiles.csv and
+    segments.csv, or to give the columns readable labels (--labels) or the amounts their
+    currency (--currency). With --pdf it also prints the report to report.pdf, charts
+    included.
     """
     import custseg
     from custseg.export import write_xlsx
@@ -77,8 +95,19 @@ def report_command(
     target = out if out is not None else folder / "report.html"
     if target.is_dir():
         raise InputError(f"--out '{target}' is a folder; pass a file name such as report.html.")
+    from custseg.labels import load_labels, parse_currency
+
+    new_labels = None if labels is None else load_labels(labels)
+    new_currency = parse_currency(currency)
     with console.status("Reading the saved result"):
         result = custseg.load_result(folder)
+    if new_labels is not None or new_currency is not None:
+        shown = dict(result.metrics.get("presentation") or {})
+        if new_labels is not None:
+            shown["labels"] = new_labels
+        if new_currency is not None:
+            shown.update(currency=new_currency, currency_source="option")
+        result.metrics["presentation"] = shown
     with console.status("Rendering the report"):
         html = result.report_html()
         tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
@@ -87,6 +116,8 @@ def report_command(
             os.replace(tmp, target)
         finally:
             tmp.unlink(missing_ok=True)
+        if new_labels is not None or new_currency is not None:
+            _save_metrics(folder, result.metrics)  # the next renderings keep them
         if out is None:
             xlsx = folder / "segments.xlsx"
             tmp = xlsx.with_name(f".{xlsx.name}.tmp-{os.getpid()}.xlsx")
@@ -105,3 +136,20 @@ def report_command(
             f"PDF: {pdf_target.resolve()} ({pages} pages, {PAPERS[paper][0]}, "
             f"{pdf_target.stat().st_size / 1e6:.1f} MB)"
         )
+
+
+def _save_metrics(folder: Path, metrics: dict[str, Any]) -> None:
+    """Write metrics.json again (atomically) with the new labels or currency."""
+    import json
+
+    from custseg.result import jsonable
+
+    path = folder / "metrics.json"
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(
+            json.dumps(jsonable(metrics), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
