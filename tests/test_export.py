@@ -182,7 +182,13 @@ def test_segments_xlsx_holds_every_table(saved: tuple[Any, Path]) -> None:
         "Cleaning",
         "Candidates",
         "Columns",
+        "Features",
     ]
+    features = list(book["Features"].iter_rows(values_only=True))
+    assert features[0] == ("column", "label", "unit", "better_when", "how_computed")
+    by_column = {row[0]: row for row in features[1:]}
+    assert set(by_column) == set(result.metrics["features"])
+    assert by_column["balance"][1] == "Balance"
     customers = list(book["Customers"].iter_rows(values_only=True))
     assert len(customers) == len(result.segments) + 1
     header = customers[0]

@@ -132,7 +132,8 @@ class SegmentationResult:
         """The tables of ``segments.xlsx``, one per kind: the segments with their names,
         rules and actions; the profiles; every customer (above :data:`XLSX_MAX_CUSTOMERS`, a
         note saying that ``segments.csv`` has them); the cleaning accounting; every candidate
-        compared; the column roles.
+        compared; the column roles; each feature with its readable label, unit, which side is
+        better and how it is computed.
         """
         overview = pd.DataFrame(
             [
@@ -177,6 +178,23 @@ class SegmentationResult:
         roles = (self.metrics.get("schema") or {}).get("roles") or {}
         columns = pd.DataFrame({"role": list(roles), "column": list(roles.values())})
         note = customers_sheet_note(len(self.segments))
+        from custseg.labels import feature_direction, feature_label, feature_unit
+
+        shown = (self.metrics.get("presentation") or {}).get("labels") or {}
+        better = {1: "higher", -1: "lower", 0: ""}
+        features = pd.DataFrame(
+            [
+                {
+                    "column": name,
+                    "label": feature_label(name, shown),
+                    "unit": feature_unit(name),
+                    "better_when": better[feature_direction(name)],
+                    "how_computed": formula,
+                }
+                for name, formula in (self.metrics.get("features") or {}).items()
+            ],
+            columns=["column", "label", "unit", "better_when", "how_computed"],
+        )
         return {
             "Segments": overview,
             "Profiles": self.profiles,
@@ -184,6 +202,7 @@ class SegmentationResult:
             "Cleaning": accounting,
             "Candidates": board,
             "Columns": columns,
+            "Features": features,
         }
 
     def rename(self, names: dict[int, str]) -> SegmentationResult:
