@@ -538,6 +538,8 @@ def test_segment_sizes_figure() -> None:
     assert [list(t.x) for t in fig.data] == [[25.0, 75.0], [75.0, 25.0]]
     only_customers = segment_sizes_figure([{k: r[k] for k in list(r)[:3]} for r in rows])
     assert [t.name for t in only_customers.data] == ["share of customers"]
+    spend = segment_sizes_figure(rows, value_label="spend")
+    assert [t.name for t in spend.data] == ["share of customers", "share of spend"]
 
 
 def test_k_selection_figure_shows_bic_for_a_mixture() -> None:

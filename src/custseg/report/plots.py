@@ -537,14 +537,18 @@ def segment_map_figure(
     return fig
 
 
-def segment_sizes_figure(profiles: pd.DataFrame | Sequence[Mapping[str, Any]]) -> go.Figure:
-    """Share of customers and, for transactions, share of revenue per segment.
+def segment_sizes_figure(
+    profiles: pd.DataFrame | Sequence[Mapping[str, Any]], *, value_label: str = "revenue"
+) -> go.Figure:
+    """Share of customers and, with a value measure, share of value per segment.
 
     Parameters
     ----------
     profiles : DataFrame or sequence of dict
         One row per segment with ``segment``, ``segment_name``, ``share`` and optionally
-        ``revenue_share`` (fractions between 0 and 1).
+        ``revenue_share`` (fractions between 0 and 1: the share of the value measure).
+    value_label : str
+        What the value is ("revenue" for invoice lines, "spend" for a customer table).
 
     Returns
     -------
@@ -564,7 +568,7 @@ def segment_sizes_figure(profiles: pd.DataFrame | Sequence[Mapping[str, Any]]) -
     ]
     series = [("share", "share of customers", "#4C78A8")]
     if "revenue_share" in frame and frame["revenue_share"].notna().any():
-        series.append(("revenue_share", "share of revenue", "#F58518"))
+        series.append(("revenue_share", f"share of {value_label}", "#F58518"))
     fig = go.Figure()
     for column, name, color in series:
         values = [100 * v if v is not None else None for v in _finite_or_none(frame[column])]

@@ -99,7 +99,9 @@ def report_figures(data: dict[str, Any]) -> dict[str, go.Figure]:
             executive["chart_rows"], value_label=executive["value_label"]
         )
     figures |= {
-        "sizes": segment_sizes_figure(data["segments"]["plot_rows"]),
+        "sizes": segment_sizes_figure(
+            data["segments"]["plot_rows"], value_label=data.get("value_label") or "revenue"
+        ),
         "map": segment_map_figure(
             list(zip(seg_map["x"], seg_map["y"], strict=True)),
             seg_map["labels"],
