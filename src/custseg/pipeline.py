@@ -618,6 +618,8 @@ def segment(
         if colplan.categorical and algorithm in ("auto", "kprototypes"):
             mixed_preprocessor = build_preprocessor(colplan, categories="codes")
             X_mixed = np.asarray(mixed_preprocessor.fit_transform(frame), dtype=np.float64)
+    # Checked before the model: a misspelled value column should not cost the whole fit.
+    value = _value_measure(prep.schema.kind, feats, prep.numeric, colplan.dropped, value_col)
     with timer.stage("model"):
         n_distinct = len(np.unique(X, axis=0)) if k is not None else n
         if k is not None and k > n_distinct:
@@ -686,7 +688,6 @@ def segment(
             entry["distinguishing"] = summarize_distinguishing(items or [])
             if entry["segment"] >= 0:
                 entry["membership"] = rules.get(entry["segment"])
-        value = _value_measure(prep.schema.kind, feats, prep.numeric, colplan.dropped, value_col)
         revenue_col = "revenue" if prep.schema.kind == "transactions" else None
         feature_columns = [c for c in feats.columns if c != "customer_id"]
         profile_input = feats
