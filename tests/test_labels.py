@@ -119,6 +119,15 @@ def test_currency_detection() -> None:
     assert detect_currency(["Europe_share"]) is None  # "eur" inside a word is not a currency
 
 
+def test_no_currency_before_a_column_with_its_unit_in_brackets() -> None:
+    from custseg.labels import column_currency
+
+    assert column_currency("Annual Income (k$)", "$") == ""
+    assert column_currency("Price (EUR)", "€") == ""
+    assert column_currency("Spending Score (1-100)", "$") == "$"
+    assert column_currency("revenue", "£") == "£"
+
+
 def test_currency_option() -> None:
     assert parse_currency("GBP") == "£"
     assert parse_currency("€") == "€"

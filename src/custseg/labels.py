@@ -251,6 +251,25 @@ def value_columns(numeric: Iterable[str]) -> list[str]:
     return [c for c in numeric if _kind(str(c)) == ("money", 1)]
 
 
+def column_currency(name: Any, currency: str) -> str:
+    """The currency to print before a column's amounts: none when the column's name already
+    gives its unit in brackets (``Annual Income (k$)``: its values are thousands of dollars,
+    and "$40" would read as forty dollars).
+
+    Examples
+    --------
+    >>> column_currency("Annual Income (k$)", "$"), column_currency("revenue", "£")
+    ('', '£')
+    """
+    units = " ".join(m.group(1) for m in _BRACKETS.finditer(str(name)))
+    if units and (
+        re.search(r"[$£€¥₹]", units)
+        or any(t in ISO_CODES for t in re.findall(r"[a-z]+", units.lower()))
+    ):
+        return ""
+    return currency
+
+
 def currency_symbol(text: str) -> str | None:
     """The currency a symbol or code stands for, as the symbol to print, or None.
 

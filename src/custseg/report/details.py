@@ -13,7 +13,13 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import silhouette_samples
 
-from custseg.labels import feature_direction, feature_label, feature_unit, format_value
+from custseg.labels import (
+    column_currency,
+    feature_direction,
+    feature_label,
+    feature_unit,
+    format_value,
+)
 from custseg.profile.naming import (
     CUSTOMER_ACTIONS,
     EFFECT_FOR_NAME,
@@ -105,9 +111,10 @@ def effect_items(
         else:
             label = feature_label(d["feature"], user)
             unit = feature_unit(d["feature"])
+            money = column_currency(d["feature"], currency)
             fact = (
-                f"median {format_value(d['segment_median'], unit, currency=currency)} vs "
-                f"{format_value(d['overall_median'], unit, currency=currency)} overall"
+                f"median {format_value(d['segment_median'], unit, currency=money)} vs "
+                f"{format_value(d['overall_median'], unit, currency=money)} overall"
             )
         items.append({"label": label, "effect": effect, "fact": fact})
     return items

@@ -13,7 +13,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from custseg.labels import feature_direction, feature_label, feature_unit, format_value
+from custseg.labels import (
+    column_currency,
+    feature_direction,
+    feature_label,
+    feature_unit,
+    format_value,
+)
 from custseg.report.plots import segment_color
 
 #: How clear the segments are, in plain words, by the kind of structure the choice measured
@@ -112,7 +118,7 @@ def trait_text(
         seg, everyone = flag_shares
         return f"{label}: {seg:.0%} of them (all customers: {everyone:.0%})"
     unit = feature_unit(item["feature"])
-    currency = pres["currency"]
+    currency = column_currency(item["feature"], pres["currency"])
     seg_text = format_value(item.get("segment_median"), unit, currency=currency)
     all_text = format_value(item.get("overall_median"), unit, currency=currency)
     return f"{label}: {seg_text} (all customers: {all_text})"
@@ -135,10 +141,12 @@ def rule_text(conditions: list[dict[str, Any]], pres: dict[str, Any]) -> str:
         label = feature_label(feature, pres["labels"])
         unit = feature_unit(feature)
 
-        def fmt(v: Any, unit: str = unit) -> str:
+        money = column_currency(feature, pres["currency"])
+
+        def fmt(v: Any, unit: str = unit, money: str = money) -> str:
             if isinstance(v, str):
                 return v
-            return format_value(v, unit, currency=pres["currency"])
+            return format_value(v, unit, currency=money)
 
         if op == "==" and not isinstance(value, str) and value in (0, 1):
             parts.append(f"{label}: {'yes' if value == 1 else 'no'}")
@@ -323,7 +331,9 @@ def _segment_stats(result: Any, segs: list[int]) -> list[dict[str, Any]]:
                     s: (
                         f"{typical.get(s, math.nan):.0%}"
                         if flag
-                        else format_value(typical.get(s), unit, currency=pres["currency"])
+                        else format_value(
+                            typical.get(s), unit, currency=column_currency(col, pres["currency"])
+                        )
                     )
                     for s in segs
                 },

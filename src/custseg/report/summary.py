@@ -12,7 +12,13 @@ import numpy as np
 import pandas as pd
 from sklearn.decomposition import PCA
 
-from custseg.labels import feature_label, feature_unit, format_value, plain_number
+from custseg.labels import (
+    column_currency,
+    feature_label,
+    feature_unit,
+    format_value,
+    plain_number,
+)
 from custseg.models.families import DENSITY_FAMILIES, FAMILIES, FAMILY_LABELS
 from custseg.report.details import (
     effect_items,
@@ -793,7 +799,7 @@ def _format_typical(column: str, value: Any, currency: str = "") -> str:
         return MISSING
     if not _feature_grouping(column):
         return format_number(value, grouping=False)
-    return format_value(value, feature_unit(column), currency=currency)
+    return format_value(value, feature_unit(column), currency=column_currency(column, currency))
 
 
 def _membership(rule: Any, pres: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -880,14 +886,14 @@ def _profiles(result: Any) -> dict[str, Any]:
             note = "share with yes (1)"
         else:
             shown = [
-                format_value(v, unit, currency=pres["currency"])
+                format_value(v, unit, currency=column_currency(col, pres["currency"]))
                 if _feature_grouping(str(col))
                 else format_number(v, grouping=False)
                 for v in values
             ]
             median = pd.to_numeric(column, errors="coerce").median() if column is not None else None
             overall = (
-                format_value(median, unit, currency=pres["currency"])
+                format_value(median, unit, currency=column_currency(col, pres["currency"]))
                 if _feature_grouping(str(col))
                 else format_number(median, grouping=False)
             )
