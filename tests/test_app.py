@@ -18,6 +18,7 @@ pytest.importorskip("streamlit")
 
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
+from custseg.app import _compare as compare  # noqa: E402
 from custseg.app import _state, main_script  # noqa: E402
 from custseg.cli.app import SAFE_DEFAULTS, streamlit_args  # noqa: E402
 
@@ -44,12 +45,32 @@ def upload(at: AppTest, name: str, content: bytes, mime: str = "text/csv") -> Ap
 
 
 def segment(at: AppTest, algorithm: str = "kmeans") -> AppTest:
+    """Run a segmentation on the Segment page; a finished run shows the Segments page, which
+    the test then stays on (AppTest would run the Segment page again otherwise)."""
     at.switch_page("pages/segment.py").run()
     at.selectbox[0].set_value(algorithm)
     at.button[0].click().run()
     assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]
+    assert at.title[0].value == "Segments"
+    return at.switch_page("pages/segments.py")
+
+
+def rename(at: AppTest, segment: int, name: str) -> AppTest:
+    """Rename ``segment`` with the form at the top of the Segments page."""
+    key = _state.picker_key("rename_pick", at.session_state[_state.RESULT])
+    at.selectbox(key=key).set_value(segment)
+    at.text_input(key="rename_name").set_value(name)
+    next(b for b in at.button if b.label == "Apply").click().run()
+    assert not at.exception, at.exception
     return at
+
+
+def built(at: AppTest, name: str) -> Any:
+    """What the session built once for the current result (see ``_state.memo``)."""
+    key, value = at.session_state[_state.BUILT][name]
+    assert key == at.session_state[_state.RESULT]["key"]
+    return value
 
 
 def plain(markdown: str) -> str:
@@ -93,37 +114,54 @@ def test_upload_explore_segment_rename_score_download(lines_csv: bytes) -> None:
     assert not at.exception and not at.error
     assert len(at.get("plotly_chart")) >= 4
 
+    # A finished run shows the named segments first, with what the run did.
     segment(at)
     entry = at.session_state[_state.RESULT]
     result = entry["result"]
     assert result.metrics["algorithm"] == "kmeans"
-    assert len(at.get("plotly_chart")) >= 1
-    assert any("chosen" in str(df.value) for df in at.dataframe)
-
-    at.switch_page("pages/segments.py").run()
-    assert not at.exception and not at.error
+    assert "Segmented in" in plain(at.success[0].value)
+    assert "k-means with 3 segments" in plain(at.success[0].value)
     names = list(result.profiles["segment_name"])
     assert list(at.table[0].value["name"]) == [_state.md(name) for name in names]
 
-    # Rename segment 0: the new name is in the table, the result and its model.
-    box = next(t for t in at.text_input if t.label == "Segment 0")
-    box.set_value("Best *buyers*")
-    next(b for b in at.button if b.label == "Apply names").click().run()
-    assert not at.exception and not at.error, [e.value for e in at.error]
+    # The Segment page keeps the recommendation and the candidates, with full family names
+    # and a dash (not "None") where stability was not measured.
+    at.switch_page("pages/segment.py").run()
+    assert not at.exception and not at.error
+    assert len(at.get("plotly_chart")) >= 1
+    board = next(df.value for df in at.dataframe if "family" in df.value)
+    assert "chosen" in set(board[""])
+    assert set(board["family"]) == {"k-means"}
+    assert "–" in set(board["stability"]) and "None" not in set(board["stability"])
+    at.switch_page("pages/segments.py").run()
+
+    # Rename segment 0 at the top of the page: a confirmation names old and new, and the
+    # new name is in the table, the result and its model.
+    rename(at, 0, "Best *buyers*")
+    assert not at.error, [e.value for e in at.error]
+    confirmed = f"Renamed segment 0: '{names[0]}' → 'Best *buyers*'"
+    assert confirmed in plain(at.success[0].value)
+    assert [plain(t.value) for t in at.toast] == [f"Renamed '{names[0]}' → 'Best *buyers*'"]
     renamed = at.session_state[_state.RESULT]["result"]
     assert renamed.profiles["segment_name"].iloc[0] == "Best *buyers*"
     assert renamed.model.segment_names[0] == "Best *buyers*"
     assert at.table[0].value["name"].iloc[0] == _state.md("Best *buyers*")
+    assert at.text_input(key="rename_name").value == ""  # ready for the next name
+    # The picker is drawn anew with the new names, still on the renamed segment.
+    picker = at.selectbox(key=_state.picker_key("rename_pick", at.session_state[_state.RESULT]))
+    assert picker.value == 0 and picker.options[0] == "0 · Best *buyers*"
+    at.run()
+    assert not at.success  # the confirmation is shown once
 
-    # Two segments with one name: the API's message, and the names stay as they were.
-    box = next(t for t in at.text_input if t.label == "Segment 1")
-    box.set_value("Best *buyers*")
-    next(b for b in at.button if b.label == "Apply names").click().run()
-    assert not at.exception
+    # Two segments with one name: the API's message, the names stay as they were and the
+    # typed name stays in its box, to be corrected.
+    rename(at, 1, "Best *buyers*")
     assert "Two segments would be called 'Best *buyers*'" in plain(at.error[0].value)
+    assert not at.success
     assert at.session_state[_state.RESULT]["result"].profiles["segment_name"].iloc[0] == (
         "Best *buyers*"
     )
+    assert at.text_input(key="rename_name").value == "Best *buyers*"
 
     at.switch_page("pages/score.py").run()
     at.file_uploader(key="score_data_upload").set_value(("new.csv", lines_csv, "text/csv"))
@@ -139,6 +177,9 @@ def test_upload_explore_segment_rename_score_download(lines_csv: bytes) -> None:
     labels = [b.label for b in at.get("download_button")]
     for name in ["segments.csv", "segments.xlsx", "profiles.csv", "report.html", "model.skops"]:
         assert name in labels
+    assert "All files (.zip)" in labels and "All customer lists (.zip)" in labels
+    lists = [plain(label) for label in labels if " · " in label]
+    assert lists == [f"{i} · {n}" for i, n in enumerate(renamed.profiles["segment_name"])]
 
 
 @pytest.mark.parametrize(
@@ -184,12 +225,26 @@ def test_demo_data_end_to_end() -> None:
     at.radio(key="data_choice").set_value("Use the demo data").run()
     assert not at.exception and not at.error
     assert "Read as transactions" in at.success[0].value
-    segment(at)
-    at.switch_page("pages/segments.py").run()
+    segment(at).run()
     assert not at.exception and not at.error
     assert "Champions" in list(at.table[0].value["name"])
+    at.switch_page("pages/compare.py").run()
+    assert not at.exception and not at.error
     at.switch_page("pages/download.py").run()
     assert len(at.get("download_button")) >= 6
+
+
+def test_coming_back_to_the_data_page_keeps_the_demo_data() -> None:
+    """Streamlit forgets a widget's value on another page; the Data page must not read that
+    as 'no file' and drop the data and the result."""
+    at = start()
+    at.radio(key="data_choice").set_value("Use the demo data").run()
+    at.switch_page("pages/score.py").run()
+    at.switch_page("pages/data.py").run()
+    assert not at.exception and not at.error
+    assert at.radio(key="data_choice").value == "Use the demo data"
+    source = at.session_state[_state.SOURCE]
+    assert source is not None and source.demo
 
 
 def test_markdown_in_names_is_escaped() -> None:
@@ -244,11 +299,9 @@ def test_markup_in_the_data_is_shown_as_text() -> None:
     ]
     at = upload(start(), "<b>shop</b>.csv", "\n".join(rows).encode())
     assert not at.exception and not at.error, [e.value for e in at.error]
-    segment(at)
-    at.switch_page("pages/segments.py").run()
-    boxes = [t for t in at.text_input if t.label.startswith("Segment ")]
-    boxes[0].set_value("[click](http://example.com) <b>VIP</b>")
-    next(b for b in at.button if b.label == "Apply names").click().run()
+    segment(at).run()
+    rename(at, 0, "[click](http://example.com) <b>VIP</b>")
+    assert not at.error, [e.value for e in at.error]
     at.switch_page("pages/score.py").run()
     at.file_uploader(key="score_data_upload").set_value(
         ("new.csv", "\n".join(rows).encode(), "text/csv")
@@ -264,6 +317,8 @@ def test_markup_in_the_data_is_shown_as_text() -> None:
         "pages/explore.py",
         "pages/segment.py",
         "pages/segments.py",
+        "pages/compare.py",
+        "pages/download.py",
     ):
         if page != "pages/score.py":
             at.switch_page(page).run()
@@ -274,6 +329,8 @@ def test_markup_in_the_data_is_shown_as_text() -> None:
                 for raw in ("<b>", "<img", "](http", ":red[", "**Income**"):
                     unescaped = r"(?<!\\)" + re.escape(raw)
                     assert not re.search(unescaped, value), (page, kind, value)
+        for button in at.get("download_button"):  # a button's label is markdown too
+            assert not re.search(r"(?<!\\)(<b>|\]\(http)", button.label), (page, button.label)
 
 
 def test_warnings_go_to_the_session_that_raised_them() -> None:
@@ -320,3 +377,157 @@ def test_score_with_a_saved_model(tmp_path: Path, lines_csv: bytes) -> None:
     scored = next(df.value for df in at.dataframe if "segment_name" in df.value)
     expected = pd.read_csv(folder / "segments.csv")
     assert list(scored["segment"]) == list(expected["segment"])
+
+
+@pytest.fixture(scope="module")
+def formula_lines() -> bytes:
+    """Invoice lines of 90 customers whose ids start like spreadsheet formulas (=, +, -, @)
+    or are plain negative numbers (-5), as CSV bytes."""
+    lines, _ = custseg.datasets.make_transactions(90, n_segments=3, seed=2)
+    ids = sorted(lines["CustomerID"].unique())
+    starts = ["=1+", "+x", "@", "-x", "-"]
+    lines["CustomerID"] = lines["CustomerID"].map(
+        {c: f"{starts[i % len(starts)]}{i}" for i, c in enumerate(ids)}
+    )
+    return lines.to_csv(index=False).encode("utf-8")
+
+
+def test_files_are_written_once_per_result_and_names(
+    monkeypatch: pytest.MonkeyPatch, lines_csv: bytes
+) -> None:
+    from custseg.result import SegmentationResult
+
+    saves: list[str] = []
+    lists: list[str] = []
+    real_save, real_write_csv = SegmentationResult.save, _state.write_csv
+
+    def counting_save(self: Any, directory: Any) -> Any:
+        saves.append(str(self.profiles["segment_name"].iloc[0]))
+        return real_save(self, directory)
+
+    def counting_write_csv(frame: pd.DataFrame, path: Path) -> None:
+        lists.append(path.name)
+        real_write_csv(frame, path)
+
+    monkeypatch.setattr(SegmentationResult, "save", counting_save)
+    monkeypatch.setattr(_state, "write_csv", counting_write_csv)
+    at = segment(upload(start(), "orders.csv", lines_csv)).run()
+    at.switch_page("pages/download.py").run()
+    assert not at.exception and not at.error
+    first = at.session_state[_state.BUILT]["files"][1].wait()
+    assert lists == ["customers.csv"]  # written once, cut into the segments' lists
+    for page in ("pages/segments.py", "pages/compare.py", "pages/download.py"):
+        at.switch_page(page).run()
+        assert not at.exception and not at.error
+    assert len(saves) == 1 and len(lists) == 1  # the second visit wrote nothing
+    assert built(at, "files").wait() is first
+
+    # A new name: the files are written again once, with it.
+    at.switch_page("pages/segments.py").run()
+    rename(at, 0, "Renamed")
+    at.switch_page("pages/download.py").run()
+    at.switch_page("pages/download.py").run()
+    assert not at.exception and not at.error
+    assert saves[1:] == ["Renamed"]
+    assert len(lists) == 2
+    assert b"Renamed" in built(at, "files").wait()["segments.csv"]
+
+
+def test_segment_lists_hold_the_segment_and_neutralize_formulas(formula_lines: bytes) -> None:
+    import csv
+    import zipfile
+
+    at = segment(upload(start(), "orders.csv", formula_lines)).run()
+    rename(at, 0, "=SUM(A1)")
+    assert not at.error, [e.value for e in at.error]
+    # The button beside the segment picker holds the picked segment's list.
+    button = next(b for b in at.get("download_button") if b.label == "Customer list (CSV)")
+    assert button.proto.help.startswith("segment-0-SUM-A1.csv: ")
+    at.switch_page("pages/download.py").run()
+    assert not at.exception and not at.error
+    entry = at.session_state[_state.RESULT]
+    result = entry["result"]
+    segments_csv = list(csv.reader(io.StringIO(built(at, "files").wait()["segments.csv"].decode())))
+    header, rows = segments_csv[0], segments_csv[1:]
+    archive = zipfile.ZipFile(io.BytesIO(built(at, "lists_zip")))
+    names = archive.namelist()
+    assert names[0] == "segment-0-SUM-A1.csv" and len(names) == len(result.profiles)
+    actions = dict(zip(result.profiles["segment"], result.profiles["action"], strict=True))
+    for seg in result.profiles["segment"]:
+        file_name, content = built(at, f"list {seg}")
+        assert archive.read(file_name) == content
+        listed = list(csv.reader(io.StringIO(content.decode())))
+        where = header.index("segment_name") + 1
+        # The columns of segments.csv with the segment's action after its name ...
+        assert listed[0] == [*header[:where], "action", *header[where:]]
+        # ... and exactly the segment's rows of segments.csv, in their order.
+        own = [r for r in rows if r[1] == str(seg)]
+        assert [r[:where] + r[where + 1 :] for r in listed[1:]] == own
+        assert {r[where] for r in listed[1:]} == {str(actions[seg])}
+    listed = list(csv.reader(io.StringIO(built(at, "list 0")[1].decode())))
+    assert {r[2] for r in listed[1:]} == {"'=SUM(A1)"}
+    ids = [r[0] for r in rows]
+    assert any(i.startswith("'=1+") for i in ids) and any(i.startswith("'@") for i in ids)
+    assert any(i.startswith("'+x") for i in ids) and any(i.startswith("'-x") for i in ids)
+    assert any(re.fullmatch(r"-\d+", i) for i in ids)  # a negative number stays a number
+    assert not any(i[:1] in "=+@" for i in ids)
+
+
+def test_compare_two_segments(lines_csv: bytes) -> None:
+    at = segment(upload(start(), "orders.csv", lines_csv)).run()
+    at.switch_page("pages/compare.py").run()
+    assert not at.exception and not at.error
+    entry = at.session_state[_state.RESULT]
+    data = built(at, "report")[0]
+    a_key, b_key = (_state.picker_key(name, entry) for name in ("compare_a", "compare_b"))
+    first, second = at.selectbox(key=a_key), at.selectbox(key=b_key)
+    assert (first.value, second.value) == compare.default_pair(data)
+    assert first.value != second.value
+    second.set_value(2).run()
+    first = at.selectbox(key=a_key).set_value(0).run()
+    table = next(df.value for df in at.dataframe if "feature" in df.value)
+    profile = {r["label"]: r for r in data["profiles"]["rows"] if not r.get("text")}
+    assert list(table["feature"]) == list(profile)
+    assert list(table["feature"][:2]) == ["Customers", "Share of customers"]
+    a_col, b_col = (c for c in table.columns if c.startswith(("0 · ", "2 · ")))
+    for _, row in table.iterrows():
+        assert [row[a_col], row[b_col]] == [profile[row["feature"]]["cells"][i] for i in (0, 2)]
+    expected, differ = compare.comparison(data, 0, 2)
+    assert differ, "planted segments differ on some feature"
+    sentence = plain(next(m.value for m in at.markdown if "differ most in" in m.value))
+    for row in differ:
+        assert f"{row['feature']} ({row['a']} against {row['b']}" in sentence
+    assert list(table["difference"]) == [
+        f"{v:.2f}" if v == v else "" for v in expected["difference"]
+    ]
+    at.selectbox(key=b_key).set_value(0).run()
+    assert "Pick two different segments." in texts(at)
+    assert not any("feature" in df.value for df in at.dataframe)
+
+
+def test_comparison_from_the_heatmap_when_the_report_has_no_comparison() -> None:
+    """Without the report's ``compare`` pairs the difference is that of the heatmap's
+    standardized means (by column name), largest first, none below the threshold."""
+    data = {
+        "segments": {"rows": [{"segment": 0}, {"segment": 1}, {"segment": -1}]},
+        "heatmap": {"features": ["recency", "spend"], "z": [[-1.0, 0.2], [0.1, 0.5], [0, 0]]},
+        "profiles": {
+            "columns": [{"segment": 0}, {"segment": 1}, {"segment": -1}],
+            "features": [{"name": "recency"}, {"name": "spend"}, {"name": "country"}],
+            "rows": [
+                {"label": "Customers", "cells": ["5", "7", "1"], "overall": "13"},
+                {"label": "Days since", "note": "median", "cells": ["3", "40", "9"]},
+                {"label": "Spend", "note": "median", "cells": ["10", "12", "1"]},
+                {"label": "Country", "note": "most common", "cells": ["UK", "FR", "UK"]},
+                {"label": "Recommended action", "cells": ["a", "b", "c"], "text": True},
+            ],
+        },
+        "new_key": {"ignored": True},
+    }
+    table, differ = compare.comparison(data, 1, 0)
+    assert table["a"].tolist() == ["7", "40", "12", "FR"]
+    assert table["difference"].round(2).tolist()[1:3] == [1.1, 0.3]
+    assert table["difference"].isna().tolist() == [True, False, False, True]
+    assert [d["feature"] for d in differ] == ["Days since"]
+    assert compare.default_pair(data) == (0, 1)
+    assert compare.comparison_actions(data, 1, -1) == ("b", "c")

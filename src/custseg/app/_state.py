@@ -3,14 +3,20 @@
 Everything a user loads lives in ``st.session_state`` (their source file, options and
 result) and in a temporary folder of their own session; nothing is kept in module globals.
 Heavy calls are cached by the content hash (sha256) of the file and the options, so reruns and
-page switches do not recompute: features and figures in Streamlit's data cache (a copy per
-call), segmentation results per session (the run reports its progress while it works, which a
-cached call could not replay).
+page switches do not recompute: features and exploration figures in Streamlit's data cache
+(shared by sessions that load the same bytes), segmentation results per session (the run
+reports its progress while it works, which a cached call could not replay), and what is built
+from a result (report data and figures, output files, customer lists) once per result and
+segment names, held in the session without copying (:func:`memo`).
 """
 
 from __future__ import annotations
 
+import copy
+import csv
+import dataclasses
 import hashlib
+import io
 import json
 import logging
 import re
@@ -18,6 +24,7 @@ import shutil
 import tempfile
 import threading
 import warnings
+import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,6 +37,7 @@ import streamlit as st
 import custseg
 from custseg.app import APP_MAX_UPLOAD_MB
 from custseg.errors import CustsegError, InputError
+from custseg.export import write_csv
 from custseg.models.families import FAMILY_LABELS
 from custseg.report.summary import ROLE_LABELS
 
@@ -43,6 +51,8 @@ PREP = "custseg_prep"
 RESULT = "custseg_result"
 RESULTS = "custseg_results"
 KNOWN_PATHS = "custseg_paths"
+BUILT = "custseg_built"
+NOTICES = "custseg_notices"
 
 MAX_RESULTS_PER_SESSION = 4
 """Segmentation results kept per session (switching back to earlier options is instant)."""
@@ -253,6 +263,23 @@ def _key(*parts: Any) -> str:
 # ----------------------------------------------------------------------------- cached calls
 
 
+def memo(name: str, key: str, build: Callable[[], T]) -> T:
+    """What ``build()`` returns, kept in this session under ``name`` for ``key`` only.
+
+    A rerun or a page switch with the same key gets the very same object back (no copy, unlike
+    Streamlit's data cache, which unpickles figures on every call); another key (another file,
+    result or set of segment names) builds afresh and replaces it. Callers never change what
+    they get. A build that fails keeps nothing.
+    """
+    store: dict[str, tuple[str, Any]] = st.session_state.setdefault(BUILT, {})
+    held = store.get(name)
+    if held is not None and held[0] == key:
+        return held[1]
+    value = build()
+    store[name] = (key, value)
+    return value
+
+
 @st.cache_data(show_spinner=False, max_entries=8)
 def _preview(_path: str, key: str, sheet: str | None) -> tuple[pd.DataFrame, dict[str, Any]]:
     from custseg.engines.duckdb import DuckDBEngine
@@ -300,8 +327,13 @@ def _exploration(
 
 def exploration(src: Source) -> tuple[dict[str, Any], dict[str, Any]]:
     """The report's exploration section (its sentences) and figures, before segmenting."""
-    feats, details, _ = features(src)
-    return _exploration(feats, details, _key(src.digest, src.name, prep_options()))
+    key = _key(src.digest, src.name, prep_options())
+
+    def build() -> tuple[dict[str, Any], dict[str, Any]]:
+        feats, details, _ = features(src)
+        return _exploration(feats, details, key)
+
+    return memo("exploration", key, build)
 
 
 def segment_key(src: Source, options: dict[str, Any]) -> str:
@@ -331,7 +363,8 @@ def clear_result() -> None:
 
 
 def current() -> dict[str, Any] | None:
-    """The current result: ``{"key", "result", "notes", "options"}``, or None."""
+    """The current result: ``{"key", "result", "notes", "options"}`` (and ``"base"``, the
+    key of the run, once renamed), or None."""
     value = st.session_state.get(RESULT)
     return value if isinstance(value, dict) else None
 
@@ -343,39 +376,267 @@ def rename(names: dict[int, str]) -> Any:
     if entry is None:
         return None
     renamed = entry["result"].rename(names)
-    key = _key(entry["key"], list(renamed.profiles["segment_name"]))
-    st.session_state[RESULT] = {**entry, "key": key, "result": renamed}
+    base = entry.get("base", entry["key"])  # the key of the run, before any renaming
+    key = _key(base, list(renamed.profiles["segment_name"]))
+    st.session_state[RESULT] = {**entry, "base": base, "key": key, "result": renamed}
     return renamed
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
-def _report(_result: Any, key: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    from custseg.report import build_report_data, report_figures
+def segment_names(result: Any) -> dict[int, str]:
+    """Segment number -> name, from the result's profiles."""
+    profiles = result.profiles
+    return {
+        int(s): str(n) for s, n in zip(profiles["segment"], profiles["segment_name"], strict=True)
+    }
 
-    with captured_warnings():
-        data = build_report_data(_result)
-        return data, report_figures(data)
+
+def rename_with_notice(segment: int, name: str) -> bool:
+    """Rename one segment of the current result and leave the confirmation (old -> new) or
+    the error for the page to show (see :func:`notify`); meant for a button's callback,
+    which runs before the page is drawn again. True unless the rename failed."""
+    entry = current()
+    if entry is None:
+        return False
+    old = segment_names(entry["result"]).get(segment, "")
+    try:
+        renamed = rename({segment: name})
+    except Exception as exc:
+        notify("error", exc)
+        return False
+    new = segment_names(renamed)[segment]
+    if new == old:
+        notify("info", f"Segment {segment} is already called '{old}'; nothing changed.")
+        return True
+    notify(
+        "success",
+        f"Renamed segment {segment}: '{old}' → '{new}'. The new name is used everywhere: "
+        "tables, charts, downloads and the scoring model.",
+    )
+    notify("toast", f"Renamed '{old}' → '{new}'")
+    return True
 
 
 def report(entry: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The report's plain data and its Plotly figures for a result."""
-    return _report(entry["result"], entry["key"])
+    """The report's plain data and its Plotly figures for a result (built once per result
+    and names; callers copy a figure before changing it)."""
+    from custseg.report import build_report_data, report_figures
+
+    def build() -> tuple[dict[str, Any], dict[str, Any]]:
+        with captured_warnings():
+            data = build_report_data(entry["result"])
+            return data, report_figures(data)
+
+    return memo("report", entry["key"], build)
 
 
-@st.cache_data(show_spinner=False, max_entries=4)
-def _output_files(_result: Any, _folder: str, key: str) -> dict[str, bytes]:
-    with captured_warnings():
-        target = _result.save(_folder)
-    files = {p.name: p.read_bytes() for p in sorted(target.iterdir()) if p.is_file()}
-    shutil.rmtree(target, ignore_errors=True)
-    return files
+FILES_HEAD_START_S = 1.5
+"""Seconds a build of the output files started ahead (:func:`prepare_files`) waits before it
+writes: the page that started it is still being sent and drawn, and the build, in the same
+Python process, would slow it down (the demo's Segments page reached the browser 1.5 to 2.5 s
+later with the build started at once). The Download page, if opened sooner, starts it at
+once."""
 
 
-def output_files(entry: dict[str, Any]) -> dict[str, bytes]:
-    """The output contract's files (segments.csv, segments.xlsx, profiles.csv, report.html,
-    model.skops, metrics.json) written by ``result.save``, as bytes."""
+class OutputBuild:
+    """The output files of one result, written by ``result.save`` in a thread of their own.
+
+    The Segments page starts one for its result and names (see :func:`prepare_files`), which
+    writes after :data:`FILES_HEAD_START_S`, so that the Download page usually finds the
+    files written; the Download page starts one without waiting if there is none. It saves a
+    copy of the result with its own ``metrics`` (``save`` adds the export notes to them), so
+    that the page's thread never reads a dict the build is writing.
+    """
+
+    def __init__(self, result: Any, folder: Path, delay: float = 0.0) -> None:
+        self.result = dataclasses.replace(result, metrics=copy.deepcopy(result.metrics))
+        self.folder = folder
+        self.files: dict[str, bytes] = {}
+        self.error: BaseException | None = None
+        self._go = threading.Event()
+        self._delay = delay
+        self.thread = threading.Thread(target=self._run, name="custseg-app-files", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        self._go.wait(self._delay)
+        try:
+            with captured_warnings():
+                target = self.result.save(self.folder)
+            self.files = {p.name: p.read_bytes() for p in sorted(target.iterdir()) if p.is_file()}
+            shutil.rmtree(target, ignore_errors=True)
+        except BaseException as exc:  # handed to the page that waits for the files
+            self.error = exc
+
+    @property
+    def ready(self) -> bool:
+        return not self.thread.is_alive()
+
+    def wait(self) -> dict[str, bytes]:
+        """The files (name -> bytes) once written (starting at once if the build was still
+        waiting); the build's error if it failed."""
+        self._go.set()
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.files
+
+    @property
+    def notes(self) -> list[str]:
+        """Notes ``save`` made about the files (an Excel sheet cut at its row limit)."""
+        return [str(n) for n in self.result.metrics.get("export_notes") or []]
+
+
+def _output_build(entry: dict[str, Any], delay: float = 0.0) -> OutputBuild:
+    store: dict[str, tuple[str, Any]] = st.session_state.setdefault(BUILT, {})
+    held = store.get("files")
+    if held is not None and held[1].ready and held[1].error is not None:
+        del store["files"]  # a build that failed is tried again, not its error shown forever
     folder = session_dir() / "output" / hashlib.sha256(entry["key"].encode()).hexdigest()[:16]
-    return _output_files(entry["result"], str(folder), entry["key"])
+    return memo("files", entry["key"], lambda: OutputBuild(entry["result"], folder, delay))
+
+
+def prepare_files(entry: dict[str, Any]) -> None:
+    """Start writing the output files of ``entry`` in the background (after
+    :data:`FILES_HEAD_START_S`), unless they are written or being written already, or the
+    files of an earlier result or names are still being written (the Download page then
+    starts them): renaming segment after segment starts no pile of builds."""
+    store: dict[str, tuple[str, Any]] = st.session_state.setdefault(BUILT, {})
+    held = store.get("files")
+    if held is None or held[0] == entry["key"] or held[1].ready:
+        _output_build(entry, FILES_HEAD_START_S)
+
+
+def output_files(entry: dict[str, Any]) -> tuple[dict[str, bytes], list[str]]:
+    """The output contract's files (segments.csv, segments.xlsx, profiles.csv, report.html,
+    model.skops, metrics.json) written by ``result.save``, as bytes, and the notes about
+    them; written once per result and names."""
+    build = _output_build(entry)
+    return build.wait(), build.notes
+
+
+def output_zip(entry: dict[str, Any]) -> bytes:
+    """Every output file in one zip (built once per result and names)."""
+    files, _ = output_files(entry)
+    return memo("files_zip", entry["key"], lambda: zipped(files))
+
+
+def zipped(files: dict[str, bytes]) -> bytes:
+    """``files`` (name -> bytes) in one zip archive."""
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as bundle:
+        for name, content in files.items():
+            bundle.writestr(name, content)
+    return archive.getvalue()
+
+
+def _customer_table(result: Any) -> pd.DataFrame:
+    """``result.segments`` (the rows and columns of segments.csv) with each segment's
+    suggested action after its name."""
+    profiles = result.profiles
+    if "action" in profiles:
+        actions = dict(zip(profiles["segment"], profiles["action"], strict=True))
+    else:
+        actions = {d.get("segment"): d.get("action") for d in result.metrics.get("segments") or []}
+    table = result.segments.copy(deep=False)
+    if "action" not in table:
+        where = list(table.columns).index("segment_name") + 1 if "segment_name" in table else 2
+        table.insert(where, "action", table["segment"].map(actions).astype(object))
+    return table
+
+
+def list_file_name(segment: int, name: Any) -> str:
+    """``segment-0-Best-buyers.csv``: the file name of a segment's customer list, with only
+    letters, digits and dashes from its name.
+
+    Examples
+    --------
+    >>> list_file_name(0, "Best *buyers*!"), list_file_name(-1, "")
+    ('segment-0-Best-buyers.csv', 'no-segment.csv')
+    """
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", str(name)).strip("-")[:40].strip("-")
+    stem = "no-segment" if segment < 0 else f"segment-{segment}"
+    return f"{stem}-{slug}.csv" if slug and segment >= 0 else f"{stem}.csv"
+
+
+def _customer_records(entry: dict[str, Any]) -> tuple[list[str], dict[str, list[list[str]]]]:
+    """The customer table (see :func:`_customer_table`) written once by custseg's CSV writer
+    and read back: its header and its records by segment (as written: "0", "-1")."""
+
+    def build() -> tuple[list[str], dict[str, list[list[str]]]]:
+        table = _customer_table(entry["result"])
+        folder = session_dir() / "lists"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "customers.csv"
+        write_csv(table, path)
+        with path.open(newline="", encoding="utf-8") as f:
+            header, *records = list(csv.reader(f))
+        path.unlink()
+        where = list(table.columns).index("segment")
+        by_segment: dict[str, list[list[str]]] = {}
+        for record in records:
+            by_segment.setdefault(record[where], []).append(record)
+        return header, by_segment
+
+    return memo("customer records", entry["key"], build)
+
+
+def segment_list(entry: dict[str, Any], segment: int) -> tuple[str, bytes]:
+    """One segment's customers as CSV and its file name; built once per result, names and
+    segment.
+
+    The columns are those of segments.csv with the segment's action after its name. The
+    whole table is written once by :func:`custseg.export.write_csv` (so text a spreadsheet
+    would read as a formula is neutralized, and every number is written as in segments.csv,
+    whatever the segment) and cut into segments by Python's CSV writer, the one pandas
+    writes with (same quoting, ``\\n`` line ends).
+    """
+
+    def build() -> tuple[str, bytes]:
+        header, by_segment = _customer_records(entry)
+        text = io.StringIO()
+        writer = csv.writer(text, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(by_segment.get(str(segment), []))
+        name = segment_names(entry["result"]).get(segment, "")
+        return list_file_name(segment, name), text.getvalue().encode("utf-8")
+
+    return memo(f"list {segment}", entry["key"], build)
+
+
+def segment_lists_zip(entry: dict[str, Any]) -> bytes:
+    """Every segment's customer list (see :func:`segment_list`) in one zip."""
+
+    def build() -> bytes:
+        segments = [int(s) for s in entry["result"].profiles["segment"]]
+        return zipped(dict(segment_list(entry, s) for s in sorted(segments, key=_noise_last)))
+
+    return memo("lists_zip", entry["key"], build)
+
+
+def _noise_last(segment: int) -> tuple[bool, int]:
+    return (segment < 0, segment)
+
+
+def notify(kind: str, message: str | BaseException) -> None:
+    """A message for the next page drawn, such as the confirmation of a rename (``kind``:
+    success, info, warning, toast; or error, with the exception, shown by
+    :func:`show_error`)."""
+    st.session_state.setdefault(NOTICES, []).append((kind, message))
+
+
+def show_notices() -> None:
+    """Show, once, the messages left by :func:`notify` (escaped: they quote names)."""
+    for kind, message in st.session_state.pop(NOTICES, []):
+        if isinstance(message, BaseException):
+            show_error(message)
+        elif kind == "toast":
+            st.toast(md(message), icon=":material/check_circle:")
+        elif kind == "warning":
+            st.warning(md(message), icon=":material/warning:")
+        elif kind == "info":
+            st.info(md(message), icon=":material/info:")
+        else:
+            st.success(md(message), icon=":material/check_circle:")
 
 
 def load_model(name: str, data: bytes) -> tuple[Any, str]:
@@ -413,6 +674,58 @@ def need_result() -> dict[str, Any] | None:
         st.info("Run a segmentation on the **Segment** page first.")
         st.page_link("pages/segment.py", label="Go to Segment", icon=":material/play_circle:")
     return entry
+
+
+def result_and_report(spinner: str = "Preparing the charts") -> tuple[dict[str, Any], Any, Any]:
+    """The current result and its report's data and figures, or the page stops (with a hint
+    to segment first, or the error)."""
+    entry = need_result()
+    if entry is None:
+        st.stop()
+    with st.spinner(spinner):
+        reported = attempt(report, entry)
+    if reported is None:
+        st.stop()
+    return entry, *reported
+
+
+def segment_picker(
+    label: str,
+    segments: list[int],
+    labels: dict[int, str],
+    name: str,
+    entry: dict[str, Any],
+    default: int | None = None,
+    where: Any = st,
+) -> int:
+    """A select box of segments (shown by ``labels``) that follows renames and remembers its
+    pick.
+
+    A select box keeps showing the label an option had when it was picked, so after a
+    rename it would show the old name: its key holds the current names (a rename makes a new
+    select box), and it starts on the segment last picked in it (``default`` at first). Its
+    key is ``picker_key(name, entry)``.
+    """
+    last = st.session_state.get(f"{name}_last", default)
+    picked = where.selectbox(
+        label,
+        segments,
+        index=segments.index(last) if last in segments else 0,
+        format_func=lambda seg: labels[seg],
+        key=picker_key(name, entry),
+    )
+    remember_pick(name, int(picked))
+    return int(picked)
+
+
+def remember_pick(name: str, segment: int) -> None:
+    """Make :func:`segment_picker` ``name`` start on ``segment`` when it is drawn anew."""
+    st.session_state[f"{name}_last"] = segment
+
+
+def picker_key(name: str, entry: dict[str, Any]) -> str:
+    """The key of :func:`segment_picker` ``name`` for the result and names of ``entry``."""
+    return f"{name}_{hashlib.sha256(entry['key'].encode()).hexdigest()[:12]}"
 
 
 def segment_label(segment: int, name: Any) -> str:

@@ -16,9 +16,13 @@ st.caption(
     "this server; the file stays in your session."
 )
 
+# Streamlit forgets a widget's value when another page is shown, so the choice is drawn from
+# the session's source: coming back to this page keeps the demo data (and its result).
+chosen = S.source()
 choice = st.radio(
     "Data",
     ["Upload a file", "Use the demo data"],
+    index=1 if chosen is not None and chosen.demo else 0,
     horizontal=True,
     key="data_choice",
     help="The demo data: invoice lines of 800 customers of a UK online shop (UCI Online Retail).",

@@ -1,9 +1,7 @@
-"""Download page: the output files of the current segmentation."""
+"""Download page: the output files of the current segmentation, and each segment's customer
+list."""
 
 from __future__ import annotations
-
-import io
-import zipfile
 
 import streamlit as st
 
@@ -11,21 +9,24 @@ from custseg.app import _state as S
 
 st.title("Download")
 st.caption(
-    "The same files as `custseg segment --out DIR` writes, with the names you gave the segments."
+    "The same files as `custseg segment --out DIR` writes, with the names you gave the "
+    "segments; and each segment's customers as a list of its own. The files are written once "
+    "per segmentation and set of names."
 )
 entry = S.need_result()
 if entry is None:
     st.stop()
 with st.spinner("Writing the files"):
-    files = S.attempt(S.output_files, entry)
-if files is None:
+    built = S.attempt(S.output_files, entry)
+if built is None:
     st.stop()
+files, notes = built
 
 FILES = [
     ("segments.csv", "text/csv", "One row per customer: segment, name and features."),
     (
         "segments.xlsx",
-        None,
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         "Excel workbook: segments with rules and actions, profiles, "
         "customers, cleaning, candidates, columns.",
     ),
@@ -38,34 +39,54 @@ FILES = [
     ),
     ("metrics.json", "application/json", "Everything measured: candidates, metrics, cleaning."),
 ]
-for name, mime, what in FILES:
-    if name not in files:
-        continue
+
+
+def zip_button(label: str, content: bytes, file_name: str, primary: bool = False) -> None:
+    st.download_button(
+        label,
+        content,
+        file_name=file_name,
+        mime="application/zip",
+        icon=":material/folder_zip:",
+        key=f"download_{file_name}",
+        on_click="ignore",
+        type="primary" if primary else "secondary",
+    )
+
+
+def download_row(label: str, content: bytes, file_name: str, mime: str, what: str) -> None:
     button, text = st.columns([1, 3], vertical_alignment="center")
     button.download_button(
-        name,
-        files[name],
-        file_name=name,
-        mime=mime or "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        label,
+        content,
+        file_name=file_name,
+        mime=mime,
         icon=":material/download:",
-        key=f"download_{name}",
+        key=f"download_{file_name}",
         on_click="ignore",
         width="stretch",
     )
-    text.text(f"{what} ({len(files[name]) / 1024:,.0f} KB)")
-archive = io.BytesIO()
-with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as bundle:
-    for name, content in files.items():
-        bundle.writestr(name, content)
-st.download_button(
-    "All files (.zip)",
-    archive.getvalue(),
-    file_name="custseg-output.zip",
-    mime="application/zip",
-    icon=":material/folder_zip:",
-    key="download_zip",
-    on_click="ignore",
-    type="primary",
-)
-for note in entry["result"].metrics.get("export_notes") or []:
+    text.text(f"{what} ({len(content) / 1024:,.0f} KB)")
+
+
+st.subheader("Output files")
+for name, mime, what in FILES:
+    if name in files:
+        download_row(name, files[name], name, mime, what)
+zip_button("All files (.zip)", S.output_zip(entry), "custseg-output.zip", primary=True)
+for note in notes:
     st.caption(S.md(note))
+
+st.subheader("Customer lists, one per segment")
+st.caption(
+    "Each segment's customers with the columns of segments.csv and the segment's suggested "
+    "action, ready for a campaign tool. Text that a spreadsheet would read as a formula "
+    "(starting with =, +, - or @) starts with an apostrophe, as in every custseg CSV."
+)
+rows = S.report(entry)[0]["segments"]["rows"]
+for row in rows:
+    file_name, content = S.segment_list(entry, int(row["segment"]))
+    label = S.segment_label(row["segment"], row["name"]) if not row.get("noise") else row["name"]
+    # A button's label is markdown: the segment's name is escaped to show as written.
+    download_row(S.md(label), content, file_name, "text/csv", f"{row['customers']} customers")
+zip_button("All customer lists (.zip)", S.segment_lists_zip(entry), "custseg-segment-lists.zip")

@@ -106,11 +106,21 @@ if submitted:
             status.update(label="Segmentation failed", state="error", expanded=True)
         else:
             bar.progress(1.0, text="Done")
-            status.update(
-                label=f"Done in {seconds:.1f} s" if steps else "Done (remembered from before)",
-                state="complete",
-                expanded=False,
-            )
+            status.update(label="Done", state="complete", expanded=False)
+    if ran is not None:
+        # The first thing to see after a run is the named segments; this page keeps the
+        # recommendation and the candidates compared.
+        done = f"Segmented in {seconds:.1f} s" if steps else "Remembered from before"
+        found = ran[0].metrics
+        family = S.ALGORITHM_NAMES.get(str(found.get("algorithm")), found.get("algorithm"))
+        S.notify(
+            "success",
+            f"{done}: {family} with {found.get('k')} segments. Why this choice and the "
+            "candidates compared are on the Segment page.",
+        )
+        for warning in dict.fromkeys([*(found.get("warnings") or []), *ran[1]]):
+            S.notify("warning", warning)
+        st.switch_page("pages/segments.py")
 
 entry = S.current()
 if entry is None:
@@ -154,6 +164,7 @@ COLUMNS = {
     "excluded": "not recommended because",
 }
 board = pd.DataFrame([{k: row.get(k) for k in COLUMNS} for row in metrics.get("leaderboard") or []])
+NUMBERS = ["silhouette", "davies_bouldin", "calinski_harabasz", "stability", "seconds"]
 if not board.empty:
     board.insert(
         0,
@@ -164,8 +175,13 @@ if not board.empty:
         ],
     )
     board["algorithm"] = board["algorithm"].map(lambda a: S.ALGORITHM_NAMES.get(a, a))
+    for number in NUMBERS:
+        board[number] = pd.to_numeric(board[number], errors="coerce")
+    # Stability is measured for the recommendation and each family's pick only: the others
+    # show a dash (a missing number would read "None").
+    board["stability"] = [f"{v:.2f}" if pd.notna(v) else "–" for v in board["stability"]]
     for share in ("noise_share", "smallest_share"):
-        board[share] = board[share] * 100
+        board[share] = pd.to_numeric(board[share], errors="coerce") * 100
     board["excluded"] = board["excluded"].fillna("")
     board = board.rename(columns=COLUMNS)
     st.dataframe(
@@ -173,11 +189,14 @@ if not board.empty:
         hide_index=True,
         height=min(600, 38 + 35 * len(board)),
         column_config={
-            "": st.column_config.TextColumn("", width="small"),
+            "": st.column_config.TextColumn("", width=70),
+            # Wide enough for the longest family name ("Gaussian mixture") in full.
+            "family": st.column_config.TextColumn("family", width=150),
+            "k": st.column_config.NumberColumn("k", width=45),
             "silhouette": st.column_config.NumberColumn(format="%.3f"),
             "Davies-Bouldin": st.column_config.NumberColumn(format="%.2f"),
             "Calinski-Harabasz": st.column_config.NumberColumn(format="%.0f"),
-            "stability": st.column_config.NumberColumn(format="%.2f"),
+            "stability": st.column_config.TextColumn(alignment="right"),
             "noise": st.column_config.NumberColumn(format="%.1f%%"),
             "smallest": st.column_config.NumberColumn(format="%.1f%%"),
             "seconds": st.column_config.NumberColumn(format="%.1f"),

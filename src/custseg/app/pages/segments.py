@@ -1,5 +1,5 @@
-"""Segments page: named segments, profiles, map, rules and actions; customers of a segment;
-renaming."""
+"""Segments page: renaming at the top; named segments, profiles, map, rules and actions; the
+customers of a segment and their list to download."""
 
 from __future__ import annotations
 
@@ -11,20 +11,48 @@ from custseg.app import _state as S
 st.title("Segments")
 st.caption(
     "The segments found, with their names, sizes, typical values, a rule that describes "
-    "their members and a suggested action. Pick a segment to see its customers; rename any "
-    "segment and the new name is used everywhere (charts, downloads, the scoring model)."
+    "their members and a suggested action. Rename any segment and the new name is used "
+    "everywhere (charts, downloads, the scoring model); pick a segment to see and download "
+    "its customers."
 )
-entry = S.need_result()
-if entry is None:
-    st.stop()
+S.show_notices()
+entry, data, figures = S.result_and_report()
 result = entry["result"]
-with st.spinner("Preparing the charts"):
-    reported = S.attempt(S.report, entry)
-if reported is None:
-    st.stop()
-data, figures = reported
 rows = data["segments"]["rows"]
 metrics = result.metrics
+labels = {r["segment"]: S.segment_label(r["segment"], r["name"]) for r in rows}
+
+
+def apply_rename(pick_key: str) -> None:
+    """The form's callback: runs before the page is drawn again, so the page shows the new
+    name (and the confirmation) at once."""
+    name = str(st.session_state.get("rename_name") or "")
+    segment = int(st.session_state[pick_key])
+    S.remember_pick("rename_pick", segment)  # the picker, drawn anew, stays on it
+    if S.rename_with_notice(segment, name):
+        st.session_state["rename_name"] = ""  # a failed name stays, to be corrected
+
+
+with st.form("rename", border=True):
+    pick, name, apply = st.columns([2, 3, 1], vertical_alignment="bottom")
+    S.segment_picker(
+        "Rename segment",
+        [r["segment"] for r in rows if not r.get("noise")],
+        labels,
+        "rename_pick",
+        entry,
+        where=pick,
+    )
+    name.text_input(
+        "New name", max_chars=80, placeholder="e.g. Loyal big spenders", key="rename_name"
+    )
+    apply.form_submit_button(
+        "Apply",
+        icon=":material/edit:",
+        on_click=apply_rename,
+        args=(S.picker_key("rename_pick", entry),),
+        width="stretch",
+    )
 
 n_segments = sum(1 for r in rows if not r.get("noise"))
 cols = st.columns(4)
@@ -85,12 +113,28 @@ if "heatmap" in figures:
         "(standard deviations; the numbers are typical values in the data's units)."
     )
     S.chart(figures["heatmap"], key="segments_heatmap")
+st.page_link(
+    "pages/compare.py", label="Compare two segments side by side", icon=":material/compare_arrows:"
+)
 
 st.subheader("One segment")
-labels = {r["segment"]: S.segment_label(r["segment"], r["name"]) for r in rows}
-picked = st.selectbox(
-    "Segment", list(labels), format_func=lambda seg: labels[seg], key="segments_pick"
-)
+pick, download = st.columns([3, 1], vertical_alignment="bottom")
+picked = S.segment_picker("Segment", list(labels), labels, "segments_pick", entry, where=pick)
+listed = S.attempt(S.segment_list, entry, picked)
+if listed is not None:
+    file_name, content = listed
+    download.download_button(
+        "Customer list (CSV)",
+        content,
+        file_name=file_name,
+        mime="text/csv",
+        icon=":material/download:",
+        key="segments_list_download",
+        on_click="ignore",
+        width="stretch",
+        help=f"{file_name}: this segment's customers, with the columns of segments.csv and "
+        "the segment's suggested action.",
+    )
 row = next(r for r in rows if r["segment"] == picked)
 info, chart = st.columns([2, 3], gap="large")
 with info:
@@ -121,21 +165,10 @@ members = result.segments[result.segments["segment"] == picked]
 st.markdown(f"**Its {len(members):,} customers**")
 st.dataframe(members, hide_index=True, height=300, key="segments_members")
 
-for name, title in (("silhouette", "Silhouette"), ("rfm_grid", "Recency and frequency")):
-    if name in figures:
+for figure, title in (("silhouette", "Silhouette"), ("rfm_grid", "Recency and frequency")):
+    if figure in figures:
         with st.expander(title):
-            S.chart(figures[name], key=f"segments_{name}")
+            S.chart(figures[figure], key=f"segments_{figure}")
 
-st.subheader("Rename segments")
-with st.form("rename"):
-    grid = st.columns(min(4, max(1, n_segments)))
-    new_names: dict[int, str] = {}
-    for i, r in enumerate(r for r in rows if not r.get("noise")):
-        new_names[int(r["segment"])] = grid[i % len(grid)].text_input(
-            f"Segment {r['segment']}", value=str(r["name"]), max_chars=80
-        )
-    if st.form_submit_button("Apply names", icon=":material/edit:"):
-        names_now = {int(r["segment"]): str(r["name"]) for r in rows}
-        changed = {seg: name for seg, name in new_names.items() if name != names_now[seg]}
-        if changed and S.attempt(S.rename, changed) is not None:
-            st.rerun()
+# The output files of these names are written in the background while this page is read.
+S.prepare_files(entry)
