@@ -79,13 +79,21 @@ def clarity(metrics: dict[str, Any]) -> dict[str, str]:
     return {"kind": tag, "text": text}
 
 
-def _flag_columns(frame: pd.DataFrame, columns: list[str]) -> set[str]:
+def flag_columns(frame: pd.DataFrame, columns: list[str]) -> set[str]:
+    """The yes/no columns among ``columns``: numeric, every value present 0 or 1.
+
+    Examples
+    --------
+    >>> sorted(flag_columns(pd.DataFrame({"a": [0, 1, None], "b": [0, 2, 1]}), ["a", "b"]))
+    ['a']
+    """
     flags = set()
     for col in columns:
         if col not in frame or not pd.api.types.is_numeric_dtype(frame[col]):
             continue
-        values = pd.unique(frame[col].dropna())
-        if len(values) and set(np.asarray(values, dtype=float).tolist()) <= {0.0, 1.0}:
+        values = frame[col].to_numpy(dtype=float, na_value=np.nan)
+        present = ~np.isnan(values)
+        if present.any() and bool(np.all((values == 0) | (values == 1) | ~present)):
             flags.add(col)
     return flags
 
@@ -160,11 +168,14 @@ def rule_text(conditions: list[dict[str, Any]], pres: dict[str, Any]) -> str:
 
 
 def _traits(
-    info: dict[str, Any], customers: pd.DataFrame, labels: np.ndarray, pres: dict[str, Any]
+    info: dict[str, Any],
+    customers: pd.DataFrame,
+    labels: np.ndarray,
+    pres: dict[str, Any],
+    flags: set[str],
 ) -> list[dict[str, Any]]:
     items = list(info.get("distinguishing") or [])[:CARD_TRAITS]
     seg = int(info["segment"])
-    flags = _flag_columns(customers, [str(i["feature"]) for i in items])
     member = labels == seg
     out = []
     for item in items:
@@ -197,6 +208,10 @@ def executive_summary(result: Any, segments: dict[str, Any]) -> dict[str, Any]:
     profiles = result.profiles.set_index(result.profiles["segment"].astype(int))
     customers: pd.DataFrame = result.segments
     labels = customers["segment"].to_numpy(dtype=int)
+    traits = {
+        str(d["feature"]) for info in naming.values() for d in info.get("distinguishing") or []
+    }
+    flags = flag_columns(customers, sorted(traits))
     cards = []
     chart_rows = []
     for row in segments["rows"]:
@@ -219,7 +234,7 @@ def executive_summary(result: Any, segments: dict[str, Any]) -> dict[str, Any]:
                 "share": row["share"],
                 "value_share": row.get("revenue_share") if has_value else "",
                 "value_ratio": f"{ratio:.1f}x" if ratio is not None else "",
-                "traits": _traits({**info, "segment": seg}, customers, labels, pres),
+                "traits": _traits({**info, "segment": seg}, customers, labels, pres, flags),
                 "action": row["action"],
             }
         )
@@ -308,7 +323,7 @@ def _segment_stats(result: Any, segs: list[int]) -> list[dict[str, Any]]:
     pre = metrics.get("preprocessing") or {}
     numeric = [c for c in pre.get("numeric") or [] if c in customers]
     categorical = [c for c in pre.get("categorical") or [] if c in customers]
-    flags = _flag_columns(customers, numeric)
+    flags = flag_columns(customers, numeric)
     stats = []
     for col in numeric:
         values = pd.to_numeric(customers[col], errors="coerce")

@@ -32,6 +32,7 @@ from custseg.report.eda import exploration_data
 from custseg.report.executive import (
     compare_section,
     executive_summary,
+    flag_columns,
     presentation,
     rule_text,
     value_label,
@@ -860,19 +861,14 @@ def _profiles(result: Any) -> dict[str, Any]:
         )
     labels = customers["segment"].astype(int)
     order = [int(s) for s in profiles["segment"]]
+    flags = flag_columns(customers, [str(c) for c in features])
     feature_rows = []
     for col in features:
         values = profiles[col]
         is_text = col in categorical or not pd.api.types.is_numeric_dtype(values)
         unit = feature_unit(col)
         column = customers.get(col)
-        flag = (
-            not is_text
-            and column is not None
-            and pd.api.types.is_numeric_dtype(column)
-            and set(pd.unique(column.dropna()).tolist()) <= {0, 1}
-            and column.notna().any()
-        )
+        flag = not is_text and col in flags
         if is_text:
             shown = [MISSING if _is_missing(v) else str(v) for v in values]
             overall_values = column.dropna() if column is not None else pd.Series([])
