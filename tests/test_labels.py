@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,8 @@ from custseg.labels import (
         ("customerLifetimeValue", "Customer lifetime value"),
         ("VIP_flag", "VIP flag"),
         ("n_returns", "Number of returns"),
+        ("no_of_orders", "Number of orders"),
+        ("total_revenue_gbp", "Total revenue (GBP)"),
     ],
 )
 def test_readable_labels(column: str, label: str) -> None:
@@ -54,7 +57,8 @@ def test_no_label_is_snake_case_or_camel_case() -> None:
     for column in ("total_spend_eur", "NumStorePurchases", "avgBasketValue", "n_returns"):
         label = readable_column(column)
         assert "_" not in label
-        assert label[0].isupper() and not any(c.isupper() for c in label[1:].replace("ID", ""))
+        words = re.sub(r"\(.*?\)", "", label)  # a unit in brackets keeps its case (EUR)
+        assert label[0].isupper() and not any(c.isupper() for c in words[1:].replace("ID", ""))
 
 
 def test_user_labels_come_first() -> None:
@@ -77,7 +81,21 @@ def test_user_labels_come_first() -> None:
         ("NumWebPurchases", "count", 1),
         ("Spending Score (1-100)", "number", 0),
         ("Age", "number", 0),
-        ("churn_rate", "share", 0),
+        ("churn_rate", "share", -1),
+        ("churn_probability", "share", -1),
+        ("unsubscribed", "number", -1),
+        ("is_subscribed", "number", 1),
+        ("days_since_last_order", "days", -1),
+        ("n_returns", "count", -1),
+        ("avg_session_duration", "number", 0),
+        ("time_spent_minutes", "number", 0),
+        ("discount_pct", "percent", 0),
+        ("registration_year", "year", 0),
+        ("avg_order_value", "money", 1),
+        ("AOV", "money", 1),
+        ("account_age_days", "days", 0),
+        ("Country", "number", 0),
+        ("NumDealsPurchases", "count", 0),
     ],
 )
 def test_units_and_directions(column: str, unit: str, direction: int) -> None:
@@ -98,6 +116,9 @@ def test_units_and_directions(column: str, unit: str, direction: int) -> None:
         (37.5, "days", "", "38"),
         (2.5, "count", "", "2.50"),
         (None, "money", "£", "–"),
+        (-0.004, "money", "$", "$0"),
+        (12.5, "percent", "", "12.5%"),
+        (1973.0, "year", "", "1973"),
         (float("nan"), "share", "", "–"),
     ],
 )
@@ -108,6 +129,22 @@ def test_format_value(value: float | None, unit: str, currency: str, text: str) 
 def test_value_columns_are_spend_not_income_or_scores() -> None:
     columns = ["Income", "MntWines", "MntFruits", "Spending Score (1-100)", "Recency", "price"]
     assert value_columns(columns) == ["MntWines", "MntFruits"]
+    # refunds, discounts, averages, maxima and other money are not part of the total
+    others = ["refund_amount", "discount_amount", "avg_spend_per_order", "max_order_amount",
+              "loan_amount", "time_spent_minutes", "num_sales_calls"]  # fmt: skip
+    assert value_columns(["total_spend", *others]) == ["total_spend"]
+    assert value_columns(["spend_30d", "spend_12m", "lifetime_spend"]) == ["lifetime_spend"]
+    assert value_columns(["spend_30d", "web_sales", "store_sales"]) == ["web_sales", "store_sales"]
+
+
+def test_distinct_labels_name_the_column_when_two_read_alike() -> None:
+    from custseg.labels import distinct_labels
+
+    assert distinct_labels(["num_orders", "NumOrders"]) == [
+        "Number of orders (num_orders)",
+        "Number of orders (NumOrders)",
+    ]
+    assert distinct_labels(["a", "b"], {"a": "Spend", "b": "Spend"}) == ["Spend (a)", "Spend (b)"]
 
 
 def test_currency_detection() -> None:
@@ -135,6 +172,12 @@ def test_currency_option() -> None:
     assert parse_currency("kr") == "kr "
     with pytest.raises(InputError, match=r"currency 'dollars and cents' \(currency, --currency\)"):
         parse_currency("dollars and cents")
+
+
+def test_labels_file_with_semicolons(tmp_path: Path) -> None:
+    path = tmp_path / "labels.csv"
+    path.write_text("column;label\nMntWines;Wine spend, all channels\n")
+    assert load_labels(path) == {"MntWines": "Wine spend, all channels"}
 
 
 def test_labels_file_csv_and_json(tmp_path: Path) -> None:

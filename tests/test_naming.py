@@ -415,3 +415,18 @@ def test_noise_without_a_clear_trait_stays_noise() -> None:
     assert (entry["segment_name"], entry["action"]) == (NOISE_NAME, NOISE_ACTION)
     assert entry["rule"] == "left in no segment by the density method (7 customers)"
     assert entry["scores"] == {}
+
+
+def test_a_valuable_segment_never_falls_back_to_the_catch_all_strategy() -> None:
+    affluent = [numeric("MntWines", 1.4), numeric("Income", 1.1)]
+    distinct = {
+        0: affluent,
+        1: [numeric("MntWines", 1.3), numeric("Income", 1.0)],
+        2: [numeric("MntWines", 1.2), numeric("Income", 0.9)],
+        3: [numeric("MntWines", -1.3), numeric("Income", -1.0)],
+    }
+    named = name_customer_segments(distinct, MARKETING_COLUMNS)
+    strategies = [e["rule"].split(" (")[0] for e in named]
+    assert strategies[:2] == ["premium", "enthusiasts"]
+    assert strategies[2] != "mainstream"  # both specific ones taken: reuse, never "otherwise"
+    assert strategies[3] == "price-sensitive"

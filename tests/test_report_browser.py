@@ -190,5 +190,21 @@ def test_executive_summary_and_compare_picker(browser: Any, tmp_path: Path) -> N
     )
     assert names[others[0]] in page.locator("#compare-head-a").inner_text()
     assert names[others[1]] in page.locator("#compare-head-b").inner_text()
+    # The same segment on both sides: the other side takes the one this side left (a swap),
+    # and the better-side marks follow their values.
+    page.select_option("#compare-a", others[1])
+    assert page.locator("#compare-b").input_value() == others[0]
+    assert names[others[0]] in page.locator("#compare-head-b").inner_text()
+    swapped = [
+        [cell.inner_text() for cell in row.locator("td").all()]
+        for row in table.locator("tbody tr").all()
+    ]
+    page.select_option("#compare-a", others[0])
+    straight = [
+        [cell.inner_text() for cell in row.locator("td").all()]
+        for row in table.locator("tbody tr").all()
+    ]
+    assert swapped == [row[::-1] for row in straight]
+    assert any("▲" in cell for row in straight for cell in row)
     assert errors == []
     page.close()

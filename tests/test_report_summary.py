@@ -3,6 +3,8 @@ two segments side by side, and the appendix order (issue 14)."""
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import re
 from typing import Any
 
@@ -16,8 +18,8 @@ from custseg.report import build_report_data, render_report
 from custseg.report.executive import CLARITY, compare_rows, trait_text
 from custseg.report.summary import APPENDIX, SECTION_TITLES
 
-SNAKE = re.compile(r"\b[a-z]+_[a-z_]+\b")
-CAMEL = re.compile(r"\b[A-Z][a-z]+[A-Z][A-Za-z]*\b|\b[a-z]+[A-Z][A-Za-z]*\b")
+SNAKE = re.compile(r"\b\w+_\w+\b")  # days_since_last_purchase, Year_Birth
+CAMEL = re.compile(r"\b[A-Za-z]*[a-z][A-Z]\w*\b")  # MntWines, AcceptedCmp1, numOrders
 
 
 def shop_customers(n: int = 240, seed: int = 0) -> pd.DataFrame:
@@ -75,6 +77,12 @@ def test_sections_are_two_layers(shop_data: dict[str, Any]) -> None:
     assert shop_data["titles"]["summary"] == "1. Executive summary"
     assert shop_data["titles"]["k_selection"].startswith(("A.", "B.", "C."))
     assert "compare" in ids and ids.index("compare") < ids.index("data")
+
+
+def test_the_name_patterns_catch_raw_column_names() -> None:
+    for raw in ("days_since_last_purchase", "Year_Birth", "AcceptedCmp1", "MntWines"):
+        assert SNAKE.search(raw) or CAMEL.search(raw), raw
+    assert not SNAKE.search("Amount spent on wines") and not CAMEL.search("Accepted campaign 1")
 
 
 def test_executive_summary_speaks_plain_words(shop_data: dict[str, Any]) -> None:
@@ -141,8 +149,12 @@ def test_transactions_value_is_revenue(lines_result: Any) -> None:
     assert lines_result.metrics["value"]["label"] == "revenue"
     assert data["executive"]["has_value"]
     text = executive_text(data)
-    assert "Days since last purchase" in text or "Orders" in text or "Revenue" in text
+    traits = [t["text"] for c in data["executive"]["cards"] for t in c["traits"]]
+    labels = {"Days since last purchase", "Orders", "Revenue", "Average order value",
+              "Days since first purchase", "Distinct products bought", "Share of items returned"}  # fmt: skip
+    assert traits and all(t.split(":")[0] in labels for t in traits)
     assert not SNAKE.findall(text), SNAKE.findall(text)
+    assert not CAMEL.findall(text), CAMEL.findall(text)
 
 
 def test_currency_from_values_of_the_price_column() -> None:
@@ -225,3 +237,89 @@ def test_rendered_first_section_is_the_summary(shop: Any) -> None:
     assert 'id="figure-value_share"' in summary
     assert 'id="compare-data"' in html
     assert "How clear the segments are" in summary
+
+
+def test_a_column_missing_for_a_whole_segment_does_not_break_the_report() -> None:
+    rng = np.random.default_rng(0)
+    n = 600
+    group = np.repeat([0, 1, 2], 200)
+    frame = pd.DataFrame(
+        {
+            "ID": range(n),
+            "MntWines": np.choose(group, [900, 300, 30]) * rng.lognormal(0, 0.1, n),
+            "Recency": np.choose(group, [10, 40, 90]) + rng.integers(0, 10, n),
+            # no income known for a whole group: its effect on that group is not a number
+            "Income": np.where(group == 2, np.nan, 50_000 * rng.lognormal(0, 0.1, n)),
+        }
+    )
+    result = custseg.segment(frame, seed=0, k=3, new_customers=False)
+    effects = [d["effect"] for s in result.metrics["segments"] for d in s["distinguishing"]]
+    assert all(np.isfinite(e) for e in effects)  # Income is left out where it cannot differ
+    data = build_report_data(result)
+    # A result saved by an earlier version may still hold such an effect.
+    broken = copy.deepcopy(result.metrics)
+    broken["segments"][0]["distinguishing"].insert(
+        0,
+        {
+            "feature": "Income",
+            "kind": "numeric",
+            "effect": float("nan"),
+            "segment_median": float("nan"),
+            "overall_median": 50_000.0,
+        },
+    )
+    assert build_report_data(dataclasses.replace(result, metrics=broken))["executive"]
+    assert len(data["executive"]["cards"]) == 3
+    for card in data["executive"]["cards"]:
+        assert all("nan" not in t["text"].lower() for t in card["traits"])
+
+
+def test_negative_values_count_as_zero_value(shop: Any) -> None:
+    frame = shop_customers()
+    frame["MntWines"] -= 400  # refunds larger than purchases for many customers
+    result = custseg.segment(frame, seed=0, k=3, value_col="MntWines", new_customers=False)
+    shares = result.profiles["revenue_share"]
+    assert shares.between(0, 1).all() and shares.sum() == pytest.approx(1.0)
+    render_report(result)  # the value chart draws shares between 0 and 1
+    frame["MntWines"] = -frame["MntWines"].abs() - 1
+    with pytest.raises(InputError, match="add up to nothing above 0"):
+        custseg.segment(frame, seed=0, value_col="MntWines")
+    with pytest.raises(InputError, match="is empty"):
+        custseg.segment(frame, seed=0, value_col=[])
+
+
+def test_two_columns_with_one_label_stay_apart(shop: Any) -> None:
+    result = custseg.segment(
+        shop_customers(),
+        seed=0,
+        k=3,
+        new_customers=False,
+        feature_labels={"MntWines": "Spend", "MntMeatProducts": "Spend", "Ghost": "Nothing"},
+    )
+    data = build_report_data(result)
+    labels = data["heatmap"]["labels"]
+    assert len(labels) == len(set(labels))
+    assert {"Spend (MntWines)", "Spend (MntMeatProducts)"} <= set(labels)
+    rows = [r["label"] for r in data["profiles"]["rows"]]
+    assert len(rows) == len(set(rows))
+    assert any("Ghost" in w and "--labels" in w for w in result.metrics["warnings"])
+
+
+def test_mixed_currencies_are_a_warning_not_a_symbol() -> None:
+    lines, _ = custseg.datasets.make_transactions(120, n_segments=2, seed=1)
+    price = next(c for c in lines.columns if "price" in c.lower())
+    symbols = np.where(np.arange(len(lines)) % 2 == 0, "€", "$")
+    lines[price] = symbols + lines[price].map("{:.2f}".format)
+    result = custseg.segment(lines, seed=0, new_customers=False)
+    assert result.metrics["presentation"]["currency"] == ""
+    assert any("more than one currency ($, €)" in w for w in result.metrics["warnings"])
+
+
+def test_rule_text_says_yes_no_only_for_yes_no_columns() -> None:
+    from custseg.report.executive import rule_text
+
+    pres = {"labels": {}, "currency": ""}
+    kids = [{"feature": "Kidhome", "op": "==", "value": 1}]
+    assert rule_text(kids, pres) == "Kids at home = 1"
+    flag = [{"feature": "AcceptedCmp1", "op": "==", "value": 1}]
+    assert rule_text(flag, pres, {"AcceptedCmp1"}) == "Accepted campaign 1: yes"

@@ -171,7 +171,15 @@ def build_lines(
         typ = column_type(engine, col)
         expr = number_expr(col, typ, uses_decimal_comma(engine, col, info.delimiter))
         if typ not in NUMERIC_TYPES and not typ.startswith("DECIMAL"):
-            schema.currency = schema.currency or currency_in_values(engine, col)
+            symbols = currency_in_values(engine, col)
+            if len(symbols) == 1 and schema.currency is None:
+                schema.currency = symbols[0]
+            elif len(symbols) > 1:
+                warnings.append(
+                    f"column '{col}' holds amounts in more than one currency "
+                    f"({', '.join(symbols)}); they are added up as they are. Convert them to "
+                    "one currency first, or split the file by currency."
+                )
         check_parsed(
             engine,
             col,

@@ -84,22 +84,35 @@ PHRASES: dict[str, str] = {
     "number of deals purchases": "purchases with a discount",
 }
 
-#: Column-name patterns (on the lower-case name without separators) -> unit and direction,
-#: first match wins. Directions: +1 higher is better for the business, -1 lower is better.
+#: Units of a column, from the words of its readable label (:func:`readable_column`, lower
+#: case), first match wins.
 # fmt: off
-COLUMN_KINDS: tuple[tuple[str, str, int], ...] = (
-    (r"score|rating|rank|index", "number", 0),
-    (r"rate$|ratio|share|percent|pct|proportion", "share", 0),
-    (r"recency|dayssince|lastpurchase", "days", -1),
-    (r"complain|churn|cancel|return", "number", -1),
-    (r"^mnt|spend|spent|amount|revenue|sales|monetary|turnover|ltv|clv|lifetimevalue", "money", 1),
-    (r"income|salary|wage|wealth|price|cost|fee|balance", "money", 0),
-    (r"^accepted|^response$|responded|converted|subscribed", "number", 1),
-    (r"^num.*(purchases|orders)|purchases$|orders$", "count", 1),
-    (r"^num|visits|count|kid|teen|child", "count", 0),
-    (r"year|^age$|age[^a-z]", "number", 0),
+UNIT_WORDS: tuple[tuple[str, str], ...] = (
+    (r"\b(score|rating|rank|index|nps)\b", "number"),
+    (r"\b(duration|minutes|seconds|hours|time)\b", "number"),
+    (r"\bpercent\b", "percent"),
+    (r"\b(rate|ratio|share|proportion|probability|likelihood)\b", "share"),
+    (r"\b(recency|days)\b", "days"),
+    (r"^number of\b", "count"),
+    (r"\b(amount|spend|spent|revenue|sales|monetary|turnover|ltv|clv|value|aov|basket|income|"
+     r"salary|wage|wealth|price|cost|fee|balance|refund)\b", "money"),
+    (r"\b(purchases|orders|visits|count|kids|teenagers|children|transactions|invoices)\b",
+     "count"),
+    (r"\byears?\b", "year"),
+)
+#: Which side of a column is better for the business, from the words of its label, first
+#: match wins: -1 lower is better, 0 neither, +1 higher is better.
+DIRECTION_WORDS: tuple[tuple[str, int], ...] = (
+    (r"\b(unsubscrib\w*|churn\w*|cancel\w*|complain\w*|complaints?|refunds?|returns?|"
+     r"returned|lapsed|debt|owed|overdue|days since last)\b", -1),
+    (r"\b(income|salary|wage|wealth|price|cost|fee|balance|age|years?|kids|teenagers|children|"
+     r"visits|discount|deals?|duration|time|tenure|days since first|days as|days between)\b", 0),
+    (r"\b(spend|spent|revenue|sales|monetary|turnover|ltv|clv|value|aov|basket|purchases|"
+     r"orders|accepted|response|responded|converted|subscribed|satisfaction|nps|recency)\b", 1),
 )
 # fmt: on
+#: Recency is the one positive-looking word that is better low.
+_LOWER_IS_BETTER = re.compile(r"\brecency\b")
 
 #: Symbols and codes of currencies -> the symbol printed before an amount.
 CURRENCY_SYMBOLS: dict[str, str] = {
@@ -168,7 +181,9 @@ def readable_column(column: str) -> str:
             expanded.append(word)  # an acronym (ID, VIP, SKU) stays as it is
         else:
             expanded.append(lower)
-    text = " ".join(expanded)
+    if len(expanded) > 1 and expanded[-1].lower() in ISO_CODES:
+        units.append(expanded.pop().upper())  # total_revenue_gbp: "Total revenue (GBP)"
+    text = " ".join(expanded).replace("number of of ", "number of ")
     for phrase, better in PHRASES.items():
         if text == phrase or text.startswith(phrase + " "):
             text = better + text[len(phrase) :]
@@ -196,23 +211,47 @@ def feature_label(name: Any, labels: Mapping[str, str] | None = None) -> str:
     return readable_column(key)
 
 
-def _kind(name: str) -> tuple[str, int] | None:
+def distinct_labels(names: Iterable[Any], labels: Mapping[str, str] | None = None) -> list[str]:
+    """:func:`feature_label` of each name, with the column name added in brackets where two
+    would read the same (``num_orders`` and ``NumOrders`` are both "Number of orders"; a
+    labels file may give two columns one label): a table or chart row per feature must say
+    which feature it is.
+
+    Examples
+    --------
+    >>> distinct_labels(["num_orders", "NumOrders", "revenue"])
+    ['Number of orders (num_orders)', 'Number of orders (NumOrders)', 'Revenue']
+    """
+    keys = [str(n) for n in names]
+    out = [feature_label(k, labels) for k in keys]
+    seen: dict[str, int] = {}
+    for label in out:
+        seen[label] = seen.get(label, 0) + 1
+    return [
+        f"{label} ({key})" if seen[label] > 1 else label
+        for key, label in zip(keys, out, strict=True)
+    ]
+
+
+def _words(name: str) -> str:
+    return readable_column(name).lower()
+
+
+def _kind(name: str) -> tuple[str, int]:
     if name in TRANSACTION_LABELS:
         _, unit, direction = TRANSACTION_LABELS[name]
         return unit, direction
-    if name.lower().startswith("days_since_"):
-        return "days", 0
-    if name.lower().startswith("n_"):
-        return "count", 0
-    norm = _normalize(name)
-    for pattern, unit, direction in COLUMN_KINDS:
-        if re.search(pattern, norm):
-            return unit, direction
-    return None
+    text = _words(name)
+    unit = next((u for pattern, u in UNIT_WORDS if re.search(pattern, text)), "number")
+    direction = next((d for pattern, d in DIRECTION_WORDS if re.search(pattern, text)), 0)
+    if direction == 1 and _LOWER_IS_BETTER.search(text):
+        direction = -1
+    return unit, direction
 
 
 def feature_unit(name: Any) -> str:
-    """The unit of a feature: ``money``, ``days``, ``count``, ``share`` or ``number``.
+    """The unit of a feature: ``money``, ``days``, ``count``, ``share`` (0 to 1),
+    ``percent`` (0 to 100), ``year`` or ``number``.
 
     Examples
     --------
@@ -220,8 +259,7 @@ def feature_unit(name: Any) -> str:
     ...                             "Spending Score (1-100)", "Age")]
     ['money', 'share', 'money', 'count', 'number', 'number']
     """
-    found = _kind(str(name))
-    return found[0] if found else "number"
+    return _kind(str(name))[0]
 
 
 def feature_direction(name: Any) -> int:
@@ -234,21 +272,44 @@ def feature_direction(name: Any) -> int:
     ...                                 "Complain", "Income", "Age")]
     [1, -1, -1, -1, 0, 0]
     """
-    found = _kind(str(name))
-    return found[1] if found else 0
+    return _kind(str(name))[1]
+
+
+#: Money columns that are not part of a customer's total value: averages, extremes and ratios
+#: (summing them counts the same spend twice) and refunds or discounts.
+NOT_A_TOTAL = re.compile(
+    r"\b(average|mean|median|per|max|maximum|min|minimum|refunds?|discount|aov|basket)\b"
+)
+#: A time window in a column name (``spend_30d``, ``revenue_12m``, ``sales last 90 days``).
+WINDOW = re.compile(r"\b(\d+ ?[dwmy]|last \d+|\d+ (days?|weeks?|months?|years?)|ytd|mtd)\b")
+#: Names of an all-time total (``total_spend``, ``lifetime_value``).
+TOTAL = re.compile(r"\b(total|lifetime|all time|ltv|clv)\b")
 
 
 def value_columns(numeric: Iterable[str]) -> list[str]:
-    """The spend-like columns of a customer table: money that is better when higher
-    (``MntWines``, ``total_spend``, ``revenue``), not an income or a price; their sum is a
-    customer's value.
+    """The spend-like columns of a customer table, whose sum is a customer's value: money
+    that is better when higher (``MntWines``, ``total_spend``, ``revenue``), not an income,
+    a price, an average, a maximum, a refund or a discount. When a column names an all-time
+    total, that one alone; columns for a time window (``spend_30d``) only when nothing else
+    is there.
 
     Examples
     --------
     >>> value_columns(["Income", "MntWines", "MntFruits", "Recency", "Spending Score (1-100)"])
     ['MntWines', 'MntFruits']
+    >>> value_columns(["total_spend", "spend_30d", "avg_order_value", "refund_amount"])
+    ['total_spend']
     """
-    return [c for c in numeric if _kind(str(c)) == ("money", 1)]
+    found = [
+        c
+        for c in numeric
+        if _kind(str(c)) == ("money", 1) and not NOT_A_TOTAL.search(_words(str(c)))
+    ]
+    totals = [c for c in found if TOTAL.search(_words(str(c)))]
+    if totals:
+        return totals[:1]
+    lasting = [c for c in found if not WINDOW.search(_words(str(c)))]
+    return lasting or found
 
 
 def column_currency(name: Any, currency: str) -> str:
@@ -360,7 +421,13 @@ def format_value(value: Any, unit: str, *, currency: str | None = None) -> str:
         if 0 < abs(pct) < 0.05:
             return "<0.1%"
         return f"{pct:.1f}%"
+    if unit == "percent":
+        return f"{f:.1f}%"
+    if unit == "year":
+        return plain_number(f, grouping=False)
     if unit == "money":
+        if round(f, 2) == 0:
+            f = 0.0  # -0.004 is "0", not "-0.00"
         sign = "-" if f < 0 else ""
         body = f"{abs(f):,.0f}" if abs(f) >= 100 or f == round(f) else f"{abs(f):,.2f}"
         return f"{sign}{currency or ''}{body}"
@@ -392,7 +459,8 @@ def plain_number(f: float, grouping: bool = True) -> str:
 
 def load_labels(path: str | Path) -> dict[str, str]:
     """Read the user's labels: a CSV with two columns (column name, label; a header row
-    ``column,label`` is allowed) or a JSON object ``{"column": "label"}``.
+    ``column,label`` is allowed; comma, semicolon or tab between them) or a JSON object
+    ``{"column": "label"}``.
 
     Examples
     --------
@@ -428,7 +496,10 @@ def load_labels(path: str | Path) -> dict[str, str]:
     import csv
 
     out: dict[str, str] = {}
-    for i, row in enumerate(csv.reader(text.splitlines()), start=1):
+    # Excel writes ";" (or a tab) where the decimal separator is a comma.
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    delimiter = max((",", ";", "\t"), key=first.count) if first else ","
+    for i, row in enumerate(csv.reader(text.splitlines(), delimiter=delimiter), start=1):
         if not row or not any(cell.strip() for cell in row):
             continue
         if len(row) != 2:

@@ -132,6 +132,11 @@ def _value_measure(
         return {"label": "revenue", "columns": ["revenue"], "source": "revenue"}
     if value_col is not None:
         wanted = [value_col] if isinstance(value_col, str) else list(value_col)
+        if not wanted or not all(str(c).strip() for c in wanted):
+            raise InputError(
+                "the value column (value_col, --value-col) is empty; name one or more "
+                "columns of amounts, or leave the option out."
+            )
         for col in wanted:
             if col not in feats.columns:
                 raise InputError(
@@ -144,15 +149,40 @@ def _value_measure(
                     f"the value column '{col}' (value_col, --value-col) is not numeric; name "
                     "a column of amounts (spend)."
                 )
-        label = feature_label(wanted[0]).lower() if len(wanted) == 1 else "spend"
+        label = _lower_first(feature_label(wanted[0])) if len(wanted) == 1 else "spend"
+        total = feats[wanted].sum(axis=1).clip(lower=0).sum()
+        if not total > 0:
+            raise InputError(
+                f"the value column(s) {', '.join(map(repr, wanted))} (value_col, --value-col) "
+                "add up to nothing above 0 over all customers; name a column of amounts spent."
+            )
         return {"label": label, "columns": wanted, "source": "value_col"}
     found = [c for c in value_columns(numeric) if c not in dropped]
     if not found:
         return None
-    values = feats[found].to_numpy(dtype=np.float64)
-    if np.nanmin(values, initial=0.0) < 0 or not np.nansum(values) > 0:
+    if not feats[found].sum(axis=1).clip(lower=0).sum() > 0:
         return None  # not amounts spent: a share of value would mean nothing
     return {"label": "spend", "columns": found, "source": "detected"}
+
+
+def _label_warnings(labels: dict[str, str], columns: list[str]) -> list[str]:
+    """A warning for labels of columns the data does not have (a typo in the labels file)."""
+    unknown = [k for k in labels if k not in columns]
+    if not unknown:
+        return []
+    return [
+        f"labels given for {len(unknown)} column(s) the data does not have: "
+        f"{', '.join(unknown[:5])}{' ...' if len(unknown) > 5 else ''}; check their spelling "
+        "in the labels file (--labels)."
+    ]
+
+
+def _lower_first(label: str) -> str:
+    """A label inside a sentence: "Amount spent on wines" -> "amount spent on wines", but
+    an acronym stays ("CLV")."""
+    if len(label) > 1 and label[1].isupper():
+        return label
+    return label[:1].lower() + label[1:]
 
 
 def _currency(chosen: str | None, columns: list[str], schema: Schema) -> dict[str, Any]:
@@ -693,7 +723,12 @@ def segment(
         profile_input = feats
         if value is not None and prep.schema.kind != "transactions":
             revenue_col = VALUE_COLUMN
-            profile_input = feats.assign(**{VALUE_COLUMN: feats[value["columns"]].sum(axis=1)})
+            # A customer's value is the sum of the value columns, net amounts below 0
+            # (refunds larger than purchases) counting as 0: a share of value is never
+            # negative and the segments' shares add up to 100%.
+            profile_input = feats.assign(
+                **{VALUE_COLUMN: feats[value["columns"]].sum(axis=1).clip(lower=0)}
+            )
         profiles = segment_profiles(
             profile_input,
             labels,
@@ -810,7 +845,11 @@ def segment(
             **_currency(chosen_currency, feature_columns, prep.schema),
         },
         "new_customers": new_summary,
-        "warnings": [*prep.warnings, *selection.warnings],
+        "warnings": [
+            *prep.warnings,
+            *selection.warnings,
+            *_label_warnings(user_labels, feature_columns),
+        ],
         "versions": settings["versions"],
         "seconds": {**timer.seconds, "total": round(time.perf_counter() - total_start, 3)},
     }

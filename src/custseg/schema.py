@@ -429,18 +429,17 @@ CURRENCY_CHARACTERS = "[£$€¥₹]"
 """Currency symbols looked for in text prices (:func:`currency_in_values`)."""
 
 
-def currency_in_values(engine: DuckDBEngine, column: str) -> str | None:
-    """The one currency symbol written in a text column's values (``£2.55``), or None when
-    there is none or more than one.
+def currency_in_values(engine: DuckDBEngine, column: str) -> list[str]:
+    """The currency symbols written in a text column's values (``£2.55``), sorted; every
+    distinct value is looked at (prices repeat, so this stays fast on large files).
     """
     col = quote_ident(column)
     rows = engine.sql(
-        f"SELECT DISTINCT regexp_extract(CAST({col} AS VARCHAR), '{CURRENCY_CHARACTERS}') "
-        f"FROM (SELECT {col} FROM raw WHERE regexp_matches(CAST({col} AS VARCHAR), "
-        f"'{CURRENCY_CHARACTERS}') LIMIT 1000)"
+        f"SELECT DISTINCT regexp_extract(v, '{CURRENCY_CHARACTERS}') FROM "
+        f"(SELECT DISTINCT CAST({col} AS VARCHAR) AS v FROM raw) "
+        f"WHERE regexp_matches(v, '{CURRENCY_CHARACTERS}')"
     ).fetchall()
-    symbols = {str(r[0]) for r in rows if r[0]}
-    return symbols.pop() if len(symbols) == 1 else None
+    return sorted(str(r[0]) for r in rows if r[0])
 
 
 def uses_decimal_comma(engine: DuckDBEngine, column: str, delimiter: str | None = None) -> bool:

@@ -662,6 +662,9 @@ CUSTOMER_ACTIONS: tuple[tuple[str, str, Callable[[float, float, float], bool], s
         "Regular newsletters; A/B-test offers to find what moves this group.",
     ),
 )
+CATCH_ALL = "mainstream"
+"""The strategy for a segment no other row of :data:`CUSTOMER_ACTIONS` fits; never given to a
+segment that fits a specific one because that one is taken."""
 LIGHT_SPENDERS = _noun("light spenders")
 """Persona noun of a segment low on a spend-like column that has no word of its own for
 "low" (a product family, a purchase channel): it spends little."""
@@ -827,7 +830,7 @@ def name_customer_segments(
     taken by an earlier segment is replaced by one that swaps in a weaker trait, then
     qualified with the segment number. The action is the strategy of the first matching row
     of :data:`CUSTOMER_ACTIONS` that no segment with a stronger value signal took (the first
-    matching one when all are taken), followed by what to lead with for the segment's strongest
+    matching specific one when all are taken: never the catch-all), followed by what to lead with for the segment's strongest
     trait that no earlier segment with the same strategy led with.
 
     Examples
@@ -878,7 +881,8 @@ def name_customer_segments(
             strategies[seg] = ("tailored", "no spend-like columns", TAILORED_ACTION)
             continue
         matching_ = [a for a in CUSTOMER_ACTIONS if a[2](v, c, deal)]
-        label, cond, _, strategy = next((a for a in matching_ if a[0] not in taken), matching_[0])
+        specific = [a for a in matching_ if a[0] != CATCH_ALL] or matching_
+        label, cond, _, strategy = next((a for a in specific if a[0] not in taken), specific[0])
         taken.add(label)
         strategies[seg] = (label, cond, strategy)
     out = []

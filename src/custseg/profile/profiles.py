@@ -82,6 +82,8 @@ def distinguishing_features(
             sd = spread[col]
             if sd == 0 or inside.all():
                 continue
+            if np.isnan(values[inside]).all() or np.isnan(values[~inside]).all():
+                continue  # missing for every customer on one side: no difference to measure
             effect = (np.nanmean(values[inside]) - np.nanmean(values[~inside])) / sd
             items.append(
                 {

@@ -15,8 +15,8 @@ from sklearn.metrics import silhouette_samples
 
 from custseg.labels import (
     column_currency,
+    distinct_labels,
     feature_direction,
-    feature_label,
     feature_unit,
     format_value,
 )
@@ -81,7 +81,7 @@ def profile_heatmap(
     user = (result.metrics.get("presentation") or {}).get("labels") or {}
     return {
         "features": numeric,
-        "labels": [feature_label(c, user) for c in numeric],
+        "labels": distinct_labels(numeric, user),
         "directions": [feature_direction(c) for c in numeric],
         "z": z,
         "text": text,
@@ -98,18 +98,25 @@ def effect_items(
     user = pres.get("labels") or {}
     currency = pres.get("currency") or ""
     items = []
+    named = dict(
+        zip(
+            (str(d["feature"]) for d in distinguishing),
+            distinct_labels([str(d["feature"]) for d in distinguishing], user),
+            strict=True,
+        )
+    )
     for d in distinguishing:
         effect = _finite(d.get("effect"))
         if effect is None:
             continue
         if d.get("kind") == "categorical":
-            label = f"{feature_label(d['feature'], user)} = {d['level']}"
+            label = f"{named[str(d['feature'])]} = {d['level']}"
             fact = (
                 f"{float(d['segment_share']):.0%} of the segment vs "
                 f"{float(d['overall_share']):.0%} of all customers"
             )
         else:
-            label = feature_label(d["feature"], user)
+            label = named[str(d["feature"])]
             unit = feature_unit(d["feature"])
             money = column_currency(d["feature"], currency)
             fact = (

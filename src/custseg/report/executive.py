@@ -8,6 +8,7 @@ no metric values. The method, the candidates and the metrics are in the report's
 from __future__ import annotations
 
 import math
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,7 @@ import pandas as pd
 
 from custseg.labels import (
     column_currency,
+    distinct_labels,
     feature_direction,
     feature_label,
     feature_unit,
@@ -132,16 +134,20 @@ def trait_text(
     return f"{label}: {seg_text} (all customers: {all_text})"
 
 
-def rule_text(conditions: list[dict[str, Any]], pres: dict[str, Any]) -> str:
+def rule_text(
+    conditions: list[dict[str, Any]], pres: dict[str, Any], flags: AbstractSet[str] = frozenset()
+) -> str:
     """A membership rule in labels and units: ``Orders ≥ 5 and Days since last purchase ≤
-    69``; a yes/no column reads "yes" or "no".
+    69``; a yes/no column (in ``flags``) reads "yes" or "no".
 
     Examples
     --------
     >>> rule_text([{"feature": "revenue", "op": ">=", "value": 380},
     ...            {"feature": "AcceptedCmp5", "op": "==", "value": 0}],
-    ...           {"labels": {}, "currency": "£"})
+    ...           {"labels": {}, "currency": "£"}, flags={"AcceptedCmp5"})
     'Revenue ≥ £380 and Accepted campaign 5: no'
+    >>> rule_text([{"feature": "Kidhome", "op": "==", "value": 1}], {"labels": {}, "currency": ""})
+    'Kids at home = 1'
     """
     parts = []
     for cond in conditions:
@@ -156,7 +162,7 @@ def rule_text(conditions: list[dict[str, Any]], pres: dict[str, Any]) -> str:
                 return v
             return format_value(v, unit, currency=money)
 
-        if op == "==" and not isinstance(value, str) and value in (0, 1):
+        if op == "==" and feature in flags and not isinstance(value, str) and value in (0, 1):
             parts.append(f"{label}: {'yes' if value == 1 else 'no'}")
         elif op == "between":
             lo, hi = value
@@ -180,6 +186,8 @@ def _traits(
     out = []
     for item in items:
         feature = str(item["feature"])
+        if not math.isfinite(float(item.get("effect") or 0.0)):
+            continue  # a feature missing for the whole segment says nothing about it
         shares = None
         if feature in flags:
             column = pd.to_numeric(customers[feature], errors="coerce").to_numpy(dtype=float)
@@ -273,7 +281,7 @@ def executive_summary(result: Any, segments: dict[str, Any]) -> dict[str, Any]:
             f"shown as {noise['name']}."
         )
     currency_note = ""
-    if value is not None and not pres["currency"]:
+    if value is not None and not pres["currency"] and pres["currency_source"] != "option":
         currency_note = (
             "Amounts are in the data's own currency (none was found in the data; "
             "--currency sets one)."
@@ -324,6 +332,13 @@ def _segment_stats(result: Any, segs: list[int]) -> list[dict[str, Any]]:
     numeric = [c for c in pre.get("numeric") or [] if c in customers]
     categorical = [c for c in pre.get("categorical") or [] if c in customers]
     flags = flag_columns(customers, numeric)
+    names = dict(
+        zip(
+            numeric + categorical,
+            distinct_labels(numeric + categorical, pres["labels"]),
+            strict=True,
+        )
+    )
     stats = []
     for col in numeric:
         values = pd.to_numeric(customers[col], errors="coerce")
@@ -338,7 +353,7 @@ def _segment_stats(result: Any, segs: list[int]) -> list[dict[str, Any]]:
         unit = feature_unit(col)
         stats.append(
             {
-                "label": feature_label(col, pres["labels"]),
+                "label": names[col],
                 "direction": feature_direction(col),
                 "spread": spread if math.isfinite(spread) and spread > 0 else 1.0,
                 "values": {s: float(typical.get(s, math.nan)) for s in segs},
@@ -362,7 +377,7 @@ def _segment_stats(result: Any, segs: list[int]) -> list[dict[str, Any]]:
         )
         stats.append(
             {
-                "label": feature_label(col, pres["labels"]),
+                "label": names[col],
                 "direction": 0,
                 "spread": None,
                 "values": {},

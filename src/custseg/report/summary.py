@@ -14,7 +14,7 @@ from sklearn.decomposition import PCA
 
 from custseg.labels import (
     column_currency,
-    feature_label,
+    distinct_labels,
     feature_unit,
     format_value,
     plain_number,
@@ -260,11 +260,6 @@ def format_metric(value: Any, digits: int = 3) -> str:
     if abs(f) >= 1000:
         return f"{f:,.0f}"
     return f"{f:.{digits}f}"
-
-
-def _feature_grouping(name: str) -> bool:
-    # Years (Year_Birth = 1973) read wrong with a thousands separator.
-    return "year" not in name.lower()
 
 
 # ---------------------------------------------------------------- sections
@@ -740,6 +735,8 @@ def _segment_key(segment: Any) -> tuple[bool, int]:
 def _segments(result: Any) -> dict[str, Any]:
     metrics = result.metrics
     pres = presentation(metrics)
+    numeric = [str(c) for c in (metrics.get("preprocessing") or {}).get("numeric") or []]
+    flags = flag_columns(result.segments, numeric)
     profiles = ordered_profiles(result.profiles)
     naming = {int(d["segment"]): d for d in metrics.get("segments") or []}
     has_revenue = "revenue_share" in profiles and bool(profiles["revenue_share"].notna().any())
@@ -760,7 +757,7 @@ def _segments(result: Any) -> dict[str, Any]:
                 "facts": str(info.get("facts") or ""),
                 "rule": str(info.get("rule") or ""),
                 "description": str(info.get("description") or ""),
-                "membership": _membership(info.get("membership"), pres),
+                "membership": _membership(info.get("membership"), pres, flags),
                 "effects": effect_items(info.get("distinguishing") or [], pres),
                 "small": seg >= 0
                 and jsonable(rec.get("share")) is not None
@@ -798,19 +795,19 @@ def _format_typical(column: str, value: Any, currency: str = "") -> str:
         return value
     if _is_missing(value):
         return MISSING
-    if not _feature_grouping(column):
-        return format_number(value, grouping=False)
     return format_value(value, feature_unit(column), currency=column_currency(column, currency))
 
 
-def _membership(rule: Any, pres: dict[str, Any] | None = None) -> dict[str, Any]:
+def _membership(
+    rule: Any, pres: dict[str, Any] | None = None, flags: set[str] | None = None
+) -> dict[str, Any]:
     """A segment's membership rule, formatted (empty strings when there is none), in labels
     and units when its conditions are known."""
     rule = rule if isinstance(rule, dict) else {}
     text = str(rule.get("rule") or "")
     conditions = rule.get("conditions")
     if text and pres is not None and isinstance(conditions, list) and conditions:
-        text = rule_text(conditions, pres)
+        text = rule_text(conditions, pres, flags or set())
     return {
         "rule": text,
         "precision": format_share(rule.get("precision")) if text else "",
@@ -862,6 +859,9 @@ def _profiles(result: Any) -> dict[str, Any]:
     labels = customers["segment"].astype(int)
     order = [int(s) for s in profiles["segment"]]
     flags = flag_columns(customers, [str(c) for c in features])
+    row_labels = dict(
+        zip(map(str, features), distinct_labels(features, pres["labels"]), strict=True)
+    )
     feature_rows = []
     for col in features:
         values = profiles[col]
@@ -881,22 +881,14 @@ def _profiles(result: Any) -> dict[str, Any]:
             overall = format_share(column.astype(float).mean())
             note = "share with yes (1)"
         else:
-            shown = [
-                format_value(v, unit, currency=column_currency(col, pres["currency"]))
-                if _feature_grouping(str(col))
-                else format_number(v, grouping=False)
-                for v in values
-            ]
+            money = column_currency(col, pres["currency"])
+            shown = [format_value(v, unit, currency=money) for v in values]
             median = pd.to_numeric(column, errors="coerce").median() if column is not None else None
-            overall = (
-                format_value(median, unit, currency=column_currency(col, pres["currency"]))
-                if _feature_grouping(str(col))
-                else format_number(median, grouping=False)
-            )
+            overall = format_value(median, unit, currency=money)
             note = "median"
         if col in dropped:
             note += "; not used by the model"
-        label = feature_label(col, pres["labels"])
+        label = row_labels[str(col)]
         rows.append({"label": label, "note": note, "cells": shown, "overall": overall})
         feature_rows.append(
             {
