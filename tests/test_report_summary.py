@@ -108,6 +108,10 @@ def test_customer_table_gets_a_value_measure(shop: Any, shop_data: dict[str, Any
     assert top["value_share"] > 2.5 * top["customer_share"]
     assert top["customer_share"] < 1 / 6
     assert any("of the spend with" in s for s in ex["lead"])
+    assert ex["value_composition"] == (
+        "Spend is each customer's sum of Amount spent on wines and Amount spent on meat "
+        "products (found in the data; --value-col names another)."
+    )
     labels = [r["label"] for r in shop_data["profiles"]["rows"]]
     assert "Share of spend" in labels
     assert "Amount spent on wines" in labels and "MntWines" not in labels

@@ -197,7 +197,6 @@ def _traits(
         out.append(
             {
                 "text": trait_text(item, pres, flag_shares=shares),
-                "higher": effect > 0,
                 # +1 when this trait is good news for the business, -1 when bad, 0 neither
                 "tone": int(np.sign(effect) * direction),
             }
@@ -231,7 +230,6 @@ def executive_summary(result: Any, segments: dict[str, Any]) -> dict[str, Any]:
             if has_value and seg in profiles.index and "revenue_share" in profiles
             else None
         )
-        ratio = value_share / share if value_share is not None and share > 0 else None
         cards.append(
             {
                 "segment": seg,
@@ -241,7 +239,6 @@ def executive_summary(result: Any, segments: dict[str, Any]) -> dict[str, Any]:
                 "customers": row["customers"],
                 "share": row["share"],
                 "value_share": row.get("revenue_share") if has_value else "",
-                "value_ratio": f"{ratio:.1f}x" if ratio is not None else "",
                 "traits": _traits({**info, "segment": seg}, customers, labels, pres, flags),
                 "action": row["action"],
             }
@@ -286,8 +283,22 @@ def executive_summary(result: Any, segments: dict[str, Any]) -> dict[str, Any]:
             "Amounts are in the data's own currency (none was found in the data; "
             "--currency sets one)."
         )
+    composition = ""
+    measure = metrics.get("value")
+    if has_value and isinstance(measure, dict) and measure.get("source") != "revenue":
+        parts = distinct_labels(measure.get("columns") or [], pres["labels"])
+        composition = (
+            f"{(value or 'value').capitalize()} is each customer's "
+            + (f"sum of {', '.join(parts[:-1])} and {parts[-1]}" if len(parts) > 1 else parts[0])
+            + (
+                " (found in the data; --value-col names another)."
+                if measure.get("source") == "detected"
+                else "."
+            )
+        )
     return {
         "lead": lead,
+        "value_composition": composition,
         "clarity": clarity(metrics),
         "cards": cards,
         "chart_rows": chart_rows,
