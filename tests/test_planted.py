@@ -11,7 +11,7 @@ import custseg
 @pytest.mark.parametrize(("n_segments", "seed"), [(2, 0), (3, 1), (4, 2), (5, 3)])
 def test_recovers_planted_segments(n_segments, seed):
     lines, truth = custseg.datasets.make_transactions(1000, n_segments=n_segments, seed=seed)
-    result = custseg.segment(lines, seed=seed)
+    result = custseg.segment(lines, seed=seed, new_customers=False)
     found = result.segments.set_index("customer_id")["segment"]
     assert result.metrics["k"] == n_segments
     assert adjusted_rand_score(truth.loc[found.index], found) >= 0.9
@@ -20,7 +20,7 @@ def test_recovers_planted_segments(n_segments, seed):
 
 def test_planted_champions_and_lost_buyers_are_named():
     lines, truth = custseg.datasets.make_transactions(600, n_segments=3, seed=4)
-    result = custseg.segment(lines, seed=0)
+    result = custseg.segment(lines, seed=0, new_customers=False)
     names = list(result.profiles["segment_name"])
     assert names[0] == "Champions"  # highest revenue comes first
     assert "Lost one-time buyers" in names
