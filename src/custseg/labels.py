@@ -133,15 +133,13 @@ CURRENCY_SYMBOLS: dict[str, str] = {
     "inr": "₹",
     "₹": "₹",
 }
+#: Currency symbols looked for in column names and in text prices.
+CURRENCY_CHARACTERS = "[£$€¥₹]"
 #: ISO codes accepted by ``--currency`` besides the symbols themselves.
 ISO_CODES = {"usd", "gbp", "eur", "jpy", "cny", "chf", "inr"}
 
 _SPLIT_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _BRACKETS = re.compile(r"\s*[\(\[](.*?)[\)\]]\s*")
-
-
-def _normalize(name: str) -> str:
-    return re.sub(r"[^0-9a-z]", "", name.lower())
 
 
 def readable_column(column: str) -> str:
@@ -324,7 +322,7 @@ def column_currency(name: Any, currency: str) -> str:
     """
     units = " ".join(m.group(1) for m in _BRACKETS.finditer(str(name)))
     if units and (
-        re.search(r"[$£€¥₹]", units)
+        re.search(CURRENCY_CHARACTERS, units)
         or any(t in ISO_CODES for t in re.findall(r"[a-z]+", units.lower()))
     ):
         return ""
@@ -370,30 +368,26 @@ def parse_currency(text: str | None) -> str | None:
     return value + " "
 
 
-def detect_currency(columns: Iterable[str], values: Iterable[str] = ()) -> str | None:
+def detect_currency(columns: Iterable[str]) -> str | None:
     """The currency the data's amounts are in, from the money columns' names (``Price (EUR)``,
-    ``amount_usd``, ``Annual Income (k$)``) or from text values seen in them (``£12.50``),
-    or None when nothing says. Two different currencies also give None.
+    ``amount_usd``, ``Annual Income (k$)``), or None when nothing says; two different
+    currencies also give None. (Symbols written in the values are found by
+    :func:`custseg.schema.currency_in_values`.)
 
     Examples
     --------
     >>> detect_currency(["CustomerID", "Annual Income (k$)"]), detect_currency(["price_eur"])
     ('$', '€')
-    >>> detect_currency(["Price"], ["£2.55", "£3.10"]), detect_currency(["Price"])
-    ('£', None)
+    >>> detect_currency(["Price"])
     """
     found: set[str] = set()
     for column in columns:
-        name = str(column).lower()
-        if feature_unit(column) != "money" and not re.search(r"price|cost|amount", name):
+        if feature_unit(column) != "money":
             continue
-        for token in re.findall(r"[$£€¥₹]|[a-z]+", name):
+        for token in re.findall(CURRENCY_CHARACTERS + r"|[a-z]+", str(column).lower()):
             symbol = CURRENCY_SYMBOLS.get(token)
             if symbol and (len(token) == 1 or token in ISO_CODES):
                 found.add(symbol)
-    for value in values:
-        for char in re.findall(r"[$£€¥₹]", str(value)):
-            found.add(CURRENCY_SYMBOLS[char])
     return found.pop() if len(found) == 1 else None
 
 
@@ -455,6 +449,21 @@ def plain_number(f: float, grouping: bool = True) -> str:
     if abs(f) >= 1:
         return f"{f:.2f}"
     return f"{f:.3g}"
+
+
+def format_feature(name: Any, value: Any, currency: str = "") -> str:
+    """A value of a feature in the feature's unit: :func:`format_value` with
+    :func:`feature_unit` and the currency (none for a column whose name gives its unit);
+    text stays as it is.
+
+    Examples
+    --------
+    >>> format_feature("revenue", 2951.4, "£"), format_feature("Annual Income (k$)", 40.0, "$")
+    ('£2,951', '40')
+    """
+    if isinstance(value, str):
+        return value
+    return format_value(value, feature_unit(name), currency=column_currency(name, currency))
 
 
 def load_labels(path: str | Path) -> dict[str, str]:

@@ -120,16 +120,19 @@ def _value_measure(
     numeric: list[str],
     dropped: dict[str, str],
     value_col: str | list[str] | None,
-) -> dict[str, Any] | None:
+) -> tuple[dict[str, Any] | None, pd.Series | None]:
     """What measures a customer's value: the revenue of invoice lines, else the customer
-    table's ``value_col`` or its spend-like columns; None when it has none."""
+    table's ``value_col`` or its spend-like columns; None when it has none. For a customer
+    table, also each customer's value: the sum of those columns, a net amount below 0
+    (refunds larger than purchases) counting as 0, so that a share of value is never
+    negative and the segments' shares add up to 100%."""
     if kind == "transactions":
         if value_col is not None:
             raise InputError(
                 "the value column (value_col, --value-col) is for customer tables; invoice "
                 "lines measure value by their revenue. Leave the option out."
             )
-        return {"label": "revenue", "columns": ["revenue"], "source": "revenue"}
+        return {"label": "revenue", "columns": ["revenue"], "source": "revenue"}, None
     if value_col is not None:
         wanted = [value_col] if isinstance(value_col, str) else list(value_col)
         if not wanted or not all(str(c).strip() for c in wanted):
@@ -150,19 +153,20 @@ def _value_measure(
                     "a column of amounts (spend)."
                 )
         label = _lower_first(feature_label(wanted[0])) if len(wanted) == 1 else "spend"
-        total = feats[wanted].sum(axis=1).clip(lower=0).sum()
-        if not total > 0:
+        values = feats[wanted].sum(axis=1).clip(lower=0)
+        if not values.sum() > 0:
             raise InputError(
                 f"the value column(s) {', '.join(map(repr, wanted))} (value_col, --value-col) "
                 "add up to nothing above 0 over all customers; name a column of amounts spent."
             )
-        return {"label": label, "columns": wanted, "source": "value_col"}
+        return {"label": label, "columns": wanted, "source": "value_col"}, values
     found = [c for c in value_columns(numeric) if c not in dropped]
     if not found:
-        return None
-    if not feats[found].sum(axis=1).clip(lower=0).sum() > 0:
-        return None  # not amounts spent: a share of value would mean nothing
-    return {"label": "spend", "columns": found, "source": "detected"}
+        return None, None
+    values = feats[found].sum(axis=1).clip(lower=0)
+    if not values.sum() > 0:
+        return None, None  # not amounts spent: a share of value would mean nothing
+    return {"label": "spend", "columns": found, "source": "detected"}, values
 
 
 def _label_warnings(labels: dict[str, str], columns: list[str]) -> list[str]:
@@ -649,7 +653,9 @@ def segment(
             mixed_preprocessor = build_preprocessor(colplan, categories="codes")
             X_mixed = np.asarray(mixed_preprocessor.fit_transform(frame), dtype=np.float64)
     # Checked before the model: a misspelled value column should not cost the whole fit.
-    value = _value_measure(prep.schema.kind, feats, prep.numeric, colplan.dropped, value_col)
+    value, customer_value = _value_measure(
+        prep.schema.kind, feats, prep.numeric, colplan.dropped, value_col
+    )
     with timer.stage("model"):
         n_distinct = len(np.unique(X, axis=0)) if k is not None else n
         if k is not None and k > n_distinct:
@@ -721,14 +727,9 @@ def segment(
         revenue_col = "revenue" if prep.schema.kind == "transactions" else None
         feature_columns = [c for c in feats.columns if c != "customer_id"]
         profile_input = feats
-        if value is not None and prep.schema.kind != "transactions":
+        if customer_value is not None:
             revenue_col = VALUE_COLUMN
-            # A customer's value is the sum of the value columns, net amounts below 0
-            # (refunds larger than purchases) counting as 0: a share of value is never
-            # negative and the segments' shares add up to 100%.
-            profile_input = feats.assign(
-                **{VALUE_COLUMN: feats[value["columns"]].sum(axis=1).clip(lower=0)}
-            )
+            profile_input = feats.assign(**{VALUE_COLUMN: customer_value})
         profiles = segment_profiles(
             profile_input,
             labels,

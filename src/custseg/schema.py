@@ -17,6 +17,7 @@ from typing import Any
 
 from custseg.engines.duckdb import DuckDBEngine, quote_ident, sql_literal
 from custseg.errors import InputError, show_rows
+from custseg.labels import CURRENCY_CHARACTERS
 
 #: Column names that each role is recognised by, after lower-casing and removing everything
 #: but letters and digits. Earlier names win when a table has several.
@@ -423,10 +424,6 @@ THOUSANDS_DOT = "^[+-]?[1-9][0-9]{0,2}(\\.[0-9]{3})+(,[0-9]+)?$"
 def _stripped(column: str) -> str:
     col = quote_ident(column)
     return f"regexp_replace(trim(CAST({col} AS VARCHAR)), '{NUMBER_NOISE}', '', 'g')"
-
-
-CURRENCY_CHARACTERS = "[£$€¥₹]"
-"""Currency symbols looked for in text prices (:func:`currency_in_values`)."""
 
 
 def currency_in_values(engine: DuckDBEngine, column: str) -> list[str]:

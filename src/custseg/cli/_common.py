@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -112,6 +113,18 @@ DateFormat = Annotated[
     str | None, typer.Option(help="How dates are written, e.g. '%d/%m/%Y %H:%M'.")
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]
+Labels = Annotated[
+    Path | None,
+    typer.Option(
+        "--labels",
+        metavar="FILE",
+        help="CSV (column,label) or JSON file of readable labels for columns and features.",
+    ),
+]
+Currency = Annotated[
+    str | None,
+    typer.Option(help="Currency of the amounts: GBP, EUR, USD, a symbol, or none."),
+]
 MemoryLimit = Annotated[
     str | None,
     typer.Option(

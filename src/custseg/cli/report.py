@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from custseg.cli._common import Quiet, make_console
+from custseg.cli._common import Currency, Labels, Quiet, make_console
 from custseg.errors import InputError
 
 
@@ -48,30 +48,16 @@ def report_command(
             "then Playwright's own browser).",
         ),
     ] = None,
-    labels: Annotated[
-        Path | None,
-        typer.Option(
-            "--labels",
-            metavar="FILE",
-            help="CSV (column,label) or JSON file of readable labels; replaces the run's own. "
-            "Kept in DIR/metrics.json for the next renderings.",
-        ),
-    ] = None,
-    currency: Annotated[
-        str | None,
-        typer.Option(
-            help="Currency of the amounts (GBP, EUR, USD, a symbol, or none); replaces the "
-            "run's. Kept in DIR/metrics.json."
-        ),
-    ] = None,
+    labels: Labels = None,
+    currency: Currency = None,
     quiet: Quiet = False,
 ) -> None:
     """Render report.html (and segments.xlsx) again from a saved result, without refitting.
 
     Use it after upgrading custseg, after renaming segments in profiles.csv and
     segments.csv, or to give the columns readable labels (--labels) or the amounts their
-    currency (--currency). With --pdf it also prints the report to report.pdf, charts
-    included.
+    currency (--currency), both kept in DIR/metrics.json. With --pdf it also prints the
+    report to report.pdf, charts included.
     """
     import custseg
     from custseg.export import write_xlsx

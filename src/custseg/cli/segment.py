@@ -9,10 +9,12 @@ import typer
 
 from custseg.cli._common import (
     AmountCol,
+    Currency,
     CustomerCol,
     DateCol,
     DateFormat,
     InvoiceCol,
+    Labels,
     MemoryLimit,
     PriceCol,
     ProductCol,
@@ -272,18 +274,8 @@ def segment_command(
             "(spend); default: the spend-like columns."
         ),
     ] = None,
-    labels: Annotated[
-        Path | None,
-        typer.Option(
-            "--labels",
-            metavar="FILE",
-            help="CSV (column,label) or JSON file of readable labels for columns and features.",
-        ),
-    ] = None,
-    currency: Annotated[
-        str | None,
-        typer.Option(help="Currency of the amounts: GBP, EUR, USD, a symbol, or none."),
-    ] = None,
+    labels: Labels = None,
+    currency: Currency = None,
     memory_limit: MemoryLimit = None,
     quiet: Quiet = False,
 ) -> None:

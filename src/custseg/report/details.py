@@ -14,11 +14,9 @@ import pandas as pd
 from sklearn.metrics import silhouette_samples
 
 from custseg.labels import (
-    column_currency,
     distinct_labels,
     feature_direction,
-    feature_unit,
-    format_value,
+    format_feature,
 )
 from custseg.profile.naming import (
     CUSTOMER_ACTIONS,
@@ -117,11 +115,9 @@ def effect_items(
             )
         else:
             label = named[str(d["feature"])]
-            unit = feature_unit(d["feature"])
-            money = column_currency(d["feature"], currency)
             fact = (
-                f"median {format_value(d['segment_median'], unit, currency=money)} vs "
-                f"{format_value(d['overall_median'], unit, currency=money)} overall"
+                f"median {format_feature(d['feature'], d['segment_median'], currency)} vs "
+                f"{format_feature(d['feature'], d['overall_median'], currency)} overall"
             )
         items.append({"label": label, "effect": effect, "fact": fact})
     return items

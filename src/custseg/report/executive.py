@@ -15,12 +15,10 @@ import numpy as np
 import pandas as pd
 
 from custseg.labels import (
-    column_currency,
     distinct_labels,
     feature_direction,
     feature_label,
-    feature_unit,
-    format_value,
+    format_feature,
 )
 from custseg.report.plots import segment_color
 
@@ -127,10 +125,8 @@ def trait_text(
     if flag_shares is not None:
         seg, everyone = flag_shares
         return f"{label}: {seg:.0%} of them (all customers: {everyone:.0%})"
-    unit = feature_unit(item["feature"])
-    currency = column_currency(item["feature"], pres["currency"])
-    seg_text = format_value(item.get("segment_median"), unit, currency=currency)
-    all_text = format_value(item.get("overall_median"), unit, currency=currency)
+    seg_text = format_feature(item["feature"], item.get("segment_median"), pres["currency"])
+    all_text = format_feature(item["feature"], item.get("overall_median"), pres["currency"])
     return f"{label}: {seg_text} (all customers: {all_text})"
 
 
@@ -153,14 +149,9 @@ def rule_text(
     for cond in conditions:
         feature, op, value = str(cond["feature"]), cond["op"], cond["value"]
         label = feature_label(feature, pres["labels"])
-        unit = feature_unit(feature)
 
-        money = column_currency(feature, pres["currency"])
-
-        def fmt(v: Any, unit: str = unit, money: str = money) -> str:
-            if isinstance(v, str):
-                return v
-            return format_value(v, unit, currency=money)
+        def fmt(v: Any, feature: str = feature) -> str:
+            return format_feature(feature, v, pres["currency"])
 
         if op == "==" and feature in flags and not isinstance(value, str) and value in (0, 1):
             parts.append(f"{label}: {'yes' if value == 1 else 'no'}")
@@ -215,10 +206,7 @@ def executive_summary(result: Any, segments: dict[str, Any]) -> dict[str, Any]:
     profiles = result.profiles.set_index(result.profiles["segment"].astype(int))
     customers: pd.DataFrame = result.segments
     labels = customers["segment"].to_numpy(dtype=int)
-    traits = {
-        str(d["feature"]) for info in naming.values() for d in info.get("distinguishing") or []
-    }
-    flags = flag_columns(customers, sorted(traits))
+    flags = set(segments["flag_columns"])
     cards = []
     chart_rows = []
     for row in segments["rows"]:
@@ -332,7 +320,7 @@ def closest_pair(result: Any) -> tuple[int, int] | None:
     return best[1], best[2]
 
 
-def _segment_stats(result: Any, segs: list[int]) -> list[dict[str, Any]]:
+def _segment_stats(result: Any, segs: list[int], flags: set[str]) -> list[dict[str, Any]]:
     """Per feature: its label, unit, direction and each segment's typical value (median;
     share of "yes" for a yes/no column; most common value for a category)."""
     metrics = result.metrics
@@ -342,7 +330,6 @@ def _segment_stats(result: Any, segs: list[int]) -> list[dict[str, Any]]:
     pre = metrics.get("preprocessing") or {}
     numeric = [c for c in pre.get("numeric") or [] if c in customers]
     categorical = [c for c in pre.get("categorical") or [] if c in customers]
-    flags = flag_columns(customers, numeric)
     names = dict(
         zip(
             numeric + categorical,
@@ -361,7 +348,6 @@ def _segment_stats(result: Any, segs: list[int]) -> list[dict[str, Any]]:
             spread = math.sqrt(max(p * (1 - p), 1e-9))
         else:
             spread = float(values.std(ddof=0)) or 1.0
-        unit = feature_unit(col)
         stats.append(
             {
                 "label": names[col],
@@ -372,9 +358,7 @@ def _segment_stats(result: Any, segs: list[int]) -> list[dict[str, Any]]:
                     s: (
                         f"{typical.get(s, math.nan):.0%}"
                         if flag
-                        else format_value(
-                            typical.get(s), unit, currency=column_currency(col, pres["currency"])
-                        )
+                        else format_feature(col, typical.get(s), pres["currency"])
                     )
                     for s in segs
                 },
@@ -431,7 +415,7 @@ def compare_section(result: Any, segments: dict[str, Any]) -> dict[str, Any] | N
     by_segment = {int(r["segment"]): r for r in segments["rows"]}
     segs = sorted(s for s in names if s >= 0)
     a, b = pair
-    stats = _segment_stats(result, segs)
+    stats = _segment_stats(result, segs, set(segments["flag_columns"]))
     table = {f"{i}-{j}": compare_rows(stats, i, j) for i in segs for j in segs if i < j}
     return {
         "a": a,

@@ -13,9 +13,9 @@ import pandas as pd
 from sklearn.decomposition import PCA
 
 from custseg.labels import (
-    column_currency,
     distinct_labels,
     feature_unit,
+    format_feature,
     format_value,
     plain_number,
 )
@@ -735,8 +735,9 @@ def _segment_key(segment: Any) -> tuple[bool, int]:
 def _segments(result: Any) -> dict[str, Any]:
     metrics = result.metrics
     pres = presentation(metrics)
-    numeric = [str(c) for c in (metrics.get("preprocessing") or {}).get("numeric") or []]
-    flags = flag_columns(result.segments, numeric)
+    # The yes/no (0/1) columns, found once for every part of the report that shows them as
+    # shares of "yes".
+    flags = flag_columns(result.segments, [str(c) for c in metrics.get("features") or {}])
     profiles = ordered_profiles(result.profiles)
     naming = {int(d["segment"]): d for d in metrics.get("segments") or []}
     has_revenue = "revenue_share" in profiles and bool(profiles["revenue_share"].notna().any())
@@ -782,6 +783,7 @@ def _segments(result: Any) -> dict[str, Any]:
         "rows": rows,
         "has_revenue": has_revenue,
         "plot_rows": plot_rows,
+        "flag_columns": sorted(flags),
         "has_noise": noise is not None,
         "noise_customers": noise["customers"] if noise else "",
         "noise_share": noise["share"] if noise else "",
@@ -791,11 +793,7 @@ def _segments(result: Any) -> dict[str, Any]:
 
 
 def _format_typical(column: str, value: Any, currency: str = "") -> str:
-    if isinstance(value, str):
-        return value
-    if _is_missing(value):
-        return MISSING
-    return format_value(value, feature_unit(column), currency=column_currency(column, currency))
+    return MISSING if _is_missing(value) else format_feature(column, value, currency)
 
 
 def _membership(
@@ -817,7 +815,7 @@ def _membership(
     }
 
 
-def _profiles(result: Any) -> dict[str, Any]:
+def _profiles(result: Any, flag_columns_of: list[str]) -> dict[str, Any]:
     metrics = result.metrics
     pres = presentation(metrics)
     profiles = ordered_profiles(result.profiles)
@@ -858,7 +856,7 @@ def _profiles(result: Any) -> dict[str, Any]:
         )
     labels = customers["segment"].astype(int)
     order = [int(s) for s in profiles["segment"]]
-    flags = flag_columns(customers, [str(c) for c in features])
+    flags = set(flag_columns_of)
     row_labels = dict(
         zip(map(str, features), distinct_labels(features, pres["labels"]), strict=True)
     )
@@ -881,10 +879,9 @@ def _profiles(result: Any) -> dict[str, Any]:
             overall = format_share(column.astype(float).mean())
             note = "share with yes (1)"
         else:
-            money = column_currency(col, pres["currency"])
-            shown = [format_value(v, unit, currency=money) for v in values]
+            shown = [_format_typical(col, v, pres["currency"]) for v in values]
             median = pd.to_numeric(column, errors="coerce").median() if column is not None else None
-            overall = format_value(median, unit, currency=money)
+            overall = _format_typical(col, median, pres["currency"])
             note = "median"
         if col in dropped:
             note += "; not used by the model"
@@ -1511,7 +1508,7 @@ def build_report_data(result: Any) -> dict[str, Any]:
         "notices": [str(n) for n in pre.get("notices") or []],
         "k_selection": k_sel,
         "dendrogram": dendrogram,
-        "profiles": _profiles(result),
+        "profiles": _profiles(result, segments["flag_columns"]),
         "map": seg_map,
         "eda": exploration_section(exploration_data(result)),
         "heatmap": profile_heatmap(result, formatted, order),
