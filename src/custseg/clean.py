@@ -13,7 +13,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from custseg.engines.duckdb import DuckDBEngine, quote_ident, sql_literal
+import pandas as pd
+
+from custseg.engines import portable
+from custseg.engines.duckdb import DuckDBEngine, quote_ident
 from custseg.errors import InputError
 from custseg.io.readers import SourceInfo
 from custseg.schema import (
@@ -88,14 +91,6 @@ class CleaningReport:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready copy."""
         return dict(self.__dict__)
-
-
-def _codes_sql(codes: list[str]) -> str:
-    return (
-        "[" + ", ".join(sql_literal(c.strip().upper()) for c in codes) + "]"
-        if codes
-        else "[]::VARCHAR[]"
-    )
 
 
 def mark_duplicates(engine: DuckDBEngine, table: str = "clean_lines") -> int:
@@ -214,20 +209,20 @@ def build_lines(
     engine.sql(
         f"""CREATE OR REPLACE VIEW lines AS SELECT
             _row, customer_id, invoice, ts, quantity,
-            {price} AS price,
+            CAST({price} AS DOUBLE) AS price,
             CAST(round({amount}, 4) AS DECIMAL(18, 4)) AS amount,
             product, description, country, _hash
         FROM (SELECT
-            _row,
-            {cid} AS customer_id,
-            {invoice} AS invoice,
-            {ts} AS ts,
-            {quantity} AS quantity,
-            {given_price} AS given_price,
-            {given_amount} AS given_amount,
-            {optional["product"]} AS product,
-            {optional["description"]} AS description,
-            {optional["country"]} AS country,
+            CAST(_row AS BIGINT) AS _row,
+            CAST({cid} AS VARCHAR) AS customer_id,
+            CAST({invoice} AS VARCHAR) AS invoice,
+            CAST({ts} AS TIMESTAMP) AS ts,
+            CAST({quantity} AS DOUBLE) AS quantity,
+            CAST({given_price} AS DOUBLE) AS given_price,
+            CAST({given_amount} AS DOUBLE) AS given_amount,
+            CAST({optional["product"]} AS VARCHAR) AS product,
+            CAST({optional["description"]} AS VARCHAR) AS description,
+            CAST({optional["country"]} AS VARCHAR) AS country,
             -- Exact duplicates are found on the raw values; see mark_duplicates.
             hash({group}) AS _hash
         FROM raw)"""
@@ -258,9 +253,9 @@ def clean_lines(
     """
     codes = list(NON_PRODUCT_CODES) if non_product_codes is None else list(non_product_codes)
     warnings: list[str] = []
-    first, last = engine.sql(
-        "SELECT min(ts), max(ts) FILTER (WHERE customer_id IS NOT NULL) FROM lines"
-    ).fetchone() or (None, None)
+    first, last = engine.run(portable.compiled(engine.dialect, "date_range")).iloc[0]
+    first = None if pd.isna(first) else first
+    last = None if pd.isna(last) else last
     if last is None:
         raise InputError(
             "Nothing left after cleaning: no line has a customer id. Check that the customer "
@@ -277,31 +272,21 @@ def clean_lines(
         warnings.append(
             f"some dates are implausibly late (latest {last:%Y-%m-%d}); check the date format"
         )
-    inv = "upper(invoice)" if has_invoice else "''"
-    engine.sql(
-        # One pass over the file types and classifies every line; exact duplicates, which need
-        # all lines, are marked afterwards (mark_duplicates keeps the order of the rules).
-        f"""CREATE OR REPLACE TABLE clean_lines AS SELECT * EXCLUDE (_hash),
-            false AS is_duplicate, CASE
-            WHEN customer_id IS NULL THEN 'missing_customer_id'
-            WHEN ts IS NULL OR quantity IS NULL OR price IS NULL OR amount IS NULL THEN 'missing_value'
-            WHEN starts_with({inv}, 'C') OR quantity < 0 OR amount < 0 THEN 'cancellation'
-            WHEN starts_with({inv}, 'A') THEN 'adjustment'
-            WHEN list_contains({_codes_sql(codes)}, upper(product)) THEN 'non_product_code'
-            WHEN price <= 0 THEN 'non_positive_price'
-            WHEN quantity = 0 THEN 'zero_quantity'
-            WHEN ts >= ?::TIMESTAMP THEN 'after_analysis_date'
-            END AS reason,
-            _hash
-        FROM lines""",
-        [analysis_date],
+    # One pass over the file types and classifies every line; exact duplicates, which need
+    # all lines, are marked afterwards (mark_duplicates keeps the order of the rules).
+    import ibis
+
+    lines = ibis.table({**portable.LINE_COLUMNS, "_hash": "uint64"}, name="lines")
+    classified = portable.classify(
+        lines, analysis_date=analysis_date, non_product_codes=codes, has_invoice=has_invoice
     )
+    engine.create_table("clean_lines", classified.relocate("_hash", after="reason"))
     mark_duplicates(engine)
     engine.sql("ALTER TABLE clean_lines DROP COLUMN _hash")
-    rows = engine.sql(
-        "SELECT reason, count(*), coalesce(sum(CAST(amount AS DOUBLE)), 0) FROM clean_lines GROUP BY reason"
-    ).fetchall()
-    by_reason = {r[0]: (int(r[1]), float(r[2])) for r in rows}
+    by_reason = {
+        (None if pd.isna(r.reason) else r.reason): (int(r.rows), float(r.revenue))
+        for r in engine.run(portable.compiled(engine.dialect, "accounting")).itertuples()
+    }
     rows_in = sum(n for n, _ in by_reason.values())
     kept_rows, kept_rev = by_reason.get(None, (0, 0.0))
     dropped: list[dict[str, Any]] = [
@@ -314,11 +299,9 @@ def clean_lines(
         for reason, desc in CLEANING_RULES
     ]
     assert rows_in == kept_rows + sum(d["rows"] for d in dropped), "row accounting broken"
-    customers_in, customers_kept = engine.sql(
-        "SELECT count(*), count(*) FILTER (WHERE kept) FROM (SELECT customer_id, "
-        "bool_or(reason IS NULL) AS kept FROM clean_lines WHERE customer_id IS NOT NULL "
-        "GROUP BY customer_id)"
-    ).fetchone() or (0, 0)
+    customers_in, customers_kept = engine.run(
+        portable.compiled(engine.dialect, "customer_counts")
+    ).iloc[0]
     late = by_reason.get("after_analysis_date", (0, 0.0))[0]
     if late:
         warnings.append(

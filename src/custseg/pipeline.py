@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from custseg.clean import CleaningReport, build_lines, clean_lines
+from custseg.engines import portable
 from custseg.engines.duckdb import DuckDBEngine
 from custseg.errors import CustsegWarning, InputError
 from custseg.features.customers import CustomerColumns, customer_features, plan_customer_columns
@@ -224,6 +225,7 @@ def _prepare(
     non_product_codes: list[str] | None = None,
     customer_plan: CustomerColumns | None = None,
     summarize: bool = False,
+    portable_ready: threading.Event | None = None,
 ) -> Prepared:
     if not isinstance(source, (str, Path, pd.DataFrame)):
         raise InputError(
@@ -244,6 +246,8 @@ def _prepare(
         kind, reason = detect_kind(engine, roles, info.columns, where, kind)
     if kind == "transactions":
         schema = Schema(kind=kind, roles=roles, kind_reason=reason)
+        if portable_ready is not None:
+            portable_ready.wait()
         with timer.stage("clean"):
             warns = build_lines(engine, schema, info, date_format)
             report: CleaningReport = clean_lines(
@@ -456,11 +460,24 @@ def _warm_up() -> threading.Thread | None:
     Python then hands one of them a half-initialised module (an ImportError). So the warm-up
     runs only where custseg owns the process (the command line), and :func:`segment` joins it
     before its own imports. A failure is left to the main thread's own import to report.
+
+    Ibis (the portable layer, :func:`custseg.engines.portable.warm_up`) is imported first and
+    the thread's ``portable_ready`` event is set when it is done; :func:`_prepare` waits for it
+    before the cleaning, the first stage that compiles an Ibis expression.
     """
     if not WARM_UP or all(name in sys.modules for name in WARM_UP_MODULES):
         return None
 
+    ready = threading.Event()
+
     def load() -> None:
+        # Ibis first: the cleaning needs it as soon as the file is read (see _prepare).
+        try:
+            portable.warm_up()
+        except Exception:  # reported by the main thread's own import
+            return
+        finally:
+            ready.set()
         for name in WARM_UP_MODULES:
             try:
                 import_module(name)
@@ -468,6 +485,7 @@ def _warm_up() -> threading.Thread | None:
                 return
 
     thread = threading.Thread(target=load, name="custseg-warm-up", daemon=True)
+    thread.portable_ready = ready  # type: ignore[attr-defined]
     thread.start()
     return thread
 
@@ -580,6 +598,7 @@ def segment(
             analysis_date=analysis_date,
             non_product_codes=non_product_codes,
             summarize=True,
+            portable_ready=getattr(warming, "portable_ready", None),
         )
         # Loaded here, after the file is read: _warm_up has been importing the libraries
         # they need in the background while DuckDB worked (joined first: see _warm_up).

@@ -313,6 +313,26 @@ class DuckDBEngine:
         rows = self.con.execute(f"DESCRIBE {quote_ident(table)}").fetchall()
         return [(r[0], r[1]) for r in rows]
 
+    # ------------------------------------------------ the portable layer (Ibis expressions)
+
+    dialect = "duckdb"
+    """The SQL dialect Ibis compiles :mod:`custseg.engines.portable` expressions to."""
+
+    def compile(self, expr: Any) -> str:
+        """DuckDB SQL of an Ibis expression (:mod:`custseg.engines.portable`)."""
+        import ibis
+
+        return str(ibis.to_sql(expr, dialect=self.dialect))
+
+    def run(self, expr: Any) -> Any:
+        """Run an Ibis expression (or compiled SQL) and return a pandas DataFrame."""
+        query = expr if isinstance(expr, str) else self.compile(expr)
+        return self.sql(query).df()
+
+    def create_table(self, name: str, expr: Any) -> None:
+        """Store the result of an Ibis expression as table ``name`` (replacing it)."""
+        self.sql(f"CREATE OR REPLACE TABLE {quote_ident(name)} AS {self.compile(expr)}")
+
     def close(self) -> None:
         """Close the connection and delete the temporary directory."""
         try:

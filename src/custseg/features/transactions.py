@@ -13,7 +13,8 @@ from typing import Any
 import pandas as pd
 
 from custseg.clean import NON_PRODUCT_CODES
-from custseg.engines.duckdb import DuckDBEngine, sql_literal
+from custseg.engines import portable
+from custseg.engines.duckdb import DuckDBEngine
 
 #: Feature name -> formula. ``kept lines`` are the sales left by :mod:`custseg.clean`.
 TRANSACTION_FEATURES: dict[str, str] = {
@@ -65,56 +66,24 @@ def transaction_features(
     See ``tests/test_features.py`` for a six-line table with its features worked out by hand.
     """
     codes = list(NON_PRODUCT_CODES) if non_product_codes is None else list(non_product_codes)
-    codes_sql = "[" + ", ".join(sql_literal(c.upper()) for c in codes) + "]::VARCHAR[]"
-    order_key = "invoice" if has_invoice else "CAST(ts AS DATE)"
-    product_filter = (
-        f"AND (product IS NULL OR NOT list_contains({codes_sql}, upper(product)))"
-        if has_product
-        else ""
+    # The definitions live in the portable layer; their SQL is compiled once per shape, and
+    # the analysis date enters only here, so the compiled query does not depend on it.
+    query = portable.compiled(
+        engine.dialect,
+        "customer_features",
+        non_product_codes=codes,
+        has_invoice=has_invoice,
+        has_product=has_product,
+        table=table,
     )
-    # Orders first (one row per customer and invoice), then customers: counting distinct
-    # invoices inside the per-customer aggregate was slower. Distinct products likewise.
-    products = (
-        f""", products AS (
-        SELECT customer_id, count(product) AS n_products
-        FROM (SELECT DISTINCT customer_id, product FROM {table} WHERE reason IS NULL)
-        GROUP BY customer_id
-    )"""
-        if has_product
-        else ""
+    frame = engine.run(query)
+    day = pd.Timestamp(analysis_date)
+    frame.insert(
+        1, "days_since_last_purchase", (day - pd.to_datetime(frame.pop("last_day"))).dt.days
     )
-    query = f"""
-    WITH orders AS (
-        SELECT customer_id, {order_key} AS order_key, max(ts) AS last_ts, min(ts) AS first_ts,
-            sum(amount) AS revenue, sum(quantity) AS items
-        FROM {table} WHERE reason IS NULL GROUP BY customer_id, order_key
-    ), sales AS (
-        SELECT customer_id,
-            max(last_ts)::DATE AS last_day,
-            min(first_ts)::DATE AS first_day,
-            count(order_key) AS n_orders,
-            sum(revenue) AS revenue,
-            sum(items) AS items
-        FROM orders GROUP BY customer_id
-    ){products}, returns AS (
-        SELECT customer_id, sum(abs(quantity)) AS returned, sum(abs(amount)) AS returned_value
-        FROM {table} WHERE reason = 'cancellation' {product_filter}
-        GROUP BY customer_id
+    frame.insert(
+        5, "days_since_first_purchase", (day - pd.to_datetime(frame.pop("first_day"))).dt.days
     )
-    SELECT s.customer_id,
-        date_diff('day', s.last_day, ?::DATE) AS days_since_last_purchase,
-        s.n_orders,
-        CAST(round(greatest(0, s.revenue - coalesce(r.returned_value, 0)), 2) AS DOUBLE) AS revenue,
-        CAST(round(greatest(0, s.revenue - coalesce(r.returned_value, 0)) / s.n_orders, 2) AS DOUBLE)
-            AS mean_order_value,
-        date_diff('day', s.first_day, ?::DATE) AS days_since_first_purchase
-        {", p.n_products" if has_product else ""},
-        round(least(1.0, coalesce(r.returned, 0) / s.items), 4) AS return_rate
-    FROM sales s {"LEFT JOIN products p USING (customer_id)" if has_product else ""}
-    LEFT JOIN returns r USING (customer_id)
-    ORDER BY s.customer_id
-    """
-    frame = engine.sql(query, [analysis_date, analysis_date]).df()
     for col in ("days_since_last_purchase", "n_orders", "days_since_first_purchase", "n_products"):
         if col in frame:
             frame[col] = frame[col].astype("int64")
@@ -143,40 +112,24 @@ def activity_summary(
     --------
     See ``tests/test_features.py``.
     """
-    order_key = "invoice" if has_invoice else "CAST(ts AS DATE)"
-    # One row per month, customer and order first; an order counts in each month it has lines.
-    months = engine.sql(
-        f"""SELECT strftime(month, '%Y-%m') AS period,
-            CAST(round(sum(revenue), 2) AS DOUBLE) AS revenue,
-            count(order_key) AS orders,
-            count(DISTINCT customer_id) AS customers
-        FROM (SELECT date_trunc('month', ts) AS month, customer_id, {order_key} AS order_key,
-                sum(amount) AS revenue
-            FROM {table} WHERE reason IS NULL GROUP BY ALL)
-        GROUP BY month ORDER BY month"""
-    ).fetchall()
+    months = engine.run(
+        portable.compiled(engine.dialect, "activity_by_month", table=table, has_invoice=has_invoice)
+    )
     out: dict[str, Any] = {
         "by_month": [
             {"period": p, "revenue": float(r), "orders": int(o), "customers": int(c)}
-            for p, r, o, c in months
+            for p, r, o, c in months.itertuples(index=False)
         ]
     }
     has_country = engine.scalar(
         f"SELECT count(*) FROM {table} WHERE reason IS NULL AND country IS NOT NULL"
     )
     if has_country:
-        # A customer's country is the one of most of their lines (ties: alphabetical).
-        countries = engine.sql(
-            f"""WITH per_customer AS (
-                SELECT customer_id, first(country ORDER BY n DESC, country) AS country,
-                    sum(revenue) AS revenue
-                FROM (SELECT customer_id, coalesce(country, 'unknown') AS country,
-                        count(*) AS n, sum(CAST(amount AS DOUBLE)) AS revenue
-                    FROM {table} WHERE reason IS NULL GROUP BY ALL)
-                GROUP BY customer_id)
-            SELECT country, count(*) AS customers, round(sum(revenue), 2) AS revenue
-            FROM per_customer GROUP BY country ORDER BY customers DESC, country"""
-        ).fetchall()
+        countries = list(
+            engine.run(
+                portable.compiled(engine.dialect, "activity_by_country", table=table)
+            ).itertuples(index=False)
+        )
         top = countries[:ACTIVITY_TOP_COUNTRIES]
         rest = countries[ACTIVITY_TOP_COUNTRIES:]
         rows = [{"level": str(c), "customers": int(n), "revenue": float(r)} for c, n, r in top]
