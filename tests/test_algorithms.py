@@ -19,7 +19,8 @@ from custseg.models import (
     KPrototypesClustering,
 )
 from custseg.models._assign import knee_of_sorted_distances, nearest_reference_labels
-from custseg.models.select import FAMILIES, select_model
+from custseg.models.families import FAMILIES
+from custseg.models.select import select_model
 
 ALGORITHMS = list(FAMILIES)
 
@@ -117,13 +118,13 @@ def test_auto_recovers_planted_customer_segments():
     assert {r["algorithm"] for r in m["leaderboard"]} == set(FAMILIES)
     chosen = [r for r in m["leaderboard"] if r["recommended"]]
     assert len(chosen) == 1 and chosen[0]["algorithm"] == m["algorithm"]
-    assert m["selection_reason"].startswith(custseg.models.select.FAMILY_LABELS[m["algorithm"]])
+    assert m["selection_reason"].startswith(custseg.models.families.FAMILY_LABELS[m["algorithm"]])
     for row in m["leaderboard"]:
         for key in ("silhouette", "davies_bouldin", "calinski_harabasz", "noise_share"):
             assert key in row
         # Stability is measured where the choice looks: the recommended row, and each
         # centroid family's pick (a density pick only where it could win, on valleys).
-        density = row["algorithm"] in custseg.models.select.DENSITY_FAMILIES
+        density = row["algorithm"] in custseg.models.families.DENSITY_FAMILIES
         if row["recommended"] or (row["family_choice"] and not density):
             assert row["stability_repeats"] == custseg.models.select.STABILITY_REPEATS
         if not row["stability_repeats"]:

@@ -24,7 +24,8 @@ import pytest
 
 from custseg.cli import main
 from custseg.errors import CustsegWarning
-from custseg.models.select import FAMILIES, FAMILY_LABELS, STABILITY_REPEATS
+from custseg.models.families import FAMILIES, FAMILY_LABELS
+from custseg.models.select import STABILITY_REPEATS
 from custseg.result import OUTPUT_FILES
 
 pytestmark = pytest.mark.slow

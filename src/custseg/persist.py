@@ -2,7 +2,7 @@
 
 A pickle can run any code when it is loaded, so custseg never writes or reads one. skops
 stores the model as data and refuses, when loading, any type that is not on
-:data:`TRUSTED_TYPES` or scikit-learn's own safe list.
+:func:`trusted_types` or scikit-learn's own safe list.
 """
 
 from __future__ import annotations
@@ -17,14 +17,11 @@ from typing import Any
 from custseg.errors import CustsegWarning, ModelFileError
 from custseg.model import SegmentModel
 
-#: Types a custseg model file may contain beyond skops' default trusted set.
+#: Types a custseg model file may contain beyond skops' default trusted set, besides the
+#: clustering families' estimators (each family's ``estimators`` in
+#: :data:`custseg.models.families.REGISTRY`; see :func:`trusted_types`).
 TRUSTED_TYPES: tuple[str, ...] = (
     "custseg.model.SegmentModel",
-    "custseg.models.kmeans.AutoKMeans",
-    "custseg.models.hierarchical.HierarchicalClustering",
-    "custseg.models.density.DBSCANClustering",
-    "custseg.models.density.HDBSCANClustering",
-    "custseg.models.kprototypes.KPrototypesClustering",
     "custseg.preprocess.SkewTransformer",
     "custseg.preprocess.OutlierClipper",
     # Data types of arrays and of the one-hot encoder's output; no code runs when they load.
@@ -39,6 +36,22 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "functools.partial",
     "sklearn.utils.validation.check_array",
 )
+
+
+def trusted_types() -> tuple[str, ...]:
+    """Every type a custseg model file may contain beyond skops' default trusted set: the
+    registered families' estimators and :data:`TRUSTED_TYPES`.
+
+    Examples
+    --------
+    >>> "custseg.models.density.DBSCANClustering" in trusted_types()
+    True
+    """
+    from custseg.models.families import families
+
+    return (*TRUSTED_TYPES, *(name for family in families() for name in family.estimators))
+
+
 PICKLE_MAGIC = (b"\x80", b"(", b"c", b"}", b"]")
 PER_CUSTOMER_ATTRIBUTES = ("labels_",)
 """Fitted attributes with one entry per customer segmented, left out of the model file: no
@@ -137,7 +150,7 @@ def load_model(path: str | Path) -> SegmentModel:
         raise ModelFileError(
             f"'{path}' is not a custseg model file ({type(exc).__name__})."
         ) from None
-    unknown = sorted(set(untrusted) - set(TRUSTED_TYPES))
+    unknown = sorted(set(untrusted) - set(trusted_types()))
     if unknown:
         raise ModelFileError(
             f"'{path}' holds types custseg does not trust ({', '.join(unknown[:3])}); it was "

@@ -27,6 +27,7 @@ from custseg.cli._common import (
     table,
 )
 from custseg.errors import InputError
+from custseg.models.families import family_names, find_family, or_list
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -139,14 +140,10 @@ def _fmt(value: Any, spec: str) -> str:
     return format(value, spec)
 
 
-SHORT_LABELS = {
-    "kmeans": "k-means",
-    "gmm": "GMM",
-    "hierarchical": "hier.",
-    "kprototypes": "k-proto",
-    "hdbscan": "HDBSCAN",
-    "dbscan": "DBSCAN",
-}
+def short_label(algorithm: str) -> str:
+    """A family's name in the candidate table (its registry entry's ``short_label``)."""
+    family = find_family(algorithm)
+    return family.short_label if family else algorithm
 
 
 def leaderboard_table(m: dict[str, Any]) -> Any:
@@ -162,7 +159,7 @@ def leaderboard_table(m: dict[str, Any]) -> Any:
             mark = ""
         rows.append(
             [
-                SHORT_LABELS.get(r["algorithm"], r["algorithm"]),
+                short_label(r["algorithm"]),
                 r["k"],
                 _fmt(r.get("silhouette"), ".3f"),
                 _fmt(r.get("davies_bouldin"), ".2f"),
@@ -223,8 +220,7 @@ def segment_command(
     algorithm: Annotated[
         str,
         typer.Option(
-            help="auto (compare every family and recommend one), kmeans, gmm, hierarchical, "
-            "kprototypes, hdbscan or dbscan."
+            help=f"auto (compare every family and recommend one), {or_list(family_names())}."
         ),
     ] = "auto",
     linkage: Annotated[

@@ -13,6 +13,10 @@ from typing import Any
 
 from threadpoolctl import ThreadpoolController
 
+PARALLEL_FROM = 50_000
+"""Below this many points k-means (and the Gaussian mixtures' BLAS) run on one thread:
+faster on small data, and immune to busy cores (OpenMP threads wait for each other)."""
+
 
 @lru_cache(maxsize=1)
 def _controller() -> ThreadpoolController:

@@ -15,6 +15,7 @@ with the rule in :mod:`custseg.models._assign`:
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,7 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from custseg.models._assign import fit_sample, knee_of_sorted_distances, nearest_reference_labels
+from custseg.models.families import FamilyModel, FitTask, Fitted
 
 DENSITY_MAX_FIT = 20_000
 """DBSCAN and HDBSCAN are fitted on at most this many customers (HDBSCAN takes about 10 s at
@@ -261,3 +263,76 @@ class HDBSCANClustering(_DensityBase):
         core = NearestNeighbors(n_neighbors=self.min_samples_).fit(Xs).kneighbors(Xs)[0][:, -1]
         self._finish(X, Xs[clustered], labels[clustered], core[clustered])
         return self
+
+
+class _DensityFamily(FamilyModel):
+    """A density family of model selection: one fit, on a seeded sample of at most
+    :data:`DENSITY_MAX_FIT` customers, that finds its own number of segments."""
+
+    max_fit = DENSITY_MAX_FIT
+
+    def estimator(self, params: dict[str, Any], seed: int) -> _DensityBase:
+        raise NotImplementedError
+
+    def fit(self, task: FitTask) -> dict[int, Fitted]:
+        est = self.estimator(task.params, task.seed).fit(task.X)
+        return {int(est.n_clusters_): Fitted(est, est.labels_)}
+
+
+class DBSCANFamily(_DensityFamily):
+    """DBSCAN in model selection: eps from the knee of the k-distances unless given, with the
+    quantile fallback when the knee puts (almost) everyone in one segment."""
+
+    def estimator(self, params: dict[str, Any], seed: int) -> _DensityBase:
+        return DBSCANClustering(
+            eps=params.get("eps"),
+            min_samples=params.get("min_samples"),
+            eps_fallback=True,
+            max_fit_samples=DENSITY_MAX_FIT,
+            random_state=seed,
+        )
+
+    def parameters(self, estimator: Any) -> dict[str, Any]:
+        return {
+            "eps": round(estimator.eps_, 4),
+            "min_samples": estimator.min_samples_,
+            "eps_source": estimator.eps_source_,
+        }
+
+    def warnings(self, row: Mapping[str, Any]) -> list[str]:
+        params = row["parameters"]
+        if not params.get("eps_source", "").endswith("k-distances"):
+            return []
+        return [
+            "DBSCAN's radius at the knee of the k-distance curve put (almost) every customer in "
+            f"one segment; eps={params['eps']} (the {params['eps_source']}) was used instead. "
+            "Pass --eps to choose it"
+        ]
+
+    def no_segments_hint(self, all_noise: bool) -> str:
+        radius = "a larger --eps" if all_noise else "a smaller --eps"
+        return f"Pass {radius} or a smaller --min-samples, or use --algorithm hdbscan or kmeans."
+
+
+class HDBSCANFamily(_DensityFamily):
+    """HDBSCAN in model selection: the smallest segment 1% of customers unless given."""
+
+    def estimator(self, params: dict[str, Any], seed: int) -> _DensityBase:
+        return HDBSCANClustering(
+            min_cluster_size=params.get("min_cluster_size"),
+            min_samples=params.get("min_samples"),
+            max_fit_samples=DENSITY_MAX_FIT,
+            random_state=seed,
+        )
+
+    def parameters(self, estimator: Any) -> dict[str, Any]:
+        return {
+            "min_cluster_size": estimator.min_cluster_size_,
+            "min_samples": estimator.min_samples_,
+        }
+
+
+DBSCAN_MODEL = DBSCANFamily()
+"""The ``dbscan`` entry of :data:`custseg.models.families.REGISTRY` points here."""
+HDBSCAN_MODEL = HDBSCANFamily()
+"""The ``hdbscan`` entry of :data:`custseg.models.families.REGISTRY` points here."""

@@ -11,6 +11,7 @@ from sklearn.neighbors import KDTree
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from custseg.models._assign import fit_sample
+from custseg.models.families import FamilyModel, FitTask, Fitted
 
 LINKAGES = ("ward", "complete", "average", "single")
 """Linkages accepted: Ward (minimum within-segment variance; the default) and the classical
@@ -130,3 +131,43 @@ def nearest_fitted(X: np.ndarray, fit_points: np.ndarray) -> np.ndarray:
     """Index of each row's nearest fitted point (exact distances from a k-d tree, so a row's
     answer depends on that row alone)."""
     return np.asarray(KDTree(fit_points).query(X, k=1)[1][:, 0])
+
+
+class HierarchicalFamily(FamilyModel):
+    """The hierarchical family of model selection: one merge tree of a seeded sample of at
+    most :data:`HIERARCHICAL_MAX_FIT` customers, cut at each k. The trees of the stability
+    subsamples are kept in the task's cache, so another k cuts the same trees again."""
+
+    max_fit = HIERARCHICAL_MAX_FIT
+
+    def fit(self, task: FitTask) -> dict[int, Fitted]:
+        X, seed = task.X, task.seed
+        linkage_method = task.params.get("linkage", "ward")
+        index = fit_sample(X.shape[0], HIERARCHICAL_MAX_FIT, seed)
+        key = None if task.rows is None else (seed, task.rows.tobytes())
+        if key is not None and key in task.cache:
+            tree, nearest = task.cache[key]
+        else:
+            tree = build_tree(X[index], linkage_method)
+            nearest = nearest_fitted(X, X[index])  # the same for every cut of the tree
+            if key is not None:
+                task.cache[key] = tree, nearest
+        out = {}
+        for k in task.ks:
+            est = HierarchicalClustering(
+                n_clusters=k,
+                linkage=linkage_method,
+                max_fit_samples=HIERARCHICAL_MAX_FIT,
+                random_state=seed,
+            )
+            est.n_features_in_ = X.shape[1]
+            est._fit_tree(X, index, tree, nearest)
+            out[k] = Fitted(est, est.labels_)
+        return out
+
+    def parameters(self, estimator: Any) -> dict[str, Any]:
+        return {"linkage": estimator.linkage, "fitted_on": len(estimator.fit_points_)}
+
+
+FAMILY_MODEL = HierarchicalFamily()
+"""The ``hierarchical`` entry of :data:`custseg.models.families.REGISTRY` points here."""

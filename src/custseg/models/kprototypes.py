@@ -21,6 +21,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from custseg.models._assign import fit_sample
+from custseg.models.families import FamilyModel, FitTask, Fitted
 
 KPROTOTYPES_MAX_FIT = 20_000
 """k-prototypes is fitted on at most this many customers, like the other families that are
@@ -225,3 +226,33 @@ def mixed_costs(
             cost += gamma * (cat[part, None, :] != modes[None, :, :]).sum(axis=2)
         out[part] = cost
     return out
+
+
+class KPrototypesFamily(FamilyModel):
+    """The k-prototypes family of model selection: fitted at each k on the numbers and the
+    category codes (``X_mixed``), on a seeded sample of at most :data:`KPROTOTYPES_MAX_FIT`
+    customers."""
+
+    max_fit = KPROTOTYPES_MAX_FIT
+    cost_label = "k-prototypes cost"
+
+    def fit(self, task: FitTask) -> dict[int, Fitted]:
+        def one(k: int) -> Fitted:
+            est = KPrototypesClustering(
+                n_clusters=k,
+                categorical=task.categorical,
+                gamma=task.params.get("gamma"),
+                n_init=task.n_init or 4,
+                max_fit_samples=KPROTOTYPES_MAX_FIT,
+                random_state=task.seed,
+            ).fit(task.X)
+            return Fitted(est, est.labels_)
+
+        return {k: one(k) for k in task.ks}
+
+    def parameters(self, estimator: Any) -> dict[str, Any]:
+        return {"gamma": round(estimator.gamma_, 4), "n_categorical": len(estimator.categorical)}
+
+
+FAMILY_MODEL = KPrototypesFamily()
+"""The ``kprototypes`` entry of :data:`custseg.models.families.REGISTRY` points here."""

@@ -15,31 +15,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
-from sklearn.mixture import GaussianMixture
 
 from custseg.errors import InputError
 from custseg.evaluate import SILHOUETTE_SAMPLE, SilhouetteSample, cluster_metrics, wcss
 from custseg.models._assign import fit_sample
-from custseg.models._threads import limit
+from custseg.models._threads import PARALLEL_FROM, limit
 from custseg.models.choose import MIN_CLUSTER_SHARE, choose_k
-from custseg.models.density import DENSITY_MAX_FIT, DBSCANClustering, HDBSCANClustering
 from custseg.models.families import (
-    ALGORITHMS,
-    DENSITY_FAMILIES,
-    FAMILIES,
-    FAMILY_LABELS,
-    FAMILY_PARAMS,
+    FitTask,
+    Fitted,
+    families,
+    family_names,
+    get_family,
+    is_density,
+    or_list,
 )
-from custseg.models.hierarchical import (
-    HIERARCHICAL_MAX_FIT,
-    LINKAGES,
-    HierarchicalClustering,
-    build_tree,
-    nearest_fitted,
-)
-from custseg.models.kprototypes import KPROTOTYPES_MAX_FIT, KPrototypesClustering
+from custseg.models.hierarchical import LINKAGES
 from custseg.models.structure import (
     VALLEY_RATIO,
     Valley,
@@ -50,27 +42,6 @@ from custseg.models.structure import (
 
 K_MIN, K_MAX = 2, 10
 """Numbers of segments tried when k is not fixed."""
-KMEANS_N_INIT = 4
-"""k-means restarts per k (the best is kept); stability refits use ``STABILITY_N_INIT``.
-From k-means++ seeds, 4 restarts made the same choices as 10 on the scenario benchmark's dev
-set and on the shared datasets, in 40% of the time."""
-GMM_MAX_FIT = 20_000
-"""Gaussian mixtures are fitted on at most this many customers (EM with full covariances
-costs about 1 s per k at 20,000); every customer is then scored by the fitted mixture."""
-GMM_FULL_MAX_FEATURES = 12
-"""Up to this many model inputs a Gaussian mixture has full covariances; beyond, diagonal
-ones. A full covariance has d(d+1)/2 parameters per component (630 at 35 inputs, as on the
-marketing table, where fitting took 12 s per k against under 1 s diagonal), and BIC then
-rejects all but the smallest mixtures."""
-GMM_REG_COVAR = 1e-4
-"""Added to the covariance diagonals (scikit-learn's default is 1e-6): on standardized
-features, binary or clipped columns otherwise give singular components."""
-GMM_FIT: dict[str, Any] = {"tol": 1e-2, "init_params": "k-means++"}
-"""Mixtures stop at a looser tolerance than scikit-learn's (1e-2 on the mean log-likelihood
-per customer) and start from k-means++ seeds: about half the time, and on the 90 scenarios of
-the scenario benchmark the same choice in every one."""
-PARALLEL_FROM = 50_000
-"""Below this many points k-means runs on one thread (faster, and immune to busy cores)."""
 
 STABILITY_REPEATS = 5
 """Subsamples drawn to measure stability. Five made the same choices as ten on the 30 dev
@@ -81,7 +52,7 @@ STABILITY_FRACTION = 0.8
 STABILITY_MAX_SAMPLE = 1_500
 """...but at most this many (stability is then that of clustering 1,500-customer samples)."""
 STABILITY_N_INIT = 3
-"""k-means and k-prototypes restarts in each stability refit."""
+"""Restarts asked of the families in each stability refit (k-means and k-prototypes)."""
 MAX_NOISE_SHARE = 0.2
 """A solution that leaves more than this share of customers as noise is not recommended: a
 fifth of the customers without a segment is not a segmentation to act on."""
@@ -101,6 +72,9 @@ STABILITY_MARGIN = 0.05
 k-means at the same k is not more stable by more than this (ARI over subsamples)."""
 SAME_PARTITION = 0.8
 """Adjusted Rand index above which two partitions are taken as the same grouping."""
+REFERENCE_FAMILY = "kmeans"
+"""The centroid family a density solution is compared with at the same k: a density solution
+is preferred only where this family cuts across its dense groups."""
 
 CONSENSUS_ARI = 0.95
 """Adjusted Rand index above which HDBSCAN and DBSCAN are taken to agree on the same groups."""
@@ -121,24 +95,7 @@ all customers (two standard errors of a 50% share: 2 x sqrt(0.25 / 10,000)), and
 of customers still holds about 200 sampled customers, enough for every family to find it. The
 cost of the comparison stops growing with the table; only scoring everyone does."""
 
-FAMILY_MAX_FIT: dict[str, int] = {
-    "gmm": GMM_MAX_FIT,
-    "hierarchical": HIERARCHICAL_MAX_FIT,
-    "kprototypes": KPROTOTYPES_MAX_FIT,
-    "hdbscan": DENSITY_MAX_FIT,
-    "dbscan": DENSITY_MAX_FIT,
-}
-"""Customers each family is fitted on at most (k-means uses every customer)."""
-
 Progress = Callable[[str], None]
-
-
-@dataclass
-class Fitted:
-    """One fitted candidate: the estimator and its labels on every customer."""
-
-    estimator: Any
-    labels: np.ndarray
 
 
 @dataclass
@@ -200,122 +157,6 @@ class Selection:
 # ---------------------------------------------------------------- families
 
 
-def _kmeans_one(X: np.ndarray, k: int, seed: int, n_init: int) -> Fitted:
-    threads = 1 if X.shape[0] < PARALLEL_FROM else None
-    with limit(limits=threads, user_api="openmp"):
-        km = KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit(X)
-    return Fitted(km, np.asarray(km.labels_, dtype=np.int64))
-
-
-def _fit_kmeans(X: np.ndarray, ks: list[int], seed: int, n_init: int) -> dict[int, Fitted]:
-    return {k: _kmeans_one(X, k, seed, n_init) for k in ks}
-
-
-def _gmm_one(X: np.ndarray, index: np.ndarray, k: int, seed: int, covariance_type: str) -> Fitted:
-    with limit(limits=1 if X.shape[0] < PARALLEL_FROM else None, user_api="blas"):
-        gmm = GaussianMixture(
-            n_components=k,
-            covariance_type=covariance_type,
-            random_state=seed,
-            reg_covar=GMM_REG_COVAR,
-            **GMM_FIT,
-        ).fit(X[index])
-        return Fitted(gmm, np.asarray(gmm.predict(X), dtype=np.int64))
-
-
-def _fit_gmm(
-    X: np.ndarray,
-    ks: list[int],
-    seed: int,
-    covariance_type: str,
-    max_fit: int | None,
-) -> dict[int, Fitted]:
-    index = fit_sample(X.shape[0], max_fit, seed)
-    return {k: _gmm_one(X, index, k, seed, covariance_type) for k in ks}
-
-
-def _fit_hierarchical(
-    X: np.ndarray,
-    ks: list[int],
-    seed: int,
-    linkage: str,
-    max_fit: int | None,
-    trees: dict[Any, tuple[np.ndarray, np.ndarray]] | None = None,
-    key: Any = None,
-) -> dict[int, Fitted]:
-    index = fit_sample(X.shape[0], max_fit, seed)
-    if trees is not None and key in trees:
-        tree, nearest = trees[key]
-    else:
-        tree = build_tree(X[index], linkage)
-        nearest = nearest_fitted(X, X[index])  # the same for every cut of the tree
-        if trees is not None:
-            trees[key] = tree, nearest
-    out = {}
-    for k in ks:
-        est = HierarchicalClustering(
-            n_clusters=k, linkage=linkage, max_fit_samples=max_fit, random_state=seed
-        )
-        est.n_features_in_ = X.shape[1]
-        est._fit_tree(X, index, tree, nearest)
-        out[k] = Fitted(est, est.labels_)
-    return out
-
-
-def _fit_kprototypes(
-    X: np.ndarray,
-    ks: list[int],
-    seed: int,
-    categorical: tuple[int, ...],
-    gamma: float | None,
-    n_init: int,
-    max_fit: int | None,
-) -> dict[int, Fitted]:
-    def one(k: int) -> Fitted:
-        est = KPrototypesClustering(
-            n_clusters=k,
-            categorical=categorical,
-            gamma=gamma,
-            n_init=n_init,
-            max_fit_samples=max_fit,
-            random_state=seed,
-        ).fit(X)
-        return Fitted(est, est.labels_)
-
-    return {k: one(k) for k in ks}
-
-
-def _fit_density(
-    family: str, X: np.ndarray, seed: int, params: dict[str, Any], max_fit: int | None
-) -> Fitted:
-    est: DBSCANClustering | HDBSCANClustering
-    if family == "dbscan":
-        est = DBSCANClustering(
-            eps=params.get("eps"),
-            min_samples=params.get("min_samples"),
-            eps_fallback=True,
-            max_fit_samples=max_fit,
-            random_state=seed,
-        )
-    else:
-        est = HDBSCANClustering(
-            min_cluster_size=params.get("min_cluster_size"),
-            min_samples=params.get("min_samples"),
-            max_fit_samples=max_fit,
-            random_state=seed,
-        )
-    est.fit(X)
-    return Fitted(est, est.labels_)
-
-
-def gmm_covariance(params: dict[str, Any], n_features: int) -> str:
-    """The mixture's covariance type: the user's, else full up to ``GMM_FULL_MAX_FEATURES``
-    features and diagonal beyond."""
-    if params.get("covariance_type"):
-        return str(params["covariance_type"])
-    return "full" if n_features <= GMM_FULL_MAX_FEATURES else "diag"
-
-
 @dataclass
 class _Job:
     """Everything the family fits need, so that full fits and stability refits share code."""
@@ -324,50 +165,38 @@ class _Job:
     X_mixed: np.ndarray | None
     categorical: tuple[int, ...]
     params: dict[str, dict[str, Any]]
-    trees: dict[Any, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
-    """Merge trees of the stability subsamples, kept so that measuring another k of the
-    hierarchical family cuts the same trees again instead of rebuilding them."""
+    caches: dict[str, dict[Any, Any]] = field(default_factory=dict)
+    """What each family keeps between its fits (:attr:`FitTask.cache`), e.g. the merge
+    trees of the stability subsamples, so that measuring another k of the hierarchical
+    family cuts the same trees again instead of rebuilding them."""
 
     def fit(
         self, family: str, rows: np.ndarray | None, ks: list[int], seed: int, quick: bool
     ) -> dict[int, Fitted]:
         """Fit ``family`` at each k on all rows (or on ``rows``); density families ignore ks."""
-        X = self.X if rows is None else self.X[rows]
-        p = self.params.get(family, {})
-        if family == "kmeans":
-            return _fit_kmeans(X, ks, seed, STABILITY_N_INIT if quick else KMEANS_N_INIT)
-        if family == "gmm":
-            return _fit_gmm(X, ks, seed, gmm_covariance(p, X.shape[1]), GMM_MAX_FIT)
-        if family == "hierarchical":
-            linkage = p.get("linkage", "ward")
-            if rows is None:
-                return _fit_hierarchical(X, ks, seed, linkage, HIERARCHICAL_MAX_FIT)
-            key = (seed, rows.tobytes())
-            return _fit_hierarchical(
-                X, ks, seed, linkage, HIERARCHICAL_MAX_FIT, trees=self.trees, key=key
-            )
-        if family == "kprototypes":
+        fam = get_family(family)
+        X = self.X
+        if fam.space == "mixed":
             assert self.X_mixed is not None
-            Xm = self.X_mixed if rows is None else self.X_mixed[rows]
-            n_init = STABILITY_N_INIT if quick else 4
-            return _fit_kprototypes(
-                Xm,
-                ks,
-                seed,
-                self.categorical,
-                p.get("gamma"),
-                n_init,
-                KPROTOTYPES_MAX_FIT,
-            )
-        fitted = _fit_density(family, X, seed, p, DENSITY_MAX_FIT)
-        return {int(fitted.estimator.n_clusters_): fitted}
+            X = self.X_mixed
+        task = FitTask(
+            X=X if rows is None else X[rows],
+            ks=ks,
+            seed=seed,
+            params=self.params.get(family, {}),
+            categorical=self.categorical,
+            n_init=STABILITY_N_INIT if quick else None,
+            rows=rows,
+            cache=self.caches.setdefault(family, {}),
+        )
+        return fam.model.fit(task)
 
 
 def _refit_labels(
     job: _Job, family: str, rows: np.ndarray, ks: list[int], seed: int
 ) -> dict[int, np.ndarray]:
     """Labels of a refit on ``rows``: per k, or (density) one solution under key -1."""
-    if family in DENSITY_FAMILIES:
+    if is_density(family):
         only = next(iter(job.fit(family, rows, ks, seed, quick=True).values()))
         return {-1: only.labels}
     usable = [k for k in ks if k <= len(np.unique(job.X[rows], axis=0))]
@@ -400,7 +229,7 @@ def stability_scores(
     scores: dict[int, list[float]] = {k: [] for k in ks}
     for rows, refit in zip(samples, refits, strict=True):
         for k in ks:
-            labels = refit.get(-1) if family in DENSITY_FAMILIES else refit.get(k)
+            labels = refit.get(-1) if is_density(family) else refit.get(k)
             if labels is not None:
                 scores[k].append(float(adjusted_rand_score(full[k].labels[rows], labels)))
     return scores
@@ -423,16 +252,17 @@ def _score_row(
     sizes = np.bincount(clustered) if len(clustered) else np.zeros(0, dtype=int)
     sizes = sizes[sizes > 0]
     noise = float(np.mean(labels < 0))
+    model = get_family(family).model
     row: dict[str, Any] = {
         "algorithm": family,
         "k": int(len(sizes)),
         "k_requested": k_requested,
-        "parameters": _parameters(fitted.estimator),
+        "parameters": model.parameters(fitted.estimator),
         "noise_share": noise,
         "smallest_share": float(sizes.min() / n) if len(sizes) else 0.0,
         "largest_share": float(sizes.max() / n) if len(sizes) else 0.0,
         "inertia": wcss(X, labels) if len(sizes) else None,
-        "bic": float(fitted.estimator.bic(X)) if family == "gmm" else None,
+        "bic": model.bic(fitted.estimator, X),
     }
     row.update(cluster_metrics(X, labels, random_state=seed, silhouette_sample=silhouette))
     sil = row["silhouette"]
@@ -440,26 +270,6 @@ def _score_row(
     # it lets density methods, which leave hard customers out, compete fairly.
     row["silhouette_all"] = None if sil is None or math.isnan(sil) else sil * (1.0 - noise)
     return row
-
-
-def _parameters(est: Any) -> dict[str, Any]:
-    if isinstance(est, KMeans):
-        return {"n_init": est.n_init}
-    if isinstance(est, GaussianMixture):
-        return {"covariance_type": est.covariance_type}
-    if isinstance(est, HierarchicalClustering):
-        return {"linkage": est.linkage, "fitted_on": len(est.fit_points_)}
-    if isinstance(est, DBSCANClustering):
-        return {
-            "eps": round(est.eps_, 4),
-            "min_samples": est.min_samples_,
-            "eps_source": est.eps_source_,
-        }
-    if isinstance(est, HDBSCANClustering):
-        return {"min_cluster_size": est.min_cluster_size_, "min_samples": est.min_samples_}
-    if isinstance(est, KPrototypesClustering):
-        return {"gamma": round(est.gamma_, 4), "n_categorical": len(est.categorical)}
-    return {}
 
 
 def _degenerate(
@@ -595,7 +405,7 @@ def _family_pick(
         or fits is None
         or not valleys.separated
         or len(rows) < 2
-        or family in DENSITY_FAMILIES
+        or is_density(family)
     ):
         return usual, reason
     later = [r for r in rows if r["k_requested"] >= usual["k_requested"]]
@@ -635,16 +445,17 @@ def _lower_first(text: str) -> str:
 
 def _usual_pick(family: str, rows: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
     """The row a family's own rule recommends (choose_k, BIC, or the one solution), and why."""
-    label = FAMILY_LABELS[family]
+    fam = get_family(family)
+    label = fam.label
     if len(rows) == 1:
         row = rows[0]
-        if family in DENSITY_FAMILIES:
+        if fam.is_density:
             why = f"{label} found {row['k']} segment(s)"
             if row["noise_share"]:
                 why += f" and left {row['noise_share']:.0%} of customers as noise"
             return row, why + f" ({_fmt_params(row['parameters'])})."
         return row, f"k={row['k']} was fixed by the user."
-    if family == "gmm":
+    if fam.model.choose_k_by == "bic":
         ok = [r for r in rows if r["smallest_share"] >= MIN_CLUSTER_SHARE] or rows
         best = min(ok, key=lambda r: (r["bic"], r["k"]))
         edge = (
@@ -664,7 +475,7 @@ def _usual_pick(family: str, rows: list[dict[str, Any]]) -> tuple[dict[str, Any]
             + "."
         )
         return best, text + edge
-    cost = "k-prototypes cost" if family == "kprototypes" else "WCSS"
+    cost = fam.model.cost_label
     curve = [dict(r) for r in rows]
     for r in curve:
         if r["inertia"] is None:
@@ -684,8 +495,9 @@ def _fmt_params(params: dict[str, Any]) -> str:
 
 
 def _describe(row: dict[str, Any]) -> str:
-    label = FAMILY_LABELS[row["algorithm"]]
-    if row["algorithm"] in DENSITY_FAMILIES:
+    fam = get_family(row["algorithm"])
+    label = fam.label
+    if fam.is_density:
         return f"{label} ({row['k']} segment{'' if row['k'] == 1 else 's'})"
     return f"{label} with {row['k']} segments"
 
@@ -720,8 +532,10 @@ def select_model(
         Numbers scaled and category codes, for k-prototypes; ``categorical`` indexes the
         category columns. Without category columns k-prototypes is not a candidate in
         ``auto``.
-    algorithm : {"auto", "kmeans", "gmm", "hierarchical", "kprototypes", "hdbscan", "dbscan"}
-        ``auto`` compares every family; a family name restricts the search to it.
+    algorithm : str
+        ``auto`` compares every family of :data:`custseg.models.families.REGISTRY`
+        (``kmeans``, ``gmm``, ``hierarchical``, ``kprototypes``, ``hdbscan``, ``dbscan``); a
+        family name restricts the search to it.
     k : int, optional
         Fix the number of segments (density families, which find their own, are then left
         out of ``auto``).
@@ -813,9 +627,10 @@ def _select_model(
     value: np.ndarray | None,
     progress: Progress | None,
 ) -> Selection:
-    if algorithm not in ALGORITHMS:
+    names = family_names()
+    if algorithm != "auto" and algorithm not in names:
         raise InputError(
-            f"Unknown algorithm {algorithm!r}. Choose one of: {', '.join(ALGORITHMS)}."
+            f"Unknown algorithm {algorithm!r}. Choose one of: {', '.join(('auto', *names))}."
         )
     params = dict(params or {})
     family_params = _split_params(params, algorithm)
@@ -825,33 +640,31 @@ def _select_model(
     notes: list[str] = []
     warns: list[str] = []
     if algorithm == "auto":
-        families = list(FAMILIES)
+        candidates = list(families())
         if not has_categories:
-            families.remove("kprototypes")
+            for fam in [f for f in candidates if f.needs_categories]:
+                candidates.remove(fam)
+                notes.append(fam.no_categories_note)
+        density = [f for f in candidates if f.is_density]
+        if k is not None and density:
+            candidates = [f for f in candidates if not f.is_density]
             notes.append(
-                "k-prototypes left out: there are no categorical attributes (it would be k-means)"
-            )
-        if k is not None:
-            for fam in DENSITY_FAMILIES:
-                families.remove(fam)
-            notes.append(
-                f"DBSCAN and HDBSCAN left out: they find their own number of segments, and k={k} was fixed"
+                f"{' and '.join(sorted(f.label for f in density))} left out: they find their own number of segments, and k={k} was fixed"
             )
     else:
-        families = [algorithm]
-        if algorithm in DENSITY_FAMILIES and k is not None:
+        asked = get_family(algorithm)
+        candidates = [asked]
+        if asked.is_density and k is not None:
+            others = [f.name for f in families() if not f.is_density]
             raise InputError(
-                f"--k does not apply to {FAMILY_LABELS[algorithm]}, which finds the number of "
-                f"segments itself. Drop --k, or use kmeans, gmm, hierarchical or kprototypes."
+                f"--k does not apply to {asked.label}, which finds the number of "
+                f"segments itself. Drop --k, or use {or_list(others)}."
             )
-        if algorithm == "kprototypes" and not has_categories:
-            warns.append(
-                "k-prototypes was asked for, but there are no categorical attributes; on numbers "
-                "alone it minimises the k-means objective (with its own seeding, so the result "
-                "can differ slightly from --algorithm kmeans)"
-            )
-    if algorithm == "kprototypes" and X_mixed is None:
-        X_mixed, categorical = X, ()
+        if asked.needs_categories and not has_categories:
+            warns.append(asked.no_categories_warning)
+        if asked.space == "mixed" and X_mixed is None:
+            X_mixed, categorical = X, ()
+    candidate_names = [f.name for f in candidates]
     if k is not None:
         ks = [k]
     else:
@@ -862,15 +675,8 @@ def _select_model(
     Xv = X if X_valley is None else X_valley
     min_size = max(2, math.ceil(HIDDEN_GROUP_SHARE * n))
     valleys = _Valleys(Xv, min_size, seed, valley_split(Xv, min_size=min_size, seed=seed))
-    if (
-        "gmm" in families
-        and gmm_covariance(family_params["gmm"], X.shape[1]) == "diag"
-        and not family_params["gmm"].get("covariance_type")
-    ):
-        notes.append(
-            f"Gaussian mixtures use diagonal covariances: {X.shape[1]} model inputs are more "
-            f"than {GMM_FULL_MAX_FEATURES} for full ones"
-        )
+    for fam in candidates:
+        notes.extend(fam.model.notes(family_params[fam.name], X.shape[1]))
     if silhouette.sampled:
         notes.append(
             f"silhouette computed on a seeded sample of {silhouette_sample_size:,} of the "
@@ -889,15 +695,15 @@ def _select_model(
         return full, (time.perf_counter() - start) / max(1, len(full))
 
     if progress is not None:
-        progress("Fitting " + ", ".join(FAMILY_LABELS[f] for f in families))
-    fitted_families = {family: fit_family(family) for family in families}
-    for family in families:
+        progress("Fitting " + ", ".join(f.label for f in candidates))
+    fitted_families = {family: fit_family(family) for family in candidate_names}
+    for family in candidate_names:
         full, fit_seconds = fitted_families[family]
         rows = []
         for k_, fitted in sorted(full.items()):
             t0 = time.perf_counter()
             row = _score_row(
-                family, k_ if family not in DENSITY_FAMILIES else None, fitted, X, silhouette, seed
+                family, None if is_density(family) else k_, fitted, X, silhouette, seed
             )
             row["seconds"] = fit_seconds + time.perf_counter() - t0
             rows.append(row)
@@ -926,7 +732,7 @@ def _select_model(
             if not todo:
                 return
             if progress is not None:
-                progress(f"Measuring the stability of {FAMILY_LABELS[family]}")
+                progress(f"Measuring the stability of {get_family(family).label}")
             t0 = time.perf_counter()
             keys = [r["k_requested"] if r["k_requested"] is not None else r["k"] for r in todo]
             stab = stability_scores(job, family, {k_: full[k_] for k_ in keys}, seed)
@@ -946,11 +752,11 @@ def _select_model(
             family, rows, k is not None, fits, valleys, measure=measure
         )
         measures[family] = measure
-        if family not in DENSITY_FAMILIES or algorithm != "auto":
+        if not is_density(family) or algorithm != "auto":
             # In auto a density pick can win only where its boundaries are valleys; its
             # stability is measured there, when that is known (_recommend).
             measure([pick])
-        if value is not None and family in DENSITY_FAMILIES and algorithm == "auto":
+        if value is not None and is_density(family) and algorithm == "auto":
             why = _noise_holds_value(full[next(iter(full))].labels, value)
             if why is not None and pick["k"] >= 2:
                 # The best customers may not be left without a segment: every noise customer
@@ -975,9 +781,10 @@ def _select_model(
         pick["family_choice"] = True
         picks[family] = pick
         leaderboard.extend(rows)
-        if n > FAMILY_MAX_FIT.get(family, n):
+        max_fit = get_family(family).model.max_fit
+        if max_fit is not None and n > max_fit:
             notes.append(
-                f"{FAMILY_LABELS[family]} fitted on a seeded sample of {FAMILY_MAX_FIT[family]:,} "
+                f"{get_family(family).label} fitted on a seeded sample of {max_fit:,} "
                 f"of the {n:,} customers; the rest were assigned by its scoring rule"
             )
     chosen, reason = _recommend(
@@ -994,20 +801,14 @@ def _select_model(
     chosen["recommended"] = True
     key = chosen["k_requested"] if chosen["k_requested"] is not None else chosen["k"]
     fitted = fits[(chosen["algorithm"], key)]
+    winner = get_family(chosen["algorithm"])
     if chosen["k"] < 2:
         raise InputError(
-            f"{FAMILY_LABELS[chosen['algorithm']]} found no segmentation: "
+            f"{winner.label} found no segmentation: "
             f"{_degenerate(chosen, True)} ({_fmt_params(chosen['parameters'])}). "
-            + _density_hint(chosen["algorithm"], chosen["noise_share"] >= 1.0)
+            + winner.model.no_segments_hint(chosen["noise_share"] >= 1.0)
         )
-    if chosen["algorithm"] == "dbscan" and chosen["parameters"].get("eps_source", "").endswith(
-        "k-distances"
-    ):
-        warns.append(
-            "DBSCAN's radius at the knee of the k-distance curve put (almost) every customer in "
-            f"one segment; eps={chosen['parameters']['eps']} (the "
-            f"{chosen['parameters']['eps_source']}) was used instead. Pass --eps to choose it"
-        )
+    warns.extend(winner.model.warnings(chosen))
     if chosen.get("excluded"):
         warns.append(
             f"the result is weak: {chosen['excluded']}; "
@@ -1020,7 +821,7 @@ def _select_model(
     return Selection(
         algorithm=chosen["algorithm"],
         estimator=fitted.estimator,
-        space="mixed" if chosen["algorithm"] == "kprototypes" else "common",
+        space=winner.space,
         labels=fitted.labels,
         k=int(chosen["k"]),
         leaderboard=leaderboard,
@@ -1049,15 +850,10 @@ def _score_everyone(
     """
     n, m = X.shape[0], len(index)
     data = X_mixed if sel.space == "mixed" and X_mixed is not None else X
-    est = sel.estimator
-    k = sel.k
     with limit(limits=None):
-        if isinstance(est, KMeans):
-            est = KMeans(n_clusters=k, init=est.cluster_centers_, n_init=1, random_state=seed)
-            est.fit(X)
-            labels = np.asarray(est.labels_, dtype=np.int64)
-        else:
-            labels = np.asarray(est.predict(data), dtype=np.int64)
+        est, labels, how = get_family(sel.algorithm).model.assign_everyone(
+            sel.estimator, data, sel.k, seed
+        )
         # Another sample, the same family and k: how far the segments depend on the sample.
         other = fit_sample(n, m, seed + 1)
         again = _refit_chosen(sel, data, other, seed)
@@ -1103,7 +899,7 @@ def _score_everyone(
         f"families and numbers of segments compared on a seeded sample of {m:,} of the {n:,} "
         f"customers (a segment's share there is within about {share_error:.1%} of its share "
         "among all customers); the chosen model then assigned every customer"
-        + (", k-means refined on all of them" if isinstance(est, KMeans) else "")
+        + how
         + (
             f". Fitted on another sample, it puts customers in the same segments at ARI "
             f"{agreement:.2f}"
@@ -1118,17 +914,10 @@ def _score_everyone(
 def _refit_chosen(sel: Selection, data: np.ndarray, rows: np.ndarray, seed: int) -> Any:
     """The chosen family at the chosen k fitted on ``rows`` (None for density families,
     whose k is not a setting)."""
-    est = sel.estimator
-    if sel.algorithm in DENSITY_FAMILIES:
+    fam = get_family(sel.algorithm)
+    if fam.is_density:
         return None
-    from sklearn.base import clone
-
-    again = clone(est)
-    if isinstance(again, KMeans):
-        again.set_params(init="k-means++", n_init=STABILITY_N_INIT, random_state=seed + 1)
-    elif hasattr(again, "random_state"):
-        again.set_params(random_state=seed + 1)
-    return again.fit(data[rows])
+    return fam.model.refit(sel.estimator, seed + 1, STABILITY_N_INIT).fit(data[rows])
 
 
 def _apart(
@@ -1245,22 +1034,15 @@ def _structure(
     return {"clear": True, "kind": "separated", "summary": summary, **evidence}
 
 
-def _density_hint(family: str, all_noise: bool) -> str:
-    """How to get segments out of a density method that found none."""
-    if family == "dbscan":
-        radius = "a larger --eps" if all_noise else "a smaller --eps"
-        return f"Pass {radius} or a smaller --min-samples, or use --algorithm hdbscan or kmeans."
-    return "Pass a smaller --min-cluster-size or --min-samples, or use --algorithm kmeans."
-
-
 def _split_params(params: dict[str, Any], algorithm: str) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {f: {} for f in FAMILIES}
+    names = family_names()
+    out: dict[str, dict[str, Any]] = {f: {} for f in names}
     for name, value in params.items():
         if value is None:
             continue
-        owners = [f for f, names in FAMILY_PARAMS.items() if name in names]
+        owners = [f.name for f in families() if name in f.params]
         if not owners:
-            known = sorted({p for names in FAMILY_PARAMS.values() for p in names})
+            known = sorted({p for f in families() for p in f.params})
             raise InputError(f"Unknown algorithm parameter {name!r}. Known: {', '.join(known)}.")
         if algorithm != "auto" and algorithm not in owners:
             raise InputError(
@@ -1269,25 +1051,30 @@ def _split_params(params: dict[str, Any], algorithm: str) -> dict[str, dict[str,
             )
         for f in owners:
             out[f][name] = value
-    linkage = out["hierarchical"].get("linkage")
+    linkage = _given(out, "linkage")
     if linkage is not None and linkage not in LINKAGES:
         raise InputError(f"--linkage must be one of {', '.join(LINKAGES)}; got {linkage!r}.")
-    cov = out["gmm"].get("covariance_type")
+    cov = _given(out, "covariance_type")
     if cov is not None and cov not in ("full", "tied", "diag", "spherical"):
         raise InputError(f"covariance_type must be full, tied, diag or spherical; got {cov!r}.")
     for name in ("eps", "gamma"):
-        for f in FAMILIES:
+        for f in names:
             v = out[f].get(name)
             if v is not None and not (isinstance(v, (int, float)) and v > 0):
                 raise InputError(f"--{name} must be a positive number; got {v!r}.")
     for name in ("min_samples", "min_cluster_size"):
-        for f in FAMILIES:
+        for f in names:
             v = out[f].get(name)
             if v is not None and not (isinstance(v, int) and v >= 2):
                 raise InputError(
                     f"--{name.replace('_', '-')} must be a whole number of at least 2; got {v!r}."
                 )
     return out
+
+
+def _given(params: dict[str, dict[str, Any]], name: str) -> Any:
+    """The value given for parameter ``name`` (every family that takes it has it), or None."""
+    return next((p[name] for p in params.values() if p.get(name) is not None), None)
 
 
 def _rank_key(row: dict[str, Any]) -> tuple[float, float, float]:
@@ -1328,10 +1115,11 @@ def _recommend(
         if fam in measures:
             measures[fam](list(rows))
 
-    order = list(FAMILIES)
-    if not any(f not in DENSITY_FAMILIES and not picks[f]["excluded"] for f in picks):
+    order = list(family_names())
+    density_order = [f for f in order if is_density(f)]
+    if not any(not is_density(f) and not picks[f]["excluded"] for f in picks):
         # No centroid family is usable: the density picks compete, with their stability.
-        for fam in DENSITY_FAMILIES:
+        for fam in density_order:
             if fam in picks:
                 measured(fam, picks[fam])
     eligible = [f for f in order if f in picks and not picks[f]["excluded"]]
@@ -1351,7 +1139,7 @@ def _recommend(
         return row, " ".join(p for p in (_sentence(row, []), _family_reason_note(row)) if p)
     if not eligible:
         # Nothing passes every check: the least bad centroid family, said plainly.
-        pool = [f for f in order if f in picks and f not in DENSITY_FAMILIES] or list(picks)
+        pool = [f for f in order if f in picks and not is_density(f)] or list(picks)
         best = min(pool, key=lambda f: _rank_key(picks[f]))
         row = picks[best]
         return row, (
@@ -1361,16 +1149,20 @@ def _recommend(
         )
     # Density families that found a few stable, well-covered groups which k-means at the same
     # k cannot reproduce, while silhouette still prefers k-means: the groups are not round.
-    centroid_k = min((picks[f]["k"] for f in eligible if f not in DENSITY_FAMILIES), default=None)
+    centroid_k = min((picks[f]["k"] for f in eligible if not is_density(f)), default=None)
     # Dense groups of any shape are only believed where the customers do split at valleys;
     # in a continuum a density method's "groups" are fluctuations of one cloud.
-    for fam in ("hdbscan", "dbscan") if separated else ():
+    for fam in density_order if separated else ():
         if fam not in eligible:
             continue
         row = picks[fam]
-        km = fits.get(("kmeans", row["k"]))
+        km = fits.get((REFERENCE_FAMILY, row["k"]))
         km_row = next(
-            (r for r in leaderboard if r["algorithm"] == "kmeans" and r["k_requested"] == row["k"]),
+            (
+                r
+                for r in leaderboard
+                if r["algorithm"] == REFERENCE_FAMILY and r["k_requested"] == row["k"]
+            ),
             None,
         )
         if (
@@ -1388,7 +1180,7 @@ def _recommend(
             # and some boundary of k-means does not (it cuts across a dense group).
             continue
         measured(fam, row)
-        measured("kmeans", km_row)
+        measured(REFERENCE_FAMILY, km_row)
         if row["excluded"] or (row.get("stability") or 0) < DENSITY_STABLE:
             continue
         if (km_row.get("stability") or 0.0) > (row.get("stability") or 0.0) + STABILITY_MARGIN:
@@ -1412,8 +1204,8 @@ def _recommend(
     # DBSCAN and HDBSCAN win above when they find groups the centroid families cannot;
     # otherwise the centroid families compete (a density method's few big "groups" on a
     # continuum would otherwise win on Davies-Bouldin).
-    centroid = [f for f in eligible if f not in DENSITY_FAMILIES]
-    density = [f for f in eligible if f in DENSITY_FAMILIES] if centroid else []
+    centroid = [f for f in eligible if not is_density(f)]
+    density = [f for f in eligible if is_density(f)] if centroid else []
     if centroid:
         eligible = centroid
     mean_rank = _mean_ranks(picks, eligible)
@@ -1454,26 +1246,30 @@ def _density_consensus(
     """Both density families found the same groups, fewer than the best centroid pick, and
     those groups hide no valley: the two agree on something the centroid families cut up.
     Not when that would merge a high-value segment of the centroid pick (invoice lines)."""
-    h, d = picks.get("hdbscan"), picks.get("dbscan")
+    pair = [f for f in family_names() if is_density(f)][:2]
+    if len(pair) < 2:
+        return None
+    first, second = pair
+    h, d = picks.get(first), picks.get(second)
     if h is None or d is None or h["excluded"] or d["excluded"]:
         return None
     if not (2 <= h["k"] == d["k"] < best["k"]):
         return None
-    lh = fits[("hdbscan", h["k"])].labels
-    ld = fits[("dbscan", d["k"])].labels
+    lh = fits[(first, h["k"])].labels
+    ld = fits[(second, d["k"])].labels
     both = (lh >= 0) & (ld >= 0)
     if both.mean() < 1 - MAX_NOISE_SHARE:
         return None
     agreement = float(adjusted_rand_score(lh[both], ld[both]))
     if agreement < CONSENSUS_ARI:
         return None
-    km = fits.get(("kmeans", h["k"]))
+    km = fits.get((REFERENCE_FAMILY, h["k"]))
     if km is not None and adjusted_rand_score(km.labels[both], lh[both]) >= SAME_PARTITION:
         return None  # k-means at that k finds the same groups: nothing the centroids miss
     key = best["k_requested"] if best["k_requested"] is not None else best["k"]
     best_labels = fits[(best["algorithm"], key)].labels
     for fam, other in picks.items():
-        if fam in DENSITY_FAMILIES or fam == best["algorithm"] or other["excluded"]:
+        if is_density(fam) or fam == best["algorithm"] or other["excluded"]:
             continue
         if other["k"] == best["k"]:
             okey = other["k_requested"] if other["k_requested"] is not None else other["k"]
@@ -1481,17 +1277,18 @@ def _density_consensus(
                 return None  # two centroid families agree on the best pick's segments
     if value is not None and _merges_valuable(best_labels, lh, value):
         return None
-    for fam, row, labels in (("hdbscan", h, lh), ("dbscan", d, ld)):
+    for fam, row, labels in ((first, h, lh), (second, d, ld)):
         if valleys.count(row, labels):
             return None
         measured(fam, row)
         if row["excluded"] or (row.get("stability") or 0) < DENSITY_STABLE:
             return None
-    fam = min(("hdbscan", "dbscan"), key=lambda f: _rank_key(picks[f]))
+    fam = min((first, second), key=lambda f: _rank_key(picks[f]))
     row = picks[fam]
     row["ari_vs_other_density"] = round(agreement, 3)
     return fam, (
-        f"{_describe(row)}: HDBSCAN and DBSCAN, two density methods with different rules, "
+        f"{_describe(row)}: {get_family(first).label} and {get_family(second).label}, two "
+        "density methods with different rules, "
         f"found the same {row['k']} groups (ARI {agreement:.2f} between them), stable at ARI "
         f"{row['stability']:.2f} over {row['stability_repeats']} subsamples, and no segment "
         f"hides two groups; {_describe(best)} cuts them into more pieces, which silhouette "

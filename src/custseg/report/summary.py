@@ -19,7 +19,7 @@ from custseg.labels import (
     format_value,
     plain_number,
 )
-from custseg.models.families import DENSITY_FAMILIES, FAMILIES, FAMILY_LABELS
+from custseg.models.families import families, family_names, find_family, is_density
 from custseg.report.details import (
     effect_items,
     naming_rules,
@@ -129,30 +129,6 @@ METRIC_EXPLANATIONS = (
 )
 """Each metric of the candidate table in one plain sentence: what it measures, which way is
 better."""
-
-FAMILY_ASSUMPTIONS = {
-    "kmeans": "k-means assumes roughly round segments of similar spread; elongated, nested or "
-    "very uneven groups can be split or merged.",
-    "gmm": "A Gaussian mixture assumes bell-shaped (ellipsoid) segments; a customer between two "
-    "of them goes to the likelier one, and segments.csv gives how likely "
-    "(segment_probability).",
-    "hierarchical": "Hierarchical clustering merges customers step by step and never undoes a "
-    "merge; with Ward linkage it favours, like k-means, round segments of similar spread.",
-    "kprototypes": "k-prototypes assumes, like k-means, roughly round segments; categories count "
-    "by mismatch, weighed against the numbers by one factor (gamma).",
-    "hdbscan": "HDBSCAN finds dense groups of any shape and leaves customers in sparse regions "
-    "in no segment (noise); groups that touch without a sparse gap between them are merged.",
-    "dbscan": "DBSCAN finds dense groups of any shape at one density threshold (eps) and leaves "
-    "customers in sparser regions in no segment (noise); groups of different density can be "
-    "merged or dissolved.",
-}
-"""What each clustering family assumes, for the limitations."""
-
-FAMILY_PHRASES = {"gmm": "the Gaussian mixture", "hierarchical": "hierarchical clustering"}
-"""A family's name inside a sentence ("found by the Gaussian mixture"), where it differs from
-its label."""
-FAMILY_TITLES = {"hierarchical": "Hierarchical clustering"}
-"""A family's name at the start of a heading, where it differs from its label."""
 
 ROLE_LABELS = {
     "customer_id": "Customer id",
@@ -394,7 +370,14 @@ def family_label(algorithm: Any) -> str:
     >>> family_label("gmm"), family_label("kmeans"), family_label("other")
     ('Gaussian mixture', 'k-means', 'other')
     """
-    return FAMILY_LABELS.get(str(algorithm), str(algorithm))
+    family = find_family(str(algorithm))
+    return family.label if family else str(algorithm)
+
+
+def _in_sentence(algorithm: str) -> str:
+    """A family's name inside a sentence ("found by the Gaussian mixture")."""
+    family = find_family(algorithm)
+    return family.in_sentence() if family else algorithm
 
 
 def as_sentence(text: Any) -> str:
@@ -483,7 +466,7 @@ def _leaderboard(metrics: dict[str, Any]) -> dict[str, Any]:
         "rows": rows,
         "families": [family_label(f) for f in families],
         "has_bic": any(not _is_missing(r.get("bic")) for r in board),
-        "has_noise": any(f in DENSITY_FAMILIES for f in families)
+        "has_noise": any(is_density(f) for f in families)
         or any(float(r.get("noise_share") or 0) > 0 for r in board),
         "stability_repeats": max(repeats) if repeats else 0,
         "other_reasons": [
@@ -495,7 +478,7 @@ def _leaderboard(metrics: dict[str, Any]) -> dict[str, Any]:
 
 
 def _family_order(family: str) -> int:
-    order = list(FAMILIES)
+    order = family_names()
     return order.index(family) if family in order else len(order)
 
 
@@ -511,17 +494,13 @@ def _settings(metrics: dict[str, Any], families: list[str]) -> list[str]:
             f"features and criteria: {', '.join(families)}."
         )
     elif requested and requested != "auto":
-        method = FAMILY_PHRASES.get(algorithm, label)
-        settings.append(f"Only {method} was fitted, as asked (algorithm={requested}).")
-    how = label
-    if algorithm == "hierarchical" and params.get("linkage"):
-        how = f"{label} clustering ({params['linkage']} linkage)"
-    elif algorithm == "gmm" and params.get("covariance_type"):
-        how = f"A {label} ({params['covariance_type']} covariances)"
-    if algorithm in DENSITY_FAMILIES:
-        shown = {
-            key: params[key] for key in ("eps", "min_cluster_size", "min_samples") if key in params
-        }
+        settings.append(
+            f"Only {_in_sentence(algorithm)} was fitted, as asked (algorithm={requested})."
+        )
+    family = find_family(algorithm)
+    how = family.method(params) if family else label
+    if family is not None and family.is_density:
+        shown = {key: params[key] for key in _density_params() if key in params}
         settings.append(
             f"{label} finds the number of segments itself"
             + (f" ({_format_parameters(shown)})" if shown else "")
@@ -540,12 +519,17 @@ def _settings(metrics: dict[str, Any], families: list[str]) -> list[str]:
             + "."
         )
     min_share = params.get("min_cluster_share")
-    if min_share is not None and algorithm not in DENSITY_FAMILIES:
+    if min_share is not None and not is_density(algorithm):
         settings.append(
             f"A k is eligible when every segment holds at least {format_share(min_share)} of "
             "customers."
         )
     return settings
+
+
+def _density_params() -> list[str]:
+    """The parameters of the density families, in alphabetical order."""
+    return sorted({p for f in families() if f.is_density for p in f.params})
 
 
 def _candidates(metrics: dict[str, Any]) -> dict[str, Any]:
@@ -617,9 +601,10 @@ def _candidates(metrics: dict[str, Any]) -> dict[str, Any]:
         if "sample" in n_.lower() and not n_.lower().startswith("silhouette")
     ]
     families = board["families"] or [label]
-    title = FAMILY_TITLES.get(algorithm, label)
-    phrase = FAMILY_PHRASES.get(algorithm, label)
-    density = algorithm in DENSITY_FAMILIES
+    family = find_family(algorithm)
+    title = family.in_title() if family else label
+    phrase = _in_sentence(algorithm)
+    density = is_density(algorithm)
     if density:
         family_heading = f"{title}: the segments it found"
         family_reason_label = f"What {phrase} found:"
@@ -959,7 +944,7 @@ def _summary(result: Any, source: dict[str, Any], segments: dict[str, Any]) -> l
     k = int(metrics.get("k") or len(result.profiles))
     kind = source["kind"]
     algorithm = str(metrics.get("algorithm") or "kmeans")
-    method = FAMILY_PHRASES.get(algorithm, family_label(algorithm))
+    method = _in_sentence(algorithm)
     sentences = [
         f"This report splits {format_count(n)} customers from {source['name']} into {k} "
         f"segments, found by {method}."
@@ -1039,14 +1024,8 @@ def _limitations(
             "segments are a useful cut of it rather than natural groups."
         )
     algorithm = str(metrics.get("algorithm") or "kmeans")
-    assumption = FAMILY_ASSUMPTIONS.get(algorithm, "")
-    linkage = (metrics.get("parameters") or {}).get("linkage")
-    if algorithm == "hierarchical" and linkage and linkage != "ward":
-        assumption = (
-            "Hierarchical clustering merges customers step by step and never undoes a merge; "
-            f"with {linkage} linkage the segments can be of any shape, and single outlying "
-            "customers can form segments of their own."
-        )
+    family = find_family(algorithm)
+    assumption = family.assumption_for(metrics.get("parameters") or {}) if family else ""
     items.append((assumption + clarity).strip())
     if source_kind(metrics) == "transactions":
         items.append(
