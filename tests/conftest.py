@@ -50,7 +50,23 @@ C1004,85123A,Mug,-1,2021-01-25 12:00:00,5.00,1,United Kingdom
 1007,85123A,Mug,1,2021-01-30 17:00:00,5.00,,United Kingdom
 1008,22423,Jug,3,2021-01-31 08:00:00,0.00,3,Germany
 """
-"""Ten invoice lines whose cleaning and features are worked out by hand in test_features.py."""
+"""Ten invoice lines whose cleaning and features are worked out by hand (TINY_FEATURES)."""
+
+TINY_FEATURES = {
+    "customer_id": ["1", "2", "3"],
+    # 2021-02-01 minus the last purchase: Jan 20, Jan 5, Jan 30.
+    "days_since_last_purchase": [12, 27, 2],
+    "n_orders": [2, 1, 1],
+    # Customer 1 bought 40 and returned one mug worth 5.
+    "revenue": [35.0, 15.0, 10.0],
+    "mean_order_value": [17.5, 15.0, 10.0],
+    # 2021-02-01 minus the first purchase: Jan 1, Jan 5, Jan 30.
+    "days_since_first_purchase": [31, 27, 2],
+    "n_products": [2, 1, 1],
+    # Customer 1 returned 1 mug of the 7 items bought.
+    "return_rate": [round(1 / 7, 4), 0.0, 0.0],
+}
+"""The features of TINY_LINES, worked out by hand (the comments say how)."""
 
 
 @pytest.fixture()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from conftest import TINY_FEATURES
 
 import custseg
 from custseg.features.transactions import TRANSACTION_FEATURES
@@ -42,22 +43,7 @@ def test_cleaning_accounting_by_hand(tiny):
 
 def test_features_by_hand(tiny):
     features, _ = tiny
-    expected = pd.DataFrame(
-        {
-            "customer_id": ["1", "2", "3"],
-            # 2021-02-01 minus the last purchase: Jan 20, Jan 5, Jan 30.
-            "days_since_last_purchase": [12, 27, 2],
-            "n_orders": [2, 1, 1],
-            # Customer 1 bought 40 and returned one mug worth 5.
-            "revenue": [35.0, 15.0, 10.0],
-            "mean_order_value": [17.5, 15.0, 10.0],
-            # 2021-02-01 minus the first purchase: Jan 1, Jan 5, Jan 30.
-            "days_since_first_purchase": [31, 27, 2],
-            "n_products": [2, 1, 1],
-            # Customer 1 returned 1 mug of the 7 items bought.
-            "return_rate": [round(1 / 7, 4), 0.0, 0.0],
-        }
-    )
+    expected = pd.DataFrame(TINY_FEATURES)
     pd.testing.assert_frame_equal(features, expected, check_dtype=False)
     assert list(features.columns[1:]) == list(TRANSACTION_FEATURES)
 

@@ -252,10 +252,39 @@ def clean_lines(
         adjustments).
     """
     codes = list(NON_PRODUCT_CODES) if non_product_codes is None else list(non_product_codes)
-    warnings: list[str] = []
     first, last = engine.run(portable.compiled(engine.dialect, "date_range")).iloc[0]
-    first = None if pd.isna(first) else first
-    last = None if pd.isna(last) else last
+    analysis_date, warnings = settle_analysis_date(first, last, analysis_date)
+    # One pass over the file types and classifies every line; exact duplicates, which need
+    # all lines, are marked afterwards (mark_duplicates keeps the order of the rules).
+    classify = portable.compiled(
+        engine.dialect, "classify", non_product_codes=codes, has_invoice=has_invoice
+    )
+    engine.sql(f"CREATE OR REPLACE TABLE clean_lines AS {classify}", [analysis_date])
+    mark_duplicates(engine)
+    engine.sql("ALTER TABLE clean_lines DROP COLUMN _hash")
+    return cleaning_report(
+        engine.run(portable.compiled(engine.dialect, "accounting")),
+        engine.run(portable.compiled(engine.dialect, "customer_counts")),
+        analysis_date=analysis_date,
+        non_product_codes=codes,
+        warnings=warnings,
+    )
+
+
+def settle_analysis_date(
+    first: Any, last: Any, analysis_date: dt.date | None
+) -> tuple[dt.date, list[str]]:
+    """The analysis date (by default the day after the last line with a customer) and
+    warnings about implausible dates, from the earliest and latest dates of the lines.
+
+    Raises
+    ------
+    InputError
+        If no line has a customer id.
+    """
+    warnings: list[str] = []
+    first = None if pd.isna(first) else pd.Timestamp(first)
+    last = None if pd.isna(last) else pd.Timestamp(last)
     if last is None:
         raise InputError(
             "Nothing left after cleaning: no line has a customer id. Check that the customer "
@@ -272,20 +301,30 @@ def clean_lines(
         warnings.append(
             f"some dates are implausibly late (latest {last:%Y-%m-%d}); check the date format"
         )
-    # One pass over the file types and classifies every line; exact duplicates, which need
-    # all lines, are marked afterwards (mark_duplicates keeps the order of the rules).
-    import ibis
+    return analysis_date, warnings
 
-    lines = ibis.table({**portable.LINE_COLUMNS, "_hash": "uint64"}, name="lines")
-    classified = portable.classify(
-        lines, analysis_date=analysis_date, non_product_codes=codes, has_invoice=has_invoice
-    )
-    engine.create_table("clean_lines", classified.relocate("_hash", after="reason"))
-    mark_duplicates(engine)
-    engine.sql("ALTER TABLE clean_lines DROP COLUMN _hash")
-    by_reason = {
-        (None if pd.isna(r.reason) else r.reason): (int(r.rows), float(r.revenue))
-        for r in engine.run(portable.compiled(engine.dialect, "accounting")).itertuples()
+
+def cleaning_report(
+    accounting: pd.DataFrame,
+    customers: pd.DataFrame,
+    *,
+    analysis_date: dt.date,
+    non_product_codes: list[str],
+    warnings: list[str],
+) -> CleaningReport:
+    """The cleaning table from the engine's answers to the portable ``accounting`` and
+    ``customer_counts`` queries (:mod:`custseg.engines.portable`).
+
+    Raises
+    ------
+    InputError
+        If no line is kept.
+    """
+    by_reason: dict[str | None, tuple[int, float]] = {
+        (None if pd.isna(reason) else str(reason)): (int(rows), float(revenue))
+        for reason, rows, revenue in zip(
+            accounting["reason"], accounting["rows"], accounting["revenue"], strict=True
+        )
     }
     rows_in = sum(n for n, _ in by_reason.values())
     kept_rows, kept_rev = by_reason.get(None, (0, 0.0))
@@ -299,9 +338,8 @@ def clean_lines(
         for reason, desc in CLEANING_RULES
     ]
     assert rows_in == kept_rows + sum(d["rows"] for d in dropped), "row accounting broken"
-    customers_in, customers_kept = engine.run(
-        portable.compiled(engine.dialect, "customer_counts")
-    ).iloc[0]
+    customers_in, customers_kept = customers.iloc[0]
+    warnings = list(warnings)
     late = by_reason.get("after_analysis_date", (0, 0.0))[0]
     if late:
         warnings.append(
@@ -322,6 +360,6 @@ def clean_lines(
         customers_in=int(customers_in),
         customers_kept=int(customers_kept),
         analysis_date=analysis_date.isoformat(),
-        non_product_codes=codes,
+        non_product_codes=non_product_codes,
         warnings=warnings,
     )

@@ -118,6 +118,7 @@ class SegmentModel:
         source: str | Path | pd.DataFrame,
         *,
         sheet: str | None = None,
+        table: str | None = None,
         columns: dict[str, str] | None = None,
         date_format: str | None = None,
         analysis_date: str | None = None,
@@ -129,6 +130,8 @@ class SegmentModel:
         source : path or DataFrame
             New data of the kind the model was trained on: customer rows, or invoice lines
             (turned into features with the stored analysis date and cleaning rules).
+        table : str, optional
+            The table of a database source (see :func:`custseg.segment`).
         sheet : str, optional
             Excel sheet.
         columns : dict, optional
@@ -156,6 +159,7 @@ class SegmentModel:
             self,
             source,
             sheet=sheet,
+            table=table,
             columns=columns,
             date_format=date_format,
             analysis_date=analysis_date,

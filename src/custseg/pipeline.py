@@ -10,9 +10,7 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from importlib import import_module
 from pathlib import Path
 from typing import Any
@@ -20,17 +18,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from custseg.clean import CleaningReport, build_lines, clean_lines
 from custseg.engines import portable
 from custseg.engines.duckdb import DuckDBEngine
 from custseg.errors import CustsegWarning, InputError
-from custseg.features.customers import CustomerColumns, customer_features, plan_customer_columns
-from custseg.features.transactions import (
-    TRANSACTION_FEATURES,
-    activity_summary,
-    transaction_features,
-)
-from custseg.io.readers import SourceInfo, load_source
+from custseg.features.customers import CustomerColumns
+from custseg.features.transactions import TRANSACTION_FEATURES
 from custseg.labels import (
     detect_currency,
     feature_label,
@@ -39,67 +31,18 @@ from custseg.labels import (
     value_columns,
 )
 from custseg.model import SegmentModel, require_kind
-from custseg.schema import (
-    Schema,
-    add_date_role_from_values,
-    describe_roles,
-    detect_kind,
-    detect_roles,
-)
+from custseg.prepare import Prepared, Timer, prepare, where
+from custseg.schema import Schema
 
 Progress = Callable[[str], None]
 
-STAGES = {
-    "read": "Reading the file",
-    "clean": "Cleaning lines",
-    "features": "Building customer features",
-    "preprocess": "Preprocessing",
-    "model": "Comparing algorithms and numbers of segments",
-    "profile": "Profiling and naming segments",
-    "new_customers": "Fitting the new-customer models",
-}
 
-
-@dataclass
-class Prepared:
-    """Customer features and what was learned on the way."""
-
-    features: pd.DataFrame
-    info: SourceInfo
-    schema: Schema
-    numeric: list[str]
-    categorical: list[str]
-    cleaning: dict[str, Any]
-    customer_columns: CustomerColumns | None = None
-    analysis_date: str | None = None
-    warnings: list[str] = field(default_factory=list)
-    activity: dict[str, Any] | None = None
-    """Kept sales by month and country (transactions, when asked for): the report's EDA."""
-    lines: Any = None
-    """Kept sale lines (:class:`custseg.newcustomers.data.SaleLines`), when asked for."""
-
-
-class _Timer:
-    def __init__(self, progress: Progress | None) -> None:
-        self.seconds: dict[str, float] = {}
-        self.progress = progress
-
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        if self.progress is not None:
-            self.progress(STAGES.get(name, name))
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - start, 3)
-
-
-def _where(info: SourceInfo) -> str:
-    from custseg.io.readers import describe_source
-
-    return describe_source(info)
-
+NO_NEW_CUSTOMER_MODELS = (
+    "the new-customer models (segment from a first purchase, next year's purchases) were not "
+    "fitted: they learn from every customer's purchase lines, and the lines stay in the "
+    "database or in Spark. Run custseg on an export of the table (CSV or Parquet) to fit them"
+)
+"""Why a segmentation of a database table has no new-customer models."""
 
 VALUE_COLUMN = "_custseg_value"
 """Temporary column of a customer table's value (the sum of its value columns) in profiling."""
@@ -201,127 +144,12 @@ def _currency(chosen: str | None, columns: list[str], schema: Schema) -> dict[st
     return {"currency": "", "currency_source": None}
 
 
-def _parse_date(value: str | dt.date | None) -> dt.date | None:
-    if value is None or isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise InputError(
-            f"Analysis date {value!r} is not a date. Write it as YYYY-MM-DD, e.g. 2011-12-10."
-        ) from None
-
-
-def _prepare(
-    engine: DuckDBEngine,
-    source: str | Path | pd.DataFrame,
-    timer: _Timer,
-    *,
-    kind: str = "auto",
-    sheet: str | None = None,
-    columns: dict[str, str] | None = None,
-    date_format: str | None = None,
-    analysis_date: str | dt.date | None = None,
-    non_product_codes: list[str] | None = None,
-    customer_plan: CustomerColumns | None = None,
-    summarize: bool = False,
-    portable_ready: threading.Event | None = None,
-) -> Prepared:
-    if not isinstance(source, (str, Path, pd.DataFrame)):
-        raise InputError(
-            f"Cannot read a {type(source).__name__}: pass a file path or a pandas DataFrame."
-        )
-    with timer.stage("read"):
-        info = load_source(engine, source, sheet=sheet)
-        roles = detect_roles(info.columns, columns)
-        where = _where(info)
-        if kind != "customers":
-            add_date_role_from_values(engine, roles, info.columns, where)
-        if "customer_id" not in roles:
-            raise InputError(
-                f"{where} has no customer id column. Columns found: {', '.join(info.columns)}; "
-                f"roles detected: {describe_roles(roles)}. Name the id column with --customer-col."
-                + "".join(f" Note: {note}." for note in info.notes)
-            )
-        kind, reason = detect_kind(engine, roles, info.columns, where, kind)
-    if kind == "transactions":
-        schema = Schema(kind=kind, roles=roles, kind_reason=reason)
-        if portable_ready is not None:
-            portable_ready.wait()
-        with timer.stage("clean"):
-            warns = build_lines(engine, schema, info, date_format)
-            report: CleaningReport = clean_lines(
-                engine,
-                analysis_date=_parse_date(analysis_date),
-                non_product_codes=non_product_codes,
-                has_invoice="invoice" in roles,
-            )
-        with timer.stage("features"):
-            feats = transaction_features(
-                engine,
-                dt.date.fromisoformat(report.analysis_date),
-                has_invoice="invoice" in roles,
-                has_product="product" in roles,
-                non_product_codes=report.non_product_codes,
-            )
-            activity = (
-                activity_summary(engine, has_invoice="invoice" in roles) if summarize else None
-            )
-        numeric = [c for c in TRANSACTION_FEATURES if c in feats.columns]
-        gone = report.customers_in - report.customers_kept
-        if gone:
-            warns.append(
-                f"{gone:,} customer(s) have no purchase left after cleaning and get no "
-                "segment (their lines were all returns, adjustments, non-product lines, "
-                "zero-price lines or dated after the analysis date)"
-            )
-        return Prepared(
-            features=feats,
-            info=info,
-            schema=schema,
-            numeric=numeric,
-            categorical=[],
-            cleaning=report.to_dict(),
-            analysis_date=report.analysis_date,
-            warnings=[*warns, *report.warnings],
-            activity=activity,
-        )
-    schema = Schema(
-        kind="customers", roles={"customer_id": roles["customer_id"]}, kind_reason=reason
-    )
-    with timer.stage("features"):
-        plan_warnings: list[str] = []
-        if customer_plan is None:
-            plan, plan_warnings = plan_customer_columns(
-                engine, roles["customer_id"], where, info.delimiter
-            )
-        else:
-            plan = customer_plan
-        feats = customer_features(engine, plan, where)
-    cleaning = {
-        "rows_in": info.n_rows,
-        "rows_kept": len(feats),
-        "dropped": [],
-        "customers_in": len(feats),
-        "customers_kept": len(feats),
-    }
-    return Prepared(
-        features=feats,
-        info=info,
-        schema=schema,
-        numeric=[plan.feature_name(c) for c in [*plan.numeric, *plan.dates]],
-        categorical=list(plan.categorical),
-        cleaning=cleaning,
-        customer_columns=plan,
-        warnings=plan_warnings,
-    )
-
-
 def build_features(
     source: str | Path | pd.DataFrame,
     *,
     kind: str = "auto",
     sheet: str | None = None,
+    table: str | None = None,
     columns: dict[str, str] | None = None,
     date_format: str | None = None,
     analysis_date: str | dt.date | None = None,
@@ -339,12 +167,13 @@ def build_features(
     ['customer_id', 'days_since_last_purchase', 'n_orders', 'revenue']
     """
     with DuckDBEngine() as engine:
-        prep = _prepare(
+        prep = prepare(
             engine,
             source,
-            _Timer(None),
+            Timer(None),
             kind=kind,
             sheet=sheet,
+            table=table,
             columns=columns,
             date_format=date_format,
             analysis_date=analysis_date,
@@ -369,6 +198,7 @@ def features_for_model(
     source: str | Path | pd.DataFrame,
     *,
     sheet: str | None = None,
+    table: str | None = None,
     columns: dict[str, str] | None = None,
     date_format: str | None = None,
     analysis_date: str | None = None,
@@ -380,27 +210,32 @@ def features_for_model(
     if model.kind == "customers":
         plan = CustomerColumns(**settings["customer_columns"])
     with DuckDBEngine() as engine:
-        prepared = _prepare(
+        prepared = prepare(
             engine,
             source,
-            _Timer(None),
+            Timer(None),
             kind=model.kind,
             sheet=sheet,
+            table=table,
             columns=merged,
             date_format=date_format,
             analysis_date=analysis_date or settings.get("analysis_date"),
             non_product_codes=settings.get("non_product_codes"),
             customer_plan=plan,
         )
-        if prepared.schema.kind == "transactions" and model.new_customers is not None:
+        if (
+            prepared.schema.kind == "transactions"
+            and model.new_customers is not None
+            and prepared.engine == "duckdb"  # a database's or Spark's lines stay there
+        ):
             from custseg.newcustomers.data import sale_lines_from_engine
 
             prepared.lines = sale_lines_from_engine(engine, prepared)
-    require_kind(model, prepared.schema.kind, _where(prepared.info))
+    require_kind(model, prepared.schema.kind, where(prepared.info))
     missing = [c for c in model.numeric + model.categorical if c not in prepared.features]
     if missing:
         raise InputError(
-            f"{_where(prepared.info)} cannot give the feature '{missing[0]}' the model needs. "
+            f"{where(prepared.info)} cannot give the feature '{missing[0]}' the model needs. "
             f"Columns found: {', '.join(prepared.info.columns)}."
         )
     for message in prepared.warnings:
@@ -490,6 +325,19 @@ def _warm_up() -> threading.Thread | None:
     return thread
 
 
+def _spark_options(
+    engine: str, master: str | None, conf: Mapping[str, str] | None
+) -> dict[str, Any] | None:
+    if engine != "spark":
+        if master is not None or conf:
+            raise InputError(
+                "spark_master and spark_conf (--spark-master, --spark-conf) are for "
+                "engine='spark' (--engine spark)."
+            )
+        return None
+    return {"master": master or "local[*]", "conf": dict(conf or {})}
+
+
 def segment(
     source: str | Path | pd.DataFrame,
     *,
@@ -499,6 +347,7 @@ def segment(
     params: dict[str, Any] | None = None,
     seed: int = 0,
     sheet: str | None = None,
+    table: str | None = None,
     columns: dict[str, str] | None = None,
     date_format: str | None = None,
     analysis_date: str | dt.date | None = None,
@@ -509,6 +358,9 @@ def segment(
     value_col: str | list[str] | None = None,
     feature_labels: Mapping[str, str] | str | Path | None = None,
     currency: str | None = None,
+    engine: str = "duckdb",
+    spark_master: str | None = None,
+    spark_conf: Mapping[str, str] | None = None,
 ) -> Any:
     """Segment the customers in a file or DataFrame.
 
@@ -516,13 +368,16 @@ def segment(
     ----------
     source : str, Path or pandas.DataFrame
         Invoice lines or a customer table: .csv/.tsv/.txt (any common encoding and
-        delimiter, optionally .gz), .xlsx, .parquet, or a DataFrame.
+        delimiter, optionally .gz), .xlsx, .parquet, a folder or glob of them, a DataFrame,
+        or a database: ``postgresql://user@host/db`` or a SQLite file, with ``table``.
     kind : {"auto", "transactions", "customers"}
         What the table holds; detected from its columns by default.
     k : int, optional
         Number of segments; chosen from 2..10 by default.
-    algorithm : {"auto", "kmeans", "gmm", "hierarchical", "kprototypes", "hdbscan", "dbscan"}
-        ``auto`` compares every family and recommends one; a name restricts the search to it.
+    algorithm : str
+        ``"auto"`` compares every family and recommends one; a family of
+        :data:`custseg.models.families.REGISTRY` (kmeans, gmm, hierarchical, kprototypes,
+        hdbscan, dbscan) restricts the search to it.
     params : dict, optional
         Algorithm parameters: ``linkage`` (hierarchical), ``eps`` and ``min_samples``
         (DBSCAN), ``min_cluster_size`` and ``min_samples`` (HDBSCAN), ``covariance_type``
@@ -531,6 +386,10 @@ def segment(
         Seed for everything random; the same input, options and seed give the same result.
     sheet : str, optional
         Excel sheet to read (the first by default).
+    table : str, optional
+        For a database source (a ``postgresql://`` URL or a SQLite file), the table or view
+        of invoice lines or customers (``schema.table`` for another schema). The database is
+        only read; the lines never leave it (see :mod:`custseg.engines.database`).
     columns : dict, optional
         Role -> column name, overriding detection. Roles: customer_id, invoice, date,
         quantity, price, amount, product, description, country.
@@ -561,6 +420,15 @@ def segment(
     currency : str, optional
         Currency of the amounts: a symbol or ISO code (``"GBP"``, ``"€"``), or ``"none"``;
         detected from the money columns' names and values by default.
+    engine : {"duckdb", "spark"}
+        Where files are read, cleaned and turned into features: the embedded DuckDB, or
+        Apache Spark (``pip install 'custseg[spark]'``; ``source`` may then be any path Spark
+        reads, such as ``s3a://...``, or give ``table`` from the Spark catalog). Databases
+        always compute in the database.
+    spark_master : str, optional
+        Spark master URL (``local[*]`` by default); only with ``engine="spark"``.
+    spark_conf : dict, optional
+        Spark settings (``{"spark.executor.memory": "8g"}``); only with ``engine="spark"``.
 
     Returns
     -------
@@ -573,7 +441,7 @@ def segment(
     >>> result = custseg.segment(custseg.datasets.demo_path(), seed=0)  # doctest: +SKIP
     >>> result.profiles[["segment_name", "n_customers"]]  # doctest: +SKIP
     """
-    from custseg.models.families import ALGORITHMS
+    from custseg.models.families import ALGORITHMS, get_family
 
     if k is not None and (not isinstance(k, (int, np.integer)) or k < 2):
         raise InputError(f"k must be a whole number of segments of at least 2, got {k!r}.")
@@ -583,16 +451,19 @@ def segment(
         )
     user_labels = _user_labels(feature_labels)
     chosen_currency = parse_currency(currency)
-    timer = _Timer(progress)
+    timer = Timer(progress)
     total_start = time.perf_counter()
     warming = _warm_up()
-    with DuckDBEngine(memory_limit=memory_limit) as engine:
-        prep = _prepare(
-            engine,
+    with DuckDBEngine(memory_limit=memory_limit) as local:
+        prep = prepare(
+            local,
             source,
             timer,
             kind=kind,
             sheet=sheet,
+            table=table,
+            engine_name=engine,
+            spark=_spark_options(engine, spark_master, spark_conf),
             columns=columns,
             date_format=date_format,
             analysis_date=analysis_date,
@@ -628,15 +499,18 @@ def segment(
         from custseg.result import SegmentationResult, library_versions
 
         if prep.schema.kind == "transactions" and new_customers:
-            from custseg.newcustomers.data import sale_lines_from_engine
+            if prep.engine == "duckdb":
+                from custseg.newcustomers.data import sale_lines_from_engine
 
-            prep.lines = sale_lines_from_engine(engine, prep)
+                prep.lines = sale_lines_from_engine(local, prep)
+            else:
+                prep.warnings.append(NO_NEW_CUSTOMER_MODELS)
     feats = prep.features
     n = len(feats)
-    where = _where(prep.info)
+    place = where(prep.info)
     if n < 3:
         raise InputError(
-            f"{where} gives {n} customer(s) after cleaning; segmentation needs at least 3"
+            f"{place} gives {n} customer(s) after cleaning; segmentation needs at least 3"
             + (
                 " (lines dropped: "
                 + ", ".join(
@@ -668,7 +542,7 @@ def segment(
                 numeric_steps.transform(dequantize(frame, colplan.numeric, seed)[colplan.numeric]),
                 dtype=np.float64,
             )
-        if colplan.categorical and algorithm in ("auto", "kprototypes"):
+        if colplan.categorical and (algorithm == "auto" or get_family(algorithm).space == "mixed"):
             mixed_preprocessor = build_preprocessor(colplan, categories="codes")
             X_mixed = np.asarray(mixed_preprocessor.fit_transform(frame), dtype=np.float64)
     # Checked before the model: a misspelled value column should not cost the whole fit.
@@ -679,7 +553,7 @@ def segment(
         n_distinct = len(np.unique(X, axis=0)) if k is not None else n
         if k is not None and k > n_distinct:
             raise InputError(
-                f"{where} has {n_distinct} distinguishable customers, fewer than k={k}. "
+                f"{place} has {n_distinct} distinguishable customers, fewer than k={k}. "
                 f"Pass a smaller --k (at most {n_distinct})."
             )
         selection = select_model(

@@ -12,6 +12,7 @@ name the column, the rows and an example of the bad value.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -326,11 +327,14 @@ def detect_kind(
     columns: list[str],
     where: str,
     kind: str = "auto",
+    *,
+    id_counts: Callable[[], tuple[int, int]] | None = None,
 ) -> tuple[str, str]:
     """Decide whether the table holds transactions or one row per customer.
 
     Transactions need a customer id, a date, and a price or an amount, and customer ids that
-    repeat. Anything else is read as a customer table.
+    repeat. Anything else is read as a customer table. ``id_counts`` returns the rows with an
+    id and the distinct ids when the table is not ``engine``'s ``raw`` (a database table).
     """
     has_tx_roles = all(r in roles for r in REQUIRED_TRANSACTION_ROLES) and (
         "price" in roles or "amount" in roles
@@ -360,6 +364,9 @@ def detect_kind(
         )
     # Rows without an id do not count: they cannot make an id repeat. The id is cleaned once
     # per distinct stored value, not once per row.
+    if id_counts is not None:
+        n_rows, n_ids = id_counts()
+        return _kind_from_counts(n_rows, n_ids)
     col = quote_ident(roles["customer_id"])
     row = engine.sql(
         f"SELECT sum(n) FILTER (WHERE id IS NOT NULL), count(DISTINCT id) FROM ("
@@ -367,6 +374,10 @@ def detect_kind(
         f"(SELECT {col}, count(*) AS n FROM raw GROUP BY {col}))"
     ).fetchone()
     n_rows, n_ids = (int(row[0] or 0), int(row[1] or 0)) if row else (0, 0)
+    return _kind_from_counts(n_rows, n_ids)
+
+
+def _kind_from_counts(n_rows: int, n_ids: int) -> tuple[str, str]:
     if n_ids >= n_rows:
         return "customers", "every customer id appears once, so each row is a customer"
     return "transactions", (

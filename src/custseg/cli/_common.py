@@ -102,6 +102,99 @@ def parse_columns(**flags: str | None) -> dict[str, str]:
 
 # Options shared by the commands, declared once.
 Sheet = Annotated[str | None, typer.Option(help="Excel sheet to read (the first by default).")]
+TableName = Annotated[
+    str | None,
+    typer.Option(
+        "--table",
+        metavar="NAME",
+        help="For a database INPUT (postgresql://user@host/db or a SQLite file): the table or "
+        "view to read (schema.table for another schema). The database is only read.",
+    ),
+]
+
+Engine = Annotated[
+    str,
+    typer.Option(
+        help="Where files are read, cleaned and turned into features: duckdb (embedded, the "
+        "default) or spark (pip install 'custseg[spark]'; reads any path Spark reads, or "
+        "--table from the Spark catalog)."
+    ),
+]
+SparkMaster = Annotated[
+    str | None,
+    typer.Option(help="With --engine spark: the master URL (default local[*])."),
+]
+SparkConf = Annotated[
+    list[str] | None,
+    typer.Option(
+        metavar="KEY=VALUE",
+        help="With --engine spark: a Spark setting, e.g. spark.executor.memory=8g (repeatable).",
+    ),
+]
+
+
+def parse_spark_conf(items: list[str] | None) -> dict[str, str]:
+    """``--spark-conf key=value`` options as a dict.
+
+    Examples
+    --------
+    >>> parse_spark_conf(["spark.executor.memory=8g", "spark.sql.shuffle.partitions = 64"])
+    {'spark.executor.memory': '8g', 'spark.sql.shuffle.partitions': '64'}
+    """
+    from custseg.errors import InputError
+
+    conf: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InputError(
+                f"--spark-conf {item!r} is not KEY=VALUE. Write it as, e.g., "
+                "--spark-conf spark.executor.memory=8g."
+            )
+        conf[key.strip()] = value.strip()
+    return conf
+
+
+def check_source(source: str | None, engine: str = "duckdb", table: str | None = None) -> str:
+    """The INPUT argument, checked before anything heavy is loaded: a misspelled path fails
+    at once; for a PostgreSQL URL with no password anywhere (URL, PGPASSWORD, ~/.pgpass) the
+    password is asked for when a person is at the terminal, and handed to libpq through
+    ``PGPASSWORD`` (this process only). With ``--engine spark`` Spark reads the path itself
+    (it may be ``s3a://...``), and INPUT may be left out for a catalog ``--table``."""
+    import os
+
+    from custseg.engines.database import parse_database
+    from custseg.errors import InputError
+
+    if engine == "spark":
+        if source is None and table is None:
+            raise InputError(
+                "Missing argument 'INPUT': with --engine spark, give the files to read or a "
+                "table of the Spark catalog with --table."
+            )
+        return source or ""
+    if source is None:
+        raise InputError(
+            "Missing argument 'INPUT': the file, folder, glob or database (with --table) to read."
+        )
+    db = parse_database(source)
+    if db is None:
+        from custseg.io.sources import resolve_files
+
+        resolve_files(source)
+        return source
+    if db.backend != "postgres" or not sys.stdin.isatty():
+        return source
+    from urllib.parse import urlsplit
+
+    has_pgpass = Path(os.environ.get("PGPASSFILE", Path.home() / ".pgpass")).exists()
+    if urlsplit(db.url).password is None and "PGPASSWORD" not in os.environ and not has_pgpass:
+        import getpass
+
+        os.environ["PGPASSWORD"] = getpass.getpass(f"Password for {db.shown}: ")
+    return source
+
+
 CustomerCol = Annotated[str | None, typer.Option(help="Column with the customer id.")]
 InvoiceCol = Annotated[str | None, typer.Option(help="Column with the invoice / order id.")]
 DateCol = Annotated[str | None, typer.Option(help="Column with the order date.")]

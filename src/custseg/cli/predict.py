@@ -20,6 +20,8 @@ from custseg.cli._common import (
     QuantityCol,
     Quiet,
     Sheet,
+    TableName,
+    check_source,
     make_console,
     parse_columns,
     table,
@@ -35,13 +37,18 @@ def predict_command(
         str,
         typer.Argument(
             metavar="INPUT",
-            help="New customers or invoice lines, of the kind the model was trained on.",
+            help="New customers or invoice lines, of the kind the model was trained on: a file, "
+            "or a database (postgresql://... or a SQLite file) with --table.",
         ),
     ],
-    out: Annotated[Path, typer.Option("--out", "-o", help="CSV file to write.")] = Path(
-        "predictions.csv"
-    ),
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="CSV file to write (default predictions.csv; none with --to)."
+        ),
+    ] = None,
     sheet: Sheet = None,
+    table_name: TableName = None,
     customer_col: CustomerCol = None,
     invoice_col: InvoiceCol = None,
     date_col: DateCol = None,
@@ -56,6 +63,21 @@ def predict_command(
             help="Day (YYYY-MM-DD) transaction features are measured at; default: the model's own."
         ),
     ] = None,
+    to: Annotated[
+        str | None,
+        typer.Option(
+            metavar="URL",
+            help="Also write the scores to a database (postgresql://user@host/db or a SQLite "
+            "file), in one transaction, updating customers scored before.",
+        ),
+    ] = None,
+    to_table: Annotated[
+        str | None,
+        typer.Option(
+            metavar="NAME",
+            help="With --to: the table to write (created if missing; default customer_segments).",
+        ),
+    ] = None,
     quiet: Quiet = False,
 ) -> None:
     """Assign new customers to the segments of a saved model."""
@@ -63,8 +85,13 @@ def predict_command(
     from custseg.export import write_csv
 
     console = make_console(quiet)
-    if out.is_dir():
+    if to is None and to_table is not None:
+        raise InputError("--to-table names a table of the --to database; give --to URL too.")
+    if out is None and to is None:
+        out = Path("predictions.csv")
+    if out is not None and out.is_dir():
         raise InputError(f"--out '{out}' is a folder; pass a file name such as predictions.csv.")
+    check_source(input, table=table_name)
     columns = parse_columns(
         customer_id=customer_col,
         invoice=invoice_col,
@@ -80,20 +107,40 @@ def predict_command(
         scored = fitted.predict(
             input,
             sheet=sheet,
+            table=table_name,
             columns=columns,
             date_format=date_format,
             analysis_date=analysis_date,
         )
     for w in caught:
         console.print(f"warning: {w.message}", markup=False)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    try:
-        write_csv(scored, tmp)
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+        try:
+            write_csv(scored, tmp)
+            os.replace(tmp, out)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+    if to is not None:
+        from custseg.engines.database import parse_database
+        from custseg.engines.writeback import write_scores
+        from custseg.io.readers import file_sha256
+
+        actions = dict(enumerate(fitted.actions))
+        written = write_scores(
+            scored.assign(action=scored["segment"].map(actions)),
+            to,
+            to_table or "customer_segments",
+            model_id=file_sha256(Path(model)),
+        )
+        target = parse_database(to)
+        shown = target.shown if target is not None else to
+        console.print(
+            f"Wrote {written:,} scores to table {to_table or 'customer_segments'} of {shown}",
+            markup=False,
+        )
     counts = scored.groupby(["segment", "segment_name"]).size().reset_index(name="n")
     console.print(
         table(
@@ -103,4 +150,5 @@ def predict_command(
             right={0, 2},
         )
     )
-    console.print(f"Wrote {out}", markup=False)
+    if out is not None:
+        console.print(f"Wrote {out}", markup=False)

@@ -13,6 +13,7 @@ from custseg.cli._common import (
     CustomerCol,
     DateCol,
     DateFormat,
+    Engine,
     InvoiceCol,
     Labels,
     MemoryLimit,
@@ -21,9 +22,14 @@ from custseg.cli._common import (
     QuantityCol,
     Quiet,
     Sheet,
+    SparkConf,
+    SparkMaster,
     StageProgress,
+    TableName,
+    check_source,
     make_console,
     parse_columns,
+    parse_spark_conf,
     table,
 )
 from custseg.errors import InputError
@@ -203,13 +209,14 @@ def parse_k(value: str) -> int | None:
 
 def segment_command(
     input: Annotated[
-        str,
+        str | None,
         typer.Argument(
             metavar="INPUT",
             help="Invoice lines or a customer table (.csv, .tsv, .txt, .gz, .xlsx, .parquet), "
-            "or a folder or quoted glob ('data/*.parquet') of CSV or Parquet files.",
+            "a folder or quoted glob ('data/*.parquet') of CSV or Parquet files, or a database "
+            "(postgresql://user@host/db or a SQLite file) with --table.",
         ),
-    ],
+    ] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path(
         "custseg-output"
     ),
@@ -239,6 +246,7 @@ def segment_command(
         int, typer.Option(help="Seed: same input, options and seed give the same segments.")
     ] = 0,
     sheet: Sheet = None,
+    table_name: TableName = None,
     customer_col: CustomerCol = None,
     invoice_col: InvoiceCol = None,
     date_col: DateCol = None,
@@ -273,14 +281,17 @@ def segment_command(
     labels: Labels = None,
     currency: Currency = None,
     memory_limit: MemoryLimit = None,
+    engine: Engine = "duckdb",
+    spark_master: SparkMaster = None,
+    spark_conf: SparkConf = None,
     quiet: Quiet = False,
 ) -> None:
     """Find, name and explain customer segments; write the report and a scoring model."""
     import custseg
-    from custseg.io.sources import resolve_files
 
     # A misspelled path fails here, before pandas, scikit-learn and DuckDB are loaded.
-    resolve_files(input)
+    source = check_source(input, engine, table_name)
+    spark_settings = parse_spark_conf(spark_conf)
     from custseg.engines.duckdb import engine_settings, parse_memory_limit
 
     limit = None if memory_limit is None else parse_memory_limit(memory_limit)
@@ -317,7 +328,7 @@ def segment_command(
     custseg.pipeline.WARM_UP = True  # this process is ours: load scikit-learn while DuckDB reads
     with engine_settings(memory_limit=limit), StageProgress(console) as steps:
         result = custseg.segment(
-            input,
+            source,
             kind=kind,
             k=parse_k(k),
             algorithm=algorithm.strip().lower(),
@@ -329,6 +340,7 @@ def segment_command(
             },
             seed=seed,
             sheet=sheet,
+            table=table_name,
             columns=columns,
             date_format=date_format,
             analysis_date=analysis_date,
@@ -337,6 +349,9 @@ def segment_command(
             value_col=value_cols,
             feature_labels=user_labels,
             currency=currency,
+            engine=engine,
+            spark_master=spark_master,
+            spark_conf=spark_settings or None,
         )
         steps.update("Writing the report and the model")
         target = result.save(out)

@@ -19,11 +19,11 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from types import TracebackType
 from typing import Any
 
 import duckdb
 
+from custseg.engines.base import Closing
 from custseg.errors import InputError
 
 #: Share of the machine's physical memory DuckDB may use by default. Half leaves room for the
@@ -212,7 +212,7 @@ def _damaged_file(exc: Exception) -> InputError | None:
     )
 
 
-class DuckDBEngine:
+class DuckDBEngine(Closing):
     """A private DuckDB connection with its own temporary directory.
 
     Parameters
@@ -329,24 +329,9 @@ class DuckDBEngine:
         query = expr if isinstance(expr, str) else self.compile(expr)
         return self.sql(query).df()
 
-    def create_table(self, name: str, expr: Any) -> None:
-        """Store the result of an Ibis expression as table ``name`` (replacing it)."""
-        self.sql(f"CREATE OR REPLACE TABLE {quote_ident(name)} AS {self.compile(expr)}")
-
     def close(self) -> None:
         """Close the connection and delete the temporary directory."""
         try:
             self.con.close()
         finally:
             shutil.rmtree(self.tmpdir, ignore_errors=True)
-
-    def __enter__(self) -> DuckDBEngine:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -53,12 +53,14 @@ def classify(
     analysis_date: dt.date,
     non_product_codes: list[str],
     has_invoice: bool = True,
+    duplicate: str | None = None,
 ) -> ir.Table:
     """Give every line a ``reason``: the first cleaning rule it meets, NULL for a kept sale.
 
-    The rules are :data:`custseg.clean.CLEANING_RULES` in their order, except
-    ``exact_duplicate``, which needs the lines' raw values and is marked afterwards by the
-    engine (:func:`duplicate_rows` is the portable way). Also adds ``is_duplicate`` (false).
+    The rules are :data:`custseg.clean.CLEANING_RULES` in their order. ``exact_duplicate``
+    needs the lines' raw values: an engine either names a boolean column of ``lines`` that
+    marks them (``duplicate``; :func:`duplicate_flag` makes it) or marks them afterwards, as
+    DuckDB does with hashes. Also adds ``is_duplicate``.
 
     Parameters
     ----------
@@ -70,6 +72,8 @@ def classify(
         Product codes that are not products (compared trimmed and upper-case).
     has_invoice : bool
         Whether invoice numbers exist: ``C`` marks a cancellation and ``A`` an adjustment.
+    duplicate : str, optional
+        A boolean column of ``lines``, true for a copy of an earlier line; it is dropped.
     """
     import ibis
 
@@ -85,6 +89,10 @@ def classify(
             | lines.amount.isnull(),
             "missing_value",
         ),
+    ]
+    if duplicate is not None:
+        rules.append((lines[duplicate], "exact_duplicate"))
+    rules += [
         (
             invoice.startswith("C") | (lines.quantity < 0) | (lines.amount < 0),
             "cancellation",
@@ -100,7 +108,9 @@ def classify(
     ]
     # A NULL condition (a missing invoice, product or price) does not match, as in SQL's CASE.
     reason = ibis.cases(*((cond.fill_null(False), name) for cond, name in rules), else_=None)
-    return lines.mutate(is_duplicate=ibis.literal(False), reason=reason.cast("string"))
+    flag = lines[duplicate] if duplicate is not None else ibis.literal(False)
+    out = lines.mutate(is_duplicate=flag, reason=reason.cast("string"))
+    return out.drop(duplicate) if duplicate is not None else out
 
 
 def _midnight(day: dt.date) -> Any:
@@ -109,20 +119,15 @@ def _midnight(day: dt.date) -> Any:
     return ibis.timestamp(day.year, day.month, day.day, 0, 0, 0)
 
 
-def duplicate_rows(raw: ir.Table, columns: list[str]) -> ir.Table:
-    """``_row`` of every line identical in ``columns`` to a line with a smaller ``_row``.
-
-    The first line of each group of identical lines is the original; missing values count as
-    equal, as in ``GROUP BY``. This is the portable version: a window over every column. The
-    DuckDB engine compares 64-bit hashes first and is several times faster on large files.
+def duplicate_flag(raw: ir.Table, columns: list[str]) -> Any:
+    """A boolean column of ``raw``: true for every row identical in ``columns`` to another row
+    counted before it (each group of identical rows keeps one original; missing values count
+    as equal, as in ``GROUP BY``). The portable way, a window over every column; the DuckDB
+    engine compares 64-bit hashes first, several times faster on large files.
     """
     import ibis
 
-    ranked = raw.select(
-        "_row",
-        rank=ibis.row_number().over(group_by=[raw[c] for c in columns], order_by=raw._row),
-    )
-    return ranked.filter(ranked["rank"] > 0).select("_row")
+    return ibis.row_number().over(group_by=[raw[c] for c in columns]) > 0
 
 
 def accounting(clean: ir.Table) -> ir.Table:
@@ -141,7 +146,7 @@ def customer_counts(clean: ir.Table) -> ir.Table:
     )
     return per_customer.aggregate(
         customers_in=per_customer.count(),
-        customers_kept=per_customer.kept.cast("int64").sum().fill_null(0),
+        customers_kept=per_customer.kept.ifelse(1, 0).sum().fill_null(0),
     )
 
 
@@ -163,7 +168,8 @@ def customer_features(
 
     Returns ``customer_id``, ``last_day`` and ``first_day`` (dates; the engine-independent
     caller turns them into days before the analysis date), ``n_orders``, ``revenue``,
-    ``mean_order_value``, ``n_products`` (with products) and ``return_rate``, as
+    ``mean_order_value`` and ``return_rate`` (not yet rounded: the caller rounds them the
+    same way for every engine), and ``n_products`` (with products), as
     :data:`custseg.features.transactions.TRANSACTION_FEATURES` defines them: orders first (one
     row per customer and invoice, or purchase day without invoices), then customers; revenue
     net of the value of returned products and never below 0; returns read from the
@@ -202,8 +208,11 @@ def customer_features(
         "first_day": s.first_day,
         "n_orders": s.n_orders,
         "revenue": net.round(2).cast("float64"),
-        "mean_order_value": (net / s.n_orders).round(2).cast("float64"),
-        "return_rate": ibis.least(1.0, s.returned.fill_null(0) / s.items).round(4),
+        # Ratios of doubles are rounded by the caller (features_from_frame), not here: each
+        # database rounds a double its own way (PostgreSQL through NUMERIC), which can move a
+        # value that sits on a half cent.
+        "mean_order_value": net.cast("float64") / s.n_orders,
+        "return_rate": ibis.least(1.0, s.returned.fill_null(0) / s.items),
     }
     out = s.select(**columns)
     if has_product:
@@ -288,10 +297,24 @@ QUERIES: dict[str, tuple[str, Any]] = {
 }
 
 
+#: A day no data has, compiled in place of the analysis date and then swapped for a bound
+#: parameter (Ibis has no placeholders), so that the cleaning's SQL is compiled once.
+DATE_MARKER = dt.date(1234, 5, 6)
+
+
 @lru_cache(maxsize=128)
 def _compiled(dialect: str, name: str, table: str, shape: tuple[tuple[str, Any], ...]) -> str:
     import ibis
 
+    if name == "classify":
+        lines = ibis.table({**LINE_COLUMNS, "_hash": "uint64"}, name=table or "lines")
+        expr = classify(lines, analysis_date=DATE_MARKER, **dict(shape))
+        sql = str(ibis.to_sql(expr.relocate("_hash", after="reason"), dialect=dialect))
+        marker = str(ibis.to_sql(_midnight(DATE_MARKER).name("m").as_table(), dialect=dialect))
+        literal = marker.split("SELECT", 1)[1].rsplit(" AS ", 1)[0].strip()
+        if sql.count(literal) != 1:  # pragma: no cover - an Ibis change would show here
+            raise RuntimeError(f"cannot bind the analysis date in {dialect} SQL")
+        return sql.replace(literal, "CAST(? AS TIMESTAMP)")
     default_table, build = QUERIES[name]
     columns = LINE_COLUMNS if default_table == "lines" else CLEAN_COLUMNS
     expr = build(ibis.table(columns, name=table or default_table), **dict(shape))
@@ -305,6 +328,8 @@ def compiled(dialect: str, name: str, *, table: str | None = None, **shape: Any)
 
     ``shape`` holds the builder's keyword arguments (``has_invoice``, ``has_product``,
     ``non_product_codes``); ``table`` the table's name when it is not the usual one.
+    ``"classify"`` (:func:`classify` of the ``lines`` table with its ``_hash`` column last)
+    takes the analysis date as a bound parameter: run it with ``[analysis_date]``.
 
     Examples
     --------
@@ -325,6 +350,8 @@ def warm_up(dialect: str = "duckdb") -> None:
 
     codes = list(NON_PRODUCT_CODES)
     compiled(dialect, "date_range")
+    for has_invoice in (True, False):
+        compiled(dialect, "classify", non_product_codes=codes, has_invoice=has_invoice)
     compiled(dialect, "accounting")
     compiled(dialect, "customer_counts")
     compiled(dialect, "activity_by_country")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from custseg.clean import NON_PRODUCT_CODES
@@ -76,8 +77,46 @@ def transaction_features(
         has_product=has_product,
         table=table,
     )
-    frame = engine.run(query)
+    return features_from_frame(engine.run(query), analysis_date)
+
+
+def round_half_away(values: pd.Series, decimals: int) -> pd.Series:
+    """Round doubles as SQL engines do: by their exact binary value, exact ties away from
+    zero (0.125 -> 0.13, but 2.675, stored as 2.67499..., -> 2.67), the same whatever engine
+    computed the values.
+
+    Examples
+    --------
+    >>> round_half_away(pd.Series([0.125, -0.125, 2.675, 17.5]), 2).tolist()
+    [0.13, -0.13, 2.67, 17.5]
+    """
+    from decimal import ROUND_HALF_UP, Decimal
+
+    x = values.to_numpy(dtype="float64")
+    scaled = x * 10.0**decimals
+    out = np.round(scaled) / 10.0**decimals
+    # Near a half the scaling itself may have rounded: decide those few exactly.
+    near = np.abs(np.abs(scaled - np.trunc(scaled)) - 0.5) < 1e-6 * np.maximum(1, np.abs(scaled))
+    step = Decimal(1).scaleb(-decimals)
+    for i in np.flatnonzero(near & np.isfinite(x)):
+        out[i] = float(Decimal(float(x[i])).quantize(step, rounding=ROUND_HALF_UP))
+    return pd.Series(out, index=values.index, name=values.name)
+
+
+def features_from_frame(frame: pd.DataFrame, analysis_date: dt.date) -> pd.DataFrame:
+    """The feature table from an engine's answer to the portable ``customer_features`` query:
+    day differences to the analysis date, whole-number columns as integers, ids as text.
+
+    Examples
+    --------
+    >>> raw = pd.DataFrame({"customer_id": [7], "last_day": [pd.Timestamp("2011-12-01")],
+    ...     "first_day": [pd.Timestamp("2011-01-01")], "n_orders": [3], "revenue": [30.0],
+    ...     "mean_order_value": [10.0], "return_rate": [0.0]})
+    >>> features_from_frame(raw, dt.date(2011, 12, 10)).iloc[0].tolist()
+    ['7', 9, 3, 30.0, 10.0, 343, 0.0]
+    """
     day = pd.Timestamp(analysis_date)
+    frame = frame.copy()
     frame.insert(
         1, "days_since_last_purchase", (day - pd.to_datetime(frame.pop("last_day"))).dt.days
     )
@@ -87,6 +126,8 @@ def transaction_features(
     for col in ("days_since_last_purchase", "n_orders", "days_since_first_purchase", "n_products"):
         if col in frame:
             frame[col] = frame[col].astype("int64")
+    frame["mean_order_value"] = round_half_away(frame["mean_order_value"].astype("float64"), 2)
+    frame["return_rate"] = round_half_away(frame["return_rate"].astype("float64"), 4)
     frame["customer_id"] = frame["customer_id"].astype(str)
     return frame.reset_index(drop=True)
 
@@ -115,23 +156,30 @@ def activity_summary(
     months = engine.run(
         portable.compiled(engine.dialect, "activity_by_month", table=table, has_invoice=has_invoice)
     )
+    has_country = engine.scalar(
+        f"SELECT count(*) FROM {table} WHERE reason IS NULL AND country IS NOT NULL"
+    )
+    countries = (
+        engine.run(portable.compiled(engine.dialect, "activity_by_country", table=table))
+        if has_country
+        else None
+    )
+    return activity_from_frames(months, countries)
+
+
+def activity_from_frames(months: pd.DataFrame, countries: pd.DataFrame | None) -> dict[str, Any]:
+    """:func:`activity_summary`'s dict from an engine's answers to the portable
+    ``activity_by_month`` and ``activity_by_country`` queries (``None``: no country column)."""
     out: dict[str, Any] = {
         "by_month": [
             {"period": p, "revenue": float(r), "orders": int(o), "customers": int(c)}
             for p, r, o, c in months.itertuples(index=False)
         ]
     }
-    has_country = engine.scalar(
-        f"SELECT count(*) FROM {table} WHERE reason IS NULL AND country IS NOT NULL"
-    )
-    if has_country:
-        countries = list(
-            engine.run(
-                portable.compiled(engine.dialect, "activity_by_country", table=table)
-            ).itertuples(index=False)
-        )
-        top = countries[:ACTIVITY_TOP_COUNTRIES]
-        rest = countries[ACTIVITY_TOP_COUNTRIES:]
+    if countries is not None:
+        rows_in = list(countries.itertuples(index=False))
+        top = rows_in[:ACTIVITY_TOP_COUNTRIES]
+        rest = rows_in[ACTIVITY_TOP_COUNTRIES:]
         rows = [{"level": str(c), "customers": int(n), "revenue": float(r)} for c, n, r in top]
         if rest:
             rows.append(

@@ -112,6 +112,9 @@ class SourceInfo:
     """Files read: 1 for a file, more for a folder or glob (``path`` is then the folder or
     pattern, and ``sha256`` the digest of the files' names and digests); ``None`` for a
     DataFrame."""
+    table: str | None = None
+    """The table of a database source (``path`` is then the database's URL, password
+    hidden)."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready copy."""
@@ -127,6 +130,8 @@ def describe_source(info: SourceInfo) -> str:
     >>> describe_source(SourceInfo("orders", "csv", 10, ["a"], path="orders/", n_files=3))
     "The 3 files of 'orders/'"
     """
+    if info.table is not None:
+        return f"Table '{info.table}' of {info.path}"
     if not info.path:
         return "The DataFrame"
     if (info.n_files or 1) > 1:

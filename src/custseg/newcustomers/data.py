@@ -96,13 +96,13 @@ def read_sale_lines(
     ['customer_id', 'invoice', 'ts']
     """
     # The pipeline's preparation stage is reused as is (read, roles, kind, build and clean).
-    from custseg.pipeline import _prepare, _Timer
+    from custseg.prepare import Timer, prepare
 
     with DuckDBEngine() as engine:
-        prep = _prepare(
+        prep = prepare(
             engine,
             source,
-            _Timer(None),
+            Timer(None),
             kind="transactions",
             sheet=sheet,
             columns=columns,
