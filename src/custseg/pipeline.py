@@ -11,6 +11,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from importlib import import_module
 from pathlib import Path
 from typing import Any
@@ -441,7 +442,7 @@ def segment(
     >>> result = custseg.segment(custseg.datasets.demo_path(), seed=0)  # doctest: +SKIP
     >>> result.profiles[["segment_name", "n_customers"]]  # doctest: +SKIP
     """
-    from custseg.models.families import ALGORITHMS, get_family
+    from custseg.models.families import ALGORITHMS
 
     if k is not None and (not isinstance(k, (int, np.integer)) or k < 2):
         raise InputError(f"k must be a whole number of segments of at least 2, got {k!r}.")
@@ -471,33 +472,12 @@ def segment(
             summarize=True,
             portable_ready=getattr(warming, "portable_ready", None),
         )
-        # Loaded here, after the file is read: _warm_up has been importing the libraries
-        # they need in the background while DuckDB worked (joined first: see _warm_up).
+        # Loaded after the file is read: _warm_up has been importing the libraries the next
+        # stages need in the background while DuckDB worked (joined first: see _warm_up).
         if warming is not None:
             if warming.is_alive() and progress is not None:
                 progress("Loading scikit-learn")
             warming.join()
-        from custseg.models.choose import MIN_CLUSTER_SHARE
-        from custseg.models.select import select_model
-        from custseg.preprocess import (
-            build_preprocessor,
-            categorical_as_text,
-            check_finite,
-            dequantize,
-            plan_columns,
-            transform_names,
-        )
-        from custseg.profile import (
-            distinguishing_features,
-            name_customer_segments,
-            name_rfm_segments,
-            noise_entry,
-            segment_profiles,
-            summarize_distinguishing,
-        )
-        from custseg.profile.rules import segment_rules
-        from custseg.result import SegmentationResult, library_versions
-
         if prep.schema.kind == "transactions" and new_customers:
             if prep.engine == "duckdb":
                 from custseg.newcustomers.data import sale_lines_from_engine
@@ -505,136 +485,19 @@ def segment(
                 prep.lines = sale_lines_from_engine(local, prep)
             else:
                 prep.warnings.append(NO_NEW_CUSTOMER_MODELS)
-    feats = prep.features
-    n = len(feats)
-    place = where(prep.info)
-    if n < 3:
-        raise InputError(
-            f"{place} gives {n} customer(s) after cleaning; segmentation needs at least 3"
-            + (
-                " (lines dropped: "
-                + ", ".join(
-                    f"{d['reason']} {d['rows']:,}" for d in prep.cleaning["dropped"] if d["rows"]
-                )
-                + f"; {prep.cleaning['rows_kept']:,} kept)."
-                if prep.schema.kind == "transactions"
-                else "."
-            )
-        )
+    _require_customers(prep)
     with timer.stage("preprocess"):
-        colplan = plan_columns(feats, prep.numeric, prep.categorical)
-        frame = categorical_as_text(feats, colplan.categorical)[
-            colplan.numeric + colplan.categorical
-        ]
-        preprocessor = build_preprocessor(colplan)
-        X = np.asarray(preprocessor.fit_transform(frame), dtype=np.float64)
-        names = transform_names(preprocessor)
-        check_finite(X, names)
-        mixed_preprocessor = None
-        X_mixed = None
-        # The valley test reads the numbers only (dequantized, not capped): one-hot
-        # categories always leave gaps between their levels, and values capped at +-4
-        # standard deviations pile up at the cap; neither says anything about groups.
-        X_valley = None
-        if colplan.numeric:
-            numeric_steps = preprocessor.named_transformers_["numeric"][:-1]
-            X_valley = np.asarray(
-                numeric_steps.transform(dequantize(frame, colplan.numeric, seed)[colplan.numeric]),
-                dtype=np.float64,
-            )
-        if colplan.categorical and (algorithm == "auto" or get_family(algorithm).space == "mixed"):
-            mixed_preprocessor = build_preprocessor(colplan, categories="codes")
-            X_mixed = np.asarray(mixed_preprocessor.fit_transform(frame), dtype=np.float64)
+        inputs = _model_inputs(prep, algorithm, seed)
     # Checked before the model: a misspelled value column should not cost the whole fit.
     value, customer_value = _value_measure(
-        prep.schema.kind, feats, prep.numeric, colplan.dropped, value_col
+        prep.schema.kind, prep.features, prep.numeric, inputs.colplan.dropped, value_col
     )
     with timer.stage("model"):
-        n_distinct = len(np.unique(X, axis=0)) if k is not None else n
-        if k is not None and k > n_distinct:
-            raise InputError(
-                f"{place} has {n_distinct} distinguishable customers, fewer than k={k}. "
-                f"Pass a smaller --k (at most {n_distinct})."
-            )
-        selection = select_model(
-            X,
-            X_mixed=X_mixed,
-            categorical=tuple(
-                range(len(colplan.numeric), len(colplan.numeric) + len(colplan.categorical))
-            ),
-            algorithm=algorithm,
-            k=k,
-            seed=seed,
-            params=params,
-            attributes={
-                c: pd.factorize(frame[c].fillna("missing"))[0] for c in colplan.categorical
-            },
-            X_valley=X_valley,
-            value=(
-                feats["revenue"].to_numpy(dtype=np.float64)
-                if prep.schema.kind == "transactions"
-                else None
-            ),
-            progress=progress,
+        selection = _choose(
+            prep, inputs, algorithm=algorithm, k=k, seed=seed, params=params, progress=progress
         )
-        estimator = selection.estimator
-        if selection.space == "mixed" and mixed_preprocessor is not None:
-            preprocessor = mixed_preprocessor
-    # The model stage's own copies of every customer's values, let go before the
-    # new-customer models, the job's peak: at 100M lines (4.6M customers) the copy of the
-    # features and the unclipped matrix are 0.3 GB each.
-    del frame, X_valley, X_mixed
     with timer.stage("profile"):
-        mapping = canonical_order(
-            feats,
-            selection.labels,
-            prep.schema.kind,
-            n_labels=int(getattr(estimator, "n_components", 0)),
-        )
-        labels = mapping[selection.labels + 1]
-        distinct = distinguishing_features(feats, labels, colplan.numeric, colplan.categorical)
-        noise_distinct = distinct.pop(-1, None)
-        member = labels >= 0
-        if prep.schema.kind == "transactions":
-            naming = name_rfm_segments(feats, labels, distinct)
-        else:
-            naming = name_customer_segments(distinct, colplan.numeric)
-        seg_names = [d["segment_name"] for d in naming]
-        actions = [d["action"] for d in naming]
-        if noise_distinct is not None:
-            naming.append(
-                noise_entry(
-                    int((~member).sum()),
-                    noise_distinct,
-                    features=feats,
-                    labels=labels,
-                    revenue_col="revenue" if prep.schema.kind == "transactions" else None,
-                )
-            )
-        rules = segment_rules(feats, labels, colplan.numeric, colplan.categorical, seed=seed)
-        for entry in naming:
-            items = noise_distinct if entry["segment"] < 0 else distinct.get(entry["segment"])
-            entry["distinguishing"] = summarize_distinguishing(items or [])
-            if entry["segment"] >= 0:
-                entry["membership"] = rules.get(entry["segment"])
-        revenue_col = "revenue" if prep.schema.kind == "transactions" else None
-        feature_columns = [c for c in feats.columns if c != "customer_id"]
-        profile_input = feats
-        if customer_value is not None:
-            revenue_col = VALUE_COLUMN
-            profile_input = feats.assign(**{VALUE_COLUMN: customer_value})
-        profiles = segment_profiles(
-            profile_input,
-            labels,
-            prep.numeric,  # typical values of every feature, used by the model or not
-            colplan.categorical,
-            revenue_col,
-        )
-        by_segment = {d["segment"]: d for d in naming}
-        profiles.insert(
-            1, "segment_name", [by_segment[int(s)]["segment_name"] for s in profiles["segment"]]
-        )
-        profiles["action"] = [by_segment[int(s)]["action"] for s in profiles["segment"]]
+        named = _name_segments(prep, inputs, selection, customer_value, seed)
     new_models = None
     new_summary: dict[str, Any] | None = None
     if prep.lines is not None:
@@ -643,12 +506,273 @@ def segment(
         with timer.stage("new_customers"):
             new_models, new_summary = fit_for_segmentation(
                 prep.lines,
-                pd.Series(labels, index=feats["customer_id"].astype(str).to_numpy()),
-                seg_names,
+                pd.Series(named.labels, index=prep.features["customer_id"].astype(str).to_numpy()),
+                named.names,
                 str(prep.analysis_date),
                 seed=seed,
                 progress=progress,
             )
+    return _result(
+        prep,
+        inputs,
+        selection,
+        named,
+        new_models,
+        new_summary,
+        requested={
+            "k": k,
+            "algorithm": algorithm,
+            "params": params,
+            "seed": seed,
+            "columns": columns,
+        },
+        value=value,
+        presentation={
+            "labels": user_labels,
+            **_currency(chosen_currency, named.feature_columns, prep.schema),
+        },
+        timer=timer,
+        started=total_start,
+    )
+
+
+@dataclass
+class _ModelInputs:
+    """The preprocessing stage's output: what the model stage reads."""
+
+    colplan: Any
+    preprocessor: Any
+    X: np.ndarray
+    names: list[str]
+    X_valley: np.ndarray | None
+    """The numbers only, dequantized and not capped, for the valley test."""
+    X_mixed: np.ndarray | None
+    mixed_preprocessor: Any
+    frame: pd.DataFrame
+
+
+@dataclass
+class _Named:
+    """The profiling stage's output: canonical labels, names, actions and profiles."""
+
+    mapping: np.ndarray
+    labels: np.ndarray
+    naming: list[dict[str, Any]]
+    names: list[str]
+    actions: list[str]
+    noise_named: bool
+    profiles: pd.DataFrame
+    feature_columns: list[str]
+
+
+def _require_customers(prep: Prepared) -> None:
+    n = len(prep.features)
+    if n >= 3:
+        return
+    dropped = ""
+    if prep.schema.kind == "transactions":
+        steps = ", ".join(
+            f"{d['reason']} {d['rows']:,}" for d in prep.cleaning["dropped"] if d["rows"]
+        )
+        dropped = f" (lines dropped: {steps}; {prep.cleaning['rows_kept']:,} kept)"
+    raise InputError(
+        f"{where(prep.info)} gives {n} customer(s) after cleaning; segmentation needs at "
+        f"least 3{dropped}."
+    )
+
+
+def _model_inputs(prep: Prepared, algorithm: str, seed: int) -> _ModelInputs:
+    """Stage "preprocess": the column plan and the matrices the model stage reads."""
+    from custseg.models.families import get_family
+    from custseg.preprocess import (
+        build_preprocessor,
+        categorical_as_text,
+        check_finite,
+        dequantize,
+        plan_columns,
+        transform_names,
+    )
+
+    feats = prep.features
+    colplan = plan_columns(feats, prep.numeric, prep.categorical)
+    frame = categorical_as_text(feats, colplan.categorical)[colplan.numeric + colplan.categorical]
+    preprocessor = build_preprocessor(colplan)
+    X = np.asarray(preprocessor.fit_transform(frame), dtype=np.float64)
+    names = transform_names(preprocessor)
+    check_finite(X, names)
+    # The valley test reads the numbers only (dequantized, not capped): one-hot categories
+    # always leave gaps between their levels, and values capped at +-4 standard deviations
+    # pile up at the cap; neither says anything about groups.
+    X_valley = None
+    if colplan.numeric:
+        numeric_steps = preprocessor.named_transformers_["numeric"][:-1]
+        X_valley = np.asarray(
+            numeric_steps.transform(dequantize(frame, colplan.numeric, seed)[colplan.numeric]),
+            dtype=np.float64,
+        )
+    mixed_preprocessor = None
+    X_mixed = None
+    if colplan.categorical and (algorithm == "auto" or get_family(algorithm).space == "mixed"):
+        mixed_preprocessor = build_preprocessor(colplan, categories="codes")
+        X_mixed = np.asarray(mixed_preprocessor.fit_transform(frame), dtype=np.float64)
+    return _ModelInputs(
+        colplan, preprocessor, X, names, X_valley, X_mixed, mixed_preprocessor, frame
+    )
+
+
+def _choose(
+    prep: Prepared,
+    inputs: _ModelInputs,
+    *,
+    algorithm: str,
+    k: int | None,
+    seed: int,
+    params: dict[str, Any] | None,
+    progress: Progress | None,
+) -> Any:
+    """Stage "model": compare the families and numbers of segments, recommend one."""
+    from custseg.models.select import select_model
+
+    colplan, X = inputs.colplan, inputs.X
+    n_distinct = len(np.unique(X, axis=0)) if k is not None else len(X)
+    if k is not None and k > n_distinct:
+        raise InputError(
+            f"{where(prep.info)} has {n_distinct} distinguishable customers, fewer than k={k}. "
+            f"Pass a smaller --k (at most {n_distinct})."
+        )
+    selection = select_model(
+        X,
+        X_mixed=inputs.X_mixed,
+        categorical=tuple(
+            range(len(colplan.numeric), len(colplan.numeric) + len(colplan.categorical))
+        ),
+        algorithm=algorithm,
+        k=k,
+        seed=seed,
+        params=params,
+        attributes={
+            c: pd.factorize(inputs.frame[c].fillna("missing"))[0] for c in colplan.categorical
+        },
+        X_valley=inputs.X_valley,
+        value=(
+            prep.features["revenue"].to_numpy(dtype=np.float64)
+            if prep.schema.kind == "transactions"
+            else None
+        ),
+        progress=progress,
+    )
+    if selection.space == "mixed" and inputs.mixed_preprocessor is not None:
+        inputs.preprocessor = inputs.mixed_preprocessor
+    # The model stage's own copies of every customer's values, let go before the
+    # new-customer models, the job's peak: at 100M lines (4.6M customers) the copy of the
+    # features and the unclipped matrix are 0.3 GB each.
+    inputs.frame = inputs.frame.iloc[:0]
+    inputs.X_valley = None
+    inputs.X_mixed = None
+    return selection
+
+
+def _name_segments(
+    prep: Prepared,
+    inputs: _ModelInputs,
+    selection: Any,
+    customer_value: Any,
+    seed: int,
+) -> _Named:
+    """Stage "profile": canonical segment numbers, what sets each apart, names, actions,
+    membership rules and profiles."""
+    from custseg.profile import (
+        distinguishing_features,
+        name_customer_segments,
+        name_rfm_segments,
+        noise_entry,
+        segment_profiles,
+        summarize_distinguishing,
+    )
+    from custseg.profile.rules import segment_rules
+
+    feats, colplan, kind = prep.features, inputs.colplan, prep.schema.kind
+    mapping = canonical_order(
+        feats,
+        selection.labels,
+        kind,
+        n_labels=int(getattr(selection.estimator, "n_components", 0)),
+    )
+    labels = mapping[selection.labels + 1]
+    distinct = distinguishing_features(feats, labels, colplan.numeric, colplan.categorical)
+    noise_distinct = distinct.pop(-1, None)
+    member = labels >= 0
+    if kind == "transactions":
+        naming = name_rfm_segments(feats, labels, distinct)
+    else:
+        naming = name_customer_segments(distinct, colplan.numeric)
+    names = [d["segment_name"] for d in naming]
+    actions = [d["action"] for d in naming]
+    if noise_distinct is not None:
+        naming.append(
+            noise_entry(
+                int((~member).sum()),
+                noise_distinct,
+                features=feats,
+                labels=labels,
+                revenue_col="revenue" if kind == "transactions" else None,
+            )
+        )
+    rules = segment_rules(feats, labels, colplan.numeric, colplan.categorical, seed=seed)
+    for entry in naming:
+        items = noise_distinct if entry["segment"] < 0 else distinct.get(entry["segment"])
+        entry["distinguishing"] = summarize_distinguishing(items or [])
+        if entry["segment"] >= 0:
+            entry["membership"] = rules.get(entry["segment"])
+    revenue_col = "revenue" if kind == "transactions" else None
+    profile_input = feats
+    if customer_value is not None:
+        revenue_col = VALUE_COLUMN
+        profile_input = feats.assign(**{VALUE_COLUMN: customer_value})
+    profiles = segment_profiles(
+        profile_input,
+        labels,
+        prep.numeric,  # typical values of every feature, used by the model or not
+        colplan.categorical,
+        revenue_col,
+    )
+    by_segment = {d["segment"]: d for d in naming}
+    profiles.insert(
+        1, "segment_name", [by_segment[int(s)]["segment_name"] for s in profiles["segment"]]
+    )
+    profiles["action"] = [by_segment[int(s)]["action"] for s in profiles["segment"]]
+    return _Named(
+        mapping=mapping,
+        labels=labels,
+        naming=naming,
+        names=names,
+        actions=actions,
+        noise_named=noise_distinct is not None,
+        profiles=profiles,
+        feature_columns=[c for c in feats.columns if c != "customer_id"],
+    )
+
+
+def _result(
+    prep: Prepared,
+    inputs: _ModelInputs,
+    selection: Any,
+    named: _Named,
+    new_models: Any,
+    new_summary: dict[str, Any] | None,
+    *,
+    requested: dict[str, Any],
+    value: dict[str, Any] | None,
+    presentation: dict[str, Any],
+    timer: Timer,
+    started: float,
+) -> Any:
+    """The model, the segments table and metrics.json, assembled from the stages."""
+    from custseg.models.choose import MIN_CLUSTER_SHARE
+    from custseg.result import SegmentationResult, library_versions
+
+    feats, colplan, estimator = prep.features, inputs.colplan, selection.estimator
+    k, params, columns = requested["k"], requested["params"], requested["columns"]
     settings: dict[str, Any] = {
         "roles": prep.schema.roles,
         "column_overrides": {k_: v for k_, v in (columns or {}).items() if v},
@@ -660,28 +784,28 @@ def segment(
     }
     model = SegmentModel(
         kind=prep.schema.kind,
-        preprocessor=preprocessor,
+        preprocessor=inputs.preprocessor,
         estimator=estimator,
-        label_map=mapping,
-        segment_names=seg_names,
-        actions=actions,
+        label_map=named.mapping,
+        segment_names=named.names,
+        actions=named.actions,
         numeric=colplan.numeric,
         categorical=colplan.categorical,
-        feature_columns=feature_columns,
+        feature_columns=named.feature_columns,
         settings=settings,
         new_customers=new_models,
     )
-    if noise_distinct is not None:
-        model.noise_name = str(naming[-1]["segment_name"])
+    if named.noise_named:
+        model.noise_name = str(named.naming[-1]["segment_name"])
     probability = None
     if hasattr(estimator, "predict_proba"):
-        probability = np.asarray(estimator.predict_proba(X), dtype=np.float64).max(axis=1)
+        probability = np.asarray(estimator.predict_proba(inputs.X), dtype=np.float64).max(axis=1)
     forecast = (
         new_models.predict_sales(prep.lines.sales, str(prep.analysis_date))
         if new_models is not None
         else None
     )
-    segments = model.label_frame(feats, labels, probability, forecast)
+    segments = model.label_frame(feats, named.labels, probability, forecast)
     best = selection.chosen_row
     family_rows = selection.family_rows()
     metrics: dict[str, Any] = {
@@ -693,7 +817,7 @@ def segment(
             "k_min": min(r["k_requested"] or r["k"] for r in family_rows),
             "k_max": max(r["k_requested"] or r["k"] for r in family_rows),
             "min_cluster_share": MIN_CLUSTER_SHARE,
-            "requested_algorithm": algorithm,
+            "requested_algorithm": requested["algorithm"],
             "requested_parameters": {k_: v for k_, v in (params or {}).items() if v is not None},
         },
         "k": int(selection.k),
@@ -715,43 +839,40 @@ def segment(
         "elbow_k": best.get("elbow_k"),
         "candidates": family_rows,
         "leaderboard": selection.leaderboard,
-        "n_customers": n,
-        "seed": seed,
+        "n_customers": len(feats),
+        "seed": requested["seed"],
         "source": prep.info.to_dict(),
         "schema": prep.schema.to_dict(),
         "analysis_date": prep.analysis_date,
         "cleaning": prep.cleaning,
         "activity": prep.activity,
         "features": {
-            c: TRANSACTION_FEATURES.get(c, "from the customer table") for c in feature_columns
+            c: TRANSACTION_FEATURES.get(c, "from the customer table") for c in named.feature_columns
         },
         "preprocessing": {
             "numeric": colplan.numeric,
             "categorical": colplan.categorical,
             "dropped": colplan.dropped,
             "notices": colplan.notices,
-            "model_inputs": names,
+            "model_inputs": inputs.names,
         },
-        "segments": naming,
+        "segments": named.naming,
         "value": value,
-        "presentation": {
-            "labels": user_labels,
-            **_currency(chosen_currency, feature_columns, prep.schema),
-        },
+        "presentation": presentation,
         "new_customers": new_summary,
         "warnings": [
             *prep.warnings,
             *selection.warnings,
-            *_label_warnings(user_labels, feature_columns),
+            *_label_warnings(presentation["labels"], named.feature_columns),
         ],
         "versions": settings["versions"],
-        "seconds": {**timer.seconds, "total": round(time.perf_counter() - total_start, 3)},
+        "seconds": {**timer.seconds, "total": round(time.perf_counter() - started, 3)},
     }
     return SegmentationResult(
         segments=segments,
-        profiles=profiles,
+        profiles=named.profiles,
         metrics=metrics,
         model=model,
-        model_inputs=X,
-        labels=labels,
+        model_inputs=inputs.X,
+        labels=named.labels,
     )
