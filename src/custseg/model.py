@@ -153,7 +153,7 @@ class SegmentModel:
         >>> model = custseg.load_model("out/model.skops")  # doctest: +SKIP
         >>> model.predict("new_orders.csv").head()  # doctest: +SKIP
         """
-        from custseg.pipeline import features_for_model
+        from custseg.prepare import features_for_model
 
         features, prepared = features_for_model(
             self,
@@ -170,6 +170,15 @@ class SegmentModel:
             start = analysis_date or self.settings.get("analysis_date")
             forecast = self.new_customers.predict_sales(prepared.lines.sales, str(start))
         return self.label_frame(features, labels, probability, forecast)
+
+    def require_kind(self, kind: str, where: str) -> None:
+        """Refuse data of the other kind with a message that says which is which."""
+        if kind != self.kind:
+            raise InputError(
+                f"{where} looks like a {kind} table, but the model was trained on {self.kind}. "
+                f"Score {self.kind} data with this model, or pass --kind {self.kind} if "
+                "detection is wrong."
+            )
 
     def label_frame(
         self,
@@ -207,13 +216,4 @@ class SegmentModel:
         return (
             f"SegmentModel(kind={self.kind!r}, segments={len(self.segment_names)}, "
             f"features={len(self.feature_columns)})"
-        )
-
-
-def require_kind(model: SegmentModel, kind: str, where: str) -> None:
-    """Refuse data of the other kind with a message that says which is which."""
-    if kind != model.kind:
-        raise InputError(
-            f"{where} looks like a {kind} table, but the model was trained on {model.kind}. "
-            f"Score {model.kind} data with this model, or pass --kind {model.kind} if detection is wrong."
         )

@@ -9,7 +9,6 @@ import datetime as dt
 import sys
 import threading
 import time
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import import_module
@@ -21,8 +20,7 @@ import pandas as pd
 
 from custseg.engines import portable
 from custseg.engines.duckdb import DuckDBEngine
-from custseg.errors import CustsegWarning, InputError
-from custseg.features.customers import CustomerColumns
+from custseg.errors import InputError
 from custseg.features.transactions import TRANSACTION_FEATURES
 from custseg.labels import (
     detect_currency,
@@ -31,7 +29,7 @@ from custseg.labels import (
     parse_currency,
     value_columns,
 )
-from custseg.model import SegmentModel, require_kind
+from custseg.model import SegmentModel
 from custseg.prepare import Prepared, Timer, prepare, where
 from custseg.schema import Schema
 
@@ -192,56 +190,6 @@ def build_features(
         "activity": prep.activity,
     }
     return prep.features, details
-
-
-def features_for_model(
-    model: SegmentModel,
-    source: str | Path | pd.DataFrame,
-    *,
-    sheet: str | None = None,
-    table: str | None = None,
-    columns: dict[str, str] | None = None,
-    date_format: str | None = None,
-    analysis_date: str | None = None,
-) -> tuple[pd.DataFrame, Prepared]:
-    """Turn new data into the model's features, with the model's stored rules."""
-    settings = model.settings
-    merged = {**settings.get("column_overrides", {}), **(columns or {})}
-    plan = None
-    if model.kind == "customers":
-        plan = CustomerColumns(**settings["customer_columns"])
-    with DuckDBEngine() as engine:
-        prepared = prepare(
-            engine,
-            source,
-            Timer(None),
-            kind=model.kind,
-            sheet=sheet,
-            table=table,
-            columns=merged,
-            date_format=date_format,
-            analysis_date=analysis_date or settings.get("analysis_date"),
-            non_product_codes=settings.get("non_product_codes"),
-            customer_plan=plan,
-        )
-        if (
-            prepared.schema.kind == "transactions"
-            and model.new_customers is not None
-            and prepared.engine == "duckdb"  # a database's or Spark's lines stay there
-        ):
-            from custseg.newcustomers.data import sale_lines_from_engine
-
-            prepared.lines = sale_lines_from_engine(engine, prepared)
-    require_kind(model, prepared.schema.kind, where(prepared.info))
-    missing = [c for c in model.numeric + model.categorical if c not in prepared.features]
-    if missing:
-        raise InputError(
-            f"{where(prepared.info)} cannot give the feature '{missing[0]}' the model needs. "
-            f"Columns found: {', '.join(prepared.info.columns)}."
-        )
-    for message in prepared.warnings:
-        warnings.warn(message, CustsegWarning, stacklevel=3)
-    return prepared.features, prepared
 
 
 def canonical_order(
