@@ -531,3 +531,34 @@ def test_comparison_from_the_heatmap_when_the_report_has_no_comparison() -> None
     assert [d["feature"] for d in differ] == ["Days since"]
     assert compare.default_pair(data) == (0, 1)
     assert compare.comparison_actions(data, 1, -1) == ("b", "c")
+
+
+def test_sqlite_upload_asks_for_its_table_then_reads_it(lines_csv: bytes, tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "shop.db"
+    with sqlite3.connect(path) as con:
+        pd.read_csv(io.BytesIO(lines_csv)).to_sql("orders", con, index=False)
+    con.close()
+    at = upload(start(), "shop.db", path.read_bytes(), "application/octet-stream")
+    assert not at.exception and not at.error
+    assert "Name the table of the SQLite file" in texts(at)
+    box = next(w for w in at.text_input if w.label == "Table or view of the SQLite file")
+    box.set_value("order").run()
+    assert at.error and "Did you mean 'orders'" in at.error[0].value
+    box = next(w for w in at.text_input if w.label == "Table or view of the SQLite file")
+    box.set_value("orders").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert "Read as transactions" in at.success[0].value
+    assert "120 customers" in at.success[0].value
+
+
+def test_postgresql_form_refuses_what_is_not_a_postgresql_url() -> None:
+    at = start()
+    at.radio(key="data_choice").set_value("Read a PostgreSQL table").run()
+    at.text_input(key="data_db_url").set_value("/etc/passwd")
+    at.text_input(key="data_db_table").set_value("orders")
+    next(b for b in at.button if b.label == "Read the table").click().run()
+    assert not at.exception
+    assert at.error and "is not a PostgreSQL URL" in at.error[0].value
+    assert _state.SOURCE not in at.session_state or at.session_state[_state.SOURCE] is None

@@ -247,3 +247,26 @@ def test_postgres_errors_are_one_line_without_the_password(
     assert re.search(message, stderr), stderr
     assert PASSWORD not in stdout + stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_app_reads_a_postgresql_table_and_hides_the_password(pg: dict[str, str]) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from custseg.app import main_script
+
+    assert BASE_URL is not None
+    at = AppTest.from_file(str(main_script()), default_timeout=240)
+    at.run()
+    at.radio(key="data_choice").set_value("Read a PostgreSQL table").run()
+    at.text_input(key="data_db_url").set_value(BASE_URL)  # no password in it
+    at.text_input(key="data_db_table").set_value(f"{pg['schema']}.orders")
+    at.text_input(key="data_db_password").set_value(PASSWORD)
+    next(b for b in at.button if b.label == "Read the table").click().run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert "Read as transactions" in at.success[0].value
+    shown = "\n".join(
+        str(e.value) for kind in ("text", "markdown", "success", "caption") for e in at.get(kind)
+    )
+    assert f"{pg['schema']}.orders of postgresql://" in shown
+    assert PASSWORD not in shown

@@ -69,10 +69,13 @@ class Source:
     """A file the user gave (or the demo): where it is, its original name and content hash."""
 
     path: str
+    """A file, or a database URL (its password included: never shown; ``name`` is)."""
     name: str
     digest: str
     size: int
     demo: bool = False
+    table: str | None = None
+    """The table of a database source."""
 
 
 # ----------------------------------------------------------------------------- text
@@ -221,6 +224,34 @@ def _file_digest(path: str, mtime: float) -> str:
     return sha.hexdigest()
 
 
+def database_source(url: str, table: str, password: str = "") -> Source:
+    """A PostgreSQL table as the session's source. Only ``postgresql://`` URLs: the app never
+    opens a file of the server by path (SQLite files are uploaded). The password, typed in its
+    own field or in the URL, stays in ``path`` and is never shown."""
+    from urllib.parse import urlsplit
+
+    from custseg.engines.database import parse_database
+
+    url, table = url.strip(), table.strip()
+    db = parse_database(url)
+    if db is None or db.backend != "postgres":
+        raise InputError(
+            f"{url!r} is not a PostgreSQL URL. Write it as postgresql://user@host:5432/dbname "
+            "(SQLite files: upload them)."
+        )
+    if not table:
+        raise InputError("Name the table or view to read (schema.table for another schema).")
+    if password and urlsplit(url).password is None:
+        parts = urlsplit(url)
+        user = parts.username or ""
+        host = parts.netloc.rsplit("@", 1)[-1]
+        from urllib.parse import quote
+
+        url = parts._replace(netloc=f"{user}:{quote(password, safe='')}@{host}").geturl()
+    digest = hashlib.sha256(f"{url}\n{table}".encode()).hexdigest()
+    return Source(url, f"{table} of {db.shown}", digest, 0, table=table)
+
+
 def demo_source() -> Source:
     """The bundled demo file (invoice lines of 800 Online Retail customers)."""
     path = custseg.datasets.demo_path()
@@ -281,7 +312,19 @@ def memo(name: str, key: str, build: Callable[[], T]) -> T:
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _preview(_path: str, key: str, sheet: str | None) -> tuple[pd.DataFrame, dict[str, Any]]:
+def _preview(
+    _path: str, key: str, sheet: str | None, table: str | None
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    from custseg.engines.database import DatabaseEngine, parse_database
+
+    db = parse_database(_path) if table is not None else None
+    if db is not None and table is not None:
+        with DatabaseEngine(db) as remote:
+            raw = remote.table(table)
+            frame = remote.run(raw.limit(100))
+            n_rows = int(remote.scalar(raw.count()))
+        label = "postgresql" if db.backend == "postgres" else db.backend
+        return frame, {"n_rows": n_rows, "format": label, "columns": list(raw.columns)}
     from custseg.engines.duckdb import DuckDBEngine
     from custseg.io import load_source
 
@@ -292,9 +335,10 @@ def _preview(_path: str, key: str, sheet: str | None) -> tuple[pd.DataFrame, dic
 
 
 def preview(src: Source) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """The first 100 rows of the file as read, and its row count and format."""
+    """The first 100 rows of the file (or database table) as read, its row count and format."""
     sheet = prep_options().get("sheet")
-    return _preview(src.path, _key(src.digest, src.name, sheet), sheet)
+    table = src.table or prep_options().get("table")
+    return _preview(src.path, _key(src.digest, src.name, sheet, table), sheet, table)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -306,9 +350,17 @@ def _features(
     return features, details, notes
 
 
+def read_options(src: Source) -> dict[str, Any]:
+    """The reading options of :func:`prep_options`, with the table of a database source."""
+    opts = dict(prep_options())
+    if src.table is not None:
+        opts["table"] = src.table
+    return opts
+
+
 def features(src: Source) -> tuple[pd.DataFrame, dict[str, Any], list[str]]:
     """Per-customer features, the details of reading and cleaning, and warnings."""
-    opts = prep_options()
+    opts = read_options(src)
     return _features(src.path, _key(src.digest, src.name, opts), opts)
 
 
@@ -349,7 +401,7 @@ def run_segmentation(
     cache: dict[str, tuple[Any, list[str]]] = st.session_state.setdefault(RESULTS, {})
     if key not in cache:
         with captured_warnings() as notes:
-            result = custseg.segment(src.path, **prep_options(), **options, progress=progress)
+            result = custseg.segment(src.path, **read_options(src), **options, progress=progress)
         cache[key] = (result, notes)
         while len(cache) > MAX_RESULTS_PER_SESSION:
             cache.pop(next(iter(cache)))

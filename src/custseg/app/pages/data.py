@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from custseg.app import _state as S
+from custseg.engines.database import SQLITE_SUFFIXES
 
 st.title("Customer segments")
 st.caption(
@@ -19,26 +20,56 @@ st.caption(
 # Streamlit forgets a widget's value when another page is shown, so the choice is drawn from
 # the session's source: coming back to this page keeps the demo data (and its result).
 chosen = S.source()
+CHOICES = ["Upload a file", "Use the demo data", "Read a PostgreSQL table"]
 choice = st.radio(
     "Data",
-    ["Upload a file", "Use the demo data"],
-    index=1 if chosen is not None and chosen.demo else 0,
+    CHOICES,
+    index=(
+        1
+        if chosen is not None and chosen.demo
+        else 2
+        if chosen is not None and chosen.table is not None
+        else 0
+    ),
     horizontal=True,
     key="data_choice",
-    help="The demo data: invoice lines of 800 customers of a UK online shop (UCI Online Retail).",
+    help="The demo data: invoice lines of 800 customers of a UK online shop (UCI Online "
+    "Retail). A PostgreSQL table is read where it is: only one row per customer leaves the "
+    "database, which is never written to.",
 )
 if choice == "Use the demo data":
     S.set_source(S.demo_source())
+elif choice == "Read a PostgreSQL table":
+    with st.form("data_database"):
+        url = st.text_input(
+            "Database URL",
+            placeholder="postgresql://user@host:5432/dbname",
+            key="data_db_url",
+        )
+        table_name = st.text_input(
+            "Table or view", placeholder="orders or schema.orders", key="data_db_table"
+        )
+        secret = st.text_input(
+            "Password (if the URL has none)", type="password", key="data_db_password"
+        )
+        read = st.form_submit_button("Read the table")
+    if read:
+        db_source = S.attempt(S.database_source, url, table_name, secret)
+        if db_source is not None:
+            S.set_source(db_source)
+    src_now = S.source()
+    if src_now is not None and src_now.table is None:
+        S.set_source(None)
 else:
     uploaded = st.file_uploader(
-        f"CSV, TSV, Excel (.xlsx) or Parquet file, up to {S.upload_limit_mb()} MB",
+        f"CSV, TSV, Excel (.xlsx), Parquet or SQLite file, up to {S.upload_limit_mb()} MB",
         key="data_upload",
         help="Invoice lines need a customer id, a date and a price or amount; a customer table "
         "needs a customer id and some attributes. Gzipped CSV (.csv.gz) works too.",
     )
     if uploaded is None:
         src = S.source()
-        if src is not None and src.demo:
+        if src is not None and (src.demo or src.table is not None):
             S.set_source(None)
     else:
         stored = S.attempt(S.store_upload, uploaded.name, uploaded.getvalue())
@@ -46,8 +77,23 @@ else:
 
 src = S.source()
 if src is None:
-    st.info("Upload a file, or choose **Use the demo data** to try the app.")
+    st.info(
+        "Upload a file, choose **Use the demo data** to try the app, or read a PostgreSQL table."
+    )
     st.stop()
+
+if src.table is None and src.name.lower().endswith(SQLITE_SUFFIXES):
+    opts_now = S.prep_options()
+    sqlite_table = st.text_input(
+        "Table or view of the SQLite file",
+        value=opts_now.get("table") or "",
+        key=f"data_sqlite_table_{src.digest[:12]}",
+    ).strip()
+    if sqlite_table != (opts_now.get("table") or ""):
+        S.set_prep_options({**opts_now, "table": sqlite_table})
+    if not sqlite_table:
+        st.info("Name the table of the SQLite file to read.")
+        st.stop()
 
 opts = dict(S.prep_options())
 with st.spinner("Reading the file"):
