@@ -167,9 +167,9 @@ def test_unknown_table_is_named_with_the_tables_there(
 
 
 def test_database_needs_a_table_and_a_file_does_not_take_one(shop: Path, tiny_lines: Path) -> None:
-    with pytest.raises(InputError, match=r"needs a table: pass --table NAME"):
+    with pytest.raises(InputError, match=r"needs a table: pass table NAME"):
         custseg.build_features(shop)
-    with pytest.raises(InputError, match=r"--table 'orders' names a table of a database"):
+    with pytest.raises(InputError, match=r"table 'orders' names a table of a database"):
         custseg.build_features(tiny_lines, table="orders")
 
 

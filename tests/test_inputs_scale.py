@@ -196,7 +196,7 @@ def test_memory_limit_parsing():
     total = physical_memory()
     assert total is not None and parse_memory_limit("50%") == total // 2
     for bad, message in [
-        ("lots", r"--memory-limit must be a size such as 4GB, 512MB or 50% .*got 'lots'"),
+        ("lots", r"memory_limit must be a size such as 4GB, 512MB or 50% .*got 'lots'"),
         ("4", r"must be a size such as 4GB"),
         ("4 parsecs", r"must be a size such as 4GB"),
         ("150%", r"must be a share between 1% and 100% of memory"),
@@ -235,7 +235,7 @@ def test_out_of_memory_is_an_input_error_naming_the_limit():
     with DuckDBEngine(memory_limit=MIN_MEMORY_LIMIT) as engine:
         engine.sql("SET temp_directory = ''")  # nowhere to spill
         with pytest.raises(
-            InputError, match=r"memory limit of 128 MB .*Pass a higher --memory-limit"
+            InputError, match=r"memory limit of 128 MB .*Pass a higher memory_limit"
         ):
             engine.sql("SELECT list(range) FROM range(40000000)")
 

@@ -169,7 +169,7 @@ def test_currency_option() -> None:
     assert parse_currency("€") == "€"
     assert parse_currency("none") == ""
     assert parse_currency("kr") == "kr "
-    with pytest.raises(InputError, match=r"currency 'dollars and cents' \(currency, --currency\)"):
+    with pytest.raises(InputError, match=r"currency 'dollars and cents' \(currency\)"):
         parse_currency("dollars and cents")
 
 

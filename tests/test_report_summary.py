@@ -133,7 +133,7 @@ def test_value_col_option(shop: Any) -> None:
         "columns": ["MntWines"],
         "source": "value_col",
     }
-    with pytest.raises(InputError, match=r"value column 'Spend' \(value_col, --value-col\)"):
+    with pytest.raises(InputError, match=r"value column 'Spend' \(value_col\)"):
         custseg.segment(frame, seed=0, value_col="Spend")
     with pytest.raises(InputError, match="not numeric"):
         custseg.segment(frame, seed=0, value_col="Region")

@@ -138,13 +138,17 @@ def test_override_accepts_another_spelling_of_one_column():
 def test_override_of_a_missing_column_lists_the_columns():
     with pytest.raises(
         InputError,
-        match=r"Column 'Klant' given to --customer-col is not in the data\. Columns found: a, b\.",
+        match=r"Column 'Klant' given to columns=\{\"customer_id\": \.\.\.\} is not in the data\. "
+        r"Columns found: a, b\.",
     ):
         detect_roles(["a", "b"], {"customer_id": "Klant"})
 
 
 def test_one_column_for_two_roles_is_refused():
-    with pytest.raises(InputError, match=r"'Total' is given to both --price-col and --amount-col"):
+    with pytest.raises(
+        InputError,
+        match=r"'Total' is given to both columns=\{\"price\": \.\.\.\} and columns=\{\"amount\"",
+    ):
         detect_roles(["id", "Total"], {"price": "Total", "amount": "Total"})
 
 

@@ -8,9 +8,78 @@ exits with code 2; the Python API lets it propagate.
 
 from __future__ import annotations
 
+import re
+
+#: What each command-line flag that messages name is called in the Python API. Messages are
+#: written once, with the flags; ``str(error)`` names the Python option instead, and the
+#: command line and the app print :attr:`CustsegError.cli_message` (the flags).
+PYTHON_OPTIONS: dict[str, str] = {
+    **{
+        f"--{role.replace('_', '-')}-col": f'columns={{"{role}": ...}}'
+        for role in (
+            "invoice",
+            "date",
+            "quantity",
+            "price",
+            "amount",
+            "product",
+            "description",
+            "country",
+        )
+    },
+    "--customer-col": 'columns={"customer_id": ...}',
+    "--date-format": "date_format",
+    "--analysis-date": "analysis_date",
+    "--non-product-codes": "non_product_codes",
+    "--value-col": "value_col",
+    "--labels": "feature_labels",
+    "--currency": "currency",
+    "--memory-limit": "memory_limit",
+    "--kind": "kind",
+    "--k": "k",
+    "--algorithm": "algorithm",
+    "--seed": "seed",
+    "--sheet": "sheet",
+    "--table": "table",
+    "--engine": "engine",
+    "--spark-master": "spark_master",
+    "--spark-conf": "spark_conf",
+    "--linkage": 'params={"linkage": ...}',
+    "--eps": 'params={"eps": ...}',
+    "--min-samples": 'params={"min_samples": ...}',
+    "--min-cluster-size": 'params={"min_cluster_size": ...}',
+}
+_FLAG = re.compile(r"(?<![\w-])--[a-z][a-z-]*[a-z]\b")
+
+
+def python_options(message: str) -> str:
+    """A message with the command line's flags replaced by the Python API's options.
+
+    Examples
+    --------
+    >>> python_options("No customer id column. Name it with --customer-col.")
+    'No customer id column. Name it with columns={"customer_id": ...}.'
+    >>> python_options("Pass a higher --memory-limit, e.g. --memory-limit 80%; --out stays.")
+    'Pass a higher memory_limit, e.g. memory_limit 80%; --out stays.'
+    """
+    return _FLAG.sub(lambda m: PYTHON_OPTIONS.get(m.group(0), m.group(0)), message)
+
 
 class CustsegError(Exception):
-    """Base class of every error custseg raises on purpose."""
+    """Base class of every error custseg raises on purpose.
+
+    The message is written with the command line's flags (``--customer-col``); ``str()``
+    names the Python API's options instead (``columns={"customer_id": ...}``), and
+    :attr:`cli_message` keeps the flags for the command line and the app.
+    """
+
+    @property
+    def cli_message(self) -> str:
+        """The message as the command line prints it, naming its flags."""
+        return super().__str__()
+
+    def __str__(self) -> str:
+        return python_options(super().__str__())
 
 
 class InputError(CustsegError, ValueError):

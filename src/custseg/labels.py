@@ -362,7 +362,7 @@ def parse_currency(text: str | None) -> str | None:
         return known
     if len(value) > 5 or not re.fullmatch(r"[^\W\d_]+|\W", value):
         raise InputError(
-            f"the currency '{text}' (currency, --currency) is not a symbol or code: give one "
+            f"the currency '{text}' (--currency) is not a symbol or code: give one "
             "such as USD, EUR, GBP, $ or kr (at most 5 letters), or none."
         )
     return value + " "

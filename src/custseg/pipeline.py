@@ -72,7 +72,7 @@ def _value_measure(
     if kind == "transactions":
         if value_col is not None:
             raise InputError(
-                "the value column (value_col, --value-col) is for customer tables; invoice "
+                "the value column (--value-col) is for customer tables; invoice "
                 "lines measure value by their revenue. Leave the option out."
             )
         return {"label": "revenue", "columns": ["revenue"], "source": "revenue"}, None
@@ -80,26 +80,26 @@ def _value_measure(
         wanted = [value_col] if isinstance(value_col, str) else list(value_col)
         if not wanted or not all(str(c).strip() for c in wanted):
             raise InputError(
-                "the value column (value_col, --value-col) is empty; name one or more "
+                "the value column (--value-col) is empty; name one or more "
                 "columns of amounts, or leave the option out."
             )
         for col in wanted:
             if col not in feats.columns:
                 raise InputError(
-                    f"the value column '{col}' (value_col, --value-col) is not a column of the "
+                    f"the value column '{col}' (--value-col) is not a column of the "
                     "customer table; its columns: "
                     f"{', '.join(map(str, feats.columns[1:]))}."
                 )
             if col not in numeric:
                 raise InputError(
-                    f"the value column '{col}' (value_col, --value-col) is not numeric; name "
+                    f"the value column '{col}' (--value-col) is not numeric; name "
                     "a column of amounts (spend)."
                 )
         label = _lower_first(feature_label(wanted[0])) if len(wanted) == 1 else "spend"
         values = feats[wanted].sum(axis=1).clip(lower=0)
         if not values.sum() > 0:
             raise InputError(
-                f"the value column(s) {', '.join(map(repr, wanted))} (value_col, --value-col) "
+                f"the value column(s) {', '.join(map(repr, wanted))} (--value-col) "
                 "add up to nothing above 0 over all customers; name a column of amounts spent."
             )
         return {"label": label, "columns": wanted, "source": "value_col"}, values

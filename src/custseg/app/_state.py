@@ -101,7 +101,8 @@ def _known_paths() -> dict[str, str]:
 def user_message(exc: BaseException) -> str:
     """The error's one-line message, with the app's temporary paths replaced by the names
     the user knows the files by."""
-    message = " ".join(str(exc).split())
+    text = exc.cli_message if isinstance(exc, CustsegError) else str(exc)
+    message = " ".join(text.split())
     for path, name in sorted(_known_paths().items(), key=lambda item: -len(item[0])):
         message = message.replace(path, name)
     return message

@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = app(args=argv, standalone_mode=False)
     except CustsegError as exc:
-        console_err(f"error: {_one_line(str(exc))}")
+        console_err(f"error: {_one_line(exc.cli_message)}")
         return 2
     except (KeyboardInterrupt, typer.Abort):
         console_err("error: interrupted; no output was written.")

@@ -352,7 +352,5 @@ def check_table_name(name: str | None, db: DatabaseSource) -> str:
         If it is missing or empty.
     """
     if name is None or not str(name).strip():
-        raise InputError(
-            f"{db.label} source {db.shown} needs a table: pass --table NAME (Python: table=)."
-        )
+        raise InputError(f"{db.label} source {db.shown} needs a table: pass --table NAME.")
     return str(name).strip()
