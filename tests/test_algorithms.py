@@ -267,18 +267,24 @@ def test_nearest_reference_rule_is_per_row():
     ("kwargs", "message"),
     [
         ({"algorithm": "kmedoids"}, "Unknown algorithm 'kmedoids'. Choose one of: auto, kmeans"),
-        ({"algorithm": "dbscan", "k": 3}, "--k does not apply to DBSCAN"),
+        ({"algorithm": "dbscan", "k": 3}, "k does not apply to DBSCAN"),
         (
             {"algorithm": "kmeans", "params": {"eps": 0.5}},
             "Parameter 'eps' does not apply to kmeans",
         ),
         ({"params": {"depth": 3}}, "Unknown algorithm parameter 'depth'"),
-        ({"params": {"linkage": "median"}}, "--linkage must be one of ward, complete"),
-        ({"params": {"eps": -1.0}}, "--eps must be a positive number"),
-        ({"params": {"min_samples": 1}}, "--min-samples must be a whole number of at least 2"),
+        (
+            {"params": {"linkage": "median"}},
+            r'params=\{"linkage": \.\.\.\} must be one of ward, complete',
+        ),
+        ({"params": {"eps": -1.0}}, r'params=\{"eps": \.\.\.\} must be a positive number'),
+        (
+            {"params": {"min_samples": 1}},
+            r'params=\{"min_samples": \.\.\.\} must be a whole number of at least 2',
+        ),
         (
             {"algorithm": "dbscan", "params": {"eps": 1e-6}},
-            "DBSCAN found no segmentation: every customer is noise .* Pass a larger --eps",
+            r'DBSCAN found no segmentation: every customer is noise .* Pass a larger params=\{"eps"',
         ),
     ],
 )

@@ -18,7 +18,7 @@ from test_report import IMG, SCRIPT, _body
 from test_report_browser import n_figures, open_report
 
 from custseg.cli import main
-from custseg.newcustomers.report import (
+from custseg.report.forecast import (
     SECTION_TITLES,
     calibration_data,
     confusion_data,
@@ -342,7 +342,7 @@ def test_report_draws_offline_in_a_browser(browser: Any, written: Path):
 def test_docstring_examples():
     import doctest
 
-    import custseg.newcustomers.report as module
+    import custseg.report.forecast as module
 
     flags = doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
     assert doctest.testmod(module, optionflags=flags).failed == 0

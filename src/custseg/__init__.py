@@ -40,18 +40,11 @@ _LAZY = {
 }
 
 
-def _version() -> str:
-    from importlib import metadata  # about 50 ms: read only when asked for
-
-    try:
-        return metadata.version("custseg")
-    except metadata.PackageNotFoundError:  # running from a source tree without installing
-        return "0+unknown"
-
-
 def __getattr__(name: str) -> Any:
     if name == "__version__":
-        globals()[name] = version = _version()
+        from custseg.versions import package_version  # about 50 ms: read only when asked for
+
+        globals()[name] = version = package_version()
         return version
     module_name = _LAZY.get(name)
     if module_name is None:

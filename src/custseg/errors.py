@@ -49,7 +49,7 @@ PYTHON_OPTIONS: dict[str, str] = {
     "--min-samples": 'params={"min_samples": ...}',
     "--min-cluster-size": 'params={"min_cluster_size": ...}',
 }
-_FLAG = re.compile(r"(?<![\w-])--[a-z][a-z-]*[a-z]\b")
+_FLAG = re.compile(r"(?<![\w-])--[a-z](?:[a-z-]*[a-z])?\b")
 
 
 def python_options(message: str) -> str:

@@ -7,6 +7,7 @@ numbers, and text that is just a number such as ``-5``, are left as they are.
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -259,3 +260,24 @@ def _write_rows(sheet: Any, columns: list[list[object]]) -> None:
                 boolean(row, col, value)
             else:
                 number(row, col, value)
+
+
+def jsonable(value: Any) -> Any:
+    """A JSON-ready copy: numpy scalars and arrays become Python values, NaN and inf None.
+
+    Examples
+    --------
+    >>> jsonable({"k": np.int64(3), "s": [np.float64("nan"), 0.5]})
+    {'k': 3, 's': [None, 0.5]}
+    """
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    return value

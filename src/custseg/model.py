@@ -153,10 +153,7 @@ class SegmentModel:
         >>> model = custseg.load_model("out/model.skops")  # doctest: +SKIP
         >>> model.predict("new_orders.csv").head()  # doctest: +SKIP
         """
-        from custseg.prepare import features_for_model
-
-        features, prepared = features_for_model(
-            self,
+        features, prepared = self.features_for(
             source,
             sheet=sheet,
             table=table,
@@ -170,6 +167,66 @@ class SegmentModel:
             start = analysis_date or self.settings.get("analysis_date")
             forecast = self.new_customers.predict_sales(prepared.lines.sales, str(start))
         return self.label_frame(features, labels, probability, forecast)
+
+    def features_for(
+        self,
+        source: str | Path | pd.DataFrame,
+        *,
+        sheet: str | None = None,
+        table: str | None = None,
+        columns: dict[str, str] | None = None,
+        date_format: str | None = None,
+        analysis_date: str | None = None,
+    ) -> tuple[pd.DataFrame, Any]:
+        """Turn new data into the model's features, with the model's stored rules (its column
+        roles, analysis date, non-product codes and customer-table plan), and check that the data
+        is of the model's kind and gives every feature it needs. Returns the features and the
+        preparation (:class:`custseg.prepare.Prepared`)."""
+        import warnings
+
+        from custseg.engines.duckdb import DuckDBEngine
+        from custseg.errors import CustsegWarning
+        from custseg.features.customers import CustomerColumns
+        from custseg.prepare import Timer, prepare, where
+
+        model = self
+        settings = model.settings
+        merged = {**settings.get("column_overrides", {}), **(columns or {})}
+        plan = None
+        if model.kind == "customers":
+            plan = CustomerColumns(**settings["customer_columns"])
+        with DuckDBEngine() as engine:
+            prepared = prepare(
+                engine,
+                source,
+                Timer(None),
+                kind=model.kind,
+                sheet=sheet,
+                table=table,
+                columns=merged,
+                date_format=date_format,
+                analysis_date=analysis_date or settings.get("analysis_date"),
+                non_product_codes=settings.get("non_product_codes"),
+                customer_plan=plan,
+            )
+            if (
+                prepared.schema.kind == "transactions"
+                and model.new_customers is not None
+                and prepared.engine == "duckdb"  # a database's or Spark's lines stay there
+            ):
+                from custseg.newcustomers.data import sale_lines_from_engine
+
+                prepared.lines = sale_lines_from_engine(engine, prepared)
+        model.require_kind(prepared.schema.kind, where(prepared.info))
+        missing = [c for c in model.numeric + model.categorical if c not in prepared.features]
+        if missing:
+            raise InputError(
+                f"{where(prepared.info)} cannot give the feature '{missing[0]}' the model needs. "
+                f"Columns found: {', '.join(prepared.info.columns)}."
+            )
+        for message in prepared.warnings:
+            warnings.warn(message, CustsegWarning, stacklevel=3)
+        return prepared.features, prepared
 
     def require_kind(self, kind: str, where: str) -> None:
         """Refuse data of the other kind with a message that says which is which."""

@@ -169,7 +169,7 @@ def load_model(path: str | Path) -> SegmentModel:
 
 
 def _check_versions(model: SegmentModel, path: Path) -> None:
-    from custseg.result import library_versions
+    from custseg.versions import library_versions
 
     saved = model.settings.get("versions", {})
     now = library_versions()

@@ -257,7 +257,9 @@ def _warm_up() -> threading.Thread | None:
     def load() -> None:
         # Ibis first: the cleaning needs it as soon as the file is read (see _prepare).
         try:
-            portable.warm_up()
+            from custseg.clean import NON_PRODUCT_CODES
+
+            portable.warm_up(list(NON_PRODUCT_CODES))
         except Exception:  # reported by the main thread's own import
             return
         finally:
@@ -717,7 +719,8 @@ def _result(
 ) -> Any:
     """The model, the segments table and metrics.json, assembled from the stages."""
     from custseg.models.choose import MIN_CLUSTER_SHARE
-    from custseg.result import SegmentationResult, library_versions
+    from custseg.result import SegmentationResult
+    from custseg.versions import library_versions
 
     feats, colplan, estimator = prep.features, inputs.colplan, selection.estimator
     k, params, columns = requested["k"], requested["params"], requested["columns"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ import pandas as pd
 from custseg.clean import CleaningReport, build_lines, clean_lines
 from custseg.engines.base import ENGINES
 from custseg.engines.duckdb import DuckDBEngine
-from custseg.errors import CustsegWarning, InputError
+from custseg.errors import InputError
 from custseg.features.customers import CustomerColumns, customer_features, plan_customer_columns
 from custseg.features.transactions import (
     TRANSACTION_FEATURES,
@@ -42,7 +41,6 @@ from custseg.schema import (
 if TYPE_CHECKING:
     from custseg.engines.base import RemoteEngine
     from custseg.engines.database import DatabaseSource
-    from custseg.model import SegmentModel
 
 Progress = Callable[[str], None]
 
@@ -235,58 +233,6 @@ def prepare(
             )
         return _transactions(feats, info, schema, report, warns, activity)
     return _customers(engine, info, roles, reason, place, timer, customer_plan)
-
-
-def features_for_model(
-    model: SegmentModel,
-    source: str | Path | pd.DataFrame,
-    *,
-    sheet: str | None = None,
-    table: str | None = None,
-    columns: dict[str, str] | None = None,
-    date_format: str | None = None,
-    analysis_date: str | None = None,
-) -> tuple[pd.DataFrame, Prepared]:
-    """Turn new data into the model's features, with the model's stored rules (its column
-    roles, analysis date, non-product codes and customer-table plan), and check that the data
-    is of the model's kind and gives every feature it needs."""
-    settings = model.settings
-    merged = {**settings.get("column_overrides", {}), **(columns or {})}
-    plan = None
-    if model.kind == "customers":
-        plan = CustomerColumns(**settings["customer_columns"])
-    with DuckDBEngine() as engine:
-        prepared = prepare(
-            engine,
-            source,
-            Timer(None),
-            kind=model.kind,
-            sheet=sheet,
-            table=table,
-            columns=merged,
-            date_format=date_format,
-            analysis_date=analysis_date or settings.get("analysis_date"),
-            non_product_codes=settings.get("non_product_codes"),
-            customer_plan=plan,
-        )
-        if (
-            prepared.schema.kind == "transactions"
-            and model.new_customers is not None
-            and prepared.engine == "duckdb"  # a database's or Spark's lines stay there
-        ):
-            from custseg.newcustomers.data import sale_lines_from_engine
-
-            prepared.lines = sale_lines_from_engine(engine, prepared)
-    model.require_kind(prepared.schema.kind, where(prepared.info))
-    missing = [c for c in model.numeric + model.categorical if c not in prepared.features]
-    if missing:
-        raise InputError(
-            f"{where(prepared.info)} cannot give the feature '{missing[0]}' the model needs. "
-            f"Columns found: {', '.join(prepared.info.columns)}."
-        )
-    for message in prepared.warnings:
-        warnings.warn(message, CustsegWarning, stacklevel=3)
-    return prepared.features, prepared
 
 
 def _require_id(roles: dict[str, str], info: SourceInfo, place: str) -> None:

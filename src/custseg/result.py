@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
-import platform
 import shutil
 import tempfile
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from custseg.errors import InputError
-from custseg.export import write_csv, write_xlsx
+from custseg.export import jsonable, write_csv, write_xlsx
 from custseg.model import SegmentModel
 
 OUTPUT_FILES = (
@@ -58,38 +55,6 @@ def customers_sheet_note(n_customers: int) -> str | None:
         f"The Customers sheet of segments.xlsx lists no customers: {n_customers:,} are more "
         f"than the {XLSX_MAX_CUSTOMERS:,} the workbook holds. segments.csv has every customer."
     )
-
-
-def library_versions() -> dict[str, str]:
-    """Versions of custseg and the libraries that shape its results."""
-    out = {"python": platform.python_version()}
-    for name in ("custseg", "scikit-learn", "numpy", "pandas", "duckdb", "skops", "plotly"):
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "unknown"
-    return out
-
-
-def jsonable(value: Any) -> Any:
-    """A JSON-ready copy: numpy scalars and arrays become Python values, NaN and inf None.
-
-    Examples
-    --------
-    >>> jsonable({"k": np.int64(3), "s": [np.float64("nan"), 0.5]})
-    {'k': 3, 's': [None, 0.5]}
-    """
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return jsonable(value.tolist())
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-        return None
-    return value
 
 
 def check_output_dir(target: Path) -> None:

@@ -37,7 +37,7 @@ def _num(value: Any, spec: str) -> str:
 
 def evaluation_tables(m: dict[str, Any]) -> list[Any]:
     """The printed evaluation: purchases per customer by model, and the classifier."""
-    from custseg.newcustomers.report import MODEL_LABELS
+    from custseg.report.forecast import MODEL_LABELS
 
     rows = []
     for group, label in (("new_customers", "new"), ("all_customers", "all")):
@@ -149,7 +149,7 @@ def forecast_command(
     """Forecast purchases per customer and the segment of new customers; evaluate by time split."""
     from custseg.export import write_csv
     from custseg.newcustomers import evaluate_forecast
-    from custseg.newcustomers.report import render_forecast_report
+    from custseg.report.forecast import render_forecast_report
 
     console = make_console(quiet)
     if out.exists() and not out.is_dir():

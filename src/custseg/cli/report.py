@@ -128,7 +128,7 @@ def _save_metrics(folder: Path, metrics: dict[str, Any]) -> None:
     """Write metrics.json again (atomically) with the new labels or currency."""
     import json
 
-    from custseg.result import jsonable
+    from custseg.export import jsonable
 
     path = folder / "metrics.json"
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")

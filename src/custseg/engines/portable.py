@@ -116,7 +116,8 @@ def classify(
 def _midnight(day: dt.date) -> Any:
     import ibis
 
-    return ibis.timestamp(day.year, day.month, day.day, 0, 0, 0)
+    # A literal, not ibis.timestamp(y, m, d, ...): Ibis 12 has no Spark SQL for the latter.
+    return ibis.literal(dt.datetime(day.year, day.month, day.day), type="timestamp")
 
 
 def duplicate_flag(raw: ir.Table, columns: list[str]) -> Any:
@@ -201,7 +202,9 @@ def customer_features(
         returned=_.quantity.abs().sum(), returned_value=_.amount.abs().sum()
     )
     s = sales.left_join(returns, "customer_id")
-    net = ibis.greatest(0, s.revenue - s.returned_value.fill_null(0))
+    # Rounded to the cents' hundredths first: exact already where money is a decimal, and it
+    # puts SQLite's sums of doubles (357.68999...) back on the value before the ratio.
+    net = ibis.greatest(0, s.revenue - s.returned_value.fill_null(0)).round(4)
     columns = {
         "customer_id": s.customer_id,
         "last_day": s.last_day,
@@ -341,14 +344,12 @@ def compiled(dialect: str, name: str, *, table: str | None = None, **shape: Any)
     return _compiled(dialect, name, table or "", frozen)
 
 
-def warm_up(dialect: str = "duckdb") -> None:
-    """Import Ibis and compile the queries of the usual shapes (default non-product codes,
+def warm_up(non_product_codes: list[str], dialect: str = "duckdb") -> None:
+    """Import Ibis and compile the queries of the usual shapes (the given non-product codes,
     with and without invoices and products), so that the job finds them compiled. The command
     line calls it in a background thread while DuckDB reads the file; it takes about 0.5 s.
     """
-    from custseg.clean import NON_PRODUCT_CODES
-
-    codes = list(NON_PRODUCT_CODES)
+    codes = list(non_product_codes)
     compiled(dialect, "date_range")
     for has_invoice in (True, False):
         compiled(dialect, "classify", non_product_codes=codes, has_invoice=has_invoice)

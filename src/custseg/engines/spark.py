@@ -273,34 +273,6 @@ def check_master(master: str, timeout: float = MASTER_TIMEOUT) -> None:
     )
 
 
-def spark_compatible(expr: Any) -> Any:
-    """``expr`` with every timestamp built from literal parts (``ibis.timestamp(2011, 12, 10,
-    0, 0, 0)``) turned into a timestamp literal: Ibis 12 has no Spark SQL for the former.
-
-    Examples
-    --------
-    >>> import ibis
-    >>> t = ibis.table({"ts": "timestamp"}, name="t")
-    >>> "2011-12-10T00:00:00" in str(ibis.to_sql(
-    ...     spark_compatible(t.ts >= ibis.timestamp(2011, 12, 10, 0, 0, 0)), dialect="pyspark"))
-    True
-    """
-    import datetime as dt
-
-    import ibis.expr.operations as ops
-
-    def literal(node: Any, changed: dict[str, Any] | None) -> Any:
-        if isinstance(node, ops.TimestampFromYMDHMS) and all(
-            isinstance(part, ops.Literal) for part in node.__args__
-        ):
-            year, month, day, hour, minute, second = (int(p.value) for p in node.__args__)
-            moment = dt.datetime(year, month, day, hour, minute, second)
-            return ops.Literal(moment, dtype=node.dtype)
-        return node.__recreate__(changed) if changed else node
-
-    return expr.op().replace(literal).to_expr()
-
-
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
     """Ibis 12 reads pandas' ``future.infer_string`` option and PySpark 4.0's ``toPandas``
@@ -713,7 +685,7 @@ class SparkEngine(Closing):
         """Run an Ibis table expression in Spark and return the result as pandas."""
         try:
             with _quiet():
-                return self.con.to_pandas(spark_compatible(expr))
+                return self.con.to_pandas(expr)
         except InputError:
             raise
         except Exception as exc:
@@ -723,7 +695,7 @@ class SparkEngine(Closing):
         """Run an Ibis scalar expression in Spark and return its value."""
         try:
             with _quiet():
-                return self.con.execute(spark_compatible(expr))
+                return self.con.execute(expr)
         except Exception as exc:
             raise self._error(exc) from None
 
@@ -732,7 +704,7 @@ class SparkEngine(Closing):
         queries built on it read the cache instead of the source; an Ibis table over it."""
         try:
             with _quiet():
-                frame = self.session.sql(str(self.con.compile(spark_compatible(expr)))).cache()
+                frame = self.session.sql(str(self.con.compile(expr))).cache()
             self._cached.append(frame)
             return self._view(frame, name).cast(expr.schema())
         except Exception as exc:

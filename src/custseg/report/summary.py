@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from sklearn.decomposition import PCA
 
+from custseg.export import jsonable
 from custseg.labels import (
     distinct_labels,
     feature_unit,
@@ -43,7 +44,6 @@ from custseg.report.plots import (
     sample_indices,
     segment_color,
 )
-from custseg.result import jsonable
 
 SECTION_TITLES = {
     "summary": "Executive summary",

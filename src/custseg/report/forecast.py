@@ -633,7 +633,7 @@ def forecast_report_data(metrics: Mapping[str, Any], table: pd.DataFrame) -> dic
     ... # doctest: +SKIP
     '0.961'
     """
-    import custseg
+    from custseg.versions import package_version
 
     m = metrics
     name = m.get("input_file")
@@ -676,7 +676,7 @@ def forecast_report_data(metrics: Mapping[str, Any], table: pd.DataFrame) -> dic
             "totals": totals_data(m),
             "confusion": confusion_data(m, table),
         },
-        "version": str(custseg.__version__),
+        "version": package_version(),
     }
 
 
