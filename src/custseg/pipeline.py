@@ -245,9 +245,10 @@ def _warm_up() -> threading.Thread | None:
     runs only where custseg owns the process (the command line), and :func:`segment` joins it
     before its own imports. A failure is left to the main thread's own import to report.
 
-    Ibis (the portable layer, :func:`custseg.engines.portable.warm_up`) is imported first and
-    the thread's ``portable_ready`` event is set when it is done; :func:`_prepare` waits for it
-    before the cleaning, the first stage that compiles an Ibis expression.
+    The portable layer's queries come first (:func:`custseg.engines.portable.warm_up`: read
+    from the shipped DuckDB SQL, or compiled with Ibis for other shapes), and the thread's
+    ``portable_ready`` event is set when they are ready; :func:`custseg.prepare.prepare`
+    waits for it before the cleaning, the first stage that runs one.
     """
     if not WARM_UP or all(name in sys.modules for name in WARM_UP_MODULES):
         return None

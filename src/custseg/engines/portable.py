@@ -23,7 +23,9 @@ True
 from __future__ import annotations
 
 import datetime as dt
+import json
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -305,8 +307,38 @@ QUERIES: dict[str, tuple[str, Any]] = {
 DATE_MARKER = dt.date(1234, 5, 6)
 
 
+#: DuckDB's SQL of the usual query shapes, compiled from the definitions above and shipped with
+#: custseg (``python -m custseg.engines.portable`` writes it; tests/test_portable.py checks that
+#: every entry still equals a fresh compilation). A job on a file then needs no Ibis at all:
+#: importing it and compiling cost about 0.5 s per run. Other shapes are compiled when needed.
+PRECOMPILED = Path(__file__).with_name("duckdb_queries.json")
+
+
+def _key(name: str, table: str, shape: tuple[tuple[str, Any], ...]) -> str:
+    return json.dumps(
+        [name, table, [[k, list(v) if isinstance(v, tuple) else v] for k, v in shape]]
+    )
+
+
+@lru_cache(maxsize=1)
+def _shipped() -> dict[str, str]:
+    try:
+        loaded = json.loads(PRECOMPILED.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # a source tree without the file: compile everything
+        return {}
+    return dict(loaded.get("queries", {}))
+
+
 @lru_cache(maxsize=128)
 def _compiled(dialect: str, name: str, table: str, shape: tuple[tuple[str, Any], ...]) -> str:
+    if dialect == "duckdb":
+        shipped = _shipped().get(_key(name, table, shape))
+        if shipped is not None:
+            return shipped
+    return _compile(dialect, name, table, shape)
+
+
+def _compile(dialect: str, name: str, table: str, shape: tuple[tuple[str, Any], ...]) -> str:
     import ibis
 
     if name == "classify":
@@ -340,29 +372,64 @@ def compiled(dialect: str, name: str, *, table: str | None = None, **shape: Any)
     >>> "GROUP BY" in sql
     True
     """
-    frozen = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in shape.items()))
-    return _compiled(dialect, name, table or "", frozen)
+    usual = QUERIES[name][0] if name in QUERIES else "lines"
+    return _compiled(dialect, name, "" if table in (None, usual) else table, _freeze(shape))
+
+
+def usual_shapes(non_product_codes: list[str]) -> list[tuple[str, dict[str, Any]]]:
+    """The queries a job on a file runs, for the given non-product codes, with and without
+    invoices and products: (name, shape) pairs."""
+    codes = list(non_product_codes)
+    shapes: list[tuple[str, dict[str, Any]]] = [
+        ("date_range", {}),
+        ("accounting", {}),
+        ("customer_counts", {}),
+        ("activity_by_country", {}),
+    ]
+    for has_invoice in (True, False):
+        shapes.append(("classify", {"non_product_codes": codes, "has_invoice": has_invoice}))
+        shapes.append(("activity_by_month", {"has_invoice": has_invoice}))
+        for has_product in (True, False):
+            shapes.append(
+                (
+                    "customer_features",
+                    {
+                        "non_product_codes": codes,
+                        "has_invoice": has_invoice,
+                        "has_product": has_product,
+                    },
+                )
+            )
+    return shapes
 
 
 def warm_up(non_product_codes: list[str], dialect: str = "duckdb") -> None:
-    """Import Ibis and compile the queries of the usual shapes (the given non-product codes,
-    with and without invoices and products), so that the job finds them compiled. The command
-    line calls it in a background thread while DuckDB reads the file; it takes about 0.5 s.
-    """
-    codes = list(non_product_codes)
-    compiled(dialect, "date_range")
-    for has_invoice in (True, False):
-        compiled(dialect, "classify", non_product_codes=codes, has_invoice=has_invoice)
-    compiled(dialect, "accounting")
-    compiled(dialect, "customer_counts")
-    compiled(dialect, "activity_by_country")
-    for has_invoice in (True, False):
-        compiled(dialect, "activity_by_month", has_invoice=has_invoice)
-        for has_product in (True, False):
-            compiled(
-                dialect,
-                "customer_features",
-                non_product_codes=codes,
-                has_invoice=has_invoice,
-                has_product=has_product,
-            )
+    """Have the queries of the usual shapes ready: read from :data:`PRECOMPILED` for DuckDB
+    (milliseconds), else compiled with Ibis (about 0.5 s with its import). The command line
+    calls it in a background thread while DuckDB reads the file."""
+    for name, shape in usual_shapes(non_product_codes):
+        compiled(dialect, name, **shape)
+
+
+def write_precompiled(non_product_codes: list[str], path: Path = PRECOMPILED) -> int:
+    """Compile the usual shapes for DuckDB with Ibis and write them to ``path``; returns how
+    many queries were written."""
+    import ibis
+
+    queries = {}
+    for name, shape in usual_shapes(non_product_codes):
+        frozen = _freeze(shape)
+        queries[_key(name, "", frozen)] = _compile("duckdb", name, "", frozen)
+    payload = {"ibis": ibis.__version__, "queries": queries}
+    path.write_text(json.dumps(payload, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    return len(queries)
+
+
+def _freeze(shape: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in shape.items()))
+
+
+if __name__ == "__main__":
+    from custseg.clean import NON_PRODUCT_CODES
+
+    print(f"{write_precompiled(list(NON_PRODUCT_CODES))} queries written to {PRECOMPILED}")
