@@ -256,7 +256,7 @@ def _warm_up() -> threading.Thread | None:
     ready = threading.Event()
 
     def load() -> None:
-        # Ibis first: the cleaning needs it as soon as the file is read (see _prepare).
+        # The queries first: the cleaning needs them as soon as the file is read.
         try:
             from custseg.clean import NON_PRODUCT_CODES
 
