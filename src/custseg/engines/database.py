@@ -118,12 +118,38 @@ def parse_database(source: Any) -> DatabaseSource | None:
     return None
 
 
-def _clean_message(exc: BaseException, db: DatabaseSource, password: str | None) -> str:
+def clean_message(exc: BaseException, db: DatabaseSource, password: str | None) -> str:
     """The database's own words, on one line, without the password."""
     text = " ".join(str(exc).split())
     for secret in {password, urlsplit(db.url).password} - {None, ""}:
         text = text.replace(str(secret), "***")
     return text[:200]
+
+
+def postgres_arguments(db: DatabaseSource, password: str | None = None) -> dict[str, Any]:
+    """psycopg's connection arguments from a ``postgresql://`` URL: host, port, user, the
+    password (the URL's, else ``password``; libpq then reads ``PGPASSWORD`` and ``~/.pgpass``),
+    ``dbname``, a connect timeout (:data:`CONNECT_TIMEOUT` unless the URL gives one) and the
+    URL's other options; missing ones left out.
+
+    Examples
+    --------
+    >>> args = postgres_arguments(parse_database("postgresql://ana:s%40t@db:5433/shop?sslmode=require"))
+    >>> args["password"], args["dbname"], args["connect_timeout"], args["sslmode"]
+    ('s@t', 'shop', 10, 'require')
+    """
+    parts = urlsplit(db.url)
+    options = dict(parse_qsl(parts.query))
+    arguments: dict[str, Any] = {
+        "host": parts.hostname,
+        "port": parts.port or 5432,
+        "user": unquote(parts.username) if parts.username else None,
+        "password": unquote(parts.password) if parts.password else password,
+        "dbname": unquote(parts.path.lstrip("/")) or None,
+        "connect_timeout": int(options.pop("connect_timeout", CONNECT_TIMEOUT)),
+        **options,
+    }
+    return {k: v for k, v in arguments.items() if v is not None}
 
 
 @contextlib.contextmanager
@@ -200,30 +226,16 @@ class DatabaseEngine(Closing):
             ) from None
         import ibis
 
-        parts = urlsplit(self.db.url)
-        database = unquote(parts.path.lstrip("/")) or None
-        options = dict(parse_qsl(parts.query))
-        password = unquote(parts.password) if parts.password else self._password
-        kwargs: dict[str, Any] = {
-            "connect_timeout": int(options.pop("connect_timeout", CONNECT_TIMEOUT)),
-            # Every statement of the session is read-only: the server refuses any write.
-            "options": "-c default_transaction_read_only=on",
-            **options,
-        }
+        arguments = postgres_arguments(self.db, self._password)
+        # Every statement of the session is read-only: the server refuses any write.
+        arguments["options"] = "-c default_transaction_read_only=on"
         try:
-            return ibis.postgres.connect(
-                host=parts.hostname or None,
-                port=parts.port or 5432,
-                user=unquote(parts.username) if parts.username else None,
-                password=password,
-                database=database,
-                **kwargs,
-            )
+            return ibis.postgres.connect(database=arguments.pop("dbname", None), **arguments)
         except Exception as exc:
-            raise self._connect_error(exc, password) from None
+            raise self._connect_error(exc, arguments.get("password")) from None
 
     def _connect_error(self, exc: BaseException, password: str | None) -> InputError:
-        text = _clean_message(exc, self.db, password)
+        text = clean_message(exc, self.db, password)
         low = text.lower()
         shown = self.db.shown
         if "password authentication failed" in low:
@@ -247,11 +259,6 @@ class DatabaseEngine(Closing):
             "that the server is running and that this machine may connect to it."
         )
 
-    @staticmethod
-    def needs_password(error: InputError) -> bool:
-        """Whether a connection error asks for a password (so that a prompt can help)."""
-        return "asks for a password" in str(error)
-
     # ------------------------------------------------------------------ reading
 
     def table(self, name: str) -> Any:
@@ -270,7 +277,7 @@ class DatabaseEngine(Closing):
         except Exception as exc:
             raise InputError(
                 f"{self.db.label} at {self.db.shown} has no schema '{schema}' "
-                f"({_clean_message(exc, self.db, self._password)}). Name the table as "
+                f"({clean_message(exc, self.db, self._password)}). Name the table as "
                 "schema.table or just table."
             ) from None
         if table not in names:
@@ -289,19 +296,26 @@ class DatabaseEngine(Closing):
             )
         return self.con.table(table, database=database)
 
-    def run(self, expr: Any) -> pd.DataFrame:
-        """Run an Ibis expression in the database and return the result as pandas."""
+    @contextlib.contextmanager
+    def _query(self) -> Iterator[None]:
+        """Run a query: Ibis's warnings about itself silenced, the database's errors turned
+        into one line without the password."""
         try:
             with _quiet_ibis():
-                return self.con.to_pandas(expr)
+                yield
         except InputError:
             raise
         except Exception as exc:
             raise InputError(
                 f"{self.db.label} at {self.db.shown} could not run custseg's query "
-                f"({_clean_message(exc, self.db, self._password)}). Check that the user may "
+                f"({clean_message(exc, self.db, self._password)}). Check that the user may "
                 "read the table."
             ) from None
+
+    def run(self, expr: Any) -> pd.DataFrame:
+        """Run an Ibis expression in the database and return the result as pandas."""
+        with self._query():
+            return self.con.to_pandas(expr)
 
     def materialize(self, expr: Any, name: str) -> Any:
         """``expr`` stored once where the database allows it, so that the queries built on it
@@ -314,28 +328,17 @@ class DatabaseEngine(Closing):
             return expr
         import ibis
 
-        try:
+        with self._query():
             sql = str(ibis.to_sql(expr, dialect=self.dialect))
             self.con.con.execute(f'DROP TABLE IF EXISTS temp."{name}"')
             self.con.con.execute(f'CREATE TEMP TABLE "{name}" AS {sql}')
             # SQLite keeps no types for computed columns: give them back.
             return self.con.table(name, database="temp").cast(expr.schema())
-        except Exception as exc:
-            raise InputError(
-                f"{self.db.label} at {self.db.shown} could not run custseg's query "
-                f"({_clean_message(exc, self.db, self._password)})."
-            ) from None
 
     def scalar(self, expr: Any) -> Any:
         """Run an Ibis scalar expression and return its value."""
-        try:
-            with _quiet_ibis():
-                return self.con.execute(expr)
-        except Exception as exc:
-            raise InputError(
-                f"{self.db.label} at {self.db.shown} could not run custseg's query "
-                f"({_clean_message(exc, self.db, self._password)})."
-            ) from None
+        with self._query():
+            return self.con.execute(expr)
 
     def close(self) -> None:
         """Close the connection."""

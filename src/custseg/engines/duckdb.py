@@ -313,21 +313,15 @@ class DuckDBEngine(Closing):
         rows = self.con.execute(f"DESCRIBE {quote_ident(table)}").fetchall()
         return [(r[0], r[1]) for r in rows]
 
-    # ------------------------------------------------ the portable layer (Ibis expressions)
+    # ------------------------------------------------ the portable layer
 
     dialect = "duckdb"
-    """The SQL dialect Ibis compiles :mod:`custseg.engines.portable` expressions to."""
+    """The SQL dialect of :func:`custseg.engines.portable.compiled` queries for this engine."""
 
-    def compile(self, expr: Any) -> str:
-        """DuckDB SQL of an Ibis expression (:mod:`custseg.engines.portable`)."""
-        import ibis
-
-        return str(ibis.to_sql(expr, dialect=self.dialect))
-
-    def run(self, expr: Any) -> Any:
-        """Run an Ibis expression (or compiled SQL) and return a pandas DataFrame."""
-        query = expr if isinstance(expr, str) else self.compile(expr)
-        return self.sql(query).df()
+    def run(self, query: str, params: list[Any] | None = None) -> Any:
+        """Run a query (for example one of :func:`custseg.engines.portable.compiled`) and
+        return the result as a pandas DataFrame."""
+        return self.sql(query, params).df()
 
     def close(self) -> None:
         """Close the connection and delete the temporary directory."""

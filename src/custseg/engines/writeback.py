@@ -26,15 +26,14 @@ from __future__ import annotations
 import datetime as dt
 import math
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
 
 import pandas as pd
 
 from custseg.engines.database import (
-    CONNECT_TIMEOUT,
     DatabaseSource,
-    _clean_message,
+    clean_message,
     parse_database,
+    postgres_arguments,
 )
 from custseg.errors import InputError
 
@@ -189,26 +188,16 @@ def _write_postgres(
         raise InputError(
             "Writing to PostgreSQL needs the driver: pip install 'custseg[db]'."
         ) from None
-    parts = urlsplit(db.url)
-    options = dict(parse_qsl(parts.query))
-    secret = unquote(parts.password) if parts.password else password
-    kwargs: dict[str, Any] = {
-        "host": parts.hostname or None,
-        "port": parts.port or 5432,
-        "user": unquote(parts.username) if parts.username else None,
-        "password": secret,
-        "dbname": unquote(parts.path.lstrip("/")) or None,
-        "connect_timeout": int(options.pop("connect_timeout", CONNECT_TIMEOUT)),
-        **options,
-    }
+    arguments = postgres_arguments(db, password)
+    secret = arguments.get("password")
     target = sql.Identifier(schema, name) if schema else sql.Identifier(name)
     shown = f"'{schema + '.' if schema else ''}{name}' of {db.shown}"
     try:
-        con = psycopg.connect(**{k: v for k, v in kwargs.items() if v is not None})
+        con = psycopg.connect(**arguments)
     except psycopg.Error as exc:
         raise InputError(
             f"Could not connect to PostgreSQL at {db.shown} to write the scores "
-            f"({_clean_message(exc, db, secret)}). Check the URL, the password and the server."
+            f"({clean_message(exc, db, secret)}). Check the URL, the password and the server."
         ) from None
     try:
         with con.transaction(), con.cursor() as cur:
@@ -256,7 +245,7 @@ def _write_postgres(
     except psycopg.Error as exc:
         raise InputError(
             f"Could not write the scores to table {shown} "
-            f"({_clean_message(exc, db, secret)}); nothing was written. Check that the user may "
+            f"({clean_message(exc, db, secret)}); nothing was written. Check that the user may "
             "create and write that table, and that its customer_id is unique."
         ) from None
     finally:
