@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from custseg.errors import CustsegError, CustsegWarning, InputError, ModelFileError
 
 if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and IDEs
-    from custseg import datasets
+    from custseg import datasets, drift
     from custseg.model import SegmentModel
     from custseg.persist import load_model, save_model
     from custseg.pipeline import build_features, segment
@@ -33,6 +33,7 @@ _LAZY = {
     "SegmentationResult": "custseg.result",
     "build_features": "custseg.pipeline",
     "datasets": "custseg.datasets",
+    "drift": "custseg.drift",
     "load_model": "custseg.persist",
     "load_result": "custseg.result",
     "save_model": "custseg.persist",
@@ -69,6 +70,7 @@ __all__ = [
     "__version__",
     "build_features",
     "datasets",
+    "drift",
     "load_model",
     "load_result",
     "save_model",

@@ -8,7 +8,9 @@ numbers, and text that is just a number such as ``-5``, are left as they are.
 from __future__ import annotations
 
 import math
+import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +144,23 @@ def whole_numbers(frame: pd.DataFrame) -> pd.DataFrame:
             out = frame.copy(deep=False)
         out.isetitem(i, column.astype("Int64").array)
     return out
+
+
+def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
+    """Call ``write`` on a temporary name beside ``path``, then rename it to ``path``, so that
+    an interrupted write never leaves a file that looks complete.
+
+    Examples
+    --------
+    >>> write_atomically(Path("p.json"), lambda tmp: tmp.write_text("{}"))  # doctest: +SKIP
+    """
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
 
 
 EXCEL_MAX_ROWS = 1_048_576

@@ -40,10 +40,16 @@ class SegmentModel:
     new_customers : NewCustomerModels, optional
         For invoice lines: the first-purchase segment classifier and the next-year purchase
         forecast (:mod:`custseg.newcustomers`); their columns are added to predictions.
+    drift_reference : dict, optional
+        The training customers' feature distributions and segment shares, as plain data
+        (:func:`custseg.drift.reference`), for :func:`custseg.drift.check`.
     """
 
     new_customers: Any = None
     """Class default, so that models saved before these models existed still load."""
+    drift_reference: dict[str, Any] | None = None
+    """Class default: a model saved before custseg stored the reference loads with None, and
+    :func:`custseg.drift.check` says it cannot check drift."""
     noise_name: str = "Noise"
     """Name of segment -1 (customers a density method leaves in no segment); set from the
     noise group's own name, e.g. "Outliers: very large accounts"."""
@@ -62,6 +68,7 @@ class SegmentModel:
         feature_columns: list[str],
         settings: dict[str, Any],
         new_customers: Any = None,
+        drift_reference: dict[str, Any] | None = None,
     ) -> None:
         self.kind = kind
         self.preprocessor = preprocessor
@@ -74,6 +81,7 @@ class SegmentModel:
         self.feature_columns = feature_columns
         self.settings = settings
         self.new_customers = new_customers
+        self.drift_reference = drift_reference
 
     @property
     def analysis_date(self) -> str | None:

@@ -749,6 +749,9 @@ def _result(
     )
     if named.noise_named:
         model.noise_name = str(named.naming[-1]["segment_name"])
+    from custseg.drift import reference
+
+    model.drift_reference = reference(feats, colplan.numeric, colplan.categorical, named.labels)
     probability = None
     if hasattr(estimator, "predict_proba"):
         probability = np.asarray(estimator.predict_proba(inputs.X), dtype=np.float64).max(axis=1)

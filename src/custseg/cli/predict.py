@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import json
 import warnings
 from pathlib import Path
 from typing import Annotated
@@ -22,6 +22,7 @@ from custseg.cli._common import (
     Sheet,
     TableName,
     check_source,
+    console_err,
     make_console,
     parse_columns,
     table,
@@ -82,7 +83,8 @@ def predict_command(
 ) -> None:
     """Assign new customers to the segments of a saved model."""
     import custseg
-    from custseg.export import write_csv
+    from custseg.drift import check as check_drift
+    from custseg.export import jsonable, write_atomically, write_csv
 
     console = make_console(quiet)
     if to is None and to_table is not None:
@@ -114,15 +116,17 @@ def predict_command(
         )
     for w in caught:
         console.print(f"warning: {w.message}", markup=False)
+    drift = check_drift(fitted, scored)
+    for note in drift.notes:
+        console.print(note[:1].upper() + note[1:] + ".", markup=False)
+    if not quiet:
+        for message in drift.warnings:
+            console_err(f"warning: {message}")
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-        try:
-            write_csv(scored, tmp)
-            os.replace(tmp, out)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
+        write_atomically(out, lambda tmp: write_csv(scored, tmp))
+        report = json.dumps(jsonable(drift.to_dict()), indent=2, ensure_ascii=False) + "\n"
+        write_atomically(drift_file(out), lambda tmp: tmp.write_text(report, encoding="utf-8"))
     if to is not None:
         from custseg.engines.database import parse_database
         from custseg.engines.writeback import write_scores
@@ -151,4 +155,15 @@ def predict_command(
         )
     )
     if out is not None:
-        console.print(f"Wrote {out}", markup=False)
+        console.print(f"Wrote {out} and {drift_file(out).name}", markup=False)
+
+
+def drift_file(out: Path) -> Path:
+    """The drift report written beside the predictions: ``scored.csv`` -> ``scored.drift.json``.
+
+    Examples
+    --------
+    >>> drift_file(Path("out/predictions.csv")).as_posix()
+    'out/predictions.drift.json'
+    """
+    return out.with_name(f"{out.stem if out.suffix else out.name}.drift.json")
