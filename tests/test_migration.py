@@ -1,0 +1,259 @@
+"""Segment migration (custseg.migration, custseg compare, the app's Migration page) on tiny
+hand-written output folders whose matrix can be checked by eye."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from custseg.errors import InputError
+from custseg.migration import (
+    GONE,
+    NEW,
+    check_migration_dir,
+    compare_runs,
+    match_segments,
+    read_run,
+    summary_lines,
+)
+
+HEADER = "customer_id,segment,segment_name,days_since_last_purchase,n_orders,revenue,days_since_first_purchase\n"
+OLD = {
+    # customer: segment, name, recency, orders, revenue, tenure
+    "a": (0, "Champions", 5, 10, 1000.0, 300),
+    "b": (0, "Champions", 8, 8, 800.0, 290),
+    "c": (1, "Regular customers", 20, 3, 100.0, 200),
+    "d": (1, "Regular customers", 30, 2, 80.0, 150),
+    "e": (2, "Lost customers", 200, 1, 20.0, 200),
+    "f": (2, "Lost customers", 220, 1, 10.0, 220),
+}
+NEW_RUN = {
+    "a": (0, "Champions", 3, 12, 1200.0, 390),  # stayed
+    "b": (2, "Lost customers", 98, 8, 800.0, 380),  # Champions -> Lost: a mover
+    "c": (0, "Champions", 10, 6, 400.0, 290),  # moved up
+    "d": (1, "Regular customers", 40, 3, 90.0, 240),  # stayed
+    "f": (2, "Lost customers", 310, 1, 10.0, 310),  # stayed
+    "g": (1, "Regular customers", 15, 2, 50.0, 30),  # new customer; e is gone
+}
+# The matrix worked out by hand from the two tables above (rows: before, columns: after).
+EXPECTED_COUNTS = {
+    "0 · Champions": [1, 0, 1, 0],
+    "1 · Regular customers": [1, 1, 0, 0],
+    "2 · Lost customers": [0, 0, 1, 1],
+    NEW: [0, 1, 0, 0],
+}
+EXPECTED_COLUMNS = ["0 · Champions", "1 · Regular customers", "2 · Lost customers", GONE]
+
+
+def write_run(
+    folder: Path,
+    rows: dict[str, tuple],
+    *,
+    model: bytes = b"model-1",
+    kind: str = "transactions",
+    permute: dict[int, int] | None = None,
+) -> Path:
+    """An output folder with what compare reads: segments.csv, metrics.json, model.skops
+    (compare only hashes it)."""
+    folder.mkdir(parents=True)
+    lines = []
+    for cid, (seg, name, *features) in rows.items():
+        seg = (permute or {}).get(seg, seg)
+        lines.append(",".join(map(str, [cid, seg, name, *features])))
+    (folder / "segments.csv").write_text(HEADER + "\n".join(lines) + "\n", encoding="utf-8")
+    (folder / "metrics.json").write_text(json.dumps({"kind": kind}), encoding="utf-8")
+    (folder / "model.skops").write_bytes(model)
+    return folder
+
+
+@pytest.fixture()
+def runs(tmp_path: Path) -> tuple[Path, Path]:
+    return write_run(tmp_path / "old", OLD), write_run(tmp_path / "new", NEW_RUN)
+
+
+def test_matrix_by_hand(runs: tuple[Path, Path]) -> None:
+    m = compare_runs(*runs)
+    assert m.summary["matching"] == "numbers" and m.summary["same_model"]
+    assert list(m.counts.columns) == EXPECTED_COLUMNS
+    assert {k: v.tolist() for k, v in m.counts.iterrows()} == EXPECTED_COUNTS
+    status = dict(zip(m.customers["customer_id"], m.customers["status"], strict=True))
+    assert status == {
+        "a": "stayed",
+        "b": "moved",
+        "c": "moved",
+        "d": "stayed",
+        "e": GONE,
+        "f": "stayed",
+        "g": NEW,
+    }
+    s = m.summary
+    assert (
+        s["customers_in_both"],
+        s["stayed"],
+        s["moved"],
+        s["new_customers"],
+        s["gone_customers"],
+    ) == (5, 3, 2, 1, 1)
+    # Revenue in each cell: Champions -> Champions is customer a only.
+    cell = m.matrix[(m.matrix["old_segment"] == 0) & (m.matrix["new_segment"] == 0)].iloc[0]
+    assert (cell["customers"], cell["old_value"], cell["new_value"], cell["share_of_old"]) == (
+        1,
+        1000.0,
+        1200.0,
+        0.5,
+    )
+    gone = m.matrix[m.matrix["new_segment_name"] == GONE].iloc[0]
+    assert gone["old_segment"] == 2 and gone["old_value"] == 20.0 and pd.isna(gone["new_value"])
+    # The one valuable -> lost mover, with its revenue.
+    assert m.movers[
+        ["customer_id", "old_segment_name", "new_segment_name", "old_value"]
+    ].values.tolist() == [["b", "Champions", "Lost customers", 800.0]]
+    assert s["movers"] == 1 and s["movers_old_value"] == 800.0
+    # Same model, same features: each segment's profile distance to itself is small.
+    assert m.pairs["new_segment"].tolist() == [0, 1, 2]
+
+
+def test_permuted_segments_are_matched_by_profile(tmp_path: Path) -> None:
+    old = write_run(tmp_path / "old", OLD)
+    # The same customers and features, another model numbering the segments 0->2, 1->0, 2->1.
+    new = write_run(tmp_path / "new", OLD, model=b"model-2", permute={0: 2, 1: 0, 2: 1})
+    m = compare_runs(old, new)
+    assert m.summary["matching"] == "profiles" and not m.summary["same_model"]
+    assert dict(zip(m.pairs["old_segment"], m.pairs["new_segment"], strict=True)) == {
+        0: 2,
+        1: 0,
+        2: 1,
+    }
+    assert m.pairs["distance"].tolist() == [0.0, 0.0, 0.0]
+    assert set(m.customers["status"]) == {"stayed"}
+    assert m.summary["adjusted_rand_index"] == 1.0
+    assert m.summary["match_quality"] == "close"
+    assert any("matched by profile" in line for line in summary_lines(m))
+    # Forced by number, every customer moved.
+    assert compare_runs(old, new, match="numbers").summary["stayed"] == 0
+
+
+def test_match_segments_prefers_least_total_distance() -> None:
+    old = pd.DataFrame({"x": [0.9, 0.5, 0.1]}, index=[0, 1, 2])
+    new = pd.DataFrame({"x": [0.12, 0.88]}, index=[0, 1])
+    pairs, distance = match_segments(old, new)
+    assert pairs == {0: 1, 2: 0}  # the middle segment has no counterpart
+    assert distance.loc[0, 1] == pytest.approx(0.02)
+
+
+def test_predictions_csv_as_new_side(runs: tuple[Path, Path], tmp_path: Path) -> None:
+    old, new = runs
+    csv = tmp_path / "scored.csv"
+    csv.write_text((new / "segments.csv").read_text(encoding="utf-8"), encoding="utf-8")
+    m = compare_runs(old, csv)
+    assert m.summary["matching"] == "numbers"
+    assert "other side's segment numbers" in m.summary["same_model_reason"]
+    assert {k: v.tolist() for k, v in m.counts.iterrows()} == EXPECTED_COUNTS
+
+
+def test_renamed_segment_keeps_its_group_from_the_rule(tmp_path: Path) -> None:
+    old = write_run(
+        tmp_path / "old", {k: (v[0], "VIP" if v[0] == 0 else v[1], *v[2:]) for k, v in OLD.items()}
+    )
+    rule = "R >= 4 and F >= 4 and M >= 4 and gaps_shop <= 1 and orders >= 4 and orders_x >= 2 and V >= 1.5 and share < 1/3"
+    metrics = {"kind": "transactions", "segments": [{"segment": 0, "rule": rule}]}
+    (old / "metrics.json").write_text(json.dumps(metrics), encoding="utf-8")
+    assert read_run(old).groups == {0: "valuable", 1: "other", 2: "lost"}
+
+
+def test_errors_name_the_path_and_the_fix(runs: tuple[Path, Path], tmp_path: Path) -> None:
+    old, new = runs
+    with pytest.raises(InputError, match=r"'.*missing' does not exist\. Pass an output folder"):
+        compare_runs(tmp_path / "missing", new)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match=r"'.*empty' has no segments\.csv: it is not a custseg"):
+        compare_runs(old, tmp_path / "empty")
+    other = write_run(tmp_path / "table", OLD, kind="customers")
+    with pytest.raises(
+        InputError, match=r"segments invoice lines but '.*table' segments a customer table"
+    ):
+        compare_runs(old, other)
+    strangers = write_run(tmp_path / "strangers", {"z" + k: v for k, v in OLD.items()})
+    with pytest.raises(InputError, match="have no customer in common"):
+        compare_runs(old, strangers)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,cluster\n1,0\n", encoding="utf-8")
+    with pytest.raises(
+        InputError, match=r"lacks the column\(s\) customer_id, segment, segment_name"
+    ):
+        compare_runs(old, bad)
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "notes.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(InputError, match=r"already holds other files \(notes\.txt\)"):
+        check_migration_dir(busy)
+
+
+def test_cli_writes_what_the_library_returns(
+    runs: tuple[Path, Path], tmp_path: Path, run_cli
+) -> None:
+    out = tmp_path / "migration"
+    code, stdout, stderr = run_cli("compare", *runs, "--out", out)
+    assert code == 0, stderr
+    assert "1 customer moved from a valuable segment" in stdout
+    m = compare_runs(*runs)
+    read = lambda name: pd.read_csv(out / name, dtype={"customer_id": str})  # noqa: E731
+    pd.testing.assert_frame_equal(
+        read("movers.csv"),
+        m.movers.astype({"old_segment": "int64", "new_segment": "int64"}),
+        check_dtype=False,  # whole-number revenue is written as 800, read back as an int
+    )
+    assert read("matrix_customers.csv").set_index("old \\ new").to_dict("list") == m.counts.to_dict(
+        "list"
+    )
+    assert read("matrix.csv")["customers"].tolist() == m.matrix["customers"].tolist()
+    assert read("customers.csv")["status"].tolist() == m.customers["status"].tolist()
+    assert json.loads((out / "migration.json").read_text(encoding="utf-8"))["movers"] == 1
+    html = (out / "migration.html").read_text(encoding="utf-8")
+    assert html.startswith("<!DOCTYPE html>") and "figure-sankey" in html
+    assert 'src="http' not in html and "<link" not in html
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_cli_errors_are_one_line_exit_2(runs: tuple[Path, Path], tmp_path: Path, run_cli) -> None:
+    old, _ = runs
+    out = tmp_path / "out"
+    for args, expected in [
+        ((old, tmp_path / "nope"), "does not exist"),
+        ((old, tmp_path), "has no segments.csv"),
+        ((old, old, "--match", "names"), "--match 'names' is not known"),
+    ]:
+        code, _, stderr = run_cli("compare", *args, "--out", out)
+        assert code == 2
+        assert stderr.startswith("error: ") and expected in stderr and stderr.count("\n") == 1
+    assert not out.exists()
+
+
+def test_failed_write_leaves_no_folder(
+    runs: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import custseg.report.migration as page
+
+    def broken(_: object) -> str:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(page, "render_migration", broken)
+    with pytest.raises(RuntimeError):
+        compare_runs(*runs).save(tmp_path / "out")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new", "old"]
+
+
+def test_page_escapes_names_from_the_data(tmp_path: Path) -> None:
+    from custseg.report.migration import render_migration
+
+    evil = {
+        k: (v[0], "<script>alert(1)</script>" if v[0] == 1 else v[1], *v[2:])
+        for k, v in OLD.items()
+    }
+    m = compare_runs(write_run(tmp_path / "old", evil), write_run(tmp_path / "new", NEW_RUN))
+    html = render_migration(m)
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
