@@ -134,6 +134,13 @@ def typed_lines(
     def text(role: str) -> Any:
         return _text(raw[roles[role]]) if role in roles else ibis.null("string")
 
+    decimal = portable.LINE_COLUMNS["amount"]
+    # PostgreSQL's cast of a double to numeric(18, 4) rounds its 15 significant digits half
+    # away from zero, as round(x, 4) does; Ibis's round of a double goes to NUMERIC and back to
+    # DOUBLE first, which cost 1.2 s per million lines and gave the same values (checked on 9M
+    # values, half-way ties included).
+    postgres = engine.dialect == "postgres"
+    amount = amount.cast(decimal) if postgres else amount.round(4).cast(decimal)
     columns = list(raw.columns)
     lines = raw.select(
         # A table has no line order, and nothing downstream needs one: numbering the rows
@@ -145,7 +152,7 @@ def typed_lines(
         ts=ts,
         quantity=quantity.cast("float64"),
         price=price.cast("float64"),
-        amount=amount.round(4).cast(portable.LINE_COLUMNS["amount"]),
+        amount=amount,
         product=text("product"),
         description=text("description"),
         country=text("country"),
