@@ -257,3 +257,29 @@ def test_page_escapes_names_from_the_data(tmp_path: Path) -> None:
     html = render_migration(m)
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_app_page_compares_two_uploads(runs: tuple[Path, Path]) -> None:
+    pytest.importorskip("streamlit")
+    from streamlit.testing.v1 import AppTest
+
+    from custseg.app import main_script
+
+    old, new = runs
+    at = AppTest.from_file(str(main_script()), default_timeout=120)
+    at.run()
+    at.switch_page("pages/migration.py").run()
+    assert not at.exception, at.exception
+    for key, folder in (("migration_old", old), ("migration_new", new)):
+        content = (folder / "segments.csv").read_bytes()
+        at.file_uploader(key=key).set_value(("segments.csv", content, "text/csv"))
+    at.run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    text = " ".join(m.value for m in at.markdown).replace("\\", "")
+    assert "5 customers in both runs: 3 (60.0%) stayed" in text
+    assert "From valuable to at risk or lost (1)" in [s.value for s in at.subheader]
+    counts = at.dataframe[0].value
+    assert {k: v.tolist() for k, v in counts.iterrows()} == EXPECTED_COUNTS
+    movers = at.dataframe[2].value
+    assert movers["customer_id"].tolist() == ["b"]

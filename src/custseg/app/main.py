@@ -19,6 +19,7 @@ PAGES = [
     st.Page("pages/segment.py", title="Segment", icon=":material/play_circle:"),
     st.Page("pages/segments.py", title="Segments", icon=":material/groups:"),
     st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
+    st.Page("pages/migration.py", title="Migration", icon=":material/move_down:"),
     st.Page("pages/score.py", title="Score new customers", icon=":material/person_add:"),
     st.Page("pages/download.py", title="Download", icon=":material/download:"),
 ]
