@@ -20,6 +20,7 @@ from custseg.errors import CustsegError, CustsegWarning, InputError, ModelFileEr
 
 if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and IDEs
     from custseg import datasets, drift
+    from custseg.migration import compare_runs
     from custseg.model import SegmentModel
     from custseg.persist import load_model, save_model
     from custseg.pipeline import build_features, segment
@@ -32,6 +33,7 @@ _LAZY = {
     "SegmentModel": "custseg.model",
     "SegmentationResult": "custseg.result",
     "build_features": "custseg.pipeline",
+    "compare_runs": "custseg.migration",
     "datasets": "custseg.datasets",
     "drift": "custseg.drift",
     "load_model": "custseg.persist",
@@ -69,6 +71,7 @@ __all__ = [
     "SegmentationResult",
     "__version__",
     "build_features",
+    "compare_runs",
     "datasets",
     "drift",
     "load_model",
