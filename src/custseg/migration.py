@@ -675,6 +675,7 @@ def _matrix(customers: pd.DataFrame, old: Run, new: Run) -> pd.DataFrame:
         new_value=("new_value", lambda v: v.sum(min_count=1)),
     )
     matrix = grouped.reset_index()
+    matrix[["old_value", "new_value"]] = matrix[["old_value", "new_value"]].round(2)  # money
     matrix["_o"] = matrix["old_segment"].fillna(10**9)
     matrix["_n"] = matrix["new_segment"].fillna(10**9)
     matrix = matrix.sort_values(["_o", "_n"], kind="stable").drop(columns=["_o", "_n"])
@@ -810,8 +811,8 @@ def _summary(
         "gone_customers": int(status.get(GONE, 0)),
         "stayed_share": round(stayed / n_both, 4) if n_both else None,
         "movers": len(movers),
-        "movers_old_value": float(movers["old_value"].sum()),
-        "movers_new_value": float(movers["new_value"].sum()),
+        "movers_old_value": round(float(movers["old_value"].sum()), 2),
+        "movers_new_value": round(float(movers["new_value"].sum()), 2),
         "valuable_old_segments": [s for s, g in old.groups.items() if g == VALUABLE],
         "at_risk_or_lost_new_segments": [s for s, g in new.groups.items() if g in (AT_RISK, LOST)],
         "old_model": old.model_id,
