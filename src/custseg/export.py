@@ -163,6 +163,37 @@ def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
             tmp.unlink()
 
 
+def write_folder_atomically(target: Path, write: Callable[[Path], object]) -> None:
+    """Call ``write`` on a new temporary folder beside ``target``, then put that folder in
+    ``target``'s place (an existing ``target`` is replaced), so that an interrupted or failed
+    write never leaves a folder that looks complete. The folder gets the usual permissions
+    (``mkdtemp`` makes it private).
+
+    Examples
+    --------
+    >>> write_folder_atomically(Path("aud"), lambda tmp: (tmp / "a.csv").write_text("x"))  # doctest: +SKIP
+    """
+    import shutil
+    import tempfile
+
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)
+        write(tmp)
+        if target.exists():
+            old = target.with_name(f".{target.name}.old-{os.getpid()}")
+            target.rename(old)
+            tmp.rename(target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
 EXCEL_MAX_ROWS = 1_048_576
 """Rows in one Excel sheet, header included; a longer table is cut there and the cut said."""
 

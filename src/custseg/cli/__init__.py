@@ -13,7 +13,7 @@ import warnings
 import typer
 
 from custseg.cli import app as app_cmd
-from custseg.cli import compare, demo, forecast, predict, report, segment
+from custseg.cli import compare, demo, export, forecast, predict, report, segment
 from custseg.cli import serve as serve_cmd
 from custseg.cli._common import console_err
 from custseg.errors import CustsegError, CustsegWarning
@@ -33,6 +33,7 @@ app.command("forecast")(forecast.forecast_command)
 app.command("report")(report.report_command)
 app.command("serve")(serve_cmd.serve_command)
 app.command("compare")(compare.compare_command)
+app.command("export")(export.export_command)
 app.command("app", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
     app_cmd.app_command
 )
