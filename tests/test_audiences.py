@@ -260,3 +260,39 @@ def test_after_a_real_segmentation(run_cli, tmp_path):
         by_id.loc[segments["customer_id"], "Segment"].to_numpy() == segments["segment"].to_numpy()
     ).all()
 
+
+@pytest.mark.slow
+def test_app_download_page_offers_the_audiences_zip():
+    pytest.importorskip("streamlit")
+    from streamlit.testing.v1 import AppTest
+
+    import custseg
+    from custseg.app import _state, main_script
+
+    lines, _ = custseg.datasets.make_transactions(120, n_segments=3, seed=1)
+    lines["Email"] = "=" + lines["CustomerID"].astype(str) + "@example.com"
+    at = AppTest.from_file(str(main_script()), default_timeout=240)
+    at.run()
+    at.file_uploader(key="data_upload").set_value(
+        ("orders.csv", lines.to_csv(index=False).encode(), "text/csv")
+    )
+    at.run()
+    at.switch_page("pages/segment.py").run()
+    at.selectbox[0].set_value("kmeans")
+    at.button[0].click().run()
+    at.switch_page("pages/download.py").run()
+    assert not at.exception and not at.error
+    assert "Audiences (.zip)" in [b.label for b in at.get("download_button")]
+    store = at.session_state[_state.BUILT]
+    plain = zipfile.ZipFile(io.BytesIO(store["audiences []"][1]))
+    assert all(b"example.com" not in plain.read(n) for n in plain.namelist())
+    at.multiselect(key="audience_contact_cols").set_value(["Email"]).run()
+    assert not at.exception and not at.error
+    archive = zipfile.ZipFile(io.BytesIO(store["audiences ['Email']"][1]))
+    result = at.session_state[_state.RESULT]["result"]
+    assert len(archive.namelist()) == len(result.profiles)
+    rows = [
+        r for n in archive.namelist() for r in csv.reader(io.StringIO(archive.read(n).decode()))
+    ]
+    assert rows[0] == [*AUDIENCE_COLUMNS, "Email Address"]
+    assert all(r[4].startswith("'=") for r in rows if r[0] != "Customer ID")

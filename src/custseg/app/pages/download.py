@@ -90,3 +90,48 @@ for row in rows:
     # A button's label is markdown: the segment's name is escaped to show as written.
     download_row(S.md(label), content, file_name, "text/csv", f"{row['customers']} customers")
 zip_button("All customer lists (.zip)", S.segment_lists_zip(entry), "custseg-segment-lists.zip")
+
+st.subheader("Audiences for a mailing tool")
+st.caption(
+    "One CSV per segment with the headers mailing tools import: Customer ID, Segment, "
+    "Segment Name, Action, and the contact columns you pick (read from your file, joined by "
+    "customer id; an email column is written as Email Address, a phone column as Phone "
+    "Number). Nothing is added unless you pick it. The same files as "
+    "`custseg export OUT_DIR --audiences DIR --contact-cols ...`."
+)
+result = entry["result"]
+src = S.source()
+contact_cols: list[str] = []
+if src is not None and src.table is None:
+    roles = (result.metrics.get("schema") or {}).get("roles") or {}
+    columns = [
+        c
+        for c in (result.metrics.get("source") or {}).get("columns") or []
+        if c != roles.get("customer_id")
+    ]
+    contact_cols = st.multiselect(
+        "Contact columns to add",
+        columns,
+        key="audience_contact_cols",
+        help="Email addresses, phone numbers, names, ... Leave empty for ids only.",
+    )
+
+
+def build_audiences() -> bytes:
+    from custseg.audiences import audiences_zip, customers_of, read_contacts
+
+    contacts = None
+    if contact_cols and src is not None:
+        metrics = result.metrics
+        contacts, _ = read_contacts(
+            src.path,
+            contact_cols,
+            customer_col=metrics["schema"]["roles"]["customer_id"],
+            sheet=(metrics.get("source") or {}).get("sheet"),
+        )
+    return audiences_zip(customers_of(result), contacts)
+
+
+audiences = S.attempt(S.memo, f"audiences {contact_cols}", entry["key"], build_audiences)
+if audiences is not None:
+    zip_button("Audiences (.zip)", audiences, "custseg-audiences.zip")
