@@ -46,7 +46,7 @@ def customer_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path
     csv = folder / "customers.csv"
     frame.to_csv(csv, index=False)
     model = folder / "model.skops"
-    save_model(custseg.segment(csv, seed=3).model, model)
+    save_model(custseg.segment(csv, seed=3, algorithm="gmm", k=3).model, model)
     return csv, model
 
 
@@ -58,7 +58,7 @@ def lines_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("serve_lines")
     csv = folder / "lines.csv"
     lines.to_csv(csv, index=False)
-    result = custseg.segment(csv, seed=0)
+    result = custseg.segment(csv, seed=0, algorithm="kmeans", k=3)
     assert result.model.new_customers is not None
     model = folder / "model.skops"
     save_model(result.model, model)
@@ -124,6 +124,7 @@ def test_customer_answers_equal_custseg_predict(customer_files, client, run_cli,
     fitted = custseg.load_model(model)
     first = response.json()["results"][0]
     assert first["action"] == fitted.actions[first["segment"]]
+    assert 0 < first["segment_probability"] <= 1  # a Gaussian mixture's membership
     assert response.json()["results"][3]["features"]["Age"] is None  # missing stays missing
 
 
@@ -379,3 +380,15 @@ def test_openapi_contract(customer_files, mode):
             assert response.status_code < 500
 
         check()
+
+
+def test_fast_inputs_equal_the_model_path(customer_files):
+    """The in-memory path gives the numbers of SegmentModel.model_inputs, bit for bit."""
+    from custseg.serve.scoring import FastInputs
+
+    model = custseg.load_model(customer_files[1])
+    scorer = Scorer(model)
+    assert isinstance(scorer.fast_model.model_inputs, FastInputs)
+    rows = _rows_from_csv(customer_files[0], ("Age", "Income"))
+    frame = scorer.customer_features(rows)
+    assert np.array_equal(scorer.fast_model.model_inputs(frame), model.model_inputs(frame))
