@@ -314,3 +314,14 @@ def test_online_retail_nine_months_against_the_year(data_dir: Path, tmp_path: Pa
     assert same.summary["matching"] == "numbers"
     assert same.summary["customers_in_both"] == 3314
     assert (same.pairs["distance"] < MATCH_FAIR).all()
+
+
+def test_amounts_carry_the_runs_currency(runs: tuple[Path, Path]) -> None:
+    old, new = runs
+    metrics = {"kind": "transactions", "presentation": {"currency": "£"}}
+    (old / "metrics.json").write_text(json.dumps(metrics), encoding="utf-8")
+    lines = summary_lines(compare_runs(old, new))
+    assert lines[-1] == (
+        "1 customer moved from a valuable segment to an at-risk or lost one, "
+        "£800 of revenue in the old run."
+    )

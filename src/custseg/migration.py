@@ -141,6 +141,8 @@ class Run:
     value_label: str | None
     features: list[str] = field(default_factory=list)
     predictions: bool = False
+    currency: str | None = None
+    """The symbol amounts are shown with (``"£"``), from metrics.json; None when unknown."""
 
 
 @dataclass
@@ -423,6 +425,7 @@ def read_run(path: str | Path) -> Run:
         value_label=value_label,
         features=numeric,
         predictions=not path.is_dir(),
+        currency=str((metrics.get("presentation") or {}).get("currency") or "") or None,
     )
 
 
@@ -794,6 +797,7 @@ def _summary(
         "new": str(new.path),
         "kind": old.kind,
         "value_label": old.value_label or new.value_label,
+        "currency": old.currency or new.currency,
         "same_model": same,
         "same_model_reason": same_reason,
         "matching": method,
@@ -861,7 +865,8 @@ def summary_lines(migration: Migration) -> list[str]:
         f"{s['adjusted_rand_index']:.2f} (1 = the same grouping, 0 = chance)."
     )
     value = s["value_label"]
-    worth = f", {s['movers_old_value']:,.0f} {value} in the old run" if value else ""
+    money = f"{s.get('currency') or ''}{s['movers_old_value']:,.0f}".strip()
+    worth = f", {money} of {value} in the old run" if value else ""
     lines.append(
         f"{s['movers']:,} customer{'' if s['movers'] == 1 else 's'} moved from a valuable "
         "segment to an at-risk or lost "

@@ -171,6 +171,8 @@ def migration_data(migration: Migration) -> dict[str, Any]:
             }
         )
     value_label = s["value_label"]
+    if value_label and s.get("currency"):
+        value_label = f"{value_label} ({str(s['currency']).strip()})"
     movers = migration.movers.head(MOVERS_SHOWN)
     return {
         "title": "Segment migration",
