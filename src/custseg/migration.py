@@ -25,9 +25,6 @@ Examples
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -193,17 +190,14 @@ class Migration:
         >>> compare_runs("old/", "new/").save("migration/")  # doctest: +SKIP
         PosixPath('/.../migration')
         """
-        from custseg.export import jsonable, write_csv
+        from custseg.export import jsonable, write_csv, write_folder_atomically
         from custseg.report.migration import render_migration
 
         target = Path(directory).resolve()
         check_migration_dir(target)
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o777 & ~umask)
-        try:
+
+        def write(tmp: Path) -> None:
             write_csv(self.matrix, tmp / "matrix.csv")
             write_csv(self.counts.reset_index(), tmp / "matrix_customers.csv")
             write_csv(self.pairs, tmp / "segment_pairs.csv")
@@ -214,16 +208,8 @@ class Migration:
                 encoding="utf-8",
             )
             (tmp / "migration.html").write_text(render_migration(self), encoding="utf-8")
-            if target.exists():
-                old = target.with_name(f".{target.name}.old-{os.getpid()}")
-                target.rename(old)
-                tmp.rename(target)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                tmp.rename(target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+
+        write_folder_atomically(target, write)
         return target
 
 
