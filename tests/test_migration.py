@@ -284,6 +284,14 @@ def test_app_page_compares_two_uploads(runs: tuple[Path, Path]) -> None:
     assert {k: v.tolist() for k, v in counts.iterrows()} == EXPECTED_COUNTS
     movers = at.dataframe[2].value
     assert movers["customer_id"].tolist() == ["b"]
+    assert len(at.get("download_button")) == 8  # seven files and the zip
+    # The same two runs as output folders on this computer (the app is served locally).
+    at.radio(key="migration_mode").set_value("Output folders on this computer").run()
+    at.text_input(key="migration_old_dir").set_value(str(old))
+    at.text_input(key="migration_new_dir").set_value(str(new)).run()
+    assert not at.exception and not at.error
+    text = " ".join(m.value for m in at.markdown).replace("\\", "")
+    assert "both folders hold the same model.skops" in text
 
 
 @pytest.mark.slow
