@@ -175,7 +175,7 @@ def test_predict_cli_old_model_says_so_once(run_cli, trained, customers, tmp_pat
 
 
 def test_recency_plus_200_days_warns(tmp_path):
-    lines, _ = custseg.datasets.make_transactions(400, n_segments=3, seed=2)
+    lines, _ = custseg.datasets.make_transactions(150, n_segments=3, seed=2)
     result = custseg.segment(lines, seed=0, k=3, algorithm="kmeans", new_customers=False)
     assert check(result.model, result.model.predict(lines)).warnings == []
     earlier = lines.assign(
