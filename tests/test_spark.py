@@ -234,6 +234,92 @@ def test_cli_segments_with_spark_and_predicts_with_duckdb(
     assert scored["segment"].tolist() == segments["segment"].tolist()
 
 
+# ---------------------------------------------------------------- past the driver limit
+
+#: Planted customers of the scaled-out job, its driver limit and its sample.
+SCALE_CUSTOMERS, SCALE_LIMIT, SCALE_SAMPLE = 800, 200, 300
+
+
+@pytest.fixture(scope="module")
+def scaled_out(spark: SparkEngine, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """``custseg segment --engine spark`` on 800 customers of 4 planted segments with a driver
+    limit of 200: k chosen on a sample of 300, MLlib's k-means on all 800."""
+    from custseg.cli import main
+    from custseg.datasets.synthetic import make_transactions
+    from custseg.engines import mllib
+
+    lines, truth = make_transactions(SCALE_CUSTOMERS, n_segments=4, seed=3)
+    lines["InvoiceDate"] = pd.to_datetime(lines["InvoiceDate"])
+    folder = tmp_path_factory.mktemp("scale_out")
+    lines.to_parquet(folder / "lines.parquet", index=False)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(mllib, "SCALE_OUT_SAMPLE", SCALE_SAMPLE)
+        code = main(
+            [
+                "segment",
+                str(folder / "lines.parquet"),
+                "--engine",
+                "spark",
+                "--spark-master",
+                MASTER,
+                "--spark-driver-limit",
+                str(SCALE_LIMIT),
+                "--out",
+                str(folder / "out"),
+                "--quiet",
+            ]
+        )
+    assert code == 0
+    return {"lines": folder / "lines.parquet", "out": folder / "out", "truth": truth}
+
+
+def test_past_the_driver_limit_mllib_clusters_every_customer(scaled_out: dict[str, Any]) -> None:
+    out = scaled_out["out"]
+    every = pd.read_parquet(out / "segments.parquet")
+    assert sorted(every["customer_id"]) == sorted(scaled_out["truth"].index)
+    assert adjusted_rand_score(scaled_out["truth"][every["customer_id"]], every["segment"]) >= 0.95
+    assert not (out / "segments.csv").exists()
+    assert len(pd.read_csv(out / "segments_sample.csv")) == SCALE_SAMPLE
+    metrics = json.loads((out / "metrics.json").read_text())
+    scale = metrics["scale_out"]
+    assert (scale["customers"], scale["sample"], scale["driver_limit"]) == (800, 300, 200)
+    assert metrics["algorithm"] == "kmeans" and metrics["k"] == 4
+    assert sum(c["customers"] for c in scale["counts"].values()) == SCALE_CUSTOMERS
+    profiles = pd.read_csv(out / "profiles.csv")
+    assert profiles["n_customers"].sum() == SCALE_CUSTOMERS
+    assert profiles["n_customers"].tolist() == [
+        scale["counts"][str(s)]["customers"] for s in profiles["segment"]
+    ]
+    assert len(custseg.load_result(out).segments) == SCALE_SAMPLE
+
+
+def test_the_model_of_a_scaled_out_job_predicts_the_segments_spark_wrote(
+    scaled_out: dict[str, Any],
+) -> None:
+    every = pd.read_parquet(scaled_out["out"] / "segments.parquet").set_index("customer_id")
+    scored = custseg.load_model(scaled_out["out"] / "model.skops").predict(scaled_out["lines"])
+    assert len(scored) == SCALE_CUSTOMERS
+    assert (scored.set_index("customer_id")["segment"] == every["segment"]).all()
+    assert (scored.set_index("customer_id")["segment_name"] == every["segment_name"]).all()
+
+
+def test_past_the_driver_limit_other_families_and_taken_paths_are_refused(
+    scaled_out: dict[str, Any],
+) -> None:
+    options: dict[str, Any] = {
+        "engine": "spark",
+        "spark_master": MASTER,
+        "spark_driver_limit": SCALE_LIMIT,
+        "new_customers": False,
+    }
+    with pytest.raises(InputError, match=r"800 customers, more than spark_driver_limit .*kmeans"):
+        custseg.segment(scaled_out["lines"], algorithm="gmm", **options)
+    with pytest.raises(InputError, match="already exists.*spark_output path that does not exist"):
+        custseg.segment(scaled_out["lines"], spark_output=str(scaled_out["out"]), **options)
+    with pytest.raises(InputError, match="spark_driver_limit .* are for engine"):
+        custseg.segment(scaled_out["lines"], spark_driver_limit=5)
+
+
 # ---------------------------------------------------------------- reading
 
 

@@ -44,6 +44,8 @@ PYTHON_OPTIONS: dict[str, str] = {
     "--engine": "engine",
     "--spark-master": "spark_master",
     "--spark-conf": "spark_conf",
+    "--spark-driver-limit": "spark_driver_limit",
+    "--spark-output": "spark_output",
     "--linkage": 'params={"linkage": ...}',
     "--eps": 'params={"eps": ...}',
     "--min-samples": 'params={"min_samples": ...}',

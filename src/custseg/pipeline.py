@@ -5,6 +5,7 @@ call it and print what it returns.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import sys
 import threading
@@ -278,16 +279,39 @@ def _warm_up() -> threading.Thread | None:
 
 
 def _spark_options(
-    engine: str, master: str | None, conf: Mapping[str, str] | None
+    engine: str,
+    master: str | None,
+    conf: Mapping[str, str] | None,
+    *,
+    driver_limit: int | None = None,
+    output: str | None = None,
+    algorithm: str = "auto",
+    seed: int = 0,
 ) -> dict[str, Any] | None:
     if engine != "spark":
-        if master is not None or conf:
+        if master is not None or conf or driver_limit is not None or output is not None:
             raise InputError(
-                "spark_master and spark_conf (--spark-master, --spark-conf) are for "
-                "engine='spark' (--engine spark)."
+                "--spark-master, --spark-conf, --spark-driver-limit and --spark-output are "
+                "for --engine spark."
             )
         return None
-    return {"master": master or "local[*]", "conf": dict(conf or {})}
+    from custseg.engines.mllib import DRIVER_LIMIT
+
+    if driver_limit is not None and (
+        not isinstance(driver_limit, (int, np.integer)) or driver_limit < 1
+    ):
+        raise InputError(
+            f"--spark-driver-limit must be a whole number of customers of at least 1, got "
+            f"{driver_limit!r}."
+        )
+    return {
+        "master": master or "local[*]",
+        "conf": dict(conf or {}),
+        "driver_limit": DRIVER_LIMIT if driver_limit is None else int(driver_limit),
+        "output": output,
+        "algorithm": algorithm,
+        "seed": seed,
+    }
 
 
 def segment(
@@ -313,6 +337,8 @@ def segment(
     engine: str = "duckdb",
     spark_master: str | None = None,
     spark_conf: Mapping[str, str] | None = None,
+    spark_driver_limit: int | None = None,
+    spark_output: str | None = None,
 ) -> Any:
     """Segment the customers in a file or DataFrame.
 
@@ -381,6 +407,16 @@ def segment(
         Spark master URL (``local[*]`` by default); only with ``engine="spark"``.
     spark_conf : dict, optional
         Spark settings (``{"spark.executor.memory": "8g"}``); only with ``engine="spark"``.
+    spark_driver_limit : int, optional
+        With ``engine="spark"``: above this many customers
+        (:data:`custseg.engines.mllib.DRIVER_LIMIT`, 10M, by default) they stay in Spark:
+        k is chosen on a sample, Spark MLlib's k-means clusters every customer, and Spark
+        writes the segments as Parquet (see :mod:`custseg.engines.mllib`).
+    spark_output : str, optional
+        Where Spark writes the segments of a job past the driver limit (any path Spark
+        writes, e.g. ``s3a://lake/segments/``; it must not exist). By default a local folder,
+        moved into the output folder as ``segments.parquet`` by ``save``; give a shared path
+        on a cluster.
 
     Returns
     -------
@@ -415,7 +451,15 @@ def segment(
             sheet=sheet,
             table=table,
             engine_name=engine,
-            spark=_spark_options(engine, spark_master, spark_conf),
+            spark=_spark_options(
+                engine,
+                spark_master,
+                spark_conf,
+                driver_limit=spark_driver_limit,
+                output=spark_output,
+                algorithm=algorithm,
+                seed=seed,
+            ),
             columns=columns,
             date_format=date_format,
             analysis_date=analysis_date,
@@ -436,6 +480,43 @@ def segment(
                 prep.lines = sale_lines_from_engine(local, prep)
             else:
                 prep.warnings.append(NO_NEW_CUSTOMER_MODELS)
+    # A Spark job past the driver limit keeps its session open for MLlib until the end, and
+    # runs k-means only (custseg.engines.mllib).
+    scaled = prep.scale_out is not None
+    with contextlib.closing(prep.scale_out) if scaled else contextlib.nullcontext():
+        return _segment_prepared(
+            prep,
+            timer,
+            total_start,
+            k=k,
+            algorithm="kmeans" if scaled else algorithm,
+            params=params,
+            seed=seed,
+            value_col=value_col,
+            user_labels=user_labels,
+            chosen_currency=chosen_currency,
+            columns=columns,
+            progress=progress,
+        )
+
+
+def _segment_prepared(
+    prep: Prepared,
+    timer: Timer,
+    total_start: float,
+    *,
+    k: int | None,
+    algorithm: str,
+    params: dict[str, Any] | None,
+    seed: int,
+    value_col: str | list[str] | None,
+    user_labels: dict[str, str],
+    chosen_currency: Any,
+    columns: dict[str, str] | None,
+    progress: Progress | None,
+) -> Any:
+    """The stages after :func:`custseg.prepare.prepare`: model inputs, the choice, names, the
+    new-customer models and the result."""
     _require_customers(prep)
     with timer.stage("preprocess"):
         inputs = _model_inputs(prep, algorithm, seed)
@@ -447,8 +528,18 @@ def segment(
         selection = _choose(
             prep, inputs, algorithm=algorithm, k=k, seed=seed, params=params, progress=progress
         )
+    if prep.scale_out is not None:
+        with timer.stage("mllib"):
+            _cluster_in_spark(prep, inputs, selection, seed)
     with timer.stage("profile"):
         named = _name_segments(prep, inputs, selection, customer_value, seed)
+    if prep.scale_out is not None:
+        with timer.stage("write_parquet"):
+            prep.scale_out.write(
+                named.mapping,
+                named.names,
+                "revenue" if prep.schema.kind == "transactions" else None,
+            )
     new_models = None
     new_summary: dict[str, Any] | None = None
     if prep.lines is not None:
@@ -621,6 +712,58 @@ def _choose(
     inputs.X_valley = None
     inputs.X_mixed = None
     return selection
+
+
+def _cluster_in_spark(prep: Prepared, inputs: _ModelInputs, selection: Any, seed: int) -> None:
+    """Stage "mllib" of a job past the driver limit: Spark MLlib's k-means on every customer
+    at the k chosen on the sample; the model takes MLlib's centres, so that it assigns a
+    customer to the segment Spark did, and the sample's labels are the centres' too."""
+    centres = prep.scale_out.fit(
+        inputs.preprocessor,
+        prep.features,
+        inputs.colplan.numeric,
+        inputs.colplan.categorical,
+        int(selection.k),
+        seed,
+    )
+    estimator = selection.estimator
+    inner = getattr(estimator, "kmeans_", estimator)
+    inner.cluster_centers_ = centres
+    estimator.cluster_centers_ = centres
+    labels = np.asarray(inner.predict(inputs.X), dtype=np.int64)
+    inner.labels_ = labels
+    estimator.labels_ = labels
+    selection.labels = labels
+
+
+def _scale_out_summary(prep: Prepared, profiles: pd.DataFrame) -> dict[str, Any]:
+    """metrics.json's ``scale_out``; sets the profiles' sizes to every customer's counts."""
+    scale_out = prep.scale_out
+    counts = scale_out.counts
+    total = sum(c["customers"] for c in counts.values()) or 1
+    sizes = profiles["segment"].map(lambda s: counts.get(int(s), {}).get("customers", 0))
+    profiles["n_customers"] = sizes.astype("int64")
+    profiles["share"] = profiles["n_customers"] / total
+    if "revenue_share" in profiles and all("revenue" in c for c in counts.values()):
+        revenue = sum(c["revenue"] for c in counts.values())
+        profiles["revenue_share"] = profiles["segment"].map(
+            lambda s: counts.get(int(s), {}).get("revenue", 0.0) / revenue if revenue else 0.0
+        )
+    return {
+        "customers": scale_out.n_customers,
+        "sample": scale_out.sample_size,
+        "driver_limit": scale_out.driver_limit,
+        "parquet": scale_out.written,
+        "moved_into_output": scale_out.output is None,
+        "counts": {str(s): c for s, c in sorted(counts.items())},
+        "note": (
+            f"{scale_out.n_customers:,} customers, more than the driver limit: k was chosen on "
+            f"a seeded sample of {scale_out.sample_size:,} of them, Spark MLlib's k-means "
+            "clustered every customer at that k, and Spark wrote every customer's segment as "
+            "Parquet. Segment sizes and shares count every customer; names, typical values and "
+            "the report's charts come from the sample."
+        ),
+    }
 
 
 def _name_segments(
@@ -823,6 +966,10 @@ def _result(
         "versions": settings["versions"],
         "seconds": {**timer.seconds, "total": round(time.perf_counter() - started, 3)},
     }
+    if prep.scale_out is not None:
+        metrics["scale_out"] = _scale_out_summary(prep, named.profiles)
+        metrics["n_customers"] = prep.scale_out.n_customers
+        metrics["selection_notes"] = [*metrics["selection_notes"], metrics["scale_out"]["note"]]
     return SegmentationResult(
         segments=segments,
         profiles=named.profiles,

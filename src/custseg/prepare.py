@@ -76,6 +76,11 @@ class Prepared:
     """Where the lines were cleaned: ``duckdb`` (they are in the local engine's
     ``clean_lines``), or the label of a remote engine (``PostgreSQL``, ``SQLite``, ``Spark``),
     where they stay."""
+    scale_out: Any = None
+    """A Spark job with more customers than the driver limit
+    (:class:`custseg.engines.mllib.ScaleOut`): ``features`` is then a seeded sample, every
+    customer's features stay in Spark, and the Spark session is open until the pipeline closes
+    this."""
 
 
 class Timer:
@@ -180,10 +185,21 @@ def prepare(
             )
         from custseg.engines.spark import SparkEngine
 
-        with SparkEngine(**(spark or {})) as remote:
+        settings = dict(spark or {})
+        scale = {
+            key: settings.pop(key, None) for key in ("driver_limit", "output", "seed", "algorithm")
+        }
+        remote = SparkEngine(**settings)
+        try:
             with timer.stage("read"):
                 raw, info = remote.read(None if table is not None else str(source), table=table)
-            return prepare_remote(engine, remote, raw, info, timer, **options)
+            prepared = prepare_remote(engine, remote, raw, info, timer, scale=scale, **options)
+        except BaseException:
+            remote.close()
+            raise
+        if prepared.scale_out is None:
+            remote.close()
+        return prepared
     db = parse_database(source)
     if db is not None:
         return _prepare_database(
@@ -359,6 +375,7 @@ def prepare_remote(
     non_product_codes: list[str] | None,
     customer_plan: CustomerColumns | None,
     summarize: bool,
+    scale: dict[str, Any] | None = None,
 ) -> Prepared:
     """:func:`prepare` for a table a remote engine holds (:class:`RemoteEngine`: a database or
     Spark): invoice lines are typed, cleaned and turned into features by the engine, with the
@@ -366,7 +383,10 @@ def prepare_remote(
     customer already) is copied into ``engine`` and typed like a file.
 
     ``raw`` is the Ibis table of the source, ``info`` what is known of it (its ``n_rows`` and
-    ``columns`` filled in).
+    ``columns`` filled in). ``scale`` (Spark only: ``driver_limit``, ``output``, ``seed``)
+    says when and how a job scales out (:mod:`custseg.engines.mllib`): with more customers
+    than ``driver_limit`` only a seeded sample of them comes back, and ``scale_out`` of the
+    result holds the rest.
     """
     from custseg.clean import NON_PRODUCT_CODES, cleaning_report, settle_analysis_date
     from custseg.engines import portable
@@ -423,17 +443,32 @@ def prepare_remote(
             warnings=date_warnings,
         )
     with timer.stage("features"):
-        feats = features_from_frame(
-            remote.run(
-                portable.customer_features(
-                    clean,
-                    non_product_codes=codes,
-                    has_invoice=has_invoice,
-                    has_product=has_product,
-                )
-            ),
-            day,
+        features_expr = portable.customer_features(
+            clean, non_product_codes=codes, has_invoice=has_invoice, has_product=has_product
         )
+        scale_out = None
+        limit = (scale or {}).get("driver_limit")
+        if limit is not None and report.customers_kept > limit:
+            from custseg.engines import mllib
+
+            mllib.check_scale_out_options(
+                (scale or {}).get("algorithm") or "auto", report.customers_kept, limit
+            )
+            spark: Any = remote  # a SparkEngine: scale is given for Spark only
+            if (scale or {}).get("output"):
+                spark.check_new_path((scale or {})["output"])
+            scale_out = mllib.ScaleOut(
+                remote=remote,
+                features=spark.frame(features_expr),
+                n_customers=report.customers_kept,
+                analysis_date=day,
+                output=(scale or {}).get("output"),
+                driver_limit=limit,
+            )
+            raw_features = scale_out.sample(mllib.SCALE_OUT_SAMPLE, (scale or {}).get("seed") or 0)
+        else:
+            raw_features = remote.run(features_expr)
+        feats = features_from_frame(raw_features, day)
         activity = None
         if summarize:
             countries = None
@@ -446,4 +481,5 @@ def prepare_remote(
             )
     prepared = _transactions(feats, info, schema, report, warns, activity)
     prepared.engine = remote.label
+    prepared.scale_out = scale_out
     return prepared

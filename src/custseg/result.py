@@ -27,6 +27,11 @@ OUTPUT_FILES = (
     "report.html",
 )
 
+SCALE_OUT_FILES = ("segments_sample.csv", "segments.parquet")
+"""What a Spark job past the driver limit writes instead of ``segments.csv``: the sampled
+customers the names and charts come from, and (when Spark wrote locally) every customer's
+segment as a Parquet folder (:mod:`custseg.engines.mllib`)."""
+
 
 XLSX_MAX_CUSTOMERS = 20_000
 """Most customers listed on the Customers sheet of ``segments.xlsx``; above it the sheet holds
@@ -62,7 +67,9 @@ def check_output_dir(target: Path) -> None:
     if target.exists() and not target.is_dir():
         raise InputError(f"Output path '{target}' is a file. Pass a folder name to --out.")
     if target.is_dir():
-        others = sorted(p.name for p in target.iterdir() if p.name not in OUTPUT_FILES)
+        others = sorted(
+            p.name for p in target.iterdir() if p.name not in OUTPUT_FILES + SCALE_OUT_FILES
+        )
         if others:
             raise InputError(
                 f"Output folder '{target}' already holds other files ({', '.join(others[:3])}"
@@ -257,7 +264,16 @@ class SegmentationResult:
         os.umask(umask)
         os.chmod(tmp, 0o777 & ~umask)
         try:
-            write_csv(self.segments, tmp / "segments.csv")
+            scale_out = self.metrics.get("scale_out")
+            if scale_out is None:
+                write_csv(self.segments, tmp / "segments.csv")
+            else:
+                write_csv(self.segments, tmp / "segments_sample.csv")
+                parquet = scale_out.get("parquet")
+                if scale_out.get("moved_into_output") and parquet and Path(parquet).is_dir():
+                    shutil.move(parquet, tmp / "segments.parquet")
+                    shutil.rmtree(Path(parquet).parent, ignore_errors=True)
+                    scale_out["parquet"] = str(target / "segments.parquet")
             write_csv(self.profiles, tmp / "profiles.csv")
             note = customers_sheet_note(len(self.segments))
             self.metrics["export_notes"] = [
@@ -326,7 +342,10 @@ def load_result(directory: str | Path) -> SegmentationResult:
             f"'{folder}' is not a folder. Pass the output folder of 'custseg segment' "
             "(the one with segments.csv, metrics.json and model.skops)."
         )
-    needed = ("segments.csv", "profiles.csv", "metrics.json", "model.skops")
+    listed = "segments.csv"
+    if not (folder / listed).is_file() and (folder / "segments_sample.csv").is_file():
+        listed = "segments_sample.csv"  # a Spark job past the driver limit
+    needed = (listed, "profiles.csv", "metrics.json", "model.skops")
     missing = [name for name in needed if not (folder / name).is_file()]
     if missing:
         raise InputError(
@@ -340,7 +359,7 @@ def load_result(directory: str | Path) -> SegmentationResult:
             f"'{folder / 'metrics.json'}' is not valid JSON ({exc}). Re-run 'custseg segment'."
         ) from None
     model = load_model(folder / "model.skops")
-    segments = _read_table(folder / "segments.csv")
+    segments = _read_table(folder / listed)
     profiles = _read_table(folder / "profiles.csv")
     features = segments.drop(
         columns=["segment", "segment_name", "segment_probability"], errors="ignore"

@@ -131,6 +131,24 @@ SparkConf = Annotated[
         help="With --engine spark: a Spark setting, e.g. spark.executor.memory=8g (repeatable).",
     ),
 ]
+SparkDriverLimit = Annotated[
+    int | None,
+    typer.Option(
+        metavar="N",
+        help="With --engine spark: above N customers (default 10,000,000) they stay in Spark: "
+        "k is chosen on a sample, Spark MLlib's k-means clusters them all and Spark writes "
+        "the segments as Parquet.",
+    ),
+]
+SparkOutput = Annotated[
+    str | None,
+    typer.Option(
+        metavar="PATH",
+        help="With --engine spark, past the driver limit: where Spark writes every "
+        "customer's segment as Parquet (any path Spark writes, e.g. s3a://...; default "
+        "segments.parquet in --out).",
+    ),
+]
 
 
 def parse_spark_conf(items: list[str] | None) -> dict[str, str]:

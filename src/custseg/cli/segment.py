@@ -23,7 +23,9 @@ from custseg.cli._common import (
     Quiet,
     Sheet,
     SparkConf,
+    SparkDriverLimit,
     SparkMaster,
+    SparkOutput,
     StageProgress,
     TableName,
     check_source,
@@ -128,13 +130,23 @@ def print_result(console: Console, result: Any, out: Path | None) -> None:
     console.print("Recommended actions:")
     for _, p in prof.iterrows():
         console.print(f"  {p['segment']} {p['segment_name']}: {p['action']}", markup=False)
+    scale_out = result.metrics.get("scale_out")
+    if scale_out is not None:
+        console.print(f"note: {scale_out['note']}", markup=False)
     if out is not None:
         from custseg.result import OUTPUT_FILES
 
-        console.print(
-            f"Wrote {', '.join(OUTPUT_FILES[:-1])} and {OUTPUT_FILES[-1]} to {out}",
-            markup=False,
-        )
+        files = list(OUTPUT_FILES)
+        if scale_out is not None:
+            files[0] = "segments_sample.csv"
+            if scale_out.get("moved_into_output"):
+                files.insert(1, "segments.parquet")
+        console.print(f"Wrote {', '.join(files[:-1])} and {files[-1]} to {out}", markup=False)
+        if scale_out is not None and not scale_out.get("moved_into_output"):
+            console.print(
+                f"Every customer's segment: {scale_out['parquet']} (Parquet, written by Spark)",
+                markup=False,
+            )
         console.print(f"Report: {out / 'report.html'}", markup=False)
         for note in result.metrics.get("export_notes") or []:
             console.print(f"note: {note}", markup=False)
@@ -284,6 +296,8 @@ def segment_command(
     engine: Engine = "duckdb",
     spark_master: SparkMaster = None,
     spark_conf: SparkConf = None,
+    spark_driver_limit: SparkDriverLimit = None,
+    spark_output: SparkOutput = None,
     quiet: Quiet = False,
 ) -> None:
     """Find, name and explain customer segments; write the report and a scoring model."""
@@ -352,6 +366,8 @@ def segment_command(
             engine=engine,
             spark_master=spark_master,
             spark_conf=spark_settings or None,
+            spark_driver_limit=spark_driver_limit,
+            spark_output=spark_output,
         )
         steps.update("Writing the report and the model")
         target = result.save(out)

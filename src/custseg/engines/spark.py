@@ -39,6 +39,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import uuid
 import warnings
@@ -183,9 +184,24 @@ def _fix_for(text: str) -> str:
             "Add the storage connector to Spark, e.g. --spark-conf "
             "spark.jars.packages=org.apache.hadoop:hadoop-aws:3.4.1 for s3a://."
         )
+    if "already exists" in text.lower():
+        return "Choose a --spark-output path that does not exist yet, or delete the old one."
     if "MALFORMED" in text.upper():
         return "Check that every row of the file has the header's number of fields."
     return "Check the source and the Spark settings (--spark-conf)."
+
+
+def _guarded(call: Any, said: str) -> Any:
+    """``call()`` with Spark's chatter muted and its errors as one :class:`InputError`:
+    ``said``, the cause, and what to do about it."""
+    try:
+        with _quiet():
+            return call()
+    except InputError:
+        raise
+    except Exception as exc:
+        text = clean_message(exc)
+        raise InputError(f"{said} ({text}). {_fix_for(text)}") from None
 
 
 def java_major(version_text: str) -> int | None:
@@ -406,6 +422,9 @@ class SparkEngine(Closing):
             # Else Spark warns that the host name resolves to a loopback address and binds
             # the machine's outside address.
             os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+            # Python workers (the scaled-out job's feature transform) run this interpreter,
+            # which has custseg, not whatever `python3` is first on PATH.
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         builder = SparkSession.builder.master(master)
         for key, value in {
             **SESSION_DEFAULTS,
@@ -546,17 +565,9 @@ class SparkEngine(Closing):
         return self._view(frame, "custseg_source"), info
 
     def _spark(self, call: Any, where: str) -> Any:
-        """Run a PySpark call, with Spark's errors as :class:`InputError`."""
-        try:
-            with _quiet():
-                return call()
-        except InputError:
-            raise
-        except Exception as exc:
-            text = clean_message(exc)
-            raise InputError(
-                f"{where}: Spark could not read it ({text}). {_fix_for(text)}"
-            ) from None
+        """Run a PySpark call that reads ``where``, with Spark's errors as
+        :class:`InputError`."""
+        return _guarded(call, f"{where}: Spark could not read it")
 
     def _catalog_table(self, name: str) -> Any:
         catalog = self.session.catalog
@@ -709,3 +720,44 @@ class SparkEngine(Closing):
             return self._view(frame, name).cast(expr.schema())
         except Exception as exc:
             raise self._error(exc) from None
+
+    # ------------------------------------------------------------------ scaling out
+
+    def frame(self, expr: Any) -> Any:
+        """``expr`` as a Spark DataFrame, cached (memory, then disk) until :meth:`close`: the
+        customer features of a job past the driver limit (:mod:`custseg.engines.mllib`)."""
+        try:
+            with _quiet():
+                frame = self.session.sql(str(self.con.compile(expr))).cache()
+        except Exception as exc:
+            raise self._error(exc) from None
+        self._cached.append(frame)
+        return frame
+
+    def register_cache(self, frame: Any) -> None:
+        """Unpersist ``frame`` (a cached Spark DataFrame) at :meth:`close`."""
+        self._cached.append(frame)
+
+    def call(self, call: Any, what: str) -> Any:
+        """Run a PySpark call (an action), with Spark's errors as :class:`InputError`."""
+        return _guarded(call, f"Spark failed while {what}")
+
+    def collect(self, frame: Any, what: str) -> pd.DataFrame:
+        """A (small) Spark DataFrame brought to the driver as pandas."""
+        return self.call(frame.toPandas, what)
+
+    def check_new_path(self, path: str) -> None:
+        """Refuse a ``--spark-output`` path that exists (Spark would fail only after the whole
+        clustering)."""
+        try:
+            jvm: Any = self.session.sparkContext._jvm
+            jpath = jvm.org.apache.hadoop.fs.Path(path)
+            fs = jpath.getFileSystem(self.session.sparkContext._jsc.hadoopConfiguration())
+            exists = bool(fs.exists(jpath))
+        except Exception:  # no JVM access (Spark Connect): Spark's write refuses it later
+            return
+        if exists:
+            raise InputError(
+                f"--spark-output '{path}' already exists. Choose a --spark-output path that "
+                "does not exist yet, or delete the old one."
+            )
