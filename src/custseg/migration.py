@@ -427,7 +427,7 @@ def segment_profiles(run: Run, features: list[str]) -> pd.DataFrame:
     >>> c = pd.DataFrame({"segment": [0, 0, 1, 1], "x": [1.0, 2.0, 3.0, 4.0]})
     >>> run = Run(Path("."), "customers", c, {0: "a", 1: "b"}, {}, None, None)
     >>> segment_profiles(run, ["x"]).round(3).to_dict("list")
-    {'x': [0.375, 0.625]}
+    {'x': [0.25, 0.75]}
     """
     frame = run.customers
     out = {}
