@@ -115,6 +115,10 @@ def test_labels_can_be_passed_apart_from_the_features(trained, customers):
     assert (
         check(model, features, labels).to_dict() == check(model, model.predict(customers)).to_dict()
     )
+    # A feature left out is said, not silently skipped.
+    partial = check(model, features.drop(columns="Age"), labels)
+    assert [f["feature"] for f in partial.features] == ["Income", "Channel"]
+    assert partial.notes == ["feature 'Age' is not in the scored table; its drift is not checked"]
 
 
 def test_small_batches_are_skipped_with_a_reason(trained, customers):

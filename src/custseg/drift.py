@@ -271,6 +271,11 @@ def check(
         labels = features["segment"]
     report = DriftReport("stable", n)
     moved = THRESHOLDS["psi_moved"]
+    absent = [n for n in [*ref["numeric"], *ref["categorical"]] if n not in features]
+    for name in absent:
+        report.notes.append(
+            f"feature '{name}' is not in the scored table; its drift is not checked"
+        )
     for name, stored in ref["numeric"].items():
         if name not in features:
             continue
