@@ -20,6 +20,10 @@ from custseg.errors import CustsegError
 from custseg.serve.scoring import NUMBER_ROLES, RowError, Scored, Scorer, require_fastapi
 
 API_KEY_HEADER = "X-API-Key"
+#: Customer-table requests of at most this many rows are scored on the event loop (a few
+#: milliseconds; a hop to a worker thread would cost about as much); larger ones, and invoice
+#: lines (DuckDB), in a worker thread so that the server keeps answering meanwhile.
+INLINE_ROWS = 100
 #: Paths answered without the API key: a load balancer's health check carries no secret.
 OPEN_PATHS = frozenset({"/healthz"})
 
@@ -31,6 +35,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 Number = Annotated[float | None, Field(allow_inf_nan=False)]
 Text = Annotated[str | None, Field(max_length=10_000)]
+Id = Annotated[str, Field(max_length=10_000)]
 
 
 async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
@@ -219,7 +224,7 @@ def request_model(scorer: Scorer, max_batch: int) -> type[BaseModel]:
     model = scorer.model
     if model.kind == "customers":
         fields[_field_name(scorer.id_col, taken)] = (
-            str,
+            Id,
             Field(alias=scorer.id_col, description="Customer id."),
         )
         for col in scorer.numeric_cols:
@@ -242,12 +247,12 @@ def request_model(scorer: Scorer, max_batch: int) -> type[BaseModel]:
     else:
         for role, col in scorer.roles.items():
             if role == "date":
-                kind: Any = str
+                kind: Any = Annotated[str, Field(max_length=100)]
                 text = "Date and time of the line, ISO 8601 (2024-03-01T14:30:00)."
             elif role in NUMBER_ROLES:
                 kind, text = Annotated[float, Field(allow_inf_nan=False)], f"{role.title()}."
             elif role == "customer_id":
-                kind, text = str, "Customer id."
+                kind, text = Id, "Customer id."
             else:
                 kind, text = Text, f"{role.replace('_', ' ').title()} (may be null)."
             default: Any = ... if role in ("customer_id", "date", *NUMBER_ROLES) else None
@@ -315,6 +320,7 @@ def create_app(
     """
     require_fastapi()
     from fastapi import FastAPI, Request
+    from fastapi.concurrency import run_in_threadpool
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
 
@@ -341,7 +347,9 @@ def create_app(
         version=info["versions"].get("custseg", "unknown"),
         description=f"Scores {model.kind} with the segments of model {sha256[:12]} "
         f"({len(model.segment_names)} segments).",
-        docs_url="/docs",
+        # FastAPI's /docs and /redoc pages load their scripts from a CDN: left out, like
+        # every other request to a third party. /openapi.json opens in any OpenAPI viewer.
+        docs_url=None,
         redoc_url=None,
     )
     app.state.scorer = scorer
@@ -379,10 +387,13 @@ def create_app(
     def model_info() -> dict[str, Any]:
         return info
 
-    def score(body: Any) -> Any:
+    async def score(body: Any) -> Any:
         rows = [row.model_dump(by_alias=True) for row in getattr(body, rows_key)]
         try:
-            scored = scorer.score(rows)
+            if model.kind == "customers" and len(rows) <= INLINE_ROWS:
+                scored = scorer.score(rows)
+            else:
+                scored = await run_in_threadpool(scorer.score, rows)
         except RowError as exc:
             return JSONResponse(
                 {
