@@ -112,8 +112,9 @@ def both(pg: dict[str, str], demo_csv: Path):
     )
 
 
-def test_postgres_features_and_accounting_equal_duckdbs(both) -> None:
-    (pg_feats, pg_info), (file_feats, file_info) = both
+def _assert_same_as_duckdbs(pg_result, file_result) -> None:
+    """The same customers, features, cleaning accounting and activity as DuckDB's."""
+    (pg_feats, pg_info), (file_feats, file_info) = pg_result, file_result
     assert pg_feats["customer_id"].tolist() == file_feats["customer_id"].tolist()
     for col in file_feats.columns[1:]:
         diff = (pg_feats[col] - file_feats[col]).abs() / file_feats[col].abs().clip(lower=1)
@@ -126,6 +127,102 @@ def test_postgres_features_and_accounting_equal_duckdbs(both) -> None:
         assert pg_clean[key] == file_clean[key], key
     assert pg_info["activity"] == file_info["activity"]
     assert PASSWORD not in json.dumps(pg_info, default=str)
+
+
+def test_postgres_features_and_accounting_equal_duckdbs(both) -> None:
+    _assert_same_as_duckdbs(*both)
+
+
+@pytest.fixture
+def engines(monkeypatch: pytest.MonkeyPatch) -> list:
+    """The DatabaseEngines whose ``materialize`` a job calls, to see which path it took."""
+    from custseg.engines.database import DatabaseEngine
+
+    seen: list[DatabaseEngine] = []
+    materialize = DatabaseEngine.materialize
+
+    def spy(self: DatabaseEngine, expr, name: str):
+        seen.append(self)
+        return materialize(self, expr, name)
+
+    monkeypatch.setattr(DatabaseEngine, "materialize", spy)
+    return seen
+
+
+def test_postgres_stores_the_classified_lines_once(pg, both, engines) -> None:
+    result = custseg.build_features(pg["url"], table=f"{pg['schema']}.orders")
+    (engine,) = engines
+    assert engine.materialized == ["custseg_clean_lines"]
+    assert engine.not_materialized is None
+    _assert_same_as_duckdbs(result, both[1])
+
+
+def test_the_temporary_table_is_private_and_the_session_stays_read_only(pg) -> None:
+    import psycopg
+
+    from custseg.engines.database import DatabaseEngine, parse_database
+
+    db = parse_database(pg["url"])
+    assert db is not None
+    with DatabaseEngine(db) as engine:
+        raw = engine.table(f"{pg['schema']}.orders")
+        stored = engine.materialize(raw.filter(raw.Quantity < 0), "custseg_probe")
+        assert engine.materialized == ["custseg_probe"]
+        con = engine.con.con
+        n = con.execute(f'SELECT count(*) FROM "{pg["schema"]}".orders WHERE "Quantity" < 0')
+        assert int(engine.scalar(stored.count())) == n.fetchone()[0] > 0
+        (schema,) = con.execute(
+            "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relname = 'custseg_probe'"
+        ).fetchone()
+        assert schema.startswith("pg_temp_")  # the session's own temporary schema
+        assert con.execute("SHOW transaction_read_only").fetchone() == ("on",)
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+            con.execute(f'CREATE TABLE "{pg["schema"]}".custseg_probe (a integer)')
+        # Another session may not read it (a superuser is told "temporary tables of other
+        # sessions", anyone else "permission denied for schema pg_temp_N").
+        refused = (psycopg.errors.InsufficientPrivilege, psycopg.errors.FeatureNotSupported)
+        with psycopg.connect(pg["url"]) as other, pytest.raises(refused):
+            other.execute(f'SELECT count(*) FROM "{schema}".custseg_probe')
+
+
+@pytest.fixture
+def no_temp_privilege(pg: dict[str, str]):
+    """The test role without the TEMP privilege on the database (taken from PUBLIC and from
+    the role itself, as the owner may), given back at the end."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(pg["url"], autocommit=True) as con:
+        row = con.execute(
+            "SELECT current_database(), current_user, "
+            "has_database_privilege('public', current_database(), 'TEMPORARY')"
+        ).fetchone()
+        assert row is not None
+        database, user, public_had = row
+        db, role = sql.Identifier(database), sql.Identifier(user)
+        con.execute(sql.SQL("REVOKE TEMPORARY ON DATABASE {} FROM PUBLIC, {}").format(db, role))
+        try:
+            allowed = con.execute(
+                "SELECT has_database_privilege(current_database(), 'TEMPORARY')"
+            ).fetchone()
+            if allowed != (False,):
+                pytest.skip(f"cannot take TEMP away from {user} (a superuser, or not the owner)")
+            yield
+        finally:
+            con.execute(sql.SQL("GRANT TEMPORARY ON DATABASE {} TO {}").format(db, role))
+            if public_had:
+                con.execute(sql.SQL("GRANT TEMPORARY ON DATABASE {} TO PUBLIC").format(db))
+
+
+def test_postgres_without_temp_privilege_computes_the_lines_in_each_query(
+    pg, both, engines, no_temp_privilege
+) -> None:
+    result = custseg.build_features(pg["url"], table=f"{pg['schema']}.orders")
+    (engine,) = engines
+    assert engine.materialized == []
+    assert "permission denied to create temporary tables" in (engine.not_materialized or "")
+    _assert_same_as_duckdbs(result, both[1])
 
 
 def test_postgres_segments_at_fixed_k_equal_duckdbs(pg: dict[str, str], demo_csv: Path) -> None:
