@@ -358,22 +358,38 @@ class DatabaseEngine(Closing):
         """
         import ibis
 
-        if self.db.backend == "sqlite":
-            with self._query():
-                sql = str(ibis.to_sql(expr, dialect=self.dialect))
-                self.con.con.execute(f'DROP TABLE IF EXISTS temp."{name}"')
-                self.con.con.execute(f'CREATE TEMP TABLE "{name}" AS {sql}')
-                self.materialized.append(name)
-                # SQLite keeps no types for computed columns: give them back.
-                return self.con.table(name, database="temp").cast(expr.schema())
         with self._query():
-            schema = self._postgres_temp_table(name, str(ibis.to_sql(expr, dialect=self.dialect)))
+            sql = str(ibis.to_sql(expr, dialect=self.dialect))
+            if self.db.backend == "sqlite":
+                schema: str | None = self._sqlite_temp_table(name, sql, expr.schema())
+            else:
+                schema = self._postgres_temp_table(name, sql)
             if schema is None:
                 return expr
+            self.materialized.append(name)
             stored = self.con.table(name, database=schema)
-            # Only the timestamps differ (PostgreSQL names their precision): a relabelling.
+            # Give back the types the table cannot name: PostgreSQL's timestamps name their
+            # precision (a relabelling), SQLite has no decimal (a no-op cast).
             differ = {c: t for c, t in expr.schema().items() if stored.schema()[c] != t}
             return stored.cast(differ) if differ else stored
+
+    def _sqlite_temp_table(self, name: str, sql: str, schema: Any) -> str:
+        """Create the temporary table ``name`` from ``sql``, in the connection's temporary
+        database (the file is opened read-only); returns ``temp``. Its columns are declared
+        with the types of ``schema``: a ``CREATE TABLE ... AS`` would leave the timestamps
+        untyped, and reading them back as timestamps cost a date parse per line per query."""
+        from ibis.backends.sql.datatypes import SQLiteType
+
+        def declared(dtype: Any) -> str:
+            return "BOOLEAN" if dtype.is_boolean() else SQLiteType.from_ibis(dtype).sql("sqlite")
+
+        columns = ", ".join(f'"{c}" {declared(t)}' for c, t in schema.items())
+        con = self.con.con
+        con.execute(f'DROP TABLE IF EXISTS temp."{name}"')
+        con.execute(f'CREATE TEMP TABLE "{name}" ({columns})')
+        con.execute(f'INSERT INTO temp."{name}" {sql}')
+        con.commit()
+        return "temp"
 
     def _postgres_temp_table(self, name: str, sql: str) -> str | None:
         """Create the temporary table ``name`` from ``sql``; its schema (``pg_temp_N``), or
@@ -403,7 +419,6 @@ class DatabaseEngine(Closing):
                 raise
             self.not_materialized = clean_message(exc, self.db, self._password)
             return None
-        self.materialized.append(name)
         return str(row[0]) if row else "pg_temp"
 
     def scalar(self, expr: Any) -> Any:

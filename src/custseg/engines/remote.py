@@ -158,6 +158,11 @@ def typed_lines(
         country=text("country"),
         _duplicate=portable.duplicate_flag(raw, columns),
     )
+    if engine.dialect == "sqlite":
+        # SQLite computes the duplicate window even for a query that reads none of its
+        # columns (the date range), then again for the classified lines: stored once in a
+        # temporary table, the window runs once (1M lines: 9.2 s of CPU instead of 15.6 s).
+        lines = engine.materialize(lines, "custseg_lines")
     return lines, "_duplicate", warnings
 
 
