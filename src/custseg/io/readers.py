@@ -31,7 +31,9 @@ import pandas as pd
 from custseg.engines.duckdb import DuckDBEngine, quote_ident, sql_literal
 from custseg.errors import InputError
 from custseg.io.sniff import (
+    MAX_LINE_CHARS,
     TextFormat,
+    check_width,
     line_numbers,
     sample_lines,
     sniff_text,
@@ -234,6 +236,12 @@ def _describe_reject(error_type: str, message: str, n_columns: int) -> str:
     found = re.search(r"Found:\s*(\d+)", message or "")
     if error_type in ("TOO MANY COLUMNS", "MISSING COLUMNS") and found:
         return f"has {found.group(1)} fields instead of {n_columns}"
+    size = re.search(r"Actual Size:\s*(\d+)", message or "")
+    if size:
+        return (
+            f"is {int(size.group(1)):,} bytes long, beyond the limit of {MAX_LINE_CHARS:,} for one "
+            "line (a huge cell, or a quote that is never closed)"
+        )
     text = (message or error_type or "cannot be read").strip().rstrip(".")
     return "cannot be read: " + text[:1].lower() + text[1:]
 
@@ -368,6 +376,7 @@ def _next_file(
     header = [h.strip() for h in next(csv.reader(lines, delimiter=fmt.delimiter))]
     if header and header[0].startswith("\ufeff"):
         header[0] = header[0].lstrip("\ufeff").strip()
+    check_width(path, header)
     names = _check_names(header, f"File '{path}'")
     if len(names) == 1:
         raise InputError(
@@ -442,7 +451,7 @@ def _read_text(
     options = (
         f"header=true, delim={sql_literal(fmt.delimiter)}, quote='\"', escape='\"', "
         f"nullstr={nulls}, compression={sql_literal('gzip' if files[0].compressed else 'none')}, "
-        "store_rejects=true, ignore_errors=true, max_line_size=10000000"
+        f"store_rejects=true, ignore_errors=true, max_line_size={MAX_LINE_CHARS}"
     )
     if all(f.names == names for f in files):
         columns = "{" + ", ".join(f"{sql_literal(c)}: 'VARCHAR'" for c in names) + "}"

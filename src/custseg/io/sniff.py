@@ -20,6 +20,18 @@ from custseg.errors import InputError
 DELIMITERS = (",", "\t", ";", "|")
 SAMPLE_LINES = 200
 CHUNK = 1 << 20
+#: Longest line custseg reads (characters; DuckDB's ``max_line_size`` is set to the same, in
+#: bytes). Real invoice lines are under 1,000 characters; 10 million leaves room for very wide
+#: tables and long text, and stops a runaway line (a file without line breaks, a 200 MB cell)
+#: before it fills memory.
+MAX_LINE_CHARS = 10_000_000
+#: Most columns a table may have: Excel's limit (16,384, column XFD). A header wider than this
+#: is not a table of customers or invoice lines.
+MAX_COLUMNS = 16_384
+
+# Python's csv module refuses fields over 131,072 characters by default; custseg's own limit is
+# the line length above, checked with a clear message before any field is split.
+csv.field_size_limit(max(csv.field_size_limit(), MAX_LINE_CHARS))
 
 ZIP_MAGIC = b"PK\x03\x04"
 GZIP_MAGIC = b"\x1f\x8b"
@@ -153,15 +165,45 @@ def _zip_hint(path: Path) -> str:
 
 
 def sample_lines(path: Path, compressed: bool, encoding: str) -> list[str]:
+    """The first :data:`SAMPLE_LINES` lines of a text file.
+
+    Raises
+    ------
+    InputError
+        If one of them is longer than :data:`MAX_LINE_CHARS` (read no further than the limit).
+    """
     with open_bytes(path, compressed) as raw:
         text = io.TextIOWrapper(raw, encoding=encoding, newline="")
         lines = []
-        for _ in range(SAMPLE_LINES):
-            line = text.readline()
+        for number in range(1, SAMPLE_LINES + 1):
+            line = text.readline(MAX_LINE_CHARS + 1)
             if not line:
                 break
+            if len(line) > MAX_LINE_CHARS:
+                raise line_too_long(path, number)
             lines.append(line)
     return lines
+
+
+def line_too_long(path: Path, number: int | None = None) -> InputError:
+    """The error for a line beyond :data:`MAX_LINE_CHARS` (``number`` 1-based, when known)."""
+    which = f"line {number:,}" if number is not None else "a line"
+    return InputError(
+        f"File '{path}': {which} is longer than {MAX_LINE_CHARS:,} characters, the limit for "
+        "one line. The file may lack line breaks, hold a huge cell or have far too many columns "
+        f"(at most {MAX_COLUMNS:,}); export the table again as CSV with one line per row, or as "
+        ".parquet."
+    )
+
+
+def check_width(path: Path, header: list[str]) -> None:
+    """Refuse a header with more than :data:`MAX_COLUMNS` columns."""
+    if len(header) > MAX_COLUMNS:
+        raise InputError(
+            f"File '{path}' has {len(header):,} columns, beyond the limit of {MAX_COLUMNS:,} "
+            "(Excel's). Keep the customer id, the invoice-line columns and the attributes to "
+            "segment on, and export the table again."
+        )
 
 
 def detect_delimiter(lines: list[str], path: Path) -> str:
@@ -234,6 +276,7 @@ def sniff_text(path: Path) -> TextFormat:
     header = [h.strip() for h in header]
     if header and header[0].startswith("\ufeff"):
         header[0] = header[0].lstrip("\ufeff").strip()
+    check_width(path, header)
     return TextFormat(encoding=encoding, delimiter=delimiter, compressed=compressed, header=header)
 
 
