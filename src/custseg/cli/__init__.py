@@ -43,6 +43,24 @@ def _one_line(message: str) -> str:
     return " ".join(str(message).split())
 
 
+def _is_interrupt(exc: BaseException) -> bool:
+    """Whether ``exc`` is Ctrl-C as a library reported it: DuckDB turns the KeyboardInterrupt
+    that arrives during a query into its own ``InterruptException`` (or a ``RuntimeError``
+    "Query interrupted" when the query ran behind a pandas or Arrow fetch)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        names = {c.__name__ for c in type(exc).__mro__}
+        if "InterruptException" in names:
+            return True
+        if isinstance(exc, RuntimeError) and "query interrupted" in str(exc).lower():
+            return True
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return False
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``custseg`` command; returns the exit code."""
     warnings.simplefilter("default", CustsegWarning)
@@ -60,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Exit as exc:
         return int(getattr(exc, "exit_code", 0) or 0)
     except Exception as exc:
+        if _is_interrupt(exc):
+            console_err("error: interrupted; no output was written.")
+            return 130
         names = {c.__name__ for c in type(exc).__mro__}
         if "NoArgsIsHelpError" in names:
             ctx = getattr(exc, "ctx", None)
@@ -84,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
             "This is a bug in custseg; please report it (set CUSTSEG_DEBUG=1 to see the traceback)."
         )
         return 1
+    if result == 130:  # Typer's own answer to a KeyboardInterrupt, said in no words
+        console_err("error: interrupted; no output was written.")
     if isinstance(result, int):
         return result
     return 0
