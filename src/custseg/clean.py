@@ -17,7 +17,7 @@ import pandas as pd
 
 from custseg.engines import portable
 from custseg.engines.duckdb import DuckDBEngine, quote_ident
-from custseg.errors import InputError
+from custseg.errors import InputError, show_rows
 from custseg.io.readers import SourceInfo
 from custseg.schema import (
     NUMERIC_TYPES,
@@ -70,7 +70,33 @@ CLEANING_RULES: tuple[tuple[str, str], ...] = (
     ("non_positive_price", "unit price zero or negative"),
     ("zero_quantity", "quantity zero"),
     ("after_analysis_date", "dated on or after the analysis date"),
+    (
+        "dated_in_future",
+        "dated after tomorrow (the day of the run): a mistyped date, never used to set the "
+        "analysis date",
+    ),
 )
+
+#: Days past the day of the run that a line may be dated before it counts as dated in the
+#: future (``dated_in_future``): one, for files written in a time zone ahead of this machine's.
+FUTURE_GRACE_DAYS = 1
+
+
+def today() -> dt.date:
+    """The day of the run (this machine's calendar); lines dated after
+    ``today() + FUTURE_GRACE_DAYS`` are dated in the future."""
+    return dt.date.today()
+
+
+def future_cutoff() -> dt.date:
+    """The first day whose lines are dated in the future (midnight of that day and later).
+
+    Examples
+    --------
+    >>> future_cutoff() == today() + dt.timedelta(days=FUTURE_GRACE_DAYS + 1)
+    True
+    """
+    return today() + dt.timedelta(days=FUTURE_GRACE_DAYS + 1)
 
 
 @dataclass
@@ -189,6 +215,8 @@ def build_lines(
     if "quantity" not in roles:
         warnings.append("no quantity column: each line counts as one item")
     given_price = num("price") if "price" in roles else "NULL"
+    if "price" in roles:
+        warnings += negative_prices(engine, roles["price"], given_price, where)
     given_amount = num("amount") if "amount" in roles else "NULL"
     if "price" in roles:
         price = "given_price"
@@ -230,6 +258,37 @@ def build_lines(
     return warnings
 
 
+def negative_prices(engine: DuckDBEngine, column: str, expr: str, where: str) -> list[str]:
+    """A warning naming the lines of ``raw`` whose unit price (``expr``) is negative.
+
+    A unit price is never negative: refunds are written with a negative quantity or a 'C'
+    invoice, discounts as their own product. Such lines are never summed as sales (their
+    amount is negative, so they count as ``cancellation`` unless an earlier rule holds), but
+    the user should know which they are. Each distinct price is looked at once.
+    """
+    col = quote_ident(column)
+    if not engine.scalar(
+        f"SELECT count(*) FROM (SELECT DISTINCT {col} FROM raw) WHERE ({expr}) < 0"
+    ):
+        return []
+    rows = [
+        int(r[0])
+        for r in engine.sql(
+            f"SELECT _row FROM raw WHERE ({expr}) < 0 ORDER BY _row LIMIT 5"
+        ).fetchall()
+    ]
+    n = int(engine.scalar(f"SELECT count(*) FROM raw WHERE ({expr}) < 0"))
+    example = engine.scalar(f"SELECT CAST({col} AS VARCHAR) FROM raw WHERE _row = {rows[0]}")
+    return [
+        f"{where}: column '{column}' has {n:,} negative price(s) ({show_rows(rows, total=n)}), "
+        f"e.g. {example!r}. They are not sales: those lines are counted as cancellation "
+        "(or under an earlier rule), and on real products their value is taken off the "
+        "customer's revenue like a return. Write refunds with a "
+        "negative quantity or a 'C' invoice, give discounts a product code of their own and "
+        "list it in --non-product-codes, or fix the prices."
+    ]
+
+
 def clean_lines(
     engine: DuckDBEngine,
     *,
@@ -253,6 +312,20 @@ def clean_lines(
     """
     codes = list(NON_PRODUCT_CODES) if non_product_codes is None else list(non_product_codes)
     first, last = engine.run(portable.compiled(engine.dialect, "date_range")).iloc[0]
+    cutoff = dt.datetime.combine(future_cutoff(), dt.time())
+    future = not pd.isna(last) and pd.Timestamp(last) >= cutoff
+    if future and analysis_date is None:
+        # The analysis date comes from the last line dated no later than tomorrow.
+        last = engine.scalar(
+            "SELECT max(ts) FROM lines WHERE customer_id IS NOT NULL AND ts < ?", [cutoff]
+        )
+        if pd.isna(last):
+            raise InputError(
+                f"Every line with a customer id is dated in the future (after "
+                f"{cutoff.date() - dt.timedelta(days=1)}, tomorrow), e.g. {first:%Y-%m-%d}. "
+                "Check the date column and its format (--date-col, --date-format), or pass "
+                "--analysis-date to choose the day the customers are measured at."
+            )
     analysis_date, warnings = settle_analysis_date(first, last, analysis_date)
     # One pass over the file types and classifies every line; exact duplicates, which need
     # all lines, are marked afterwards (mark_duplicates keeps the order of the rules).
@@ -262,6 +335,8 @@ def clean_lines(
     engine.sql(f"CREATE OR REPLACE TABLE clean_lines AS {classify}", [analysis_date])
     mark_duplicates(engine)
     engine.sql("ALTER TABLE clean_lines DROP COLUMN _hash")
+    if future:
+        warnings += mark_future(engine, cutoff, analysis_date)
     return cleaning_report(
         engine.run(portable.compiled(engine.dialect, "accounting")),
         engine.run(portable.compiled(engine.dialect, "customer_counts")),
@@ -269,6 +344,33 @@ def clean_lines(
         non_product_codes=codes,
         warnings=warnings,
     )
+
+
+def mark_future(engine: DuckDBEngine, cutoff: dt.datetime, analysis_date: dt.date) -> list[str]:
+    """Count the lines of ``clean_lines`` dated on or after ``cutoff`` (the day after tomorrow)
+    under ``dated_in_future`` instead of ``after_analysis_date``; a warning says how many.
+
+    Only lines that no earlier rule claimed move, so each line is still counted once.
+    """
+    engine.sql(
+        "UPDATE clean_lines SET reason = 'dated_in_future' "
+        "WHERE reason = 'after_analysis_date' AND ts >= ?",
+        [cutoff],
+    )
+    row = engine.sql(
+        "SELECT count(*), min(_row), max(ts) FROM clean_lines WHERE reason = 'dated_in_future'"
+    ).fetchone()
+    n, first_row, latest = row if row else (0, None, None)
+    if not n:
+        return []
+    latest_day = pd.Timestamp(latest).date()
+    return [
+        f"{n:,} line(s) are dated in the future, after {cutoff.date() - dt.timedelta(days=1)} "
+        f"(tomorrow), up to {latest_day} (first at row {first_row}): they are counted as "
+        f"dated_in_future and dropped, and the analysis date is {analysis_date}, the day after "
+        "the last line dated no later than tomorrow. Fix those dates (check the date format), "
+        "or pass --analysis-date to choose the day."
+    ]
 
 
 def settle_analysis_date(
