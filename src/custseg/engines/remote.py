@@ -141,7 +141,11 @@ def typed_lines(
     # values, half-way ties included).
     postgres = engine.dialect == "postgres"
     amount = amount.cast(decimal) if postgres else amount.round(4).cast(decimal)
-    columns = list(raw.columns)
+    # The duplicate window sorts the lines by every column: numbers and dates first, whose
+    # comparisons are cheap and tell most lines apart, then text, which a database compares by
+    # its collation (1M lines in PostgreSQL with an ICU collation: 2.1 s instead of 2.6-3.2 s).
+    # The groups, and so the flags, are the same in any order.
+    columns = sorted(raw.columns, key=lambda c: raw[c].type().is_string())
     lines = raw.select(
         # A table has no line order, and nothing downstream needs one: numbering the rows
         # would cost a window over the whole table in every query (on Spark, in one
