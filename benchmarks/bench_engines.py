@@ -35,11 +35,16 @@ DuckDB: the same customers, the same rows per cleaning reason, the largest relat
 per feature. A backend that is not available is skipped with a line that says why. Nothing
 goes to the network (PostgreSQL is wherever the URL points; locally, 127.0.0.1).
 
+``--before REV`` adds, for PostgreSQL and SQLite, the same runs with custseg as it was at the
+git revision ``REV`` (its ``src`` extracted with ``git archive`` into a temporary folder and run
+in a subprocess, on the same loaded tables, interleaved with the others): a before/after under
+the same load. Their seconds are measured inside the subprocess (imports left out).
+
 Usage::
 
     python benchmarks/bench_engines.py [--sizes 1M,5M] [--engine-size 1M] [--repeats 7]
         [--engine-runs 3] [--parts a,b] [--pg-url URL] [--pg-password PW]
-        [--spark auto|yes|no]
+        [--spark auto|yes|no] [--before REV]
         [--cache /tmp/custseg-scale] [--quick] [--markdown]
 
 ``--quick`` is one 100k-line file for both parts, 3 rounds, one run per engine and no Spark
@@ -50,10 +55,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
+import pickle
 import platform
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -61,6 +69,7 @@ import uuid
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -362,9 +371,14 @@ class Backend:
 class DuckDBFile(Backend):
     name = "DuckDB (Parquet file)"
 
+    def source(self, path: Path) -> tuple[str, dict[str, Any]]:
+        """What :func:`custseg.prepare.prepare` reads: the source and its options."""
+        return str(path), {}
+
     def run(self, path: Path) -> Prepared:
+        source, options = self.source(path)
         with DuckDBEngine() as engine:
-            return self.prepare(engine, str(path))
+            return self.prepare(engine, source, **options)
 
     def prepare(self, engine: DuckDBEngine, source: str, **kw: Any) -> Prepared:
         self.timer = Timer(None)
@@ -422,11 +436,13 @@ class PostgreSQL(DuckDBFile):
         self.con.execute(sql.SQL("ANALYZE {}").format(target))
         self.load_seconds = time.perf_counter() - start
 
+    def source(self, path: Path) -> tuple[str, dict[str, Any]]:
+        return self.url, {"table": f"{self.schema}.orders", "password": self.password}
+
     def run(self, path: Path) -> Prepared:
+        source, options = self.source(path)
         with DuckDBEngine() as engine:
-            return self.prepare(
-                engine, self.url, table=f"{self.schema}.orders", password=self.password
-            )
+            return self.prepare(engine, source, **options)
 
     def close(self) -> None:
         from psycopg import sql
@@ -460,9 +476,13 @@ class SQLite(DuckDBFile):
                 con.executemany(f"INSERT INTO orders VALUES ({marks})", zip(*cols, strict=True))
         self.load_seconds = time.perf_counter() - start
 
+    def source(self, path: Path) -> tuple[str, dict[str, Any]]:
+        return self.db, {"table": "orders"}
+
     def run(self, path: Path) -> Prepared:
+        source, options = self.source(path)
         with DuckDBEngine() as engine:
-            return self.prepare(engine, self.db, table="orders")
+            return self.prepare(engine, source, **options)
 
     def close(self) -> None:
         self.dir.cleanup()
@@ -487,6 +507,62 @@ class Spark(DuckDBFile):
 
     def close(self) -> None:
         self.session.close()
+
+
+#: What a "before" run executes in its subprocess (custseg of the old revision first on the
+#: path): the prepare stage timed inside, its results pickled for the agreement table.
+BEFORE_SCRIPT = """
+import json, pickle, sys, time, warnings
+warnings.simplefilter("ignore")
+from custseg.engines.duckdb import DuckDBEngine
+from custseg.prepare import Timer, prepare
+args = json.loads(sys.argv[1])
+timer = Timer(None)
+start = time.perf_counter()
+with DuckDBEngine() as engine:
+    prepared = prepare(engine, args["source"], timer, summarize=True, **args["options"])
+wall = time.perf_counter() - start
+with open(args["out"], "wb") as handle:
+    pickle.dump({"features": prepared.features, "cleaning": prepared.cleaning,
+                 "seconds": timer.seconds, "wall": wall}, handle)
+"""
+
+
+class Before(Backend):
+    """``backend``'s runs with custseg of an older revision (``src``), in a subprocess."""
+
+    def __init__(self, backend: DuckDBFile, revision: str, src: Path) -> None:
+        self.backend, self.src = backend, src
+        self.name = f"{backend.name}, before ({revision})"
+        self.load_seconds = backend.load_seconds
+
+    def run(self, path: Path) -> Prepared:
+        source, options = self.backend.source(path)
+        env = {**os.environ, "PYTHONPATH": str(self.src)}
+        password = options.pop("password", None)
+        if password:
+            env["PGPASSWORD"] = password  # read by libpq, never on the command line
+        with tempfile.TemporaryDirectory(prefix="custseg-before-") as folder:
+            out = Path(folder) / "result.pickle"
+            arguments = json.dumps({"source": source, "options": options, "out": str(out)})
+            subprocess.run([sys.executable, "-c", BEFORE_SCRIPT, arguments], env=env, check=True)
+            with open(out, "rb") as handle:
+                result = pickle.load(handle)  # written just now by our own script
+        self.timer = SimpleNamespace(seconds=result["seconds"])
+        self.wall = result["wall"]
+        return SimpleNamespace(features=result["features"], cleaning=result["cleaning"])  # type: ignore[return-value]
+
+
+def extract_revision(revision: str, into: Path) -> Path:
+    """``src`` of the git revision ``revision`` of this repository, written below ``into``."""
+    repo = Path(__file__).resolve().parent.parent
+    archive = subprocess.run(
+        ["git", "-C", str(repo), "archive", "--format=tar", revision, "src"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into / "src"
 
 
 def spark_missing() -> str | None:
@@ -515,6 +591,7 @@ def part_b(
     pg_password: str | None,
     spark: str,
     markdown: bool,
+    before: str | None = None,
 ) -> None:
     path = data_file(cache, label, seed)
     backends: list[Backend] = [DuckDBFile()]
@@ -544,6 +621,12 @@ def part_b(
         skipped.append(f"Spark: skipped ({why})")
     for line in skipped:
         print(line, flush=True)
+    old_tree = tempfile.TemporaryDirectory(prefix="custseg-before-src-")
+    if before is not None:
+        src = extract_revision(before, Path(old_tree.name))
+        backends += [
+            Before(b, before, src) for b in backends if isinstance(b, (PostgreSQL, SQLite))
+        ]
 
     walls: dict[str, list[float]] = {b.name: [] for b in backends}
     stages: dict[str, dict[str, list[float]]] = {b.name: {s: [] for s in STAGES} for b in backends}
@@ -562,11 +645,14 @@ def part_b(
                 except Exception as exc:
                     failed[backend.name] = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
                     continue
+                # A "before" run is timed inside its subprocess (its imports left out).
+                seconds = getattr(backend, "wall", seconds)
                 walls[backend.name].append(seconds)
                 for stage in STAGES:
                     stages[backend.name][stage].append(backend.timer.seconds.get(stage, 0.0))
                 say(f"  run {r + 1}: {backend.name} {seconds:.2f} s ({load_line()})")
     finally:
+        old_tree.cleanup()
         for backend in backends:
             try:
                 backend.close()
@@ -656,6 +742,12 @@ def main() -> None:
         default="auto",
         help="Spark in part b: auto = when available, except with --quick",
     )
+    parser.add_argument(
+        "--before",
+        default=None,
+        metavar="REV",
+        help="part b: also run PostgreSQL and SQLite with custseg as at this git revision",
+    )
     parser.add_argument("--cache", default="/tmp/custseg-scale", help="folder of the files")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="100k lines, 3 rounds")
@@ -692,6 +784,7 @@ def main() -> None:
             args.pg_password,
             "no" if args.quick and args.spark == "auto" else args.spark,
             args.markdown,
+            args.before,
         )
     print(f"\n{load_line()} at the end", flush=True)
 
