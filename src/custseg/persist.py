@@ -53,6 +53,16 @@ def trusted_types() -> tuple[str, ...]:
 
 
 PICKLE_MAGIC = (b"\x80", b"(", b"c", b"}", b"]")
+ZIP_MAGIC = b"PK\x03\x04"
+"""A skops file is a zip archive; a file that starts like one but is not a valid archive was
+cut short or corrupted."""
+REWRITE_HINT = (
+    "Pass the model.skops written by custseg segment, or run custseg segment again to write a "
+    "new one."
+)
+SAFE_MODULE_ROOTS = ("builtins", "collections", "custseg", "functools", "numpy", "scipy", "sklearn")
+"""Used only to word the error on a file skops cannot list: the types it names outside these
+packages (``os.system``) are shown. Loading trusts :func:`trusted_types` alone."""
 PER_CUSTOMER_ATTRIBUTES = ("labels_",)
 """Fitted attributes with one entry per customer segmented, left out of the model file: no
 ``predict`` reads them (results carry the labels), and they would make the file grow with
@@ -141,31 +151,70 @@ def load_model(path: str | Path) -> SegmentModel:
                 f"'{path}' is a pickle file; custseg refuses pickles because loading one can run "
                 "arbitrary code. Save the model again with custseg segment (it writes .skops)."
             )
-        raise ModelFileError(
-            f"'{path}' is not a custseg model file. Pass the model.skops written by custseg segment."
-        )
+        if head == ZIP_MAGIC:
+            raise ModelFileError(
+                f"'{path}' is a damaged model file: the archive is cut short or corrupted (an "
+                f"incomplete copy or download?). {REWRITE_HINT}"
+            )
+        raise ModelFileError(f"'{path}' is not a custseg model file. {REWRITE_HINT}")
     try:
         untrusted = sio.get_untrusted_types(file=path)
-    except Exception as exc:  # skops raises several error types for damaged files
+    except Exception:  # skops raises KeyError, TypeError, ... for a malformed list of types
+        named = _foreign_names(path)
         raise ModelFileError(
-            f"'{path}' is not a custseg model file ({type(exc).__name__})."
+            f"'{path}' is not a custseg model file: its list of contents is malformed"
+            + (f" and names {', '.join(named[:3])}, which custseg never loads" if named else "")
+            + f"; it was damaged or altered, and nothing in it was loaded. {REWRITE_HINT}"
         ) from None
     unknown = sorted(set(untrusted) - set(trusted_types()))
     if unknown:
         raise ModelFileError(
             f"'{path}' holds types custseg does not trust ({', '.join(unknown[:3])}); it was "
-            "not written by custseg or was altered. Refit the model with custseg segment."
+            "not written by custseg or was altered, and nothing in it was loaded. Refit the "
+            "model with custseg segment."
         )
     try:
         model = sio.load(path, trusted=list(untrusted))
     except Exception as exc:
         raise ModelFileError(
-            f"'{path}' is damaged and cannot be loaded ({type(exc).__name__}: {exc})."
+            f"'{path}' is a damaged model file and cannot be loaded "
+            f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]}). {REWRITE_HINT}"
         ) from None
     if not isinstance(model, SegmentModel):
         raise ModelFileError(f"'{path}' is a skops file but not a custseg model.")
     _check_versions(model, path)
     return model
+
+
+def _foreign_names(path: Path) -> list[str]:
+    """The ``module.name`` types a skops file's schema names outside
+    :data:`SAFE_MODULE_ROOTS` (read as JSON, nothing loaded); empty when it cannot be read."""
+    import json
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            schema = json.loads(archive.read("schema.json"))
+    except Exception:
+        return []
+    found: set[str] = set()
+    todo: list[Any] = [schema]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, dict):
+            module = node.get("__module__")
+            if isinstance(module, str) and module.split(".")[0] not in SAFE_MODULE_ROOTS:
+                cls = node.get("__class__")
+                found.add(f"{module}.{cls}" if isinstance(cls, str) else module)
+            content = node.get("content")
+            if isinstance(content, dict) and isinstance(content.get("module_path"), str):
+                root = content["module_path"].split(".")[0]
+                if root not in SAFE_MODULE_ROOTS:
+                    function = content.get("function")
+                    found.add(".".join(str(p) for p in (content["module_path"], function) if p))
+            todo.extend(node.values())
+        elif isinstance(node, list):
+            todo.extend(node)
+    return sorted(found)
 
 
 def _check_versions(model: SegmentModel, path: Path) -> None:
