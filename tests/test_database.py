@@ -97,6 +97,26 @@ def test_database_is_only_read(shop: Path) -> None:
     assert sorted(tables) == ["customers", "orders"]
 
 
+def test_sqlite_stores_lines_in_typed_temporary_tables(shop: Path) -> None:
+    import ibis
+
+    from custseg.engines.database import DatabaseEngine
+
+    db = parse_database(shop)
+    assert db is not None
+    with DatabaseEngine(db) as engine:
+        raw = engine.table("orders")
+        expr = raw.filter(raw.Quantity < 0).mutate(ts=raw.InvoiceDate.cast("timestamp"))
+        stored = engine.materialize(expr, "custseg_probe")
+        assert engine.materialized == ["custseg_probe"]
+        assert stored.schema() == expr.schema()
+        # Declared types: the timestamps are read as they are, not parsed again per query.
+        assert "STRFTIME" not in str(ibis.to_sql(stored.select("ts"), dialect="sqlite"))
+        assert engine.scalar(stored.count()) == engine.scalar(expr.count()) > 0
+        temp = engine.con.con.execute("SELECT name FROM sqlite_temp_master").fetchall()
+        assert temp == [("custseg_probe",)]
+
+
 def test_customer_table_from_a_database(shop: Path) -> None:
     result = custseg.segment(shop, table="customers", k=2, algorithm="kmeans", seed=0)
     assert result.metrics["kind"] == "customers"
