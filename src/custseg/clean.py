@@ -70,15 +70,11 @@ CLEANING_RULES: tuple[tuple[str, str], ...] = (
     ("non_positive_price", "unit price zero or negative"),
     ("zero_quantity", "quantity zero"),
     ("after_analysis_date", "dated on or after the analysis date"),
-    (
-        "dated_in_future",
-        "dated after tomorrow (the day of the run): a mistyped date, never used to set the "
-        "analysis date",
-    ),
 )
 
 #: Days past the day of the run that a line may be dated before it counts as dated in the
-#: future (``dated_in_future``): one, for files written in a time zone ahead of this machine's.
+#: future: one, for files written in a time zone ahead of this machine's. Such lines never set
+#: the analysis date; they are counted under ``after_analysis_date`` with a warning.
 FUTURE_GRACE_DAYS = 1
 
 
@@ -335,39 +331,41 @@ def clean_lines(
     engine.sql(f"CREATE OR REPLACE TABLE clean_lines AS {classify}", [analysis_date])
     mark_duplicates(engine)
     engine.sql("ALTER TABLE clean_lines DROP COLUMN _hash")
+    n_future = 0
     if future:
-        warnings += mark_future(engine, cutoff, analysis_date)
+        n_future, future_warnings = count_future(engine, cutoff, analysis_date)
+        warnings += future_warnings
     return cleaning_report(
         engine.run(portable.compiled(engine.dialect, "accounting")),
         engine.run(portable.compiled(engine.dialect, "customer_counts")),
         analysis_date=analysis_date,
         non_product_codes=codes,
         warnings=warnings,
+        future_rows=n_future,
     )
 
 
-def mark_future(engine: DuckDBEngine, cutoff: dt.datetime, analysis_date: dt.date) -> list[str]:
-    """Count the lines of ``clean_lines`` dated on or after ``cutoff`` (the day after tomorrow)
-    under ``dated_in_future`` instead of ``after_analysis_date``; a warning says how many.
+def count_future(
+    engine: DuckDBEngine, cutoff: dt.datetime, analysis_date: dt.date
+) -> tuple[int, list[str]]:
+    """The lines of ``clean_lines`` dated in the future (on or after ``cutoff``, the day after
+    tomorrow) that no earlier rule claimed, and a warning that says how many.
 
-    Only lines that no earlier rule claimed move, so each line is still counted once.
+    They are counted under ``after_analysis_date``; the warning tells them apart.
     """
-    engine.sql(
-        "UPDATE clean_lines SET reason = 'dated_in_future' "
+    row = engine.sql(
+        "SELECT count(*), min(_row), max(ts) FROM clean_lines "
         "WHERE reason = 'after_analysis_date' AND ts >= ?",
         [cutoff],
-    )
-    row = engine.sql(
-        "SELECT count(*), min(_row), max(ts) FROM clean_lines WHERE reason = 'dated_in_future'"
     ).fetchone()
     n, first_row, latest = row if row else (0, None, None)
     if not n:
-        return []
+        return 0, []
     latest_day = pd.Timestamp(latest).date()
-    return [
+    return int(n), [
         f"{n:,} line(s) are dated in the future, after {cutoff.date() - dt.timedelta(days=1)} "
-        f"(tomorrow), up to {latest_day} (first at row {first_row}): they are counted as "
-        f"dated_in_future and dropped, and the analysis date is {analysis_date}, the day after "
+        f"(tomorrow), up to {latest_day} (first at row {first_row}): they are dropped, counted "
+        f"under after_analysis_date, and the analysis date is {analysis_date}, the day after "
         "the last line dated no later than tomorrow. Fix those dates (check the date format), "
         "or pass --analysis-date to choose the day."
     ]
@@ -413,6 +411,7 @@ def cleaning_report(
     analysis_date: dt.date,
     non_product_codes: list[str],
     warnings: list[str],
+    future_rows: int = 0,
 ) -> CleaningReport:
     """The cleaning table from the engine's answers to the portable ``accounting`` and
     ``customer_counts`` queries (:mod:`custseg.engines.portable`).
@@ -442,7 +441,8 @@ def cleaning_report(
     assert rows_in == kept_rows + sum(d["rows"] for d in dropped), "row accounting broken"
     customers_in, customers_kept = customers.iloc[0]
     warnings = list(warnings)
-    late = by_reason.get("after_analysis_date", (0, 0.0))[0]
+    # Lines dated in the future (``future_rows`` of them) have a warning of their own.
+    late = by_reason.get("after_analysis_date", (0, 0.0))[0] - future_rows
     if late:
         warnings.append(
             f"{late:,} lines dated on or after the analysis date {analysis_date} were dropped "

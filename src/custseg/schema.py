@@ -167,6 +167,16 @@ DATE_FORMATS: tuple[str, ...] = (
 )
 #: Dates outside this range are reported as implausible.
 PLAUSIBLE_YEARS = (1970, 2100)
+#: Excel date serials: days since 1899-12-30, the fraction being the time of day (``45000.5``
+#: is 2023-03-15 12:00). A cell shows one when it lost its date format in Excel. A text date
+#: column reads them as dates when they have five digits before the point, from 25,569
+#: (1970-01-01) to 73,050 (2099-12-31): among other dates, or (for the date column the table
+#: needs) as every value. Numbers outside that range are not taken for dates.
+EXCEL_SERIAL_DAYS = (25_569, 73_050)
+EXCEL_SERIAL_EPOCH = "1899-12-30"
+#: The date format that names Excel serials; ``'%d/%m/%Y or Excel serial'`` reads both.
+EXCEL_SERIAL = "Excel serial"
+_OR_SERIAL = " or " + EXCEL_SERIAL
 
 NUMERIC_TYPES = (
     "TINYINT",
@@ -498,15 +508,40 @@ def number_expr(column: str, typ: str, decimal_comma: bool = False) -> str:
     )
 
 
+def is_serial(value: str) -> str:
+    """SQL: true when the text ``value`` is an Excel date serial in :data:`EXCEL_SERIAL_DAYS`."""
+    low, high = EXCEL_SERIAL_DAYS
+    return (
+        f"(regexp_full_match({value}, '[0-9]{{5}}(\\.[0-9]+)?') "
+        f"AND TRY_CAST({value} AS DOUBLE) BETWEEN {low} AND {high + 1})"
+    )
+
+
+def serial_to_timestamp(value: str) -> str:
+    """SQL: the timestamp of an Excel date serial written as text, to the second."""
+    return (
+        f"(TIMESTAMP '{EXCEL_SERIAL_EPOCH}' + "
+        f"to_seconds(CAST(round(TRY_CAST({value} AS DOUBLE) * 86400) AS BIGINT)))"
+    )
+
+
 def _date_candidates(
     engine: DuckDBEngine, column: str, *, give_up: bool = False
-) -> tuple[list[str], int, dict[str, int]]:
+) -> tuple[list[str], int, dict[str, int], int]:
+    """Formats that read every distinct value (Excel serials left out when some values are
+    not serials), the number of those values, each format's failures, and the number of
+    distinct Excel serials."""
     col = quote_ident(column)
     engine.sql(
         f"CREATE OR REPLACE TEMP TABLE _dates AS SELECT DISTINCT trim(CAST({col} AS VARCHAR)) AS v "
         f"FROM raw WHERE {col} IS NOT NULL AND trim(CAST({col} AS VARCHAR)) <> ''"
     )
     n_distinct = int(engine.scalar("SELECT count(*) FROM _dates"))
+    n_serial = int(engine.scalar(f"SELECT count(*) FROM _dates WHERE {is_serial('v')}"))
+    if 0 < n_serial < n_distinct:
+        # Serials among text dates: the format is found on the others.
+        engine.sql(f"DELETE FROM _dates WHERE {is_serial('v')}")
+        n_distinct -= n_serial
 
     def count_failures(formats: list[str], source: str) -> dict[str, int]:
         aggs = ", ".join(
@@ -521,10 +556,10 @@ def _date_candidates(
     survivors = [f for f in DATE_FORMATS if failures[f] == 0]
     if not survivors and give_up:
         # Only asked whether the column is dates at all: no format reads the first values.
-        return [], n_distinct, failures
+        return [], n_distinct, failures, n_serial
     failures.update(count_failures(survivors or list(DATE_FORMATS), "_dates"))
     ok = [f for f in DATE_FORMATS if failures[f] == 0]
-    return ok, n_distinct, failures
+    return ok, n_distinct, failures, n_serial
 
 
 def detect_date_format(
@@ -538,16 +573,25 @@ def detect_date_format(
     typ = column_type(engine, column)
     if typ.startswith(("TIMESTAMP", "DATE")):
         return None, []
-    ok, n_distinct, failures = _date_candidates(engine, column, give_up=not required)
+    ok, n_distinct, failures, n_serial = _date_candidates(engine, column, give_up=not required)
     if n_distinct == 0:
         if not required:
             return "", []
         raise InputError(
             f"{where}: column '{column}' has no dates at all. Pass --date-col to name the date column."
         )
+    serials = _serial_note(engine, column) if n_serial else None
+    if (
+        serials
+        and not ok
+        and not engine.scalar(f"SELECT count(*) FROM _dates WHERE NOT {is_serial('v')}")
+    ):
+        if not required:  # a column of numbers is not taken for dates unasked
+            return "", []
+        return EXCEL_SERIAL, [serials]
     if ok:
-        chosen = ok[0]
-        warnings: list[str] = []
+        chosen = ok[0] + (_OR_SERIAL if serials else "")
+        warnings = [serials] if serials else []
         swapped = chosen.replace("%d", "%D").replace("%m", "%d").replace("%D", "%m")
         if swapped != chosen and swapped in ok:
             sample = engine.scalar("SELECT v FROM _dates ORDER BY v LIMIT 1")
@@ -563,6 +607,14 @@ def detect_date_format(
     if failures[best] >= n_distinct:
         sample = engine.sql("SELECT v FROM _dates ORDER BY v LIMIT 3").fetchall()
         examples = ", ".join(repr(r[0]) for r in sample)
+        if not engine.scalar("SELECT count(*) FROM _dates WHERE TRY_CAST(v AS DOUBLE) IS NULL"):
+            low, high = EXCEL_SERIAL_DAYS
+            raise InputError(
+                f"{where}: column '{column}' holds numbers, not dates, e.g. {examples}. Excel "
+                f"date serials (days since {EXCEL_SERIAL_EPOCH}) from {low} (1970-01-01) to "
+                f"{high} (2099-12-31) are read as dates, and these are not. Pass --date-col to "
+                "name the date column, or in Excel format this column as dates and export again."
+            )
         raise InputError(
             f"{where}: column '{column}' has values that are not dates in any known format, "
             f"e.g. {examples}. Pass --date-col to pick another column, or --date-format "
@@ -590,12 +642,44 @@ def detect_date_format(
     )
 
 
+def _serial_note(engine: DuckDBEngine, column: str) -> str | None:
+    """A warning that a text date column holds Excel date serials (with their count, first row
+    and an example read as a date), or None when it holds none."""
+    col = quote_ident(column)
+    value = f"trim(CAST({col} AS VARCHAR))"
+    row = engine.sql(
+        f"SELECT count(*), min(_row), arg_min({value}, _row) FROM raw "
+        f"WHERE {col} IS NOT NULL AND {is_serial(value)}"
+    ).fetchone()
+    n, first_row, example = row if row else (0, None, None)
+    if not n:
+        return None
+    as_date = engine.scalar(
+        f"SELECT strftime({serial_to_timestamp(sql_literal(str(example)))}, '%Y-%m-%d %H:%M')"
+    )
+    return (
+        f"column '{column}' has {n:,} Excel date serial(s) (days since {EXCEL_SERIAL_EPOCH}, "
+        f"first at row {first_row}: {example!r} is {as_date}); they were read as dates. In "
+        "Excel, format the column as dates before exporting to see them as dates."
+    )
+
+
 def date_expr(column: str, fmt: str | None) -> str:
-    """SQL that reads a date column with a detected format."""
+    """SQL that reads a date column with a detected format.
+
+    ``fmt`` is ``None`` for a column already typed as dates, :data:`EXCEL_SERIAL` for Excel
+    date serials, or a ``strptime`` format, optionally followed by ``' or Excel serial'``.
+    """
     col = quote_ident(column)
     if fmt is None:
         return f"CAST({col} AS TIMESTAMP)"
-    return f"try_strptime(trim(CAST({col} AS VARCHAR)), {sql_literal(fmt)})"
+    value = f"trim(CAST({col} AS VARCHAR))"
+    serials = fmt == EXCEL_SERIAL or fmt.endswith(_OR_SERIAL)
+    text_fmt = None if fmt == EXCEL_SERIAL else fmt.removesuffix(_OR_SERIAL)
+    text = "NULL" if text_fmt is None else f"try_strptime({value}, {sql_literal(text_fmt)})"
+    if not serials:
+        return text
+    return f"CASE WHEN {is_serial(value)} THEN {serial_to_timestamp(value)} ELSE {text} END"
 
 
 def check_parsed(
