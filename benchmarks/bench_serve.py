@@ -73,8 +73,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(model: Path, log: Path) -> Iterator[int]:
-    """``custseg serve MODEL`` on a free port; yields the port once /healthz answers."""
+def server(model: Path, log: Path) -> Iterator[tuple[int, int]]:
+    """``custseg serve MODEL`` on a free port; yields the port and the server's process id
+    once /healthz answers."""
     port = free_port()
     command = [
         sys.executable,
@@ -103,7 +104,7 @@ def server(model: Path, log: Path) -> Iterator[int]:
             if time.monotonic() > deadline:
                 raise SystemExit(f"custseg serve did not answer in 120 s; see {log}")
             time.sleep(0.2)
-        yield port
+        yield port, process.pid
     finally:
         process.terminate()
         try:
@@ -151,6 +152,15 @@ def throughput(port: int, bodies: list[bytes], per_body: int, n: int, seconds: f
     return done * per_body / elapsed
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far (Linux /proc), or NaN."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values) * 1000, q))
 
@@ -195,18 +205,22 @@ def main() -> None:
         n_lines = statistics.median(len(g) for _, g in lines.groupby("CustomerID"))
 
         results: dict[str, list[float]] = {
-            k: [] for k in ("c50", "c99", "t50", "t99", "throughput")
+            k: [] for k in ("c50", "c99", "ccpu", "t50", "t99", "throughput")
         }
-        with server(folder / "c.skops", folder / "c.log") as port:
+        with server(folder / "c.skops", folder / "c.log") as (port, pid):
             for _ in range(args.runs):
+                cpu = cpu_seconds(pid)
                 times = latencies(port, one, args.requests, args.seconds)
+                # The server's own CPU per request (warm-up included): what one request
+                # costs whatever else the machine runs.
+                results["ccpu"].append((cpu_seconds(pid) - cpu) * 1000 / (len(times) + 20))
                 results["c50"].append(percentile(times, 50))
                 results["c99"].append(percentile(times, 99))
                 results["throughput"].append(
                     throughput(port, batches, 1000, args.batches, args.seconds)
                 )
         if not args.customer_table_only:
-            with server(folder / "t.skops", folder / "t.log") as port:
+            with server(folder / "t.skops", folder / "t.log") as (port, _):
                 for _ in range(args.runs):
                     times = latencies(port, by_customer, max(args.requests // 5, 20), args.seconds)
                     results["t50"].append(percentile(times, 50))
@@ -224,6 +238,7 @@ def main() -> None:
     )
     out.add("one customer, customer table: p50 ms", cell("c50", ".1f"), "")
     out.add("one customer, customer table: p99 ms", cell("c99", ".1f"), "<= 25")
+    out.add("one customer, customer table: server CPU ms per request", cell("ccpu", ".1f"), "")
     out.add(
         f"one customer, invoice lines (median {n_lines:.0f} lines): p50 ms", cell("t50", ".0f"), ""
     )
@@ -232,6 +247,7 @@ def main() -> None:
     )
     out.add("batches of 1,000 customers: customers/s", cell("throughput", ",.0f"), ">= 5,000")
     out.print(args.markdown)
+    print(f"load average at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -289,6 +289,10 @@ def test_api_key(customer_files):
     wrong = keyed.get("/v1/model", headers={"X-API-Key": KEY[:-1] + "x"})
     assert wrong.status_code == 401 and "X-API-Key" in wrong.json()["detail"]
     assert keyed.get("/v1/model", headers={"X-API-Key": KEY}).status_code == 200
+    schema = keyed.get("/openapi.json", headers={"X-API-Key": KEY}).json()
+    assert schema["components"]["securitySchemes"]["APIKey"]["name"] == "X-API-Key"
+    assert schema["security"] == [{"APIKey": []}]
+    assert schema["paths"]["/healthz"]["get"]["security"] == []
     assert keyed.get("/healthz").status_code == 200  # health checks carry no secret
     row = {"ID": "1", "Age": 30, "Income": 50, "Channel": "web", "Joined": None}
     assert keyed.post("/v1/score", json={"customers": [row]}).status_code == 401
@@ -391,4 +395,7 @@ def test_fast_inputs_equal_the_model_path(customer_files):
     assert isinstance(scorer.fast_model.model_inputs, FastInputs)
     rows = _rows_from_csv(customer_files[0], ("Age", "Income"))
     frame = scorer.customer_features(rows)
+    assert frame["Age"].isna().sum() == 1  # the imputers run
     assert np.array_equal(scorer.fast_model.model_inputs(frame), model.model_inputs(frame))
+    complete = frame.dropna().reset_index(drop=True)  # nothing to impute: they are skipped
+    assert np.array_equal(scorer.fast_model.model_inputs(complete), model.model_inputs(complete))

@@ -427,12 +427,33 @@ def create_app(
         responses=errors,
     )(score)
 
+    if api_key:
+        _document_api_key(app)
     app.add_middleware(
         GuardMiddleware,
         api_key=api_key,
         max_body=int(max_body_mb * 1024 * 1024),
     )
     return app
+
+
+def _document_api_key(app: Any) -> None:
+    """Declare the X-API-Key header in /openapi.json, for every path but /healthz."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            schema.setdefault("components", {})["securitySchemes"] = {
+                "APIKey": {"type": "apiKey", "in": "header", "name": API_KEY_HEADER}
+            }
+            schema["security"] = [{"APIKey": []}]
+            for path in OPEN_PATHS:
+                for operation in schema["paths"].get(path, {}).values():
+                    operation["security"] = []
+        return app.openapi_schema
+
+    app.openapi = openapi
 
 
 def _json_response(scored: Scored, sha256: str) -> Any:

@@ -119,7 +119,7 @@ class FastInputs:
     Use :meth:`for_model`, which returns None (keep the model's own path) unless the
     preprocessor is a dense ``ColumnTransformer`` that drops the remainder and both paths
     give identical numbers on probe rows (missing values, and values from the fitted
-    imputers).
+    imputers, with and without missing values in the same request).
     """
 
     def __init__(self, model: SegmentModel) -> None:
@@ -137,9 +137,28 @@ class FastInputs:
 
     def __call__(self, features: pd.DataFrame) -> np.ndarray:
         frame = self._as_text(features, self.model.categorical)
-        blocks = [np.asarray(t.transform(frame[cols]), dtype=np.float64) for t, cols in self.parts]
+        blocks = [
+            np.asarray(self._transform(t, frame[cols]), dtype=np.float64) for t, cols in self.parts
+        ]
         X = np.hstack(blocks) if len(blocks) > 1 else blocks[0]
         self._check_finite(X, self.names)
+        return X
+
+    @staticmethod
+    def _transform(transformer: Any, sub: pd.DataFrame) -> Any:
+        """``transformer.transform(sub)``; a pipeline that starts with a ``SimpleImputer``
+        skips it when ``sub`` has nothing to impute (the imputer's checks are most of the
+        cost of one row, and without missing values it hands on the values as they are)."""
+        from sklearn.impute import SimpleImputer
+
+        steps = getattr(transformer, "steps", None)
+        if not steps or not isinstance(steps[0][1], SimpleImputer) or sub.isna().to_numpy().any():
+            return transformer.transform(sub)
+        numeric = all(pd.api.types.is_numeric_dtype(t) for t in sub.dtypes)
+        X = sub.to_numpy(dtype=np.float64 if numeric else object)
+        for _, step in steps[1:]:
+            if step is not None and step != "passthrough":
+                X = step.transform(X)
         return X
 
     @classmethod
@@ -169,7 +188,12 @@ class FastInputs:
                     for col, value in zip(columns, values, strict=True):
                         probe.loc[1, col] = value
             with np.errstate(all="ignore"):
-                same = np.array_equal(fast(probe), model.model_inputs(probe))
+                # Both rows (missing values: the imputers run), and the second alone
+                # (nothing missing: they are skipped).
+                same = all(
+                    np.array_equal(fast(rows), model.model_inputs(rows))
+                    for rows in (probe, probe.iloc[[1]].reset_index(drop=True))
+                )
         except Exception:  # any doubt: keep the model's own path
             return None
         return fast if same else None
