@@ -87,7 +87,9 @@ def cluster_metrics(
 ) -> dict[str, Any]:
     """Silhouette (higher is better), Davies-Bouldin (lower) and Calinski-Harabasz (higher).
 
-    Noise points (label -1) are left out. Returns NaN metrics when fewer than two clusters remain.
+    Noise points (label -1) are left out. Returns NaN metrics when fewer than two clusters
+    remain, and when every cluster holds identical points (``identical_within``; exact ties
+    would read as a perfect fit).
     Pass a :class:`SilhouetteSample` of the same ``X`` to reuse its distances across calls.
 
     Examples
@@ -107,8 +109,15 @@ def cluster_metrics(
         "calinski_harabasz": float("nan"),
         "silhouette_sampled": False,
         "silhouette_sample_size": None,
+        "identical_within": False,
     }
     if n_clusters < 2 or n_clusters >= len(X):
+        return out
+    out["identical_within"] = identical_within(X, labels)
+    if out["identical_within"]:
+        # Every segment is one point repeated: silhouette 1, Davies-Bouldin 0 and an
+        # unbounded Calinski-Harabasz would read as a perfect fit, yet say only that the
+        # segments are the distinct rows of values. Not reported.
         return out
     if silhouette_sample is not None:
         out["silhouette"] = silhouette_sample.score(all_labels)
@@ -126,6 +135,29 @@ def cluster_metrics(
     out["davies_bouldin"] = float(davies_bouldin_score(X, labels))
     out["calinski_harabasz"] = float(calinski_harabasz_score(X, labels))
     return out
+
+
+TIE_TOLERANCE = 1e-12
+"""Within-segment spread, as a share of the total, under which every segment is taken to hold
+identical customers (exact ties up to rounding)."""
+
+
+def identical_within(X: np.ndarray, labels: np.ndarray) -> bool:
+    """Whether every segment holds customers with identical values (noise left out): the
+    segments are then the distinct rows of ``X``, and the fit criteria measure nothing.
+
+    Examples
+    --------
+    >>> X = np.array([[0.0], [0.0], [1.0], [1.0]])
+    >>> identical_within(X, np.array([0, 0, 1, 1])), identical_within(X, np.array([0, 1, 1, 1]))
+    (True, False)
+    """
+    keep = labels >= 0
+    X, labels = X[keep], labels[keep]
+    if len(X) == 0:
+        return False
+    total = float(((X - X.mean(axis=0)) ** 2).sum())
+    return wcss(X, labels) <= TIE_TOLERANCE * max(total, 1.0)
 
 
 def wcss(X: np.ndarray, labels: np.ndarray) -> float:

@@ -384,13 +384,14 @@ def dequantize(frame: pd.DataFrame, numeric: list[str], seed: int = 0) -> pd.Dat
 
 def categorical_as_text(frame: pd.DataFrame, categorical: list[str]) -> pd.DataFrame:
     """Categorical columns as plain object text (numbers mixed in are read as text)."""
-    out = frame.copy()
+    texts = {}
     for col in categorical:
-        values = out[col]
-        missing = values.isna().to_numpy()
-        # Each distinct value is turned into text once (a million customers hold a few levels).
+        values = frame[col]
+        # Each distinct value is turned into text once (a million customers hold a few levels);
+        # missing values (code -1) take the last entry, NaN.
         codes, levels = pd.factorize(values, use_na_sentinel=True)
         text = np.array([str(v) for v in levels] + [np.nan], dtype=object)
-        out[col] = pd.Series(text[codes], index=values.index, dtype=object)
-        out.loc[missing, col] = np.nan
-    return out
+        texts[col] = pd.Series(text[codes], index=values.index, dtype=object)
+    # Replaced all at once: column by column, a table of hundreds of categories fragments
+    # into one block per column (pandas' "highly fragmented" PerformanceWarning).
+    return frame.assign(**texts) if texts else frame.copy()

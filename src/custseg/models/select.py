@@ -675,6 +675,20 @@ def _select_model(
     Xv = X if X_valley is None else X_valley
     min_size = max(2, math.ceil(HIDDEN_GROUP_SHARE * n))
     valleys = _Valleys(Xv, min_size, seed, valley_split(Xv, min_size=min_size, seed=seed))
+    if X.shape[1] >= n:
+        warns.append(
+            f"there are {X.shape[1]:,} model inputs for {n:,} customers: with more columns than "
+            "customers every customer is about as far from every other, and no segmentation "
+            "can be trusted; keep the few columns that matter, or segment more customers"
+        )
+    if n_distinct <= K_MAX:
+        notes.append(
+            f"the {n:,} customers have only {n_distinct} distinct rows of values (after "
+            f"preprocessing), so at most {n_distinct} segments can be told apart; a solution "
+            "whose segments each hold identical customers is the distinct combinations "
+            "themselves, and its silhouette, Davies-Bouldin and Calinski-Harabasz are not "
+            "reported (on exact ties they would read as a perfect fit)"
+        )
     for fam in candidates:
         notes.extend(fam.model.notes(family_params[fam.name], X.shape[1]))
     if silhouette.sampled:
@@ -829,7 +843,7 @@ def _select_model(
         family_reasons=reasons,
         notes=notes,
         warnings=warns,
-        structure=_structure(chosen, fitted.labels, leaderboard, valleys),
+        structure=_structure(chosen, fitted.labels, leaderboard, valleys, n_distinct),
     )
 
 
@@ -977,6 +991,7 @@ def _structure(
     labels: np.ndarray,
     leaderboard: list[dict[str, Any]],
     valleys: _Valleys,
+    n_distinct: int | None = None,
 ) -> dict[str, Any]:
     """Does the recommended solution describe separated groups? The verdict and its evidence.
 
@@ -999,6 +1014,16 @@ def _structure(
         "stability": chosen.get("stability"),
     }
     k = chosen["k"]
+    if chosen.get("identical_within"):
+        summary = (
+            f"No structure to measure: each of the {k} segments holds customers with identical "
+            "values"
+            + (f" (the customers have {n_distinct} distinct rows of values)" if n_distinct else "")
+            + ", so the segments are the distinct combinations of values present, not groups "
+            "found by distance. Silhouette, Davies-Bouldin and Calinski-Harabasz are not "
+            "reported: on exact ties they would read as a perfect fit."
+        )
+        return {"clear": False, "kind": "ties", "summary": summary, **evidence}
     if not valleys.separated:
         summary = (
             "No clear segment structure: the customers form one continuous cloud rather than "
