@@ -537,6 +537,7 @@ def _segment_prepared(
     if prep.scale_out is not None:
         with timer.stage("write_parquet"):
             prep.scale_out.write(
+                selection.estimator.predict,
                 named.mapping,
                 named.names,
                 "revenue" if prep.schema.kind == "transactions" else None,
@@ -716,19 +717,20 @@ def _choose(
 
 
 def _cluster_in_spark(prep: Prepared, inputs: _ModelInputs, selection: Any, seed: int) -> None:
-    """Stage "mllib" of a job past the driver limit: Spark MLlib's k-means on every customer
-    at the k chosen on the sample; the model takes MLlib's centres, so that it assigns a
-    customer to the segment Spark did, and the sample's labels are the centres' too."""
+    """Stage "mllib" of a job past the driver limit: Spark MLlib's k-means on every customer,
+    started from the centres chosen on the sample; the model takes MLlib's centres (Spark
+    assigns every customer with the model's own ``predict``), and the sample's labels are the
+    centres' too."""
+    estimator = selection.estimator
+    inner = getattr(estimator, "kmeans_", estimator)
     centres = prep.scale_out.fit(
         inputs.preprocessor,
         prep.features,
         inputs.colplan.numeric,
         inputs.colplan.categorical,
-        int(selection.k),
+        np.asarray(inner.cluster_centers_, dtype=np.float64),
         seed,
     )
-    estimator = selection.estimator
-    inner = getattr(estimator, "kmeans_", estimator)
     inner.cluster_centers_ = centres
     estimator.cluster_centers_ = centres
     labels = np.asarray(inner.predict(inputs.X), dtype=np.int64)
