@@ -11,6 +11,7 @@ columns) and says why. :func:`build_preprocessor` returns a ``ColumnTransformer`
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,10 @@ SKEW_THRESHOLD = 1.0
 CLIP_Z = 4.0
 """Standardized values are capped at +-4: single huge customers stay at the edge of a segment
 instead of getting a segment of their own."""
+HUGE_MAGNITUDE = 1e100
+"""Values beyond +-1e100 (no amount or count is that large; 1e308 is the float limit) make the
+squares of scaling overflow: such a column is logged (``log1p``, or ``signed-log1p`` with
+negative values) whatever its skew, and so is a Yeo-Johnson result that large."""
 MAX_CATEGORIES = 8
 """One-hot columns per categorical feature; rarer levels become one 'infrequent' column."""
 ID_LIKE_SHARE = 0.5
@@ -55,7 +60,8 @@ one-hot columns, which separate customers perfectly, do not outweigh what it goe
 
 class SkewTransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Reduce skew column by column: ``log1p`` for skewed non-negative columns, Yeo-Johnson
-    for skewed columns with negative values, nothing for the rest.
+    for skewed columns with negative values (``signed-log1p``, sign(x) log(1 + |x|), where
+    Yeo-Johnson overflows on extreme magnitudes such as 1e308), nothing for the rest.
 
     Parameters
     ----------
@@ -65,7 +71,7 @@ class SkewTransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     Attributes
     ----------
     methods_ : ndarray of str
-        ``"log1p"``, ``"yeo-johnson"`` or ``"none"`` per column.
+        ``"log1p"``, ``"yeo-johnson"``, ``"signed-log1p"`` or ``"none"`` per column.
     lambdas_ : ndarray of float
         Yeo-Johnson lambda per column (NaN where unused).
 
@@ -87,17 +93,33 @@ class SkewTransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self.lambdas_ = np.full(n_features, np.nan)
         for j in range(n_features):
             col = X[:, j]
-            if np.ptp(col) == 0:
+            # Skewness does not depend on scale: measured on col / max|col|, so that values
+            # near 1e308 do not overflow.
+            scale = float(np.max(np.abs(col)))
+            if scale == 0 or col.min() == col.max():
                 continue
-            centred = col - col.mean()
+            unit = col / scale
+            centred = unit - unit.mean()
             skew = float(np.mean(centred**3) / (np.mean(centred**2) ** 1.5))
+            if scale > HUGE_MAGNITUDE:  # any later square would overflow: logged, skewed or not
+                self.methods_[j] = "log1p" if col.min() >= 0 else "signed-log1p"
+                continue
             if abs(skew) <= self.threshold:
                 continue
             if col.min() >= 0 and skew > 0:
                 self.methods_[j] = "log1p"
-            else:
+                continue
+            try:
+                with np.errstate(all="ignore"), warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    transformed, lmbda = yeojohnson(col)
+            except (ValueError, FloatingPointError, OverflowError):
+                transformed, lmbda = col, np.nan
+            if np.isfinite(lmbda) and np.max(np.abs(transformed)) <= HUGE_MAGNITUDE:
                 self.methods_[j] = "yeo-johnson"
-                self.lambdas_[j] = float(yeojohnson(col)[1])
+                self.lambdas_[j] = float(lmbda)
+            else:  # extreme magnitudes: Yeo-Johnson overflows, the signed logarithm does not
+                self.methods_[j] = "signed-log1p"
         return self
 
     def transform(self, X: Any) -> Any:
@@ -107,7 +129,10 @@ class SkewTransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             if method == "log1p":
                 X[:, j] = np.log1p(np.clip(X[:, j], 0, None))
             elif method == "yeo-johnson":
-                X[:, j] = yeojohnson(X[:, j], lmbda=self.lambdas_[j])
+                with np.errstate(over="ignore"):  # inf is capped by OutlierClipper
+                    X[:, j] = yeojohnson(X[:, j], lmbda=self.lambdas_[j])
+            elif method == "signed-log1p":
+                X[:, j] = np.sign(X[:, j]) * np.log1p(np.abs(X[:, j]))
         return X
 
 
