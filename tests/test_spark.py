@@ -320,6 +320,31 @@ def test_past_the_driver_limit_other_families_and_taken_paths_are_refused(
         custseg.segment(scaled_out["lines"], spark_driver_limit=5)
 
 
+# ---------------------------------------------------------------- the app
+
+
+def test_app_reads_with_spark(demo_files: dict[str, Path], spark: SparkEngine) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from custseg.app import main_script
+
+    at = AppTest.from_file(str(main_script()), default_timeout=240)
+    at.run()
+    at.radio(key="data_choice").set_value("Read with Apache Spark").run()
+    at.text_input(key="data_spark_path").set_value(str(demo_files["parquet"]))
+    at.text_input(key="data_spark_master").set_value(MASTER)
+    next(b for b in at.button if b.label == "Read with Spark").click().run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert "Read as transactions" in at.success[0].value
+    shown = "\n".join(str(e.value) for e in at.text)
+    assert f"(Spark, {MASTER}): {N_LINES:,} rows" in shown
+    # Both a path and a table: one clear message, the page stays usable.
+    at.text_input(key="data_spark_table").set_value("db.orders")
+    next(b for b in at.button if b.label == "Read with Spark").click().run()
+    assert at.error and "either a path" in at.error[0].value
+
+
 # ---------------------------------------------------------------- reading
 
 

@@ -155,11 +155,16 @@ def build_features(
     date_format: str | None = None,
     analysis_date: str | dt.date | None = None,
     non_product_codes: list[str] | None = None,
+    engine: str = "duckdb",
+    spark_master: str | None = None,
+    spark_conf: Mapping[str, str] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Read, clean and turn a source into one row of features per customer, without clustering.
 
     Takes the same options as :func:`segment`. Returns the feature table and a dict with the
-    source, schema, cleaning accounting, analysis date and warnings.
+    source, schema, cleaning accounting, analysis date and warnings. With ``engine="spark"``
+    and more customers than :data:`custseg.engines.mllib.DRIVER_LIMIT`, the table is a seeded
+    sample of them (``details["scale_out"]`` says how many).
 
     Examples
     --------
@@ -167,9 +172,9 @@ def build_features(
     >>> features.columns[:4].tolist()  # doctest: +SKIP
     ['customer_id', 'days_since_last_purchase', 'n_orders', 'revenue']
     """
-    with DuckDBEngine() as engine:
+    with DuckDBEngine() as local:
         prep = prepare(
-            engine,
+            local,
             source,
             Timer(None),
             kind=kind,
@@ -180,7 +185,13 @@ def build_features(
             analysis_date=analysis_date,
             non_product_codes=non_product_codes,
             summarize=True,
+            engine_name=engine,
+            spark=_spark_options(engine, spark_master, spark_conf),
         )
+    scaled = None
+    if prep.scale_out is not None:
+        prep.scale_out.close()
+        scaled = {"customers": prep.scale_out.n_customers, "sample": prep.scale_out.sample_size}
     details = {
         "source": prep.info.to_dict(),
         "schema": prep.schema.to_dict(),
@@ -190,6 +201,7 @@ def build_features(
         "categorical": prep.categorical,
         "warnings": prep.warnings,
         "activity": prep.activity,
+        "scale_out": scaled,
     }
     return prep.features, details
 

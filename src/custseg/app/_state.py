@@ -75,7 +75,9 @@ class Source:
     size: int
     demo: bool = False
     table: str | None = None
-    """The table of a database source."""
+    """The table of a database source (or of the Spark catalog)."""
+    spark_master: str | None = None
+    """Set for a source Apache Spark reads (``engine="spark"``): the master URL."""
 
 
 # ----------------------------------------------------------------------------- text
@@ -253,6 +255,34 @@ def database_source(url: str, table: str, password: str = "") -> Source:
     return Source(url, f"{table} of {db.shown}", digest, 0, table=table)
 
 
+def spark_allowed() -> bool:
+    """Whether the Data page offers Apache Spark: PySpark is installed and the app is not
+    served to other machines (Spark reads any path of the server, which an upload never
+    does)."""
+    import importlib.util
+
+    try:
+        address = st.get_option("server.address")
+    except Exception:
+        address = None
+    local = str(address or "").strip() in ("", "localhost", "127.0.0.1", "::1")
+    return local and importlib.util.find_spec("pyspark") is not None
+
+
+def spark_source(path: str, table: str, master: str) -> Source:
+    """Files, a folder or glob (any path Spark reads), or a Spark catalog table, read by
+    Apache Spark with ``master``."""
+    path, table, master = path.strip(), table.strip(), master.strip() or "local[*]"
+    if bool(path) == bool(table):
+        raise InputError(
+            "Give either a path (a Parquet or CSV file, folder or glob) or a table of the "
+            "Spark catalog, not both and not neither."
+        )
+    digest = hashlib.sha256(f"spark\n{path}\n{table}\n{master}".encode()).hexdigest()
+    name = f"{table or path} (Spark, {master})"
+    return Source(path, name, digest, 0, table=table or None, spark_master=master)
+
+
 def demo_source() -> Source:
     """The bundled demo file (invoice lines of 800 Online Retail customers)."""
     path = custseg.datasets.demo_path()
@@ -314,10 +344,17 @@ def memo(name: str, key: str, build: Callable[[], T]) -> T:
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _preview(
-    _path: str, key: str, sheet: str | None, table: str | None
+    _path: str, key: str, sheet: str | None, table: str | None, spark_master: str | None = None
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     from custseg.engines.database import DatabaseEngine, parse_database
 
+    if spark_master is not None:
+        from custseg.engines.spark import SparkEngine
+
+        with SparkEngine(master=spark_master) as spark:
+            raw, info = spark.read(_path or None, table=table)
+            frame = spark.run(raw.limit(100))
+        return frame, {"n_rows": info.n_rows, "format": info.format, "columns": info.columns}
     db = parse_database(_path) if table is not None else None
     if db is not None and table is not None:
         with DatabaseEngine(db) as remote:
@@ -339,7 +376,9 @@ def preview(src: Source) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The first 100 rows of the file (or database table) as read, its row count and format."""
     sheet = prep_options().get("sheet")
     table = src.table or prep_options().get("table")
-    return _preview(src.path, _key(src.digest, src.name, sheet, table), sheet, table)
+    return _preview(
+        src.path, _key(src.digest, src.name, sheet, table), sheet, table, src.spark_master
+    )
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -356,6 +395,9 @@ def read_options(src: Source) -> dict[str, Any]:
     opts = dict(prep_options())
     if src.table is not None:
         opts["table"] = src.table
+    if src.spark_master is not None:
+        opts["engine"] = "spark"
+        opts["spark_master"] = src.spark_master
     return opts
 
 

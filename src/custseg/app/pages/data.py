@@ -21,12 +21,17 @@ st.caption(
 # the session's source: coming back to this page keeps the demo data (and its result).
 chosen = S.source()
 CHOICES = ["Upload a file", "Use the demo data", "Read a PostgreSQL table"]
+SPARK = "Read with Apache Spark"
+if S.spark_allowed():
+    CHOICES.append(SPARK)
 choice = st.radio(
     "Data",
     CHOICES,
     index=(
         1
         if chosen is not None and chosen.demo
+        else 3
+        if chosen is not None and chosen.spark_master is not None and SPARK in CHOICES
         else 2
         if chosen is not None and chosen.table is not None
         else 0
@@ -35,7 +40,8 @@ choice = st.radio(
     key="data_choice",
     help="The demo data: invoice lines of 800 customers of a UK online shop (UCI Online "
     "Retail). A PostgreSQL table is read where it is: only one row per customer leaves the "
-    "database, which is never written to.",
+    "database, which is never written to. Apache Spark (when PySpark is installed and the "
+    "app runs on this computer only) reads files, folders and catalog tables where they are.",
 )
 if choice == "Use the demo data":
     S.set_source(S.demo_source())
@@ -58,7 +64,26 @@ elif choice == "Read a PostgreSQL table":
         if db_source is not None:
             S.set_source(db_source)
     src_now = S.source()
-    if src_now is not None and src_now.table is None:
+    if src_now is not None and (src_now.table is None or src_now.spark_master is not None):
+        S.set_source(None)
+elif choice == SPARK:
+    with st.form("data_spark"):
+        spark_path = st.text_input(
+            "Parquet or CSV: a file, folder or glob (any path Spark reads)",
+            placeholder="/data/orders/*.parquet or s3a://bucket/orders/",
+            key="data_spark_path",
+        )
+        spark_table = st.text_input(
+            "or a table of the Spark catalog", placeholder="db.orders", key="data_spark_table"
+        )
+        master = st.text_input("Spark master", value="local[*]", key="data_spark_master")
+        read = st.form_submit_button("Read with Spark")
+    if read:
+        spark_src = S.attempt(S.spark_source, spark_path, spark_table, master)
+        if spark_src is not None:
+            S.set_source(spark_src)
+    src_now = S.source()
+    if src_now is not None and src_now.spark_master is None:
         S.set_source(None)
 else:
     uploaded = st.file_uploader(
@@ -69,7 +94,7 @@ else:
     )
     if uploaded is None:
         src = S.source()
-        if src is not None and (src.demo or src.table is not None):
+        if src is not None and (src.demo or src.table is not None or src.spark_master):
             S.set_source(None)
     else:
         stored = S.attempt(S.store_upload, uploaded.name, uploaded.getvalue())
@@ -82,7 +107,7 @@ if src is None:
     )
     st.stop()
 
-if src.table is None and src.name.lower().endswith(SQLITE_SUFFIXES):
+if src.table is None and src.spark_master is None and src.name.lower().endswith(SQLITE_SUFFIXES):
     opts_now = S.prep_options()
     sqlite_table = st.text_input(
         "Table or view of the SQLite file",
