@@ -72,6 +72,22 @@ CLEANING_RULES: tuple[tuple[str, str], ...] = (
     ("after_analysis_date", "dated on or after the analysis date"),
 )
 
+#: What to check when a rule dropped every line, per reason: the fix the error suggests.
+EMPTY_AFTER_CLEANING_HINTS: dict[str, str] = {
+    "missing_customer_id": "check the customer id column (--customer-col)",
+    "missing_value": "check the date, quantity and price columns (--date-col, --quantity-col, "
+    "--price-col or --amount-col)",
+    "exact_duplicate": "check that the file is not one line copied many times",
+    "cancellation": "check the invoice and quantity columns (--invoice-col, --quantity-col): "
+    "'C' invoices and negative quantities are cancellations",
+    "adjustment": "check the invoice column (--invoice-col): 'A' invoices are adjustments",
+    "non_product_code": "check the product column (--product-col) and the list of codes that "
+    "are not products (--non-product-codes)",
+    "non_positive_price": "check the price column (--price-col or --amount-col)",
+    "zero_quantity": "check the quantity column (--quantity-col)",
+    "after_analysis_date": "pass a later --analysis-date, or check the dates (--date-format)",
+}
+
 #: Days past the day of the run that a line may be dated before it counts as dated in the
 #: future: one, for files written in a time zone ahead of this machine's. Such lines never set
 #: the analysis date; they are counted under ``after_analysis_date`` with a warning.
@@ -450,8 +466,10 @@ def cleaning_report(
         )
     if kept_rows == 0:
         steps = ", ".join(f"{d['reason']}: {d['rows']:,}" for d in dropped if d["rows"])
+        main = max(dropped, key=lambda d: d["rows"])["reason"]
         raise InputError(
-            f"Nothing left after cleaning: all {rows_in:,} lines were dropped ({steps})."
+            f"Nothing left after cleaning: all {rows_in:,} lines were dropped ({steps}). Most "
+            f"were {main}: {EMPTY_AFTER_CLEANING_HINTS[main]}."
         )
     return CleaningReport(
         rows_in=rows_in,
