@@ -408,6 +408,13 @@ def settle_analysis_date(
         )
     if analysis_date is None:
         analysis_date = last.date() + dt.timedelta(days=1)
+        if last >= pd.Timestamp(future_cutoff()):
+            # Engines that only report the latest date (a database, Spark) land here; the
+            # DuckDB engine passes the last line dated no later than tomorrow instead.
+            warnings.append(
+                f"the latest line is dated in the future ({last:%Y-%m-%d}), so the analysis "
+                f"date is {analysis_date}: fix that date, or pass --analysis-date"
+            )
     low, high = PLAUSIBLE_YEARS
     if first is not None and first.year < low:
         warnings.append(

@@ -716,3 +716,12 @@ def test_r26_accounting_shown_and_in_metrics(problems, run_cli, tmp_path: Path) 
     assert re.search(rf"kept\s*│\s*{c['rows_kept']}\b", stdout), stdout
     # The mapping of roles is shown too (item 6).
     assert re.search(r"customer_id\s*│\s*CustomerID", stdout)
+
+
+def test_r25_engines_that_only_know_the_latest_date_warn() -> None:
+    # A database or Spark engine reports only the latest date: the future one is said.
+    day, notes = clean.settle_analysis_date(
+        pd.Timestamp(2011, 1, 1), pd.Timestamp(2099, 1, 1), None
+    )
+    assert day == dt.date(2099, 1, 2)
+    assert any("the latest line is dated in the future (2099-01-01)" in n for n in notes)
