@@ -1,7 +1,9 @@
 """Write the corpus of broken input files (RELIABILITY.md items 1-26, issue 17).
 
 Small files are committed in ``tests/data/bad/``; this script writes them again
-(``python tests/reliability/make_bad_files.py``). Large files (a 2M-column header, a 200 MB
+(``python tests/reliability/make_bad_files.py [FOLDER]``; workbooks, zips and gzip files come
+out with new timestamps inside, so write to another folder unless a file must change). Large
+files (a 2M-column header, a 200 MB
 cell, a header of 300,000 columns, an over-long line far into a file) are never committed:
 :func:`write_large` writes them into a temporary folder at test time.
 
@@ -202,6 +204,9 @@ SMALL: dict[str, Callable[[], bytes | str]] = {
     # Values (items 21-26)
     "all_cancelled.csv": lambda: lines_csv(["C" + r for r in GOOD_ROWS]),
     "two_customers.csv": lambda: lines_csv([r for r in GOOD_ROWS if r.split(",")[5] in "12"]),
+    "two_customers_all_kept.csv": lambda: lines_csv(
+        [r for r in GOOD_ROWS if r.split(",")[5] in "12" and ",F," not in r]
+    ),
     "no_customer_ids.csv": lambda: lines_csv([_with(r, "CustomerID", "") for r in GOOD_ROWS]),
     "all_in_future.csv": lambda: lines_csv([r.replace("2011-", "2099-") for r in GOOD_ROWS]),
 }
