@@ -339,6 +339,29 @@ def test_serve_refuses_a_bad_model_before_starting(tmp_path, run_cli):
     assert code == 2 and "is a pickle file" in err
 
 
+def test_serve_starts_uvicorn_with_the_app(customer_files, run_cli, monkeypatch):
+    import uvicorn
+
+    started: dict[str, object] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: started.update(app=app, **kw))
+    monkeypatch.setattr("gc.freeze", lambda: None)  # leave the test process's collector be
+    code, _, err = run_cli("serve", customer_files[1], "--port", "8123", "--max-batch", "7")
+    assert code == 0, err
+    assert (started["host"], started["port"]) == ("127.0.0.1", 8123)
+    client = TestClient(started["app"])
+    assert client.get("/v1/model").json()["max_batch"] == 7
+    # Off loopback with a key: it starts, and the key is required.
+    monkeypatch.setenv("CUSTSEG_TEST_KEY", KEY)
+    code, _, err = run_cli(
+        "serve", customer_files[1], "--host", "0.0.0.0", "--api-key-env", "CUSTSEG_TEST_KEY"
+    )
+    assert code == 0, err
+    assert started["host"] == "0.0.0.0"
+    keyed = TestClient(started["app"])
+    assert keyed.get("/v1/model").status_code == 401
+    assert keyed.get("/v1/model", headers={"X-API-Key": KEY}).status_code == 200
+
+
 def test_missing_fastapi_gives_the_install_hint(customer_files, run_cli, monkeypatch):
     monkeypatch.setitem(sys.modules, "fastapi", None)
     code, _, err = run_cli("serve", customer_files[1])
