@@ -176,6 +176,11 @@ def test_invoice_lines_after_the_analysis_date_are_reported(lines_client):
     response = lines_client.post("/v1/score", json={"lines": [line]})
     assert response.status_code == 422
     assert "after_analysis_date" in response.json()["detail"][0]["msg"]
+    # The invoice number is required (orders are counted by it).
+    line = {**line, "InvoiceDate": "2023-12-01", "InvoiceNo": None}
+    response = lines_client.post("/v1/score", json={"lines": [line]})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "lines", 0, "InvoiceNo"]
 
 
 # ---------------------------------------------------------------- endpoints

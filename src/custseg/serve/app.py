@@ -17,7 +17,14 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from custseg.errors import CustsegError
-from custseg.serve.scoring import NUMBER_ROLES, RowError, Scored, Scorer, require_fastapi
+from custseg.serve.scoring import (
+    NUMBER_ROLES,
+    REQUIRED_ROLES,
+    RowError,
+    Scored,
+    Scorer,
+    require_fastapi,
+)
 
 API_KEY_HEADER = "X-API-Key"
 #: Customer-table requests of at most this many rows are scored on the event loop (a few
@@ -251,11 +258,11 @@ def request_model(scorer: Scorer, max_batch: int) -> type[BaseModel]:
                 text = "Date and time of the line, ISO 8601 (2024-03-01T14:30:00)."
             elif role in NUMBER_ROLES:
                 kind, text = Annotated[float, Field(allow_inf_nan=False)], f"{role.title()}."
-            elif role == "customer_id":
-                kind, text = Id, "Customer id."
+            elif role in ("customer_id", "invoice"):
+                kind, text = Id, f"{'Customer id' if role == 'customer_id' else 'Invoice number'}."
             else:
                 kind, text = Text, f"{role.replace('_', ' ').title()} (may be null)."
-            default: Any = ... if role in ("customer_id", "date", *NUMBER_ROLES) else None
+            default: Any = ... if role in REQUIRED_ROLES else None
             fields[_field_name(col, taken)] = (kind, Field(default, alias=col, description=text))
         row_name, rows_key = "InvoiceLine", "lines"
     row = create_model(

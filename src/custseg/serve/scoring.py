@@ -38,8 +38,9 @@ from custseg.model import SegmentModel
 #: Roles of invoice lines whose values are numbers; the others are text (the date is a
 #: timestamp).
 NUMBER_ROLES = ("quantity", "price", "amount")
-#: Roles a line must give a value for; the others may be null or left out.
-REQUIRED_ROLES = ("customer_id", "date", "quantity", "price", "amount")
+#: Roles a line must give a value for, when the model has them; the others may be null or
+#: left out. The invoice number is required: the features count orders by it.
+REQUIRED_ROLES = ("customer_id", "invoice", "date", "quantity", "price", "amount")
 
 _WHOLE_ID = re.compile(r"^([0-9]+)\.0+$")
 
