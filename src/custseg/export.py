@@ -2,7 +2,10 @@
 
 A text cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is read
 as a formula by Excel and LibreOffice (CSV injection). Such cells get a leading apostrophe;
-numbers, and text that is just a number such as ``-5``, are left as they are.
+numbers, and text that is just a number such as ``-5``, are left as they are. Text that
+already starts with apostrophes before such a character gets one more, so that the change is
+undone exactly (:func:`unneutralize`): ``custseg.load_result`` reads back the ids as written
+in the source, and :func:`write_exact_ids` keeps them for joins when some were changed.
 """
 
 from __future__ import annotations
@@ -19,30 +22,45 @@ import pandas as pd
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+_NEUTRALIZED = re.compile(r"^'+[=+\-@\t\r]")
+"""Text :func:`neutralize` wrote: one or more apostrophes, then a formula character."""
 
 
 def neutralize(value: object) -> object:
     """Prefix formula-like text with an apostrophe.
 
+    Text made of apostrophes then a formula character (``'=x``, a value that already looks
+    neutralized) gets one more apostrophe too, so that :func:`unneutralize` gives back
+    every value exactly.
+
     Examples
     --------
     >>> neutralize("=HYPERLINK(1)"), neutralize("-5"), neutralize(-5.0), neutralize("abc")
     ("'=HYPERLINK(1)", '-5', -5.0, 'abc')
+    >>> neutralize("'=x"), neutralize("'quoted")
+    ("''=x", "'quoted")
     """
-    if isinstance(value, str) and value.startswith(FORMULA_START) and not _NUMBER.match(value):
+    if not isinstance(value, str):
+        return value
+    if value.startswith(FORMULA_START):
+        return value if _NUMBER.match(value) else "'" + value
+    if value.startswith("'") and _NEUTRALIZED.match(value):
         return "'" + value
     return value
 
 
 def unneutralize(value: object) -> object:
-    """Undo :func:`neutralize` on text read back from a custseg CSV.
+    """Undo :func:`neutralize` on text read back from a custseg CSV (exactly: the
+    ``unneutralize(neutralize(text)) == text`` for every text).
 
     Examples
     --------
     >>> unneutralize("'=HYPERLINK(1)"), unneutralize("'quoted"), unneutralize(-5.0)
     ('=HYPERLINK(1)', "'quoted", -5.0)
+    >>> unneutralize("''=x")
+    "'=x"
     """
-    if isinstance(value, str) and value.startswith("'") and value[1:].startswith(FORMULA_START):
+    if isinstance(value, str) and value.startswith("'") and _NEUTRALIZED.match(value):
         return value[1:]
     return value
 
@@ -78,7 +96,7 @@ def neutralize_column(column: pd.Series) -> pd.Series:
     >>> neutralize_column(pd.Series(["=1+1", "-5", "ok", None])).tolist()
     ["'=1+1", '-5', 'ok', None]
     """
-    return _map_text(column, FORMULA_START, neutralize)
+    return _map_text(column, (*FORMULA_START, "'"), neutralize)
 
 
 def unneutralize_column(column: pd.Series) -> pd.Series:
@@ -112,14 +130,133 @@ def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """Write a CSV (UTF-8, comma, no index) with formula-like text neutralized.
+    """Write a CSV (UTF-8, comma, no index) with formula-like text neutralized and a
+    carriage return inside a cell written as a line feed (see :func:`one_line_end`).
 
     pandas writes it: DuckDB's ``COPY`` and ``pyarrow.csv`` are faster but write different
     bytes for some cells (a lone ``#``, a carriage return, booleans, missing values). Whole
     numbers stored as floats (an age of 19.0, read from a column with a missing value) are
     written as whole numbers (``19``).
     """
-    safe_frame(whole_numbers(frame)).to_csv(path, index=False, lineterminator="\n")
+    one_line_end(safe_frame(whole_numbers(frame))).to_csv(path, index=False, lineterminator="\n")
+
+
+def _no_carriage_return(value: object) -> object:
+    if isinstance(value, str) and "\r" in value:
+        return value.replace("\r\n", "\n").replace("\r", "\n")
+    return value
+
+
+def one_line_end(frame: pd.DataFrame) -> pd.DataFrame:
+    r"""``frame`` with a carriage return inside a text cell (or a column name) written as a
+    line feed.
+
+    Python's CSV writer, with ``\n`` line ends, quotes a cell holding ``\n`` but not one
+    holding a lone ``\r``; a spreadsheet breaks the row there, and what follows the ``\r``
+    starts a new row, where ``\r=cmd|...`` would run as a formula despite the apostrophe
+    in front of the cell. A line feed is quoted, so the cell stays one cell.
+
+    Examples
+    --------
+    >>> one_line_end(pd.DataFrame({"a": ["x\ry", "ok", 3]}))["a"].tolist()
+    ['x\ny', 'ok', 3]
+    """
+    out = frame
+    for i in range(frame.shape[1]):
+        column = frame.iloc[:, i]
+        if not (column.dtype == object or pd.api.types.is_string_dtype(column)):
+            continue
+        try:
+            found = np.asarray(column.str.contains("\r", regex=False, na=False), dtype=bool)
+        except (AttributeError, TypeError):  # no text in it
+            continue
+        if not found.any():
+            continue
+        if out is frame:
+            out = frame.copy(deep=False)
+        fixed = column.copy()
+        where = np.flatnonzero(found)
+        fixed.iloc[where] = [_no_carriage_return(v) for v in column.iloc[where].tolist()]
+        out.isetitem(i, fixed.array)
+    if any("\r" in str(c) for c in frame.columns):
+        if out is frame:
+            out = frame.copy(deep=False)
+        out.columns = [_no_carriage_return(str(c)) for c in frame.columns]
+    return out
+
+
+EXACT_IDS_FILE = "segments.parquet"
+"""The file beside ``segments.csv`` with every customer's id exactly as in the source, written
+when some id had to be neutralized (:func:`write_exact_ids`)."""
+
+
+def neutralized_ids(segments: pd.DataFrame) -> pd.Series:
+    """The customer ids (as in the source) that :func:`write_csv` writes with an apostrophe.
+
+    Examples
+    --------
+    >>> neutralized_ids(pd.DataFrame({"customer_id": ["@SUM(1)", "7", "-5", "=x"]})).tolist()
+    ['@SUM(1)', '=x']
+    """
+    if "customer_id" not in segments:
+        return pd.Series([], dtype=object)
+    ids = segments["customer_id"]
+    safe = neutralize_column(ids)
+    if safe is ids:
+        return ids.iloc[:0]
+    differs = safe.astype(object).to_numpy() != ids.astype(object).to_numpy()
+    return ids[differs & ids.notna().to_numpy()]
+
+
+def neutralized_ids_note(
+    segments: pd.DataFrame, exact_file: str | None = EXACT_IDS_FILE
+) -> str | None:
+    """The note said when some customer ids start like a spreadsheet formula, with the count,
+    or None when none does. ``exact_file`` is the file that keeps them as they are.
+
+    Examples
+    --------
+    >>> print(neutralized_ids_note(pd.DataFrame({"customer_id": ["@SUM(1)", "7"]})))
+    1 customer id starts like a spreadsheet formula (e.g. '@SUM(1)'): segments.csv and segments.xlsx write it with a leading apostrophe ("'@SUM(1)") so that a spreadsheet does not run it. segments.parquet has every customer's id exactly as in your file, to join back on; or drop that one apostrophe (custseg.load_result does).
+    """
+    changed = neutralized_ids(segments)
+    if not len(changed):
+        return None
+    example = str(changed.iloc[0])
+    if len(example) > 40:
+        example = example[:40] + "..."
+    one = len(changed) == 1
+    count = "1 customer id starts" if one else f"{len(changed):,} customer ids start"
+    it = "it" if one else "them"
+    keep = (
+        f"{exact_file} has every customer's id exactly as in your file, to join back on; or "
+        if exact_file
+        else ""
+    )
+    return (
+        f"{count} like a spreadsheet formula (e.g. {example!r}): segments.csv and "
+        f"segments.xlsx write {it} with a leading apostrophe ({str(neutralize(example))!r}) "
+        f"so that a spreadsheet does not run {it}. {keep}drop that one apostrophe "
+        "(custseg.load_result does)."
+    )
+
+
+def write_exact_ids(segments: pd.DataFrame, path: Path) -> None:
+    """Write ``customer_id`` (exactly as in the source, as text), ``segment`` and
+    ``segment_name`` of every customer as Parquet: the join key back to the CRM when
+    :func:`write_csv` had to neutralize some ids (spreadsheets do not open Parquet, so nothing
+    in it can run as a formula).
+
+    Examples
+    --------
+    >>> write_exact_ids(result.segments, Path("out/segments.parquet"))  # doctest: +SKIP
+    """
+    columns = [c for c in ("customer_id", "segment", "segment_name") if c in segments]
+    table = segments[columns].copy()
+    table["customer_id"] = table["customer_id"].astype("string")
+    if "segment_name" in table:
+        table["segment_name"] = table["segment_name"].astype("string")
+    table.to_parquet(path, index=False)
 
 
 def whole_numbers(frame: pd.DataFrame) -> pd.DataFrame:

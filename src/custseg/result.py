@@ -16,7 +16,14 @@ import numpy as np
 import pandas as pd
 
 from custseg.errors import InputError
-from custseg.export import jsonable, write_csv, write_xlsx
+from custseg.export import (
+    EXACT_IDS_FILE,
+    jsonable,
+    neutralized_ids_note,
+    write_csv,
+    write_exact_ids,
+    write_xlsx,
+)
 from custseg.model import SegmentModel
 
 OUTPUT_FILES = (
@@ -320,8 +327,12 @@ class SegmentationResult:
         os.chmod(tmp, 0o777 & ~umask)
         try:
             scale_out = self.metrics.get("scale_out")
+            ids_note = None
             if scale_out is None:
                 write_csv(self.segments, tmp / "segments.csv")
+                ids_note = neutralized_ids_note(self.segments)
+                if ids_note is not None:  # the ids as in the source, to join back on
+                    write_exact_ids(self.segments, tmp / EXACT_IDS_FILE)
             else:
                 write_csv(self.segments, tmp / "segments_sample.csv")
                 parquet = scale_out.get("parquet")
@@ -333,6 +344,7 @@ class SegmentationResult:
             note = customers_sheet_note(len(self.segments))
             self.metrics["export_notes"] = [
                 *([note] if note else []),
+                *([ids_note] if ids_note else []),
                 *write_xlsx(self.tables(), tmp / "segments.xlsx"),
             ]
             save_model(self.model, tmp / "model.skops")

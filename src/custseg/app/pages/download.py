@@ -38,6 +38,12 @@ FILES = [
         "The scoring model, for the Score page or custseg predict.",
     ),
     ("metrics.json", "application/json", "Everything measured: candidates, metrics, cleaning."),
+    (
+        "segments.parquet",
+        "application/vnd.apache.parquet",
+        "Every customer's id exactly as in your file, with segment and name: the key to join "
+        "back on (written when some ids start like a spreadsheet formula).",
+    ),
 ]
 
 
