@@ -274,11 +274,11 @@ def plan_columns(frame: pd.DataFrame, numeric: list[str], categorical: list[str]
     m = len(rel)
     # Two-valued numeric columns (0/1, yes/no flags) are categories in disguise: standardized
     # they separate customers as perfectly as one-hot columns, so the same test applies.
-    distinct = {c: frame[c].nunique(dropna=True) for c in plan.numeric}
-    rel_ranks = numeric_ranks(rel, [c for c in plan.numeric if distinct[c] > 2])
-    position = {c: i for i, c in enumerate(c for c in plan.numeric if distinct[c] > 2)}
-    for col in [c for c in plan.numeric if distinct[c] == 2]:
-        others = [c for c in plan.numeric if c != col and distinct[c] > 2]
+    n_values = {c: frame[c].nunique(dropna=True) for c in plan.numeric}
+    rel_ranks = numeric_ranks(rel, [c for c in plan.numeric if n_values[c] > 2])
+    position = {c: i for i, c in enumerate(c for c in plan.numeric if n_values[c] > 2)}
+    for col in [c for c in plan.numeric if n_values[c] == 2]:
+        others = [c for c in plan.numeric if c != col and n_values[c] > 2]
         eta2 = category_relevance(rel, others, col, rel_ranks[:, [position[c] for c in others]])
         floor = max(ETA2_RELATED, RELATED_NOISE_FACTOR / max(m, 1))
         if others and eta2 < floor:
