@@ -464,6 +464,15 @@ def cleaning_report(
     assert rows_in == kept_rows + sum(d["rows"] for d in dropped), "row accounting broken"
     customers_in, customers_kept = customers.iloc[0]
     warnings = list(warnings)
+    revenue_in = sum(r for _, r in by_reason.values())
+    no_id, no_id_revenue = by_reason.get("missing_customer_id", (0, 0.0))
+    if no_id:
+        share = f", {no_id_revenue / revenue_in:.1%} of the revenue" if revenue_in > 0 else ""
+        warnings.append(
+            f"{no_id:,} line(s) ({no_id / rows_in:.1%} of the lines) have no customer id and are "
+            f"left out: they hold {no_id_revenue:,.2f}{share}. If that is more than expected, "
+            "check the customer id column (--customer-col)"
+        )
     # Lines dated in the future (``future_rows`` of them) have a warning of their own.
     late = by_reason.get("after_analysis_date", (0, 0.0))[0] - future_rows
     if late:
@@ -482,7 +491,7 @@ def cleaning_report(
         rows_in=rows_in,
         rows_kept=kept_rows,
         dropped=dropped,
-        revenue_in=round(sum(r for _, r in by_reason.values()), 2),
+        revenue_in=round(revenue_in, 2),
         revenue_kept=round(kept_rev, 2),
         customers_in=int(customers_in),
         customers_kept=int(customers_kept),
