@@ -427,3 +427,34 @@ def test_fast_inputs_equal_the_model_path(customer_files):
     assert np.array_equal(scorer.fast_model.model_inputs(frame), model.model_inputs(frame))
     complete = frame.dropna().reset_index(drop=True)  # nothing to impute: they are skipped
     assert np.array_equal(scorer.fast_model.model_inputs(complete), model.model_inputs(complete))
+
+
+# ---------------------------------------------------------------- drift
+
+
+def test_drift_is_watched_over_the_last_customers_scored(customer_files):
+    import io
+
+    from custseg.serve.monitor import DriftMonitor
+
+    csv, model_path = customer_files
+    rows = _rows_from_csv(csv, ("Age", "Income"))
+    fresh = TestClient(create_app(model_path, max_batch=300))
+    before = fresh.get("/v1/drift").json()
+    assert before["verdict"] == "not_checked" and before["customers_scored"] == 0
+    assert fresh.post("/v1/score", json={"customers": rows}).status_code == 200
+    same = fresh.get("/v1/drift").json()
+    assert same["verdict"] == "stable", same
+    assert same["customers_scored"] == same["window"] == len(rows)
+
+    # Incomes three times the training ones: one warning naming the feature, said once.
+    shifted = [{**r, "Income": r["Income"] * 3 if r["Income"] else None} for r in rows]
+    answers = fresh.post("/v1/score", json={"customers": shifted}).json()["results"]
+    said = io.StringIO()
+    monitor = DriftMonitor(custseg.load_model(model_path), every=100, stream=said)
+    monitor.add(answers)
+    monitor.add(answers)
+    assert monitor.report()["verdict"] == "moved"
+    lines = said.getvalue().splitlines()
+    assert len([line for line in lines if "feature 'Income' moved" in line]) == 1, lines
+    assert all(line.startswith("warning: ") and "refit" in line for line in lines)

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from custseg.errors import CustsegError
+from custseg.serve.monitor import DriftMonitor
 from custseg.serve.scoring import (
     NUMBER_ROLES,
     REQUIRED_ROLES,
@@ -360,6 +361,8 @@ def create_app(
         redoc_url=None,
     )
     app.state.scorer = scorer
+    monitor = DriftMonitor(model)
+    app.state.drift = monitor
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -394,6 +397,15 @@ def create_app(
     def model_info() -> dict[str, Any]:
         return info
 
+    @app.get(
+        "/v1/drift",
+        summary="Drift: the last customers scored against the training customers (PSI per "
+        "feature, segment shares), checked every 1,000 customers.",
+        responses={k: v for k, v in errors.items() if k == 401},
+    )
+    def drift() -> dict[str, Any]:
+        return monitor.report()
+
     async def score(body: Any) -> Any:
         rows = [row.model_dump(by_alias=True) for row in getattr(body, rows_key)]
         try:
@@ -423,6 +435,7 @@ def create_app(
                 },
                 status_code=422,
             )
+        monitor.add(scored.results)
         return _json_response(scored, sha256)
 
     # The body's model is built above, at run time: FastAPI reads it from the annotation.
