@@ -32,6 +32,7 @@ from custseg.schema import (
     number_expr,
     text_expr,
     uses_decimal_comma,
+    with_serials,
 )
 
 #: Stock codes that are not products: postage, fees, manual entries, bank charges, samples and
@@ -187,6 +188,8 @@ def build_lines(
     if fmt is None:
         # Detection already read every distinct value with the chosen format.
         fmt, warnings = detect_date_format(engine, roles["date"], where)
+    else:
+        fmt, warnings = with_serials(engine, roles["date"], fmt)
     schema.date_format = fmt
     ts = date_expr(roles["date"], fmt)
     if date_format is not None:

@@ -580,7 +580,7 @@ def detect_date_format(
         raise InputError(
             f"{where}: column '{column}' has no dates at all. Pass --date-col to name the date column."
         )
-    serials = _serial_note(engine, column) if n_serial else None
+    serials = serial_note(engine, column) if n_serial else None
     if (
         serials
         and not ok
@@ -642,7 +642,7 @@ def detect_date_format(
     )
 
 
-def _serial_note(engine: DuckDBEngine, column: str) -> str | None:
+def serial_note(engine: DuckDBEngine, column: str) -> str | None:
     """A warning that a text date column holds Excel date serials (with their count, first row
     and an example read as a date), or None when it holds none."""
     col = quote_ident(column)
@@ -662,6 +662,15 @@ def _serial_note(engine: DuckDBEngine, column: str) -> str | None:
         f"first at row {first_row}: {example!r} is {as_date}); they were read as dates. In "
         "Excel, format the column as dates before exporting to see them as dates."
     )
+
+
+def with_serials(engine: DuckDBEngine, column: str, fmt: str) -> tuple[str, list[str]]:
+    """A format given with ``--date-format`` that also reads the column's Excel date serials,
+    when it has any (``strptime`` cannot describe them), and the warning that says so."""
+    if fmt == EXCEL_SERIAL or fmt.endswith(_OR_SERIAL):
+        return fmt, []
+    note = serial_note(engine, column)
+    return (fmt + _OR_SERIAL, [note]) if note else (fmt, [])
 
 
 def date_expr(column: str, fmt: str | None) -> str:

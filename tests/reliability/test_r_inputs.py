@@ -470,6 +470,10 @@ def test_r09_excel_serials_and_formulas(tmp_path: Path) -> None:
     assert any(note in w for w in details["warnings"]), details["warnings"]
     # Customer 3's only purchase is that line: 2011-02-01 minus 2011-01-05 is 27 days.
     assert feats.set_index("customer_id").loc["3", "days_since_last_purchase"] == 27
+    # --date-format cannot describe serials; they are read all the same.
+    _, given = cleaning_of(tmp_path / "serial.csv", date_format="%Y-%m-%d %H:%M:%S")
+    assert given["schema"]["date_format"] == "%Y-%m-%d %H:%M:%S or Excel serial"
+    assert any(note in w for w in given["warnings"])
     # Only serials: read as dates when the column is the table's date column.
     with DuckDBEngine() as engine:
         engine.sql("CREATE TABLE raw AS SELECT 1 AS _row, '45000.5' AS d")
