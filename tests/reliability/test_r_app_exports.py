@@ -11,6 +11,7 @@ import ast
 import csv
 import dataclasses
 import io
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -94,8 +95,6 @@ def upload(at: AppTest, name: str, content: bytes) -> AppTest:
 
 def errors(at: AppTest) -> list[str]:
     """The error boxes as the browser shows them (the app escapes markdown)."""
-    import re
-
     return [re.sub(r"\\(.)", r"\1", str(e.value)) for e in at.error]
 
 
@@ -381,6 +380,26 @@ def test_r46_the_command_line_notes_neutralised_ids(
     assert code == 0, err
     assert f"note: {len(FORMULA_IDS)} customer ids start like a spreadsheet formula" in out
     assert (tmp_path / "out" / EXACT_IDS_FILE).is_file()
+
+
+@pytest.mark.slow
+def test_r46_the_app_offers_the_join_key() -> None:
+    at = upload(app(), "customers.csv", hostile_table().to_csv(index=False).encode())
+    assert not at.exception and not at.error
+    at.switch_page("pages/segment.py").run()
+    at.selectbox[0].set_value("kmeans")
+    at.button[0].click().run()
+    assert not at.exception and not at.error, errors(at)
+    at.switch_page("pages/download.py").run()
+    assert not at.exception and not at.error, errors(at)
+    assert EXACT_IDS_FILE in [b.label for b in at.get("download_button")]
+    _, files = at.session_state[_state.BUILT]["files"]
+    exact = pd.read_parquet(io.BytesIO(files.wait()[EXACT_IDS_FILE]))
+    assert exact["customer_id"].tolist()[: len(FORMULA_IDS)] == FORMULA_IDS
+    captions = [re.sub(r"\\(.)", r"\1", str(c.value)) for c in at.caption]
+    assert any(
+        f"{len(FORMULA_IDS)} customer ids start like a spreadsheet formula" in c for c in captions
+    )
 
 
 # ----------------------------------------------------------------------------- 47-49: resources
