@@ -458,3 +458,25 @@ def test_drift_is_watched_over_the_last_customers_scored(customer_files):
     lines = said.getvalue().splitlines()
     assert len([line for line in lines if "feature 'Income' moved" in line]) == 1, lines
     assert all(line.startswith("warning: ") and "refit" in line for line in lines)
+
+
+@pytest.mark.slow
+def test_load_benchmark_runs_bounded() -> None:
+    """benchmarks/bench_serve.py on a small budget: it starts the server, loops until its
+    request or time limit and prints the latency and throughput table (the figures are
+    recorded in docs/benchmarks.md from full runs; here only that the loop works and stops)."""
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_serve.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--runs", "1", "--requests", "40", "--batches", "2"]
+        + ["--seconds", "10", "--customers", "2000"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "customer table: p99 ms" in done.stdout
+    rate = next(line for line in done.stdout.splitlines() if "customers/s" in line)
+    assert float(rate.split("│")[2].split()[0].replace(",", "")) > 0
