@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from pathlib import Path
 
@@ -12,6 +13,7 @@ REFERENCE = re.compile(r"`tests/reliability/(test_[a-z0-9_]+\.py)::(test_[a-z0-9
 ROW = re.compile(r"^\| (\d+) \| (.*)$", re.MULTILINE)
 
 
+@functools.cache
 def defined_functions(file: Path) -> set[str]:
     tree = ast.parse(file.read_text(encoding="utf-8"))
     return {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
