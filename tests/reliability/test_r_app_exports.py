@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import custseg
@@ -359,7 +359,8 @@ def test_r46_no_join_file_when_no_id_was_neutralised(tmp_path: Path) -> None:
     )
 
 
-@given(st.text(max_size=20))
+@settings(max_examples=300, derandomize=True, database=None, deadline=None)
+@given(st.text(max_size=20) | st.from_regex(r"\A'*[=+\-@\t\r'0-9.eE]{0,6}\Z"))
 def test_r46_neutralize_round_trips_every_text(text: str) -> None:
     safe = neutralize(text)
     assert unneutralize(safe) == text
