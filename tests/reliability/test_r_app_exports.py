@@ -258,6 +258,23 @@ def test_r45_script_in_names_is_escaped(hostile: dict[str, Any]) -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "\\u003cimg src=x onerror=alert(2)\\u003e" in html or "&lt;img src=x" in html
     assert "&lt;b&gt;shop&lt;i&gt;.csv" in html
+    assert "<img" not in html.lower()
+    body = html.split("</head>", 1)[1]  # no name opens or closes a script element
+    assert len(re.findall("<script", body, re.I)) == len(re.findall("</script", body, re.I))
+
+
+@pytest.mark.slow
+def test_r45_markup_in_invoice_lines_is_escaped(tmp_path: Path) -> None:
+    """Product descriptions, stock codes and countries of invoice lines."""
+    lines, _ = custseg.datasets.make_transactions(80, n_segments=2, seed=1)
+    first = lines["CustomerID"] == lines["CustomerID"].iloc[0]
+    lines.loc[first, "Description"] = SCRIPT
+    lines.loc[first, "Country"] = IMG
+    lines.loc[lines.index[:5], "StockCode"] = "<svg onload=alert(3)>"
+    html = custseg.segment(lines, k=2, algorithm="kmeans").report_html()
+    for raw in (SCRIPT, IMG, "<svg onload", "<img"):
+        assert raw not in html, raw
+    assert "&lt;img src=x onerror=alert(2)&gt;" in html or "\\u003cimg src=x" in html
 
 
 def test_r46_formula_cells_are_neutralised_in_csv_and_xlsx(tmp_path: Path) -> None:
