@@ -216,6 +216,14 @@ def test_r30_extreme_magnitudes_stay_finite_after_every_transform():
     # New customers with values beyond training are capped, not turned into inf or NaN.
     beyond = frame.head(2).assign(one_huge=[-1e308, 1e308])
     assert np.isfinite(pre.transform(beyond)).all()
+    # A customer table with such values is refused by name and row, before any model.
+    table = frame[["both_signs", "normal"]].assign(id=[f"c{i}" for i in range(n)])
+    with pytest.raises(
+        InputError,
+        match=r"column 'both_signs' has 2 value\(s\) beyond \+-1e\+30 \(rows 4, 5\), "
+        r"e\.g\. 1e\+308\. No amount or count is that large",
+    ):
+        custseg.segment(table, k=2, algorithm="kmeans")
 
 
 def test_r31_constant_columns_dropped_with_a_notice():
@@ -587,8 +595,11 @@ def test_r50_next_save_removes_temp_folders_of_killed_runs(trained, tmp_path):
 # the command, its signals and its clean-up are the real ones.
 RUNNER = textwrap.dedent(
     """
-    import os, sys
+    import signal, sys
     stage, argv = sys.argv[1], sys.argv[2:]
+    # As at a terminal, whatever the test runner was started under (a background job
+    # inherits Ctrl-C ignored).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     def announce():
         sys.stderr.write(f"@stage {stage}\\n")

@@ -145,5 +145,28 @@ def customer_features(engine: DuckDBEngine, plan: CustomerColumns, where: str) -
             "customer. If these are invoice lines, pass --kind transactions with --date-col and "
             "--price-col (or --amount-col)."
         )
+    _check_magnitudes(frame, plan.numeric, where)
     frame["customer_id"] = frame["customer_id"].astype(str)
     return frame.drop(columns="_row").reset_index(drop=True)
+
+
+LARGEST_VALUE = 1e30
+"""Numbers beyond +-1e30 are refused. No amount, count or measure is that large (nanoseconds
+since 1970 are about 1.7e18); such values are typing errors or overflow markers, and near the
+float limit (1e308) they break what is computed from them (squares in scaling, the rules'
+single precision, whose limit is 3.4e38)."""
+
+
+def _check_magnitudes(frame: pd.DataFrame, numeric: list[str], where: str) -> None:
+    """Refuse numbers beyond :data:`LARGEST_VALUE`, naming the column and the rows."""
+    for col in numeric:
+        values = pd.to_numeric(frame[col], errors="coerce").abs()
+        huge = values > LARGEST_VALUE
+        if huge.any():
+            rows = frame.loc[huge, "_row"].astype(int).tolist()
+            example = float(frame.loc[huge, col].iloc[0])
+            raise InputError(
+                f"{where}: column '{col}' has {len(rows):,} value(s) beyond +-{LARGEST_VALUE:g} "
+                f"({show_rows(rows[:5], total=len(rows))}), e.g. {example:g}. No amount or "
+                "count is that large: fix or remove those values, or leave the column out."
+            )
