@@ -56,6 +56,21 @@ def _all_numbers(engine: DuckDBEngine, col: str, expr: str) -> bool:
     return bool(present) and bad == 0
 
 
+def _plain_text(engine: DuckDBEngine, columns: list[str]) -> set[str]:
+    """The text columns none of whose values holds a digit or spells a special number
+    (``inf``, ``nan``): neither numbers nor dates, so categories without the per-column checks
+    (several queries each: a table of hundreds of text columns took seconds). One query."""
+    if not columns:
+        return set()
+    checks = ", ".join(
+        f"coalesce(bool_or(regexp_matches(lower(CAST({quote_ident(c)} AS VARCHAR)), "
+        f"'[0-9]|inf|nan')), false)"
+        for c in columns
+    )
+    row = engine.sql(f"SELECT {checks} FROM raw").fetchone()
+    return {c for c, has in zip(columns, row or [], strict=False) if has is False}
+
+
 def plan_customer_columns(
     engine: DuckDBEngine, id_col: str, where: str, delimiter: str | None
 ) -> tuple[CustomerColumns, list[str]]:
@@ -65,14 +80,17 @@ def plan_customer_columns(
     """
     plan = CustomerColumns(id_col=id_col)
     warnings: list[str] = []
-    for col, typ in engine.columns("raw"):
-        if col in ("_row", id_col):
-            continue
+    columns = [(c, t) for c, t in engine.columns("raw") if c not in ("_row", id_col)]
+    text = _plain_text(engine, [c for c, t in columns if t == "VARCHAR"])
+    for col, typ in columns:
         if typ in NUMERIC_TYPES or typ.startswith("DECIMAL") or typ == "BOOLEAN":
             plan.numeric.append(col)
             continue
         if typ.startswith(("TIMESTAMP", "DATE")):
             plan.dates[col] = [None, ""]
+            continue
+        if col in text:
+            plan.categorical.append(col)
             continue
         comma = uses_decimal_comma(engine, col, delimiter)
         if _all_numbers(engine, col, number_expr(col, typ, comma)):
