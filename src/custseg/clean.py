@@ -233,6 +233,13 @@ def build_lines(
     if "price" in roles:
         warnings += negative_prices(engine, roles["price"], given_price, where)
     given_amount = num("amount") if "amount" in roles else "NULL"
+    if "amount" in roles:
+        factors = {roles["amount"]: given_amount}
+    else:
+        factors = {
+            roles[r]: e for r, e in (("quantity", quantity), ("price", given_price)) if r in roles
+        }
+    check_line_amounts(engine, factors, where)
     if "price" in roles:
         price = "given_price"
         amount = "given_amount" if "amount" in roles else "quantity * given_price"
@@ -271,6 +278,67 @@ def build_lines(
         FROM raw)"""
     )
     return warnings
+
+
+#: Largest line amount (quantity x price, or the amount column) custseg takes: line amounts
+#: are kept exactly, as DECIMAL(18, 4), so that sums do not depend on the order of additions.
+#: No real invoice line comes near 1e14; one that does is a value in the wrong column or unit.
+MAX_LINE_AMOUNT = 99_999_999_999_999.99
+
+
+def check_line_amounts(engine: DuckDBEngine, factors: dict[str, str], where: str) -> None:
+    """Refuse lines of ``raw`` whose amount does not fit :data:`MAX_LINE_AMOUNT`, naming them.
+
+    ``factors`` maps the columns whose product is the line amount (the amount column alone,
+    or the quantity and the price) to the SQL that reads each. The largest distinct values
+    are looked at first; rows are searched only when their product could be too large. The
+    product is never formed where it could overflow a double (logarithms decide there).
+
+    Raises
+    ------
+    InputError
+        If a line amount is more than :data:`MAX_LINE_AMOUNT`.
+    """
+    if not factors:
+        return
+    bound = 1.0
+    for col, expr in factors.items():
+        bound *= float(
+            engine.scalar(
+                f"SELECT coalesce(max(abs({expr})), 0) FROM (SELECT DISTINCT {quote_ident(col)} "
+                "FROM raw)"
+            )
+        )
+    if bound <= MAX_LINE_AMOUNT:
+        return
+    exprs = list(factors.values())
+    if len(exprs) == 1:
+        too_large = f"abs({exprs[0]}) > {MAX_LINE_AMOUNT}"
+    else:
+        q, p = exprs
+        too_large = (
+            f"CASE WHEN ({q}) = 0 OR ({p}) = 0 THEN false "
+            f"WHEN log10(abs({q})) + log10(abs({p})) > 300 THEN true "
+            f"ELSE abs(({q}) * ({p})) > {MAX_LINE_AMOUNT} END"
+        )
+    rows = [
+        int(r[0])
+        for r in engine.sql(
+            f"SELECT _row FROM raw WHERE {too_large} ORDER BY _row LIMIT 5"
+        ).fetchall()
+    ]
+    if not rows:
+        return
+    n = int(engine.scalar(f"SELECT count(*) FROM raw WHERE {too_large}"))
+    shown = " x ".join(
+        f"{col} {engine.scalar(f'SELECT CAST({quote_ident(col)} AS VARCHAR) FROM raw WHERE _row = {rows[0]}')!r}"
+        for col in factors
+    )
+    raise InputError(
+        f"{where}: {n:,} line(s) have an amount of 1e14 or more ({show_rows(rows, total=n)}), "
+        f"e.g. {shown}: custseg keeps line amounts exactly, below 1e14. Fix those values (one "
+        "in the wrong column, or in another unit?)."
+    )
 
 
 def negative_prices(engine: DuckDBEngine, column: str, expr: str, where: str) -> list[str]:

@@ -242,6 +242,25 @@ class Schema:
         }
 
 
+def show_name(name: str) -> str:
+    r"""A column name as messages show it: line breaks, tabs and other control characters
+    escaped (``\n``), so that a message stays one line.
+
+    Examples
+    --------
+    >>> show_name("Customer\nID")
+    'Customer\\nID'
+    """
+    if name.isprintable():
+        return name
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in name)
+
+
+def show_names(columns: list[str]) -> str:
+    """Column names for a message: ``a, b, c``, each shown by :func:`show_name`."""
+    return ", ".join(show_name(c) for c in columns)
+
+
 def detect_roles(columns: list[str], overrides: dict[str, str] | None = None) -> dict[str, str]:
     """Map roles to columns from names, then apply user overrides.
 
@@ -264,14 +283,14 @@ def detect_roles(columns: list[str], overrides: dict[str, str] | None = None) ->
             overrides[role] = near[0]
             continue
         raise InputError(
-            f"Column '{col}' given to {OVERRIDE_FLAGS[role]} is not in the data. "
-            f"Columns found: {', '.join(columns)}."
+            f"Column '{show_name(col)}' given to {OVERRIDE_FLAGS[role]} is not in the data. "
+            f"Columns found: {show_names(columns)}."
         )
     given: dict[str, str] = {}
     for role, col in overrides.items():
         if col in given:
             raise InputError(
-                f"Column '{col}' is given to both {OVERRIDE_FLAGS[given[col]]} and "
+                f"Column '{show_name(col)}' is given to both {OVERRIDE_FLAGS[given[col]]} and "
                 f"{OVERRIDE_FLAGS[role]}. Give each role its own column."
             )
         given[col] = role
@@ -357,7 +376,7 @@ def detect_kind(
             flags = ", ".join(OVERRIDE_FLAGS.get(m, "--price-col or --amount-col") for m in missing)
             raise InputError(
                 f"{where} has no column for {', '.join(missing)}. Columns found: "
-                f"{', '.join(columns)}; roles detected: {describe_roles(roles)}. "
+                f"{show_names(columns)}; roles detected: {describe_roles(roles)}. "
                 f"Name the columns with {flags}."
             )
         return "transactions", "asked for with --kind transactions"

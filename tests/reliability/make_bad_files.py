@@ -183,6 +183,7 @@ SMALL: dict[str, Callable[[], bytes | str]] = {
     ),
     "bad_number.csv": lambda: lines_csv(replaced(2, "UnitPrice", "abc")),
     "overflow.csv": lambda: lines_csv(replaced(1, "Quantity", "1e400")),
+    "amount_overflow.csv": lambda: lines_csv(replaced(1, "Quantity", "1e20")),
     "infinity.csv": lambda: lines_csv(replaced(4, "UnitPrice", "Infinity")),
     "decimal_comma_in_dot_file.csv": lambda: lines_csv(replaced(0, "UnitPrice", '"2,55"')),
     "mixed_dates.csv": lambda: lines_csv(

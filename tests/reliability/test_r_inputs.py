@@ -182,6 +182,12 @@ CORPUS: dict[str, tuple[list[str], str]] = {
         r"column 'Quantity' has 1 value\(s\) that are not numbers or are out "
         r"of range \(row 2\), e\.g\. '1e400'",
     ),
+    "amount_overflow.csv": (
+        [],
+        r"amount_overflow\.csv': 1 line\(s\) have an amount of 1e14 or more \(row 2\), e\.g\. "
+        r"Quantity '1e20' x UnitPrice '10\.00': custseg keeps line amounts exactly, below 1e14\. "
+        r"Fix those values",
+    ),
     "infinity.csv": (
         [],
         r"column 'UnitPrice' has 1 value\(s\) .* out of range \(row 5\), "
@@ -356,6 +362,7 @@ def test_r01_empty_and_header_only(run_cli, tmp_path: Path) -> None:
         ("utf-8-sig", "UTF-8 with BOM"),
         ("cp1252", "Windows-1252 (latin-1)"),
         ("utf-16", "UTF-16"),
+        ("utf-32", "UTF-32"),
     ],
 )
 def test_r02_encodings(tmp_path: Path, encoding: str, label: str) -> None:
@@ -521,6 +528,10 @@ def test_r13_required_column_missing_lists_columns(run_cli, tmp_path: Path) -> N
     assert "Columns found: InvoiceNo, StockCode" in line and "roles detected:" in line
     line = corpus_error(run_cli, tmp_path / "b", "no_date.csv")
     assert "Columns found:" in line and "--date-col" in line
+    # A name holding a line break is shown escaped: the message stays one line.
+    with pytest.raises(InputError, match=r"Columns found: Customer\\nID, x\.$") as caught:
+        detect_roles(["Customer\nID", "x"], {"customer_id": "Client"})
+    assert "\n" not in str(caught.value)
 
 
 def test_r14_ids_stay_text(tmp_path: Path) -> None:
@@ -601,6 +612,9 @@ def test_r18_na_spellings_one_table(tmp_path: Path) -> None:
 def test_r19_overflow_rejected_with_rows(run_cli, tmp_path: Path) -> None:
     assert "(row 2), e.g. '1e400'" in corpus_error(run_cli, tmp_path / "a", "overflow.csv")
     assert "(row 5), e.g. 'Infinity'" in corpus_error(run_cli, tmp_path / "b", "infinity.csv")
+    # A line amount beyond what custseg adds up exactly (DECIMAL(18, 4)) is named too.
+    line = corpus_error(run_cli, tmp_path / "c", "amount_overflow.csv")
+    assert "(row 2), e.g. Quantity '1e20' x UnitPrice '10.00'" in line
 
 
 def test_r20_mixed_text_and_numbers_are_text(tmp_path: Path) -> None:

@@ -66,6 +66,7 @@ class TextFormat:
             "utf-8": "UTF-8",
             "utf-8-sig": "UTF-8 with BOM",
             "utf-16": "UTF-16",
+            "utf-32": "UTF-32",
             "utf-16-le": "UTF-16 (little-endian, no BOM)",
             "utf-16-be": "UTF-16 (big-endian, no BOM)",
             "cp1252": "Windows-1252 (latin-1)",
@@ -116,6 +117,9 @@ def detect_encoding(path: Path, head: bytes, compressed: bool) -> str:
     """
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
+    # UTF-32's little-endian mark (FF FE 00 00) starts like UTF-16's (FF FE): test it first.
+    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return "utf-32"
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
     bom_less = _utf16_without_bom(head)
@@ -254,10 +258,10 @@ def sniff_text(path: Path) -> TextFormat:
             f"File '{path}' is empty: no header and no data rows. Export the table again with "
             "its header and rows."
         )
-    is_utf16 = head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or _utf16_without_bom(
-        head
-    )
-    if not is_utf16 and b"\x00" in head[:8192]:
+    wide = head.startswith(
+        (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_BE)
+    ) or _utf16_without_bom(head)
+    if not wide and b"\x00" in head[:8192]:
         raise InputError(
             f"File '{path}' is not a valid CSV file: it holds binary data (NUL bytes). "
             "Export the table as CSV (text), .xlsx or .parquet."
