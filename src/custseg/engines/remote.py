@@ -137,7 +137,7 @@ def typed_lines(
     decimal = portable.LINE_COLUMNS["amount"]
     # PostgreSQL's cast of a double to numeric(18, 4) rounds its 15 significant digits half
     # away from zero, as round(x, 4) does; Ibis's round of a double goes to NUMERIC and back to
-    # DOUBLE first, which cost 1.2 s per million lines and gave the same values (checked on 9M
+    # DOUBLE first, which cost 1.2 s per million lines and gave the same values (checked on 7M
     # values, half-way ties included).
     postgres = engine.dialect == "postgres"
     amount = amount.cast(decimal) if postgres else amount.round(4).cast(decimal)
@@ -172,7 +172,10 @@ def typed_lines(
 
 def repeat_counts(engine: RemoteEngine, raw: Any, id_col: str) -> tuple[int, int]:
     """Rows with a customer id, and distinct customer ids."""
-    ids = id_value(raw[id_col])
+    column = raw[id_col]
+    # Whole numbers are distinct exactly when their text is: counted as they are, without
+    # making a string of every line's id (PostgreSQL, 1M lines: 0.46 s instead of 1.0 s).
+    ids = column if column.type().is_integer() else id_value(column)
     counts = engine.run(raw.aggregate(n_rows=ids.count(), n_ids=ids.nunique()))
     return int(counts["n_rows"].iloc[0] or 0), int(counts["n_ids"].iloc[0] or 0)
 
