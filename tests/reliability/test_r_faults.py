@@ -547,10 +547,21 @@ def test_r39_save_load_round_trip_gives_identical_predictions(trained, model_fil
 
 def test_r50_interrupt_inside_a_query_is_an_interrupt(monkeypatch, run_cli, customers, tmp_path):
     # DuckDB turns Ctrl-C during a query into RuntimeError("Query interrupted"); Typer
-    # turns a KeyboardInterrupt into a silent exit 130. Both are "interrupted".
+    # turns a KeyboardInterrupt into a silent exit 130; a reader may wrap DuckDB's error in
+    # its own. All are "interrupted".
     source = tmp_path / "customers.csv"
     customers.to_csv(source, index=False)
-    for raised in (RuntimeError("Query interrupted"), KeyboardInterrupt()):
+
+    def unreadable() -> InputError:  # a reader's "cannot read" made from DuckDB's interrupt
+        try:
+            raise RuntimeError("Query interrupted")
+        except RuntimeError:
+            try:
+                raise InputError("File 'x.csv' could not be read: INTERRUPT") from None
+            except InputError as exc:
+                return exc
+
+    for raised in (RuntimeError("Query interrupted"), KeyboardInterrupt(), unreadable()):
 
         def stopped(*args, exc=raised, **kwargs):
             raise exc

@@ -39,6 +39,10 @@ app.command("app", context_settings={"allow_extra_args": True, "ignore_unknown_o
 )
 
 
+INTERRUPTED = "error: interrupted; no output was written."
+"""What Ctrl-C ends with (exit code 130), at whatever stage it arrives."""
+
+
 def _one_line(message: str) -> str:
     return " ".join(str(message).split())
 
@@ -70,16 +74,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = app(args=argv, standalone_mode=False)
     except CustsegError as exc:
+        if _is_interrupt(exc):  # a reader that turned DuckDB's interrupt into "cannot read"
+            console_err(INTERRUPTED)
+            return 130
         console_err(f"error: {_one_line(exc.cli_message)}")
         return 2
     except (KeyboardInterrupt, typer.Abort):
-        console_err("error: interrupted; no output was written.")
+        console_err(INTERRUPTED)
         return 130
     except typer.Exit as exc:
         return int(getattr(exc, "exit_code", 0) or 0)
     except Exception as exc:
         if _is_interrupt(exc):
-            console_err("error: interrupted; no output was written.")
+            console_err(INTERRUPTED)
             return 130
         names = {c.__name__ for c in type(exc).__mro__}
         if "NoArgsIsHelpError" in names:
@@ -106,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     if result == 130:  # Typer's own answer to a KeyboardInterrupt, said in no words
-        console_err("error: interrupted; no output was written.")
+        console_err(INTERRUPTED)
     if isinstance(result, int):
         return result
     return 0
