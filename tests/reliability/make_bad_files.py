@@ -171,6 +171,7 @@ SMALL: dict[str, Callable[[], bytes | str]] = {
     "one_column.csv": lambda: "CustomerID\n1\n2\n3\n",
     "title_line.csv": lambda: "Orders exported 2011-12-09\n" + lines_csv(),
     "ragged.csv": lambda: lines_csv([*GOOD_ROWS[:3], GOOD_ROWS[3] + ",EXTRA", *GOOD_ROWS[4:]]),
+    "wide_ragged.csv": lambda: lines_csv([*GOOD_ROWS[:2], ",".join(["1"] * 3_000), *GOOD_ROWS[2:]]),
     "unclosed_quote.csv": lambda: lines_csv(replaced(2, "Country", '"France')),
     "duplicate_names.csv": lambda: lines_csv(header=HEADER.replace("Country", "Quantity")),
     "duplicate_names_case.csv": lambda: lines_csv(header=HEADER.replace("Country", "unitprice")),

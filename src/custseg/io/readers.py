@@ -303,6 +303,29 @@ def _report_rejects(engine: DuckDBEngine, files: list[_TextFile], fmt: TextForma
     )
 
 
+#: A line among the first (sniffed) lines with this many fields more than the header is
+#: reported at once, before DuckDB reads the file: its reader takes time quadratic in the fields
+#: of a malformed line (2,000 fields 1 s, 20,000 5.5 s, 150,000 200 s).
+RAGGED_FIELDS_AT_ONCE = 1_000
+
+
+def _refuse_wide_ragged(path: Path, fmt: TextFormat, n_columns: int) -> None:
+    """Raise for a line of the sniffed sample with far more fields than the header."""
+    reader = csv.reader(sample_lines(path, fmt.compressed, fmt.encoding), delimiter=fmt.delimiter)
+    next(reader, None)
+    for row in reader:
+        if len(row) > n_columns + RAGGED_FIELDS_AT_ONCE:
+            line = reader.line_num
+            content = fmt.delimiter.join(row[:20])[:57] + "..."
+            raise InputError(
+                f"File '{path}' has a malformed line (line {line}): line {line} has "
+                f"{len(row):,} fields instead of {n_columns} ({content!r}). Every line needs "
+                f"{n_columns} {fmt.delimiter_label}-separated fields; fix or remove that line "
+                "(a value that holds the delimiter or a line break must be in double quotes), "
+                "then run again to check the others."
+            )
+
+
 def _one_column_error(path: Path, fmt: TextFormat) -> InputError:
     lines = [ln for ln in sample_lines(path, fmt.compressed, fmt.encoding)[:20] if ln.strip()]
     best = 1
@@ -439,6 +462,7 @@ def _read_text(
     names = _check_names(fmt.header, where)
     if len(names) == 1:
         raise _one_column_error(path, fmt)
+    _refuse_wide_ragged(path, fmt, len(names))
     target = _utf8_target(engine, path, fmt, 0)
     files = [_TextFile(path, target, fmt.compressed and target == path, names)]
     files += [_next_file(engine, p, path, fmt, i) for i, p in enumerate(paths[1:], start=1)]
