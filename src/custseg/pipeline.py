@@ -626,14 +626,21 @@ def _require_customers(prep: Prepared) -> None:
     if n >= 3:
         return
     dropped = ""
+    fix = "Add more customers' rows, or check --customer-col."
     if prep.schema.kind == "transactions":
+        kept = prep.cleaning["rows_kept"]
         steps = ", ".join(
             f"{d['reason']} {d['rows']:,}" for d in prep.cleaning["dropped"] if d["rows"]
         )
-        dropped = f" (lines dropped: {steps}; {prep.cleaning['rows_kept']:,} kept)"
+        dropped = (
+            f" (lines dropped: {steps}; {kept:,} kept)"
+            if steps
+            else f" (all {kept:,} lines kept, none dropped)"
+        )
+        fix = "Add more customers' lines, or check --customer-col."
     raise InputError(
         f"{where(prep.info)} gives {n} customer(s) after cleaning; segmentation needs at "
-        f"least 3{dropped}."
+        f"least 3{dropped}. {fix}"
     )
 
 

@@ -765,11 +765,7 @@ def test_r25_engines_that_only_know_the_latest_date_warn() -> None:
     assert any("the latest line is dated in the future (2099-01-01)" in n for n in notes)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the wording is pipeline._require_customers' (issue 17 report): nothing was dropped, "
-    "yet it reads 'lines dropped: ; 3 kept'",
-)
 def test_r26_nothing_dropped_reads_sensibly(run_cli, tmp_path: Path) -> None:
     line = corpus_error(run_cli, tmp_path, "two_customers_all_kept.csv")
     assert "lines dropped: ;" not in line
+    assert re.search(r"\(all \d+ lines kept, none dropped\)\. Add more customers' lines", line)
