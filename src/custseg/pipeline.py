@@ -10,7 +10,6 @@ import datetime as dt
 import sys
 import threading
 import time
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import import_module
@@ -845,17 +844,13 @@ def _name_segments(
     if customer_value is not None:
         revenue_col = VALUE_COLUMN
         profile_input = feats.assign(**{VALUE_COLUMN: customer_value})
-    with warnings.catch_warnings():
-        # segment_profiles adds one column per feature: on a table of hundreds of columns
-        # pandas says once per column that the (few-row) frame is fragmented (issue 17).
-        warnings.simplefilter("ignore", pd.errors.PerformanceWarning)
-        profiles = segment_profiles(
-            profile_input,
-            labels,
-            prep.numeric,  # typical values of every feature, used by the model or not
-            colplan.categorical,
-            revenue_col,
-        ).copy()  # one block again before the name and action columns are added
+    profiles = segment_profiles(
+        profile_input,
+        labels,
+        prep.numeric,  # typical values of every feature, used by the model or not
+        colplan.categorical,
+        revenue_col,
+    )
     by_segment = {d["segment"]: d for d in naming}
     profiles.insert(
         1, "segment_name", [by_segment[int(s)]["segment_name"] for s in profiles["segment"]]

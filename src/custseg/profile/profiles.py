@@ -41,11 +41,12 @@ def segment_profiles(
     if revenue_col is not None:
         totals = groups[revenue_col].sum().to_numpy()
         out["revenue_share"] = totals / totals.sum() if totals.sum() else np.nan
-    for col in numeric:
-        out[col] = groups[col].median().to_numpy()
-    for col in categorical:
-        out[col] = [_mode(part) for _, part in groups[col]]
-    return out
+    # Built at once: one column at a time, a table of hundreds of features made pandas warn
+    # once per column that the frame is fragmented (issue 17).
+    typical: dict[str, Any] = {col: groups[col].median().to_numpy() for col in numeric}
+    typical |= {col: [_mode(part) for _, part in groups[col]] for col in categorical}
+    out = out.drop(columns=[c for c in typical if c in out.columns])
+    return pd.concat([out, pd.DataFrame(typical, index=out.index)], axis=1)
 
 
 def distinguishing_features(
