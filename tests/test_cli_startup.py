@@ -35,8 +35,18 @@ def loaded_after(code: str) -> list[str]:
         "assert main(['--help']) == 0 and main(['segment', '--help']) == 0\n"
         "assert main(['segment', 'no/such/file.csv']) == 2\n"
         "assert main(['segment', 'no/such/*.parquet']) == 2",
+        # The other commands that read a path.
+        "from custseg.cli import main\n"
+        "assert main(['predict', 'no/model.skops', 'no/such.csv']) == 2\n"
+        "assert main(['report', 'no/such/folder']) == 2\n"
+        "assert main(['compare', 'no/old', 'no/new', '--out', 'no/out']) == 2",
     ],
-    ids=["import custseg.cli", "import custseg", "help and misspelled paths"],
+    ids=[
+        "import custseg.cli",
+        "import custseg",
+        "help and misspelled paths",
+        "predict, report, compare misspelled",
+    ],
 )
 def test_cli_start_loads_no_heavy_module(code):
     assert loaded_after(code) == []

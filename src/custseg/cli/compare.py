@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from custseg.cli._common import Quiet, make_console, table
+from custseg.errors import InputError
 
 
 def compare_command(
@@ -37,6 +38,13 @@ def compare_command(
 ) -> None:
     """Compare two segmentations: the migration matrix, a Sankey chart and the customers who
     moved from a valuable segment to an at-risk or lost one (migration.html and CSVs)."""
+    for side in (old, new):
+        if not Path(side).exists():
+            # Checked before pandas and DuckDB load: a misspelled path fails at once.
+            raise InputError(
+                f"'{side}' does not exist. Pass an output folder of 'custseg segment' or a "
+                "CSV written by 'custseg predict'."
+            )
     from custseg.migration import check_migration_dir, compare_runs, summary_lines
 
     console = make_console(quiet)

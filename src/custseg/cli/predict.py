@@ -27,7 +27,7 @@ from custseg.cli._common import (
     parse_columns,
     table,
 )
-from custseg.errors import CustsegWarning, InputError
+from custseg.errors import CustsegWarning, InputError, ModelFileError
 
 
 def predict_command(
@@ -82,11 +82,11 @@ def predict_command(
     quiet: Quiet = False,
 ) -> None:
     """Assign new customers to the segments of a saved model."""
-    import custseg
-    from custseg.drift import check as check_drift
-    from custseg.export import jsonable, write_atomically, write_csv
-
     console = make_console(quiet)
+    if not Path(model).exists():  # as custseg.load_model says it, before pandas loads
+        raise ModelFileError(
+            f"Model file '{model}' does not exist. Pass the model.skops written by custseg segment."
+        )
     if to is None and to_table is not None:
         raise InputError("--to-table names a table of the --to database; give --to URL too.")
     if out is None and to is None:
@@ -103,6 +103,11 @@ def predict_command(
         amount=amount_col,
         product=product_col,
     )
+    # Loaded after the cheap checks: a misspelled path fails before pandas and scikit-learn.
+    import custseg
+    from custseg.drift import check as check_drift
+    from custseg.export import jsonable, write_atomically, write_csv
+
     fitted = custseg.load_model(model)
     with console.status("Scoring"), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", CustsegWarning)

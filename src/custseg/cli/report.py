@@ -59,6 +59,12 @@ def report_command(
     currency (--currency), both kept in DIR/metrics.json. With --pdf it also prints the
     report to report.pdf, charts included.
     """
+    if not folder.is_dir():
+        # Checked before pandas and scikit-learn load: a misspelled path fails at once.
+        raise InputError(
+            f"'{folder}' is not a folder. Pass the output folder of 'custseg segment' "
+            "(the one with segments.csv, metrics.json and model.skops)."
+        )
     import custseg
     from custseg.export import write_xlsx
 
