@@ -188,6 +188,21 @@ def test_r43_xsrf_protection_stays_on() -> None:
     assert config.get_option("server.enableXsrfProtection") is True  # Streamlit's default too
 
 
+def test_r43_the_app_warns_when_xsrf_protection_is_off() -> None:
+    from streamlit import config
+
+    before = config.get_option("server.enableXsrfProtection")
+    assert before and not app().sidebar.warning  # on: nothing to say
+    config.set_option("server.enableXsrfProtection", False)
+    try:
+        at = app()
+    finally:
+        config.set_option("server.enableXsrfProtection", before)
+    warnings = [str(w.value) for w in at.sidebar.warning]
+    assert len(warnings) == 1 and warnings[0].startswith("XSRF protection is off")
+    assert "Restart it without that flag" in warnings[0]
+
+
 def test_r44_two_sessions_do_not_see_each_others_data() -> None:
     """Two users upload different files under the same name: each sees their own (the
     caches are keyed by the content hash, not the name), in their own folder."""

@@ -13,6 +13,14 @@ st.set_page_config(
     initial_sidebar_state="expanded",
 )
 
+if not st.get_option("server.enableXsrfProtection"):
+    # custseg app turns it on; only a flag given on purpose turns it off (RELIABILITY.md 43).
+    st.sidebar.warning(
+        "XSRF protection is off (--server.enableXsrfProtection false): another web site open "
+        "in the same browser could send files to this app. Restart it without that flag.",
+        icon=":material/shield:",
+    )
+
 PAGES = [
     st.Page("pages/data.py", title="Data", icon=":material/upload_file:", default=True),
     st.Page("pages/explore.py", title="Explore", icon=":material/bar_chart:"),
