@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -71,3 +72,24 @@ def test_online_retail_known_counts(data_dir):
     assert cleaning["customers_in"] == 4_372
     assert cleaning["rows_in"] == cleaning["rows_kept"] + sum(dropped.values())
     assert details["analysis_date"] == "2011-12-10"
+
+
+def test_a_line_without_an_invoice_number_is_a_missing_value():
+    # Kept, it belonged to no order: its customer had n_orders 0 and an infinite mean order
+    # value (found by the fuzzer, issue 17; custseg predict crashed on it).
+    frame = pd.DataFrame(
+        {
+            "InvoiceNo": ["1", "2", None, "3"],
+            "StockCode": ["A", "B", "C", "A"],
+            "Quantity": [1, 2, 3, 1],
+            "InvoiceDate": ["2021-01-01", "2021-01-02", "2021-01-03", "2021-01-04"],
+            "UnitPrice": [5.0, 6.0, 7.0, 8.0],
+            "CustomerID": ["x", "x", "y", "z"],
+        }
+    )
+    features, details = custseg.build_features(frame, kind="transactions")
+    dropped = {d["reason"]: d["rows"] for d in details["cleaning"]["dropped"]}
+    assert dropped["missing_value"] == 1
+    assert sorted(features["customer_id"]) == ["x", "z"]
+    assert (features["n_orders"] >= 1).all()
+    assert np.isfinite(features["mean_order_value"]).all()

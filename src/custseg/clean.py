@@ -60,7 +60,7 @@ NON_PRODUCT_CODES: dict[str, str] = {
 #: it meets, so each dropped line is counted once.
 CLEANING_RULES: tuple[tuple[str, str], ...] = (
     ("missing_customer_id", "no customer id: the line cannot be tied to a customer"),
-    ("missing_value", "no date, quantity or price/amount"),
+    ("missing_value", "no date, quantity, price/amount or invoice number"),
     ("exact_duplicate", "identical in every column to an earlier line"),
     (
         "cancellation",
@@ -76,8 +76,8 @@ CLEANING_RULES: tuple[tuple[str, str], ...] = (
 #: What to check when a rule dropped every line, per reason: the fix the error suggests.
 EMPTY_AFTER_CLEANING_HINTS: dict[str, str] = {
     "missing_customer_id": "check the customer id column (--customer-col)",
-    "missing_value": "check the date, quantity and price columns (--date-col, --quantity-col, "
-    "--price-col or --amount-col)",
+    "missing_value": "check the date, quantity, price and invoice columns (--date-col, "
+    "--quantity-col, --price-col or --amount-col, --invoice-col)",
     "exact_duplicate": "check that the file is not one line copied many times",
     "cancellation": "check the invoice and quantity columns (--invoice-col, --quantity-col): "
     "'C' invoices and negative quantities are cancellations",

@@ -88,7 +88,10 @@ def classify(
             lines.ts.isnull()
             | lines.quantity.isnull()
             | lines.price.isnull()
-            | lines.amount.isnull(),
+            | lines.amount.isnull()
+            # A line without an invoice number belongs to no order: kept, it counted no order
+            # for its customer (n_orders 0, an infinite mean order value).
+            | (lines.invoice.isnull() if has_invoice else ibis.literal(False)),
             "missing_value",
         ),
     ]
