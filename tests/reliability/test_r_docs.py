@@ -37,3 +37,15 @@ def test_r_docs_have_a_row_for_every_item() -> None:
     # Each row names at least one test, or says that its test is still to be written.
     bare = [n for n, rest in rows.items() if not REFERENCE.search(rest) and "(pending)" not in rest]
     assert bare == []
+
+
+def test_r_docs_list_every_item_test() -> None:
+    """Every ``test_rNN_...`` of tests/reliability is on the page."""
+    text = DOC.read_text(encoding="utf-8")
+    unlisted = [
+        f"{file.name}::{name}"
+        for file in sorted(HERE.glob("test_r_*.py"))
+        for name in sorted(defined_functions(file))
+        if re.match(r"test_r\d\d_", name) and f"`tests/reliability/{file.name}::{name}`" not in text
+    ]
+    assert unlisted == [], f"docs/reliability.md does not list {unlisted}"
