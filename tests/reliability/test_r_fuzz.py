@@ -606,16 +606,18 @@ def test_fuzz_utf32_file() -> None:
 NO_INVOICE_NUMBER = (
     b"InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
     b",85123A,,1,2011-12-09 12:50:00,2.55,17850,\n"
+    b"536365,85123A,,2,2011-12-09 12:50:00,2.55,17851,\n"
 )
-"""A customer whose only line has no invoice number (the fuzzer's find, shrunk by hand)."""
+"""A customer whose only line has no invoice number (the fuzzer's find, shrunk by hand), and
+one whose line has one."""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a line without an invoice number is kept (cleaning's missing_value rule names date, "
-    "quantity and price only) and counts no order: n_orders 0, mean_order_value inf "
-    "(custseg.features.transactions, with numpy's RuntimeWarning) instead of the line being "
-    "dropped and counted, or an error naming the rows (RELIABILITY.md 26 and 29)",
-)
 def test_fuzz_line_without_an_invoice_number() -> None:
-    check_cleaning(NO_INVOICE_NUMBER, 1, "transactions")
+    check_cleaning(NO_INVOICE_NUMBER, 2, "transactions")
+    with tempfile.TemporaryDirectory(prefix="custseg-fuzz-") as folder:
+        path = Path(folder) / "lines.csv"
+        path.write_bytes(NO_INVOICE_NUMBER)
+        features, details = custseg.build_features(path, kind="transactions")
+    missing = next(d for d in details["cleaning"]["dropped"] if d["reason"] == "missing_value")
+    assert missing["rows"] == 1
+    assert features["customer_id"].tolist() == ["17851"]
