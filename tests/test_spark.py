@@ -284,6 +284,7 @@ def test_past_the_driver_limit_mllib_clusters_every_customer(scaled_out: dict[st
     scale = metrics["scale_out"]
     assert (scale["customers"], scale["sample"], scale["driver_limit"]) == (800, 300, 200)
     assert metrics["algorithm"] == "kmeans" and metrics["k"] == 4
+    assert any("300 sampled customers" in note for note in metrics["export_notes"])
     assert sum(c["customers"] for c in scale["counts"].values()) == SCALE_CUSTOMERS
     profiles = pd.read_csv(out / "profiles.csv")
     assert profiles["n_customers"].sum() == SCALE_CUSTOMERS

@@ -342,6 +342,13 @@ class SegmentationResult:
                     scale_out["parquet"] = str(target / "segments.parquet")
             write_csv(self.profiles, tmp / "profiles.csv")
             note = customers_sheet_note(len(self.segments))
+            if scale_out is not None:
+                note = (
+                    f"segments_sample.csv (and the Customers sheet, up to "
+                    f"{XLSX_MAX_CUSTOMERS:,}) list the {len(self.segments):,} sampled customers; "
+                    f"every customer's segment is in {scale_out.get('parquet')} (Parquet, "
+                    "written by Spark)."
+                )
             self.metrics["export_notes"] = [
                 *([note] if note else []),
                 *([ids_note] if ids_note else []),
