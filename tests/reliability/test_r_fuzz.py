@@ -623,13 +623,6 @@ def test_fuzz_line_without_an_invoice_number() -> None:
     assert features["customer_id"].tolist() == ["17851"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="custseg.io.readers._read_excel skips a sheet row whose cells are all missing after "
-    "the NA rules: a row holding only an error cell (#N/A, what openpyxl writes for that text) "
-    "disappears from rows_in with no note, where the same row of a CSV is read and counted "
-    "(RELIABILITY.md 9 and 26)",
-)
 def test_fuzz_excel_row_of_error_cells_is_counted() -> None:
     from openpyxl import Workbook
 

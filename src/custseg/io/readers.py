@@ -724,11 +724,23 @@ def _read_excel(engine: DuckDBEngine, path: Path, info: SourceInfo, sheet: str |
     header = _check_names([_cell_text(h) or "" for h in rows[0]], where)
     width = len(header)
     body: list[tuple[int, list[Any]]] = []
+    blank: list[int] = []
     for number, row in enumerate(rows[1:], start=1):
         cells = [row[i] if i < len(row) else None for i in range(width)]
         if any(v is not None and v != "" for v in cells):
             body.append((number, cells))
+        else:
+            blank.append(number + 1)  # the sheet's own row number (the header is row 1)
     notes: list[str] = []
+    if blank:
+        # Said, not silent: the reader cannot tell an empty cell from one holding an Excel
+        # error (#N/A, #DIV/0!), which it reads as empty too.
+        shown = ", ".join(str(n) for n in blank[:5]) + (", ..." if len(blank) > 5 else "")
+        notes.append(
+            f"{where}: {len(blank):,} row(s) with no value were skipped (sheet rows {shown}); "
+            "cells holding an Excel error such as #N/A or #DIV/0! read as empty, so check "
+            "those rows if they should hold data."
+        )
     columns: dict[str, Any] = {"_row": pd.Series([n for n, _ in body], dtype="int64")}
     for i, name in enumerate(header):
         columns[name] = _column_from_cells([cells[i] for _, cells in body], name, notes)
