@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -300,6 +301,58 @@ def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
             tmp.unlink()
 
 
+STALE_TEMP_NAME = re.compile(r"\.(?P<target>.+)\.(?:tmp|old)-(?P<pid>\d+)(?:-.*)?")
+"""Temporary folders an output writer (:meth:`SegmentationResult.save`,
+:func:`write_folder_atomically`) leaves beside its target when its process is killed: ``.OUT.tmp-<pid>-<random>`` (being written) and ``.OUT.old-<pid>`` (the earlier
+output, during the swap)."""
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):  # another user's process, or cannot tell: keep it
+        return True
+    return True
+
+
+def remove_stale_temp_folders(target: Path) -> list[Path]:
+    """Remove the temporary folders of ``target`` that an earlier, killed run left behind
+    (hidden ``.NAME.tmp-<pid>-*`` and ``.NAME.old-<pid>``), when their process is gone.
+    Folders of a run that is still going, and every other file, are left alone.
+
+    Returns
+    -------
+    list of Path
+        The folders removed.
+
+    Examples
+    --------
+    >>> remove_stale_temp_folders(Path("out"))  # doctest: +SKIP
+    []
+    """
+    removed: list[Path] = []
+    if not target.parent.is_dir():
+        return removed
+
+    for path in target.parent.iterdir():
+        match = STALE_TEMP_NAME.fullmatch(path.name)
+        if (
+            match is None
+            or match["target"] != target.name
+            or not path.is_dir()
+            or path.is_symlink()
+            or _process_alive(int(match["pid"]))
+        ):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
+
+
 def write_folder_atomically(target: Path, write: Callable[[Path], object]) -> None:
     """Call ``write`` on a new temporary folder beside ``target``, then put that folder in
     ``target``'s place (an existing ``target`` is replaced), so that an interrupted or failed
@@ -310,10 +363,12 @@ def write_folder_atomically(target: Path, write: Callable[[Path], object]) -> No
     --------
     >>> write_folder_atomically(Path("aud"), lambda tmp: (tmp / "a.csv").write_text("x"))  # doctest: +SKIP
     """
-    import shutil
     import tempfile
 
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    remove_stale_temp_folders(target)
+    # The pid in the name lets a later run tell a folder left by a killed run from one that
+    # another run is still writing.
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-{os.getpid()}-", dir=target.parent))
     try:
         umask = os.umask(0)
         os.umask(umask)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from custseg.export import (
     EXACT_IDS_FILE,
     jsonable,
     neutralized_ids_note,
+    remove_stale_temp_folders,
     write_csv,
     write_exact_ids,
     write_xlsx,
@@ -83,57 +83,6 @@ def check_output_dir(target: Path) -> None:
                 f"Output folder '{target}' already holds other files ({', '.join(others[:3])}"
                 f"{', ...' if len(others) > 3 else ''}). Choose a new folder, or empty this one."
             )
-
-
-STALE_TEMP_NAME = re.compile(r"\.(?P<target>.+)\.(?:tmp|old)-(?P<pid>\d+)(?:-.*)?")
-"""Temporary folders :meth:`SegmentationResult.save` leaves beside ``--out`` when its process
-is killed: ``.OUT.tmp-<pid>-<random>`` (being written) and ``.OUT.old-<pid>`` (the earlier
-output, during the swap)."""
-
-
-def _process_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):  # another user's process, or cannot tell: keep it
-        return True
-    return True
-
-
-def remove_stale_temp_folders(target: Path) -> list[Path]:
-    """Remove the temporary folders of ``target`` that an earlier, killed run left behind
-    (hidden ``.NAME.tmp-<pid>-*`` and ``.NAME.old-<pid>``), when their process is gone.
-    Folders of a run that is still going, and every other file, are left alone.
-
-    Returns
-    -------
-    list of Path
-        The folders removed.
-
-    Examples
-    --------
-    >>> remove_stale_temp_folders(Path("out"))  # doctest: +SKIP
-    []
-    """
-    removed: list[Path] = []
-    if not target.parent.is_dir():
-        return removed
-    for path in target.parent.iterdir():
-        match = STALE_TEMP_NAME.fullmatch(path.name)
-        if (
-            match is None
-            or match["target"] != target.name
-            or not path.is_dir()
-            or path.is_symlink()
-            or _process_alive(int(match["pid"]))
-        ):
-            continue
-        shutil.rmtree(path, ignore_errors=True)
-        removed.append(path)
-    return removed
 
 
 @dataclass

@@ -601,6 +601,26 @@ def test_r50_next_save_removes_temp_folders_of_killed_runs(trained, tmp_path):
     assert remove_stale_temp_folders(tmp_path / "out") == []
 
 
+def test_r50_audience_and_migration_folders_clean_up_after_killed_runs(tmp_path):
+    # custseg export --audiences and custseg compare write through write_folder_atomically:
+    # the same pid-named temporary folders, and the same clean-up of a killed run's.
+    from custseg.export import write_folder_atomically
+
+    dead = _dead_pid()
+    stale = tmp_path / f".aud.tmp-{dead}-k1ll3d"
+    stale.mkdir()
+    seen: list[str] = []
+
+    def write(folder):
+        seen.append(folder.name)
+        (folder / "segment-0.csv").write_text("Customer ID\n1\n")
+
+    write_folder_atomically(tmp_path / "aud", write)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["aud"]
+    assert seen[0].startswith(f".aud.tmp-{os.getpid()}-")
+    assert (tmp_path / "aud" / "segment-0.csv").exists()
+
+
 # A `custseg segment` process whose stages announce themselves on stderr ("@stage NAME"),
 # so that the test can signal it while that stage runs. Only the announcements are added:
 # the command, its signals and its clean-up are the real ones.
