@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,9 +17,9 @@ from custseg.export import (
     EXACT_IDS_FILE,
     jsonable,
     neutralized_ids_note,
-    remove_stale_temp_folders,
     write_csv,
     write_exact_ids,
+    write_folder_atomically,
     write_xlsx,
 )
 from custseg.model import SegmentModel
@@ -267,14 +265,8 @@ class SegmentationResult:
         target = Path(directory).resolve()
         check_output_dir(target)
         target.parent.mkdir(parents=True, exist_ok=True)
-        remove_stale_temp_folders(target)
-        # The pid in the name lets a later run tell a folder left by a killed run (its
-        # process is gone) from one that another run is still writing.
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-{os.getpid()}-", dir=target.parent))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o777 & ~umask)
-        try:
+
+        def write(tmp: Path) -> None:
             scale_out = self.metrics.get("scale_out")
             ids_note = None
             if scale_out is None:
@@ -311,16 +303,8 @@ class SegmentationResult:
                 json.dumps(jsonable(self.metrics), indent=2, ensure_ascii=False) + "\n",
                 encoding="utf-8",
             )
-            if target.exists():
-                old = target.with_name(f".{target.name}.old-{os.getpid()}")
-                target.rename(old)
-                tmp.rename(target)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                tmp.rename(target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+
+        write_folder_atomically(target, write)
         return target
 
 

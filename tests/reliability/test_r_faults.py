@@ -24,6 +24,7 @@ import pytest
 import custseg
 from custseg.errors import CustsegWarning, InputError, ModelFileError
 from custseg.evaluate import cluster_metrics, identical_within
+from custseg.export import remove_stale_temp_folders
 from custseg.models.families import REGISTRY, FitTask, get_family
 from custseg.persist import load_model, save_model
 from custseg.preprocess import (
@@ -32,7 +33,6 @@ from custseg.preprocess import (
     categorical_as_text,
     check_finite,
 )
-from custseg.result import remove_stale_temp_folders
 
 INTERRUPTED = "error: interrupted; no output was written."
 
