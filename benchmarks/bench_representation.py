@@ -1,0 +1,252 @@
+"""How well can the planted groups be found at all, on the model inputs and on alternatives?
+
+The scenario benchmark (``bench_selection.py``) measures custseg's whole choice. This script
+asks the question before it: told the planted number of groups, how often does a clustering
+recover them (ARI >= 0.9 on the planted customers) on custseg's preprocessed features, and
+would another representation of the same customers do better? It is how the representation
+was judged; it is not a method (every column is told k).
+
+For each scenario of :mod:`custseg.datasets.scenarios` and seed, the features come from
+:func:`custseg.build_features` (the product's reading, cleaning and per-customer features) and
+go through one representation at a time:
+
+- ``current``: custseg's preprocessing (:func:`custseg.preprocess.build_preprocessor`: log
+  where skewed, standard scaling, cap at +-4 standard deviations, one-hot categories weighted
+  by how much they relate to the numbers);
+- ``no cap``: the same without the cap;
+- ``quantile``: numbers mapped to a normal by their quantiles (scikit-learn's
+  ``QuantileTransformer``), then scaled;
+- ``rank``: numbers mapped to their percentile ranks, then scaled;
+- ``whitened``: ``current`` with the numbers decorrelated and scaled to unit variance by PCA;
+- ``correlation weights``: each numeric input weighted by 1 / sqrt(sum of its squared Spearman
+  correlations with all numeric inputs), so that four inputs measuring size do not count four
+  times;
+- ``no derived``: invoice lines without ``mean_order_value`` and ``n_products`` (both follow
+  from revenue and orders);
+- ``active span``: invoice lines with tenure replaced by the active span (days between the
+  first and the last purchase; tenure is recency plus the span), not logged.
+
+On each matrix, at the planted k: k-means with 10 restarts (``kmeans``), k-means started from
+the planted groups' centres (``kmeans@truth``), and Gaussian mixtures with full and with
+diagonal covariances (3 restarts each); ``best`` is the best of ``kmeans`` and the two mixtures
+per scenario. Each cell counts the structured scenario runs with ARI >= 0.9.
+
+Usage::
+
+    python benchmarks/bench_representation.py [--seeds 0 1 2 3] [--only NAME ...] [--markdown]
+
+The holdout seeds of the scenario benchmark (:data:`HOLDOUT_SEEDS`) are refused: they are for
+judging the product, not for choosing its representation. Results are recorded in
+``docs/benchmarks.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+from _tables import Table
+from sklearn.cluster import KMeans
+from sklearn.decomposition import PCA
+from sklearn.impute import SimpleImputer
+from sklearn.metrics import adjusted_rand_score
+from sklearn.mixture import GaussianMixture
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import QuantileTransformer, StandardScaler
+
+import custseg
+from custseg.datasets.scenarios import HOLDOUT_SEEDS, SCENARIOS, make_scenario
+from custseg.preprocess import CLIP_Z, build_preprocessor, categorical_as_text, plan_columns
+
+SOLVED_ARI = 0.9
+DERIVED = ("mean_order_value", "n_products")
+RECENCY, TENURE = "days_since_last_purchase", "days_since_first_purchase"
+METHODS = ("kmeans", "kmeans@truth", "gmm full", "gmm diag", "best")
+
+
+class Case:
+    """One scenario run's features, as custseg reads them."""
+
+    def __init__(self, name: str, seed: int) -> None:
+        scenario = make_scenario(name, seed)
+        features, details = custseg.build_features(scenario.data)
+        ids = features["customer_id"].astype(str).to_numpy()
+        self.name, self.seed = name, seed
+        self.kind = str(details["schema"]["kind"])
+        self.structured = scenario.structured
+        self.truth = scenario.truth.reindex(ids).to_numpy().astype(np.int64)
+        self.features = features
+        self.numeric = list(details["numeric"])
+        self.categorical = list(details["categorical"])
+
+
+def _matrix(case: Case, numeric: list[str], frame: pd.DataFrame, swap: object = None) -> tuple:
+    """custseg's preprocessing of ``numeric`` (and the categories); ``swap`` replaces the
+    numeric pipeline. Returns the matrix and the number of numeric columns in front."""
+    plan = plan_columns(frame, numeric, case.categorical)
+    data = categorical_as_text(frame, plan.categorical)[plan.numeric + plan.categorical]
+    pre = build_preprocessor(plan)
+    if swap is not None and plan.numeric:
+        name, _, cols = pre.transformers[0]
+        pre.transformers[0] = (name, swap, cols)
+    return np.asarray(pre.fit_transform(data), dtype=np.float64), len(plan.numeric)
+
+
+def _current(case: Case) -> np.ndarray:
+    return _matrix(case, case.numeric, case.features)[0]
+
+
+def _no_cap(case: Case) -> np.ndarray:
+    plan = plan_columns(case.features, case.numeric, case.categorical)
+    pipe = build_preprocessor(plan).transformers[0][1]
+    return _matrix(case, case.numeric, case.features, Pipeline(pipe.steps[:-1]))[0]
+
+
+def _quantiles(case: Case, distribution: str) -> np.ndarray:
+    swap = Pipeline(
+        [
+            ("impute", SimpleImputer(strategy="median")),
+            ("map", QuantileTransformer(output_distribution=distribution, random_state=0)),
+            ("scale", StandardScaler()),
+        ]
+    )
+    return _matrix(case, case.numeric, case.features, swap)[0]
+
+
+def _whitened(case: Case) -> np.ndarray:
+    X, p = _matrix(case, case.numeric, case.features)
+    if p >= 2:
+        X[:, :p] = np.clip(
+            PCA(whiten=True, random_state=0).fit_transform(X[:, :p]), -CLIP_Z, CLIP_Z
+        )
+    return X
+
+
+def _correlation_weights(case: Case) -> np.ndarray:
+    X, p = _matrix(case, case.numeric, case.features)
+    if p >= 2:
+        r = np.nan_to_num(pd.DataFrame(X[:, :p]).corr(method="spearman").to_numpy())
+        X[:, :p] *= 1.0 / np.sqrt((r**2).sum(axis=1))
+    return X
+
+
+def _no_derived(case: Case) -> np.ndarray:
+    numeric = [c for c in case.numeric if c not in DERIVED]
+    return _matrix(case, numeric, case.features)[0]
+
+
+def _active_span(case: Case) -> np.ndarray:
+    if not {RECENCY, TENURE} <= set(case.numeric):
+        return _current(case)
+    frame = case.features.copy()
+    span = (frame[TENURE] - frame[RECENCY]).clip(lower=0).to_numpy(dtype=np.float64)
+    numeric = [c for c in case.numeric if c != TENURE]
+    X, p = _matrix(case, numeric, frame)
+    scaled = np.clip((span - span.mean()) / (span.std() or 1.0), -CLIP_Z, CLIP_Z)
+    return np.column_stack([X[:, :p], scaled, X[:, p:]])
+
+
+REPRESENTATIONS: dict[str, Callable[[Case], np.ndarray]] = {
+    "current": _current,
+    "no cap": _no_cap,
+    "quantile": lambda c: _quantiles(c, "normal"),
+    "rank": lambda c: _quantiles(c, "uniform"),
+    "whitened": _whitened,
+    "correlation weights": _correlation_weights,
+    "no derived": _no_derived,
+    "active span": _active_span,
+}
+
+
+def scores(X: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """ARI of each method at the planted k, on the planted customers."""
+    keep = truth >= 0
+    Xp, tp = X[keep], truth[keep]
+    groups = np.unique(tp)
+    k = len(groups)
+    centres = np.vstack([Xp[tp == g].mean(axis=0) for g in groups])
+    out = {
+        "kmeans": adjusted_rand_score(tp, KMeans(k, n_init=10, random_state=0).fit(Xp).labels_),
+        "kmeans@truth": adjusted_rand_score(tp, KMeans(k, init=centres, n_init=1).fit(Xp).labels_),
+    }
+    for kind in ("full", "diag"):
+        gm = GaussianMixture(k, covariance_type=kind, n_init=3, reg_covar=1e-3, random_state=0)
+        out[f"gmm {kind}"] = adjusted_rand_score(tp, gm.fit(Xp).predict(Xp))
+    out["best"] = max(out["kmeans"], out["gmm full"], out["gmm diag"])
+    return {m: float(v) for m, v in out.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3])
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="run these scenarios only")
+    parser.add_argument("--markdown", action="store_true", help="print Markdown tables")
+    args = parser.parse_args(argv)
+    held = sorted(set(args.seeds) & set(HOLDOUT_SEEDS))
+    if held:
+        print(
+            f"error: seed(s) {held} are the scenario benchmark's holdout seeds, kept for judging "
+            "the product; pass other --seeds (the default is 0 1 2 3)",
+            file=sys.stderr,
+        )
+        return 2
+    names = args.only or list(SCENARIOS)
+    unknown = [n for n in names if n not in SCENARIOS]
+    if unknown:
+        print(
+            f"error: unknown scenario(s) {unknown}; choose from {list(SCENARIOS)}", file=sys.stderr
+        )
+        return 2
+    warnings.simplefilter("ignore")
+    wall = time.perf_counter()
+    rows = []
+    for seed in args.seeds:
+        for name in names:
+            case = Case(name, seed)
+            if not case.structured:
+                continue
+            for rep, make in REPRESENTATIONS.items():
+                rows.append(
+                    {
+                        "scenario": name,
+                        "seed": seed,
+                        "representation": rep,
+                        **scores(make(case), case.truth),
+                    }
+                )
+            print(f"{name} seed {seed} done", file=sys.stderr)
+    frame = pd.DataFrame(rows)
+    runs = frame.groupby(["scenario", "seed"]).ngroups
+    summary = Table(
+        f"Structured runs recovered at the planted k (ARI >= {SOLVED_ARI}), of {runs}; "
+        f"seeds {' '.join(map(str, args.seeds))}",
+        ["representation", *METHODS],
+    )
+    for rep in REPRESENTATIONS:
+        part = frame[frame["representation"] == rep]
+        summary.add(rep, *[int((part[m] >= SOLVED_ARI).sum()) for m in METHODS])
+    summary.print(args.markdown)
+    detail = Table(
+        "k-means (10 restarts) at the planted k: ARI per run",
+        ["scenario", "seed", *REPRESENTATIONS],
+    )
+    pivot = frame.pivot_table(index=["scenario", "seed"], columns="representation", values="kmeans")
+    for (name, seed), row in pivot.iterrows():
+        detail.add(name, seed, *[f"{row[r]:.2f}" for r in REPRESENTATIONS])
+    detail.print(args.markdown)
+    print()
+    print(
+        f"{runs} structured runs in {time.perf_counter() - wall:.0f} s; custseg "
+        f"{custseg.__version__}; python {platform.python_version()}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
