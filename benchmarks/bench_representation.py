@@ -31,9 +31,17 @@ the planted groups' centres (``kmeans@truth``), and Gaussian mixtures with full 
 diagonal covariances (3 restarts each); ``best`` is the best of ``kmeans`` and the two mixtures
 per scenario. Each cell counts the structured scenario runs with ARI >= 0.9.
 
+With ``--k-rules`` it also asks how k would be chosen on ``current`` and on ``active span``:
+k-means (4 restarts) for k 2..10, and k picked by the best silhouette (on at most 3,000
+customers), by the elbow of WCSS (the point farthest from the chord), by prediction strength
+(Tibshirani and Walther 2005: the largest k whose worst cluster keeps at least 0.9 of its
+pairs together when one random half's centres predict the other half; 2 splits), and told the
+planted k (the ceiling of any rule). A run counts when k is right and ARI >= 0.9.
+
 Usage::
 
-    python benchmarks/bench_representation.py [--seeds 0 1 2 3] [--only NAME ...] [--markdown]
+    python benchmarks/bench_representation.py [--seeds 0 1 2 3] [--only NAME ...] [--k-rules]
+                                              [--markdown]
 
 The holdout seeds of the scenario benchmark (:data:`HOLDOUT_SEEDS`) are refused: they are for
 judging the product, not for choosing its representation. Results are recorded in
@@ -55,7 +63,7 @@ from _tables import Table
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from sklearn.impute import SimpleImputer
-from sklearn.metrics import adjusted_rand_score
+from sklearn.metrics import adjusted_rand_score, silhouette_score
 from sklearn.mixture import GaussianMixture
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import QuantileTransformer, StandardScaler
@@ -68,6 +76,11 @@ SOLVED_ARI = 0.9
 DERIVED = ("mean_order_value", "n_products")
 RECENCY, TENURE = "days_since_last_purchase", "days_since_first_purchase"
 METHODS = ("kmeans", "kmeans@truth", "gmm full", "gmm diag", "best")
+K_RANGE = range(2, 11)
+K_RULES = ("silhouette", "elbow", "prediction strength", "told the planted k")
+K_RULE_REPRESENTATIONS = ("current", "active span")
+PS_THRESHOLD = 0.9
+SILHOUETTE_SAMPLE = 3_000
 
 
 class Case:
@@ -182,10 +195,56 @@ def scores(X: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     return {m: float(v) for m, v in out.items()}
 
 
+def prediction_strength(X: np.ndarray, k: int, rng: np.random.Generator, splits: int = 2) -> float:
+    """Tibshirani and Walther's prediction strength of k-means at ``k``: the worst cluster's
+    share of pairs that the other half's centres also put together, averaged over splits."""
+    values = []
+    for _ in range(splits):
+        order = rng.permutation(len(X))
+        train, test = order[: len(X) // 2], order[len(X) // 2 :]
+        centres = KMeans(k, n_init=3, random_state=0).fit(X[train])
+        labels = KMeans(k, n_init=3, random_state=0).fit(X[test]).labels_
+        predicted = centres.predict(X[test])
+        worst = 1.0
+        for c in range(k):
+            members = predicted[labels == c]
+            n = len(members)
+            if n >= 2:
+                counts = np.bincount(members, minlength=k)
+                worst = min(worst, float((counts * (counts - 1)).sum() / (n * (n - 1))))
+        values.append(worst)
+    return float(np.mean(values))
+
+
+def k_rules(X: np.ndarray, truth: np.ndarray) -> dict[str, tuple[int, float]]:
+    """Each rule's k and the ARI of k-means at that k, on the planted customers."""
+    rng = np.random.default_rng(0)
+    keep = truth >= 0
+    sample = rng.choice(len(X), min(SILHOUETTE_SAMPLE, len(X)), replace=False)
+    fits = {k: KMeans(k, n_init=4, random_state=0).fit(X) for k in K_RANGE}
+    ks = list(K_RANGE)
+    sil = [silhouette_score(X[sample], fits[k].labels_[sample]) for k in ks]
+    wcss = np.array([fits[k].inertia_ for k in ks])
+    x = (np.array(ks) - ks[0]) / (ks[-1] - ks[0])
+    y = (wcss - wcss.min()) / (np.ptp(wcss) or 1.0)
+    strong = [k for k in ks if prediction_strength(X, k, rng) >= PS_THRESHOLD]
+    chosen = {
+        "silhouette": ks[int(np.argmax(sil))],
+        "elbow": ks[int(np.argmax((1 - x) - y))],
+        "prediction strength": max(strong, default=ks[0]),
+        "told the planted k": len(np.unique(truth[keep])),
+    }
+    return {
+        rule: (k, float(adjusted_rand_score(truth[keep], fits[k].labels_[keep])))
+        for rule, k in chosen.items()
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3])
     parser.add_argument("--only", nargs="+", metavar="NAME", help="run these scenarios only")
+    parser.add_argument("--k-rules", action="store_true", help="also compare rules for k")
     parser.add_argument("--markdown", action="store_true", help="print Markdown tables")
     args = parser.parse_args(argv)
     held = sorted(set(args.seeds) & set(HOLDOUT_SEEDS))
@@ -206,18 +265,31 @@ def main(argv: list[str] | None = None) -> int:
     warnings.simplefilter("ignore")
     wall = time.perf_counter()
     rows = []
+    picks: list[dict[str, object]] = []
     for seed in args.seeds:
         for name in names:
             case = Case(name, seed)
             if not case.structured:
                 continue
             for rep, make in REPRESENTATIONS.items():
+                X = make(case)
+                if args.k_rules and rep in K_RULE_REPRESENTATIONS:
+                    for rule, (k, ari) in k_rules(X, case.truth).items():
+                        picks.append(
+                            {
+                                "representation": rep,
+                                "rule": rule,
+                                "k": k,
+                                "ari": ari,
+                                "k_true": len(np.unique(case.truth[case.truth >= 0])),
+                            }
+                        )
                 rows.append(
                     {
                         "scenario": name,
                         "seed": seed,
                         "representation": rep,
-                        **scores(make(case), case.truth),
+                        **scores(X, case.truth),
                     }
                 )
             print(f"{name} seed {seed} done", file=sys.stderr)
@@ -232,6 +304,17 @@ def main(argv: list[str] | None = None) -> int:
         part = frame[frame["representation"] == rep]
         summary.add(rep, *[int((part[m] >= SOLVED_ARI).sum()) for m in METHODS])
     summary.print(args.markdown)
+    if picks:
+        chosen = pd.DataFrame(picks)
+        solved = (chosen["k"] == chosen["k_true"]) & (chosen["ari"] >= SOLVED_ARI)
+        rules = Table(
+            f"Choosing k with k-means: runs with k right and ARI >= {SOLVED_ARI}, of {runs}",
+            ["representation", *K_RULES],
+        )
+        for rep in K_RULE_REPRESENTATIONS:
+            mine = chosen["representation"] == rep
+            rules.add(rep, *[int((solved & mine & (chosen["rule"] == r)).sum()) for r in K_RULES])
+        rules.print(args.markdown)
     detail = Table(
         "k-means (10 restarts) at the planted k: ARI per run",
         ["scenario", "seed", *REPRESENTATIONS],
