@@ -70,6 +70,7 @@ from sklearn.preprocessing import QuantileTransformer, StandardScaler
 
 import custseg
 from custseg.datasets.scenarios import HOLDOUT_SEEDS, SCENARIOS, make_scenario
+from custseg.evaluate import SILHOUETTE_SAMPLE, knee_point
 from custseg.preprocess import CLIP_Z, build_preprocessor, categorical_as_text, plan_columns
 
 SOLVED_ARI = 0.9
@@ -80,7 +81,6 @@ K_RANGE = range(2, 11)
 K_RULES = ("silhouette", "elbow", "prediction strength", "told the planted k")
 K_RULE_REPRESENTATIONS = ("current", "active span")
 PS_THRESHOLD = 0.9
-SILHOUETTE_SAMPLE = 3_000
 
 
 class Case:
@@ -90,24 +90,29 @@ class Case:
         scenario = make_scenario(name, seed)
         features, details = custseg.build_features(scenario.data)
         ids = features["customer_id"].astype(str).to_numpy()
-        self.name, self.seed = name, seed
-        self.kind = str(details["schema"]["kind"])
         self.structured = scenario.structured
+        self.k_true = scenario.k_true
         self.truth = scenario.truth.reindex(ids).to_numpy().astype(np.int64)
         self.features = features
         self.numeric = list(details["numeric"])
         self.categorical = list(details["categorical"])
 
 
-def _matrix(case: Case, numeric: list[str], frame: pd.DataFrame, swap: object = None) -> tuple:
-    """custseg's preprocessing of ``numeric`` (and the categories); ``swap`` replaces the
-    numeric pipeline. Returns the matrix and the number of numeric columns in front."""
+def _matrix(
+    case: Case,
+    numeric: list[str],
+    frame: pd.DataFrame,
+    swap: Callable[[Pipeline], Pipeline] | None = None,
+) -> tuple[np.ndarray, int]:
+    """custseg's preprocessing of ``numeric`` (and the categories); ``swap`` turns custseg's
+    numeric pipeline into another. Returns the matrix and the number of numeric columns in
+    front."""
     plan = plan_columns(frame, numeric, case.categorical)
     data = categorical_as_text(frame, plan.categorical)[plan.numeric + plan.categorical]
     pre = build_preprocessor(plan)
     if swap is not None and plan.numeric:
-        name, _, cols = pre.transformers[0]
-        pre.transformers[0] = (name, swap, cols)
+        name, numeric_pipe, cols = pre.transformers[0]
+        pre.transformers[0] = (name, swap(numeric_pipe), cols)
     return np.asarray(pre.fit_transform(data), dtype=np.float64), len(plan.numeric)
 
 
@@ -116,19 +121,19 @@ def _current(case: Case) -> np.ndarray:
 
 
 def _no_cap(case: Case) -> np.ndarray:
-    plan = plan_columns(case.features, case.numeric, case.categorical)
-    pipe = build_preprocessor(plan).transformers[0][1]
-    return _matrix(case, case.numeric, case.features, Pipeline(pipe.steps[:-1]))[0]
+    return _matrix(case, case.numeric, case.features, lambda pipe: pipe[:-1])[0]
 
 
 def _quantiles(case: Case, distribution: str) -> np.ndarray:
-    swap = Pipeline(
-        [
-            ("impute", SimpleImputer(strategy="median")),
-            ("map", QuantileTransformer(output_distribution=distribution, random_state=0)),
-            ("scale", StandardScaler()),
-        ]
-    )
+    def swap(pipe: Pipeline) -> Pipeline:
+        return Pipeline(
+            [
+                ("impute", SimpleImputer(strategy="median")),
+                ("map", QuantileTransformer(output_distribution=distribution, random_state=0)),
+                ("scale", StandardScaler()),
+            ]
+        )
+
     return _matrix(case, case.numeric, case.features, swap)[0]
 
 
@@ -216,7 +221,7 @@ def prediction_strength(X: np.ndarray, k: int, rng: np.random.Generator, splits:
     return float(np.mean(values))
 
 
-def k_rules(X: np.ndarray, truth: np.ndarray) -> dict[str, tuple[int, float]]:
+def k_rules(X: np.ndarray, truth: np.ndarray, k_true: int) -> dict[str, tuple[int, float]]:
     """Each rule's k and the ARI of k-means at that k, on the planted customers."""
     rng = np.random.default_rng(0)
     keep = truth >= 0
@@ -224,15 +229,12 @@ def k_rules(X: np.ndarray, truth: np.ndarray) -> dict[str, tuple[int, float]]:
     fits = {k: KMeans(k, n_init=4, random_state=0).fit(X) for k in K_RANGE}
     ks = list(K_RANGE)
     sil = [silhouette_score(X[sample], fits[k].labels_[sample]) for k in ks]
-    wcss = np.array([fits[k].inertia_ for k in ks])
-    x = (np.array(ks) - ks[0]) / (ks[-1] - ks[0])
-    y = (wcss - wcss.min()) / (np.ptp(wcss) or 1.0)
     strong = [k for k in ks if prediction_strength(X, k, rng) >= PS_THRESHOLD]
     chosen = {
         "silhouette": ks[int(np.argmax(sil))],
-        "elbow": ks[int(np.argmax((1 - x) - y))],
+        "elbow": knee_point(ks, [fits[k].inertia_ for k in ks]),
         "prediction strength": max(strong, default=ks[0]),
-        "told the planted k": len(np.unique(truth[keep])),
+        "told the planted k": k_true,
     }
     return {
         rule: (k, float(adjusted_rand_score(truth[keep], fits[k].labels_[keep])))
@@ -274,14 +276,14 @@ def main(argv: list[str] | None = None) -> int:
             for rep, make in REPRESENTATIONS.items():
                 X = make(case)
                 if args.k_rules and rep in K_RULE_REPRESENTATIONS:
-                    for rule, (k, ari) in k_rules(X, case.truth).items():
+                    for rule, (k, ari) in k_rules(X, case.truth, case.k_true).items():
                         picks.append(
                             {
                                 "representation": rep,
                                 "rule": rule,
                                 "k": k,
                                 "ari": ari,
-                                "k_true": len(np.unique(case.truth[case.truth >= 0])),
+                                "k_true": case.k_true,
                             }
                         )
                 rows.append(
