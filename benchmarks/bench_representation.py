@@ -69,7 +69,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import QuantileTransformer, StandardScaler
 
 import custseg
-from custseg.datasets.scenarios import HOLDOUT_SEEDS, SCENARIOS, make_scenario
+from custseg.datasets.scenarios import HOLDOUT_SEEDS, SCENARIOS, TUNING_SEEDS, make_scenario
 from custseg.evaluate import SILHOUETTE_SAMPLE, knee_point
 from custseg.preprocess import CLIP_Z, build_preprocessor, categorical_as_text, plan_columns
 
@@ -244,7 +244,7 @@ def k_rules(X: np.ndarray, truth: np.ndarray, k_true: int) -> dict[str, tuple[in
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3])
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(TUNING_SEEDS))
     parser.add_argument("--only", nargs="+", metavar="NAME", help="run these scenarios only")
     parser.add_argument("--k-rules", action="store_true", help="also compare rules for k")
     parser.add_argument("--markdown", action="store_true", help="print Markdown tables")

@@ -8,8 +8,9 @@ should say that the structure is weak.
 ``make_scenario(name, seed=0)`` gives the nominal scenario, as described in its
 ``description``. Any other seed gives a randomised variant of the same scenario
 (:data:`VARIANT_BOUNDS`: another number of customers, shares, ranges and means moved within
-stated bounds). :data:`DEV_SEEDS` are for tuning; :data:`HOLDOUT_SEEDS` are for judging on data
-nobody tuned to, and nothing that chooses segments may depend on them.
+stated bounds). :data:`DEV_SEEDS` (the nominal scenarios) and :data:`TUNING_SEEDS` (those and
+three randomised variants) are for tuning; :data:`HOLDOUT_SEEDS` are for judging on data nobody
+tuned to, and nothing that chooses segments may depend on them.
 
 Generation is vectorised: 3,000 customers with about 25 lines each take well under a second.
 """
@@ -24,6 +25,9 @@ import pandas as pd
 
 #: Seeds used while developing the choice of segments (the nominal scenarios).
 DEV_SEEDS: tuple[int, ...] = (0,)
+#: Seeds free for tuning: the nominal scenarios and three randomised variants, so that a change
+#: to the choice can be judged on variants before the holdout is looked at.
+TUNING_SEEDS: tuple[int, ...] = (0, 1, 2, 3)
 #: Seeds of randomised variants, for judging only. Never tune on these.
 HOLDOUT_SEEDS: tuple[int, ...] = (101, 202)
 
@@ -1166,6 +1170,7 @@ def make_scenario(name: str, seed: int = 0, *, n_customers: int | None = None) -
 
 __all__ = [
     "DEV_SEEDS",
+    "TUNING_SEEDS",
     "HOLDOUT_SEEDS",
     "SCENARIOS",
     "VARIANT_BOUNDS",
