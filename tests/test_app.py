@@ -171,6 +171,17 @@ def test_upload_explore_segment_rename_score_download(lines_csv: bytes) -> None:
     assert len(scored) == len(renamed.segments)
     assert "Best *buyers*" in set(scored["segment_name"])
     assert [b.label for b in at.get("download_button")] == ["Download the scored table (CSV)"]
+    # The training customers scored again: the drift check finds nothing moved.
+    assert at.subheader[-1].value == "Have the customers moved since the model was fitted?"
+    assert [s.value for s in at.success] == [
+        "No: every model feature and every segment's share is close to training."
+    ]
+    psi = next(df.value for df in at.dataframe if "PSI" in df.value)
+    assert set(psi["status"]) == {"stable"} and len(psi) >= 3
+    assert (psi["PSI"] < 0.01).all()
+    shares = next(df.value for df in at.dataframe if "share now" in df.value)
+    assert "Best *buyers*" in set(shares["segment_name"])
+    assert (shares["share now"] - shares["share in training"]).abs().max() < 1e-9
 
     at.switch_page("pages/download.py").run()
     assert not at.exception and not at.error
@@ -356,11 +367,18 @@ def test_warnings_go_to_the_session_that_raised_them() -> None:
     assert seen == {"a": ["about a"], "b": ["about b"]}
 
 
-def test_score_with_a_saved_model(tmp_path: Path, lines_csv: bytes) -> None:
+@pytest.fixture(scope="module")
+def saved_model(tmp_path_factory: pytest.TempPathFactory, lines_csv: bytes) -> Path:
+    """The output folder of a k=3 k-means run on ``lines_csv`` (fitted once per module)."""
     lines = pd.read_csv(io.BytesIO(lines_csv))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", custseg.CustsegWarning)
-        folder = custseg.segment(lines, algorithm="kmeans", k=3).save(tmp_path / "out")
+        result = custseg.segment(lines, algorithm="kmeans", k=3)
+    return Path(result.save(tmp_path_factory.mktemp("saved") / "out"))
+
+
+def test_score_with_a_saved_model(saved_model: Path, lines_csv: bytes) -> None:
+    folder = saved_model
     at = start()
     at.switch_page("pages/score.py").run()
     model = at.file_uploader(key="score_model_upload")
@@ -377,6 +395,29 @@ def test_score_with_a_saved_model(tmp_path: Path, lines_csv: bytes) -> None:
     scored = next(df.value for df in at.dataframe if "segment_name" in df.value)
     expected = pd.read_csv(folder / "segments.csv")
     assert list(scored["segment"]) == list(expected["segment"])
+
+
+def test_score_page_says_when_the_customers_moved(saved_model: Path, lines_csv: bytes) -> None:
+    """Prices ten times the training ones: the Score page warns, as `custseg predict` does,
+    and names the features that moved."""
+    lines = pd.read_csv(io.BytesIO(lines_csv))
+    at = start()
+    at.switch_page("pages/score.py").run()
+    content = (saved_model / "model.skops").read_bytes()
+    at.file_uploader(key="score_model_upload").set_value(
+        ("model.skops", content, "application/octet-stream")
+    ).run()
+    dearer = lines.assign(UnitPrice=lines["UnitPrice"] * 10).to_csv(index=False).encode()
+    at.file_uploader(key="score_data_upload").set_value(("dearer.csv", dearer, "text/csv"))
+    at.run()
+    assert not at.exception and not at.error
+    assert not at.success
+    warned = [plain(w.value) for w in at.warning]
+    assert "Yes: the segments may not mean here what they meant in training." in warned
+    assert any(w.startswith("Feature 'revenue' moved (PSI ") for w in warned), warned
+    psi = next(df.value for df in at.dataframe if "PSI" in df.value)
+    assert psi.set_index("feature").loc["revenue", "status"] == "moved"
+    assert psi.set_index("feature").loc["revenue", "PSI"] > 0.25
 
 
 @pytest.fixture(scope="module")

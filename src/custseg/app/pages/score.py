@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
 from custseg.app import _state as S
+from custseg.drift import THRESHOLDS
+from custseg.drift import check as check_drift
 
 st.title("Score new customers")
 st.caption(
@@ -61,6 +64,7 @@ counts["segment_name"] = counts["segment_name"].map(S.md)  # st.table reads mark
 st.subheader(f"{len(scored):,} customers scored")
 st.table(S.segment_colors(counts), hide_index=True)
 st.dataframe(scored, hide_index=True, height=320)
+
 stem = new_src.name.split(".")[0] or "scored"
 st.download_button(
     "Download the scored table (CSV)",
@@ -70,3 +74,49 @@ st.download_button(
     icon=":material/download:",
     on_click="ignore",
 )
+
+# The same drift check as `custseg predict` (custseg.drift): do these customers still look
+# like the ones the model was fitted on? Segment names come from the model, renamed or not.
+drift = check_drift(model, scored)
+st.subheader("Have the customers moved since the model was fitted?")
+verdicts = {
+    "stable": (
+        st.success,
+        "No: every model feature and every segment's share is close to training.",
+    ),
+    "shifted": (st.info, "A little: some features shifted, not enough to refit for."),
+    "moved": (st.warning, "Yes: the segments may not mean here what they meant in training."),
+}
+show, headline = verdicts.get(drift.verdict, (st.info, "Not checked."))
+show(headline, icon=":material/monitoring:")
+for message in drift.warnings:
+    st.warning(S.md(message[:1].upper() + message[1:] + "."), icon=":material/warning:")
+for note in drift.notes:
+    st.caption(S.md(note[:1].upper() + note[1:] + "."))
+if drift.features:
+    moved, shifted = THRESHOLDS["psi_moved"], THRESHOLDS["psi_shifted"]
+    st.caption(
+        f"Population stability index (PSI) of each model feature against its training "
+        f"deciles: under {shifted:g} stable, {shifted:g} to {moved:g} shifted, above "
+        f"{moved:g} moved. Each segment's share now and in training: moved when it doubled or "
+        "halved by at least "
+        f"{THRESHOLDS['share_min_change']:.0%} of the customers."
+    )
+    left, right = st.columns([2, 3])
+    features = pd.DataFrame(drift.features)[["feature", "psi", "status"]]
+    left.dataframe(
+        features.rename(columns={"psi": "PSI"}),
+        hide_index=True,
+        column_config={"PSI": st.column_config.NumberColumn(format="%.2f")},
+    )
+    shares = pd.DataFrame(drift.segments)[
+        ["segment", "segment_name", "training_share", "share", "status"]
+    ]
+    right.dataframe(
+        shares.rename(columns={"training_share": "share in training", "share": "share now"}),
+        hide_index=True,
+        column_config={
+            c: st.column_config.NumberColumn(format="percent")
+            for c in ("share in training", "share now")
+        },
+    )
