@@ -173,15 +173,16 @@ def test_upload_explore_segment_rename_score_download(lines_csv: bytes) -> None:
     assert [b.label for b in at.get("download_button")] == ["Download the scored table (CSV)"]
     # The training customers scored again: the drift check finds nothing moved.
     assert at.subheader[-1].value == "Have the customers moved since the model was fitted?"
-    assert [s.value for s in at.success] == [
-        "No: every model feature and every segment's share is close to training."
+    assert [plain(s.value) for s in at.success] == [
+        "No: no feature and no segment share moved past the thresholds below."
     ]
     psi = next(df.value for df in at.dataframe if "PSI" in df.value)
     assert set(psi["status"]) == {"stable"} and len(psi) >= 3
     assert (psi["PSI"] < 0.01).all()
-    shares = next(df.value for df in at.dataframe if "share now" in df.value)
+    shares = next(df.value for df in at.dataframe if "% now" in df.value)
     assert "Best *buyers*" in set(shares["segment_name"])
-    assert (shares["share now"] - shares["share in training"]).abs().max() < 1e-9
+    assert (shares["% now"] - shares["% in training"]).abs().max() < 1e-6
+    assert abs(shares["% now"].sum() - 100) < 0.1
 
     at.switch_page("pages/download.py").run()
     assert not at.exception and not at.error
@@ -373,8 +374,9 @@ def saved_model(tmp_path_factory: pytest.TempPathFactory, lines_csv: bytes) -> P
     lines = pd.read_csv(io.BytesIO(lines_csv))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", custseg.CustsegWarning)
-        result = custseg.segment(lines, algorithm="kmeans", k=3)
-    return Path(result.save(tmp_path_factory.mktemp("saved") / "out"))
+        return custseg.segment(lines, algorithm="kmeans", k=3).save(
+            tmp_path_factory.mktemp("saved") / "out"
+        )
 
 
 def test_score_with_a_saved_model(saved_model: Path, lines_csv: bytes) -> None:
@@ -413,11 +415,34 @@ def test_score_page_says_when_the_customers_moved(saved_model: Path, lines_csv: 
     assert not at.exception and not at.error
     assert not at.success
     warned = [plain(w.value) for w in at.warning]
-    assert "Yes: the segments may not mean here what they meant in training." in warned
+    assert "Yes: some features or segment shares moved since training (below)." in warned
     assert any(w.startswith("Feature 'revenue' moved (PSI ") for w in warned), warned
     psi = next(df.value for df in at.dataframe if "PSI" in df.value)
     assert psi.set_index("feature").loc["revenue", "status"] == "moved"
     assert psi.set_index("feature").loc["revenue", "PSI"] > 0.25
+
+
+def test_score_page_says_why_drift_was_not_checked(saved_model: Path, lines_csv: bytes) -> None:
+    """Fewer than 100 customers: no verdict, the reason instead, and no tables."""
+    lines = pd.read_csv(io.BytesIO(lines_csv))
+    few = lines[lines["CustomerID"].isin(lines["CustomerID"].unique()[:40])]
+    at = start()
+    at.switch_page("pages/score.py").run()
+    content = (saved_model / "model.skops").read_bytes()
+    at.file_uploader(key="score_model_upload").set_value(
+        ("model.skops", content, "application/octet-stream")
+    ).run()
+    few_csv = few.to_csv(index=False).encode()
+    at.file_uploader(key="score_data_upload").set_value(("few.csv", few_csv, "text/csv"))
+    at.run()
+    assert not at.exception and not at.error and not at.success
+    said = [plain(i.value) for i in at.info]
+    assert said == [
+        "Drift not checked: 40 customer(s) scored, fewer than the 100 that distributions can "
+        "be compared on."
+    ]
+    assert not [df for df in at.dataframe if "PSI" in df.value]
+    assert "Drift not checked" not in " ".join(plain(c.value) for c in at.caption)
 
 
 @pytest.fixture(scope="module")

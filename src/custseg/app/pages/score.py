@@ -80,43 +80,48 @@ st.download_button(
 drift = check_drift(model, scored)
 st.subheader("Have the customers moved since the model was fitted?")
 verdicts = {
-    "stable": (
-        st.success,
-        "No: every model feature and every segment's share is close to training.",
-    ),
+    "stable": (st.success, "No: no feature and no segment share moved past the thresholds below."),
     "shifted": (st.info, "A little: some features shifted, not enough to refit for."),
-    "moved": (st.warning, "Yes: the segments may not mean here what they meant in training."),
+    "moved": (st.warning, "Yes: some features or segment shares moved since training (below)."),
 }
-show, headline = verdicts.get(drift.verdict, (st.info, "Not checked."))
-show(headline, icon=":material/monitoring:")
+notes = list(drift.notes)
+if drift.verdict in verdicts:
+    show, headline = verdicts[drift.verdict]
+else:  # skipped or no_reference: the reason is the headline
+    show, headline = st.info, (drift.reason or "Not checked") + "."
+    notes = [n for n in notes if n != drift.reason]
+show(S.md(headline[:1].upper() + headline[1:]), icon=":material/monitoring:")
 for message in drift.warnings:
     st.warning(S.md(message[:1].upper() + message[1:] + "."), icon=":material/warning:")
-for note in drift.notes:
+for note in notes:
     st.caption(S.md(note[:1].upper() + note[1:] + "."))
-if drift.features:
+if drift.features or drift.segments:
     moved, shifted = THRESHOLDS["psi_moved"], THRESHOLDS["psi_shifted"]
     st.caption(
-        f"Population stability index (PSI) of each model feature against its training "
-        f"deciles: under {shifted:g} stable, {shifted:g} to {moved:g} shifted, above "
-        f"{moved:g} moved. Each segment's share now and in training: moved when it doubled or "
-        "halved by at least "
-        f"{THRESHOLDS['share_min_change']:.0%} of the customers."
+        "Population stability index (PSI) of each model feature against training (its deciles; "
+        f"category shares for a categorical feature): under {shifted:g} stable, {shifted:g} to "
+        f"{moved:g} shifted, above {moved:g} moved. Each segment's share of the customers now "
+        f"and in training: moved when it doubled or halved and changed by at least "
+        f"{THRESHOLDS['share_min_change'] * 100:g} percentage points."
     )
     left, right = st.columns([2, 3])
-    features = pd.DataFrame(drift.features)[["feature", "psi", "status"]]
-    left.dataframe(
-        features.rename(columns={"psi": "PSI"}),
-        hide_index=True,
-        column_config={"PSI": st.column_config.NumberColumn(format="%.2f")},
-    )
-    shares = pd.DataFrame(drift.segments)[
-        ["segment", "segment_name", "training_share", "share", "status"]
-    ]
-    right.dataframe(
-        shares.rename(columns={"training_share": "share in training", "share": "share now"}),
-        hide_index=True,
-        column_config={
-            c: st.column_config.NumberColumn(format="percent")
-            for c in ("share in training", "share now")
-        },
-    )
+    if drift.features:
+        features = pd.DataFrame(drift.features)[["feature", "psi", "status"]]
+        left.dataframe(
+            features.rename(columns={"psi": "PSI"}),
+            hide_index=True,
+            column_config={"PSI": st.column_config.NumberColumn(format="%.3f")},
+        )
+    if drift.segments:
+        shares = pd.DataFrame(drift.segments)[
+            ["segment", "segment_name", "training_share", "share", "status"]
+        ]
+        shares[["training_share", "share"]] *= 100  # shown as percentages
+        right.dataframe(
+            shares.rename(columns={"training_share": "% in training", "share": "% now"}),
+            hide_index=True,
+            column_config={
+                c: st.column_config.NumberColumn(format="%.1f%%")
+                for c in ("% in training", "% now")
+            },
+        )
