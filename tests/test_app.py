@@ -399,19 +399,25 @@ def test_score_with_a_saved_model(saved_model: Path, lines_csv: bytes) -> None:
     assert list(scored["segment"]) == list(expected["segment"])
 
 
+def score_file(model_folder: Path, name: str, content: bytes) -> AppTest:
+    """The Score page with the saved model of ``model_folder`` uploaded, after scoring
+    ``content`` (CSV bytes) uploaded as ``name``."""
+    at = start()
+    at.switch_page("pages/score.py").run()
+    model = (model_folder / "model.skops").read_bytes()
+    at.file_uploader(key="score_model_upload").set_value(
+        ("model.skops", model, "application/octet-stream")
+    ).run()
+    at.file_uploader(key="score_data_upload").set_value((name, content, "text/csv"))
+    return at.run()
+
+
 def test_score_page_says_when_the_customers_moved(saved_model: Path, lines_csv: bytes) -> None:
     """Prices ten times the training ones: the Score page warns, as `custseg predict` does,
     and names the features that moved."""
     lines = pd.read_csv(io.BytesIO(lines_csv))
-    at = start()
-    at.switch_page("pages/score.py").run()
-    content = (saved_model / "model.skops").read_bytes()
-    at.file_uploader(key="score_model_upload").set_value(
-        ("model.skops", content, "application/octet-stream")
-    ).run()
     dearer = lines.assign(UnitPrice=lines["UnitPrice"] * 10).to_csv(index=False).encode()
-    at.file_uploader(key="score_data_upload").set_value(("dearer.csv", dearer, "text/csv"))
-    at.run()
+    at = score_file(saved_model, "dearer.csv", dearer)
     assert not at.exception and not at.error
     assert not at.success
     warned = [plain(w.value) for w in at.warning]
@@ -426,15 +432,7 @@ def test_score_page_says_why_drift_was_not_checked(saved_model: Path, lines_csv:
     """Fewer than 100 customers: no verdict, the reason instead, and no tables."""
     lines = pd.read_csv(io.BytesIO(lines_csv))
     few = lines[lines["CustomerID"].isin(lines["CustomerID"].unique()[:40])]
-    at = start()
-    at.switch_page("pages/score.py").run()
-    content = (saved_model / "model.skops").read_bytes()
-    at.file_uploader(key="score_model_upload").set_value(
-        ("model.skops", content, "application/octet-stream")
-    ).run()
-    few_csv = few.to_csv(index=False).encode()
-    at.file_uploader(key="score_data_upload").set_value(("few.csv", few_csv, "text/csv"))
-    at.run()
+    at = score_file(saved_model, "few.csv", few.to_csv(index=False).encode())
     assert not at.exception and not at.error and not at.success
     said = [plain(i.value) for i in at.info]
     assert said == [
