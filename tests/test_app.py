@@ -380,7 +380,6 @@ def saved_model(tmp_path_factory: pytest.TempPathFactory, lines_csv: bytes) -> P
 
 
 def test_score_with_a_saved_model(saved_model: Path, lines_csv: bytes) -> None:
-    folder = saved_model
     at = start()
     at.switch_page("pages/score.py").run()
     model = at.file_uploader(key="score_model_upload")
@@ -388,14 +387,14 @@ def test_score_with_a_saved_model(saved_model: Path, lines_csv: bytes) -> None:
     assert not at.exception
     assert "model.skops" in plain(at.error[0].value)
     model = at.file_uploader(key="score_model_upload")
-    content = (folder / "model.skops").read_bytes()
+    content = (saved_model / "model.skops").read_bytes()
     model.set_value(("model.skops", content, "application/octet-stream")).run()
     assert not at.exception and not at.error
     at.file_uploader(key="score_data_upload").set_value(("new.csv", lines_csv, "text/csv"))
     at.run()
     assert not at.exception and not at.error
     scored = next(df.value for df in at.dataframe if "segment_name" in df.value)
-    expected = pd.read_csv(folder / "segments.csv")
+    expected = pd.read_csv(saved_model / "segments.csv")
     assert list(scored["segment"]) == list(expected["segment"])
 
 

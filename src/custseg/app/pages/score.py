@@ -9,7 +9,7 @@ import streamlit as st
 
 from custseg.app import _state as S
 from custseg.drift import THRESHOLDS
-from custseg.drift import check as check_drift
+from custseg.report.summary import as_sentence
 
 st.title("Score new customers")
 st.caption(
@@ -56,7 +56,7 @@ with st.spinner("Scoring"):
     predicted = S.attempt(S.predict, model, model_key, new_src)
 if predicted is None:
     st.stop()
-scored, notes = predicted
+scored, notes, drift = predicted
 S.show_warnings(notes)
 
 counts = scored.groupby(["segment", "segment_name"], sort=True).size().reset_index(name="customers")
@@ -64,7 +64,6 @@ counts["segment_name"] = counts["segment_name"].map(S.md)  # st.table reads mark
 st.subheader(f"{len(scored):,} customers scored")
 st.table(S.segment_colors(counts), hide_index=True)
 st.dataframe(scored, hide_index=True, height=320)
-
 stem = new_src.name.split(".")[0] or "scored"
 st.download_button(
     "Download the scored table (CSV)",
@@ -75,26 +74,22 @@ st.download_button(
     on_click="ignore",
 )
 
-# The same drift check as `custseg predict` (custseg.drift): do these customers still look
-# like the ones the model was fitted on? Segment names come from the model, renamed or not.
-drift = check_drift(model, scored)
+# The drift check of custseg predict (custseg.drift, run with the scoring and cached with
+# it): do these customers still look like the ones the model was fitted on?
 st.subheader("Have the customers moved since the model was fitted?")
 verdicts = {
     "stable": (st.success, "No: no feature and no segment share moved past the thresholds below."),
     "shifted": (st.info, "A little: some features shifted, not enough to refit for."),
     "moved": (st.warning, "Yes: some features or segment shares moved since training (below)."),
 }
-notes = list(drift.notes)
-if drift.verdict in verdicts:
-    show, headline = verdicts[drift.verdict]
-else:  # skipped or no_reference: the reason is the headline
-    show, headline = st.info, (drift.reason or "Not checked") + "."
-    notes = [n for n in notes if n != drift.reason]
-show(S.md(headline[:1].upper() + headline[1:]), icon=":material/monitoring:")
+# Skipped or no reference: the reason is the headline, not repeated as a note.
+show, headline = verdicts.get(drift.verdict, (st.info, drift.reason or "Not checked"))
+show(S.md(as_sentence(headline)), icon=":material/monitoring:")
 for message in drift.warnings:
-    st.warning(S.md(message[:1].upper() + message[1:] + "."), icon=":material/warning:")
-for note in notes:
-    st.caption(S.md(note[:1].upper() + note[1:] + "."))
+    st.warning(S.md(as_sentence(message)), icon=":material/warning:")
+for note in drift.notes:
+    if note != drift.reason:
+        st.caption(S.md(as_sentence(note)))
 if drift.features or drift.segments:
     moved, shifted = THRESHOLDS["psi_moved"], THRESHOLDS["psi_shifted"]
     st.caption(
