@@ -19,6 +19,7 @@ from custseg.migration import (
     compare_runs,
     match_segments,
     read_run,
+    segment_profiles,
     summary_lines,
 )
 
@@ -144,6 +145,55 @@ def test_match_segments_prefers_least_total_distance() -> None:
     pairs, distance = match_segments(old, new)
     assert pairs == {0: 1, 2: 0}  # the middle segment has no counterpart
     assert distance.loc[0, 1] == pytest.approx(0.02)
+
+
+def test_lapsing_segment_is_not_the_counterpart_of_an_active_one(tmp_path: Path) -> None:
+    """The nearest profile of an old at-risk segment is a new active one (the new run's
+    "New customers"): they are not counterparts, and customers who went from one to the other
+    moved; the valuable pair is still matched."""
+    # customer: old segment, name, recency, orders, revenue, tenure; the same a year later
+    before = {"a": (0, 5, 10, 1000.0, 300), "b": (0, 8, 8, 800.0, 290)}
+    before |= {"c": (1, 90, 2, 60.0, 100), "d": (1, 80, 2, 50.0, 90)}
+    after = {"a": (0, 4, 11, 1100.0, 390), "b": (0, 6, 9, 900.0, 380)}
+    after |= {"c": (1, 20, 2, 70.0, 30), "d": (1, 25, 2, 55.0, 35)}
+
+    def named(rows: dict[str, tuple], names: tuple[str, str]) -> dict[str, tuple]:
+        return {c: (s, names[s], *f) for c, (s, *f) in rows.items()}
+
+    old = write_run(tmp_path / "old", named(before, ("Champions", "About to sleep")))
+    new = write_run(
+        tmp_path / "new", named(after, ("Champions", "New customers")), model=b"model-2"
+    )
+    m = compare_runs(old, new)
+    assert m.summary["matching"] == "profiles"
+    # By profile alone the pairs would be 0 -> 0 and 1 -> 1, both at distance 0.
+    a, b = read_run(old), read_run(new)
+    by_profile = match_segments(segment_profiles(a, a.features), segment_profiles(b, b.features))
+    assert by_profile[0] == {0: 0, 1: 1} and by_profile[1].to_numpy().trace() == 0.0
+    pairs = dict(zip(m.pairs["old_segment"], m.pairs["new_segment"], strict=True))
+    assert pairs[0] == 0 and pairs[1] is pd.NA
+    why = m.pairs.set_index("old_segment").at[1, "no_counterpart"]
+    assert "1 · New customers" in why and "is active, this segment at risk" in why
+    status = dict(zip(m.customers["customer_id"], m.customers["status"], strict=True))
+    assert status == {"a": "stayed", "b": "stayed", "c": "moved", "d": "moved"}
+    assert (m.summary["stayed"], m.summary["moved"]) == (2, 2)
+    lines = summary_lines(m)
+    assert any("About to sleep -> no counterpart (nearest profile" in x for x in lines)
+    assert any(x.startswith("1 of the 2 old segments have no counterpart") for x in lines)
+    # Every new segment lapsed: no pair is the same kind, and every customer moved.
+    lapsed = named(after, ("At risk", "Lost customers"))
+    none = compare_runs(old, write_run(tmp_path / "lapsed", lapsed, model=b"model-3"))
+    assert none.pairs["new_segment"].isna().all() and none.summary["stayed"] == 0
+    assert none.summary["mean_match_distance"] is None
+    assert any("no pair of segments is the same kind" in x for x in summary_lines(none))
+
+
+def test_poor_match_is_not_a_counterpart() -> None:
+    old = pd.DataFrame({"x": [0.9, 0.1]}, index=[0, 1])
+    new = pd.DataFrame({"x": [0.85, 0.5]}, index=[0, 1])  # segment 1 is 0.4 from old 1
+    pairs, distance = match_segments(old, new)
+    assert pairs == {0: 0}
+    assert distance.loc[1, 1] == pytest.approx(0.4) and distance.loc[1, 1] > MATCH_FAIR
 
 
 def test_predictions_csv_as_new_side(runs: tuple[Path, Path], tmp_path: Path) -> None:

@@ -12,7 +12,9 @@ uses the other side's segment numbers and names), a segment is its own counterpa
 the segments are matched by their profiles: each segment's median of every shared feature as a
 percentile among its own run's customers, one-to-one by the Hungarian assignment
 (:func:`scipy.optimize.linear_sum_assignment`) on the root-mean-square distance between
-those profiles.
+those profiles. A pair is a counterpart only when it is the same kind of customer: the same
+activity (active, at risk or lost; see :data:`ACTIVITY`) and a profile distance that is not
+poor. An old segment without one has its customers counted as moved.
 
 Examples
 --------
@@ -64,6 +66,16 @@ SEGMENT_GROUPS: dict[str, str] = {
     "Regular customers": OTHER,
     "Frequent returners": OTHER,
 }
+
+ACTIVITY: dict[str, str] = {VALUABLE: "active", OTHER: "active", AT_RISK: AT_RISK, LOST: LOST}
+"""What a group says about whether its customers still buy. Segments matched by profile are
+counterparts only when their groups have the same activity: an at-risk segment is not the
+counterpart of an active one however close their percentile profiles are (a run that added a
+quarter of new customers can make its "New customers" the nearest profile of the old run's
+"About to sleep"), and counting customers who went from one to the other as "stayed" would
+hide exactly the change migration is for. Valuable and other are both active: a segment
+that was Loyal customers and is now Regular customers is the same kind of customer, less
+valuable, not lapsed."""
 
 VALUABLE_SHARE_RATIO = 1.5
 """A segment whose name custseg's vocabulary does not know (renamed, or a customer table) is
@@ -162,7 +174,8 @@ class Migration:
     pairs : DataFrame
         One row per old segment: its group, its counterpart in the new run (by number for
         the same model, by profile otherwise; empty when it has none), the profile
-        ``distance``, and the share of its customers who stayed with the counterpart.
+        ``distance`` and ``match``, the share of its customers who stayed with the
+        counterpart, and ``no_counterpart``: why it has none (empty when it has one).
     movers : DataFrame
         Customers who moved from a valuable segment to an at-risk or lost one, highest old
         value first.
@@ -445,20 +458,35 @@ def segment_profiles(run: Run, features: list[str]) -> pd.DataFrame:
     return profiles[profiles.index >= 0].fillna(0.5)
 
 
-def match_segments(old: pd.DataFrame, new: pd.DataFrame) -> tuple[dict[int, int], pd.DataFrame]:
-    """Match old segments to new ones one-to-one, by the least total profile distance.
+def match_segments(
+    old: pd.DataFrame,
+    new: pd.DataFrame,
+    old_groups: Mapping[int, str] | None = None,
+    new_groups: Mapping[int, str] | None = None,
+) -> tuple[dict[int, int], pd.DataFrame]:
+    """Match old segments to new ones one-to-one, by the least total profile distance, and
+    keep the pairs that are the same kind of customer.
+
+    The Hungarian assignment runs on the distances plus 1 (more than any distance) for a
+    pair whose groups differ in :data:`ACTIVITY`, so a same-kind pair is preferred whenever
+    one is free. Pairs that still differ in activity, or whose distance is poor (above
+    :data:`MATCH_FAIR`), are not counterparts.
 
     Parameters
     ----------
     old, new : DataFrame
         :func:`segment_profiles` of each run (segments as index, the same columns).
+    old_groups, new_groups : mapping, optional
+        Segment -> group (``"valuable"``, ``"at risk"``, ``"lost"``, ``"other"``); without
+        them only the distance decides.
 
     Returns
     -------
     dict, DataFrame
         Old segment -> its new counterpart (segments left over when the runs have different
-        numbers of segments have none), and the distance matrix (root mean square over the
-        features, 0 = identical profiles, 1 = opposite ends of every feature).
+        numbers of segments, or whose nearest free segment is another kind or poor, have
+        none), and the distance matrix (root mean square over the features, 0 = identical
+        profiles, 1 = opposite ends of every feature).
 
     Examples
     --------
@@ -466,13 +494,25 @@ def match_segments(old: pd.DataFrame, new: pd.DataFrame) -> tuple[dict[int, int]
     >>> new = pd.DataFrame({"x": [0.2, 0.8]}, index=[0, 1])
     >>> match_segments(old, new)[0]
     {0: 1, 1: 0}
+    >>> match_segments(old, new, {0: "valuable", 1: "at risk"}, {0: "other", 1: "valuable"})[0]
+    {0: 1}
     """
     from scipy.optimize import linear_sum_assignment
 
     a, b = old.to_numpy(dtype=float), new.to_numpy(dtype=float)
     distance = np.sqrt(((a[:, None, :] - b[None, :, :]) ** 2).mean(axis=2))
-    rows, cols = linear_sum_assignment(distance)
-    pairs = {int(old.index[r]): int(new.index[c]) for r, c in zip(rows, cols, strict=True)}
+    unlike = np.zeros_like(distance, dtype=bool)
+    if old_groups is not None and new_groups is not None:
+        old_kind = [ACTIVITY.get(old_groups.get(int(s), OTHER), "active") for s in old.index]
+        new_kind = [ACTIVITY.get(new_groups.get(int(s), OTHER), "active") for s in new.index]
+        unlike = np.array([[o != n for n in new_kind] for o in old_kind], dtype=bool)
+        unlike = unlike.reshape(distance.shape)
+    rows, cols = linear_sum_assignment(distance + unlike)
+    pairs = {
+        int(old.index[r]): int(new.index[c])
+        for r, c in zip(rows, cols, strict=True)
+        if not unlike[r, c] and distance[r, c] <= MATCH_FAIR
+    }
     return pairs, pd.DataFrame(distance, index=old.index, columns=new.index)
 
 
@@ -584,7 +624,9 @@ def compare_runs(old: str | Path | Run, new: str | Path | Run, *, match: str = "
         and len(old_profiles)
         and len(new_profiles)
     ):
-        pairs_by_profile, distance = match_segments(old_profiles, new_profiles)
+        pairs_by_profile, distance = match_segments(
+            old_profiles, new_profiles, old_run.groups, new_run.groups
+        )
     if method == "profiles":
         if distance is None:
             raise InputError(
@@ -598,7 +640,7 @@ def compare_runs(old: str | Path | Run, new: str | Path | Run, *, match: str = "
     customers = _customer_table(a, b, counterpart)
     matrix = _matrix(customers, old_run, new_run)
     counts = _counts(matrix, old_run, new_run, counterpart)
-    pairs = _pairs(customers, old_run, new_run, counterpart, distance)
+    pairs = _pairs(customers, old_run, new_run, counterpart, distance, method)
     valuable = [s for s, g in old_run.groups.items() if g == VALUABLE]
     slipping = [s for s, g in new_run.groups.items() if g in (AT_RISK, LOST)]
     movers = customers[
@@ -700,7 +742,9 @@ def _pairs(
     new: Run,
     counterpart: dict[int, int],
     distance: pd.DataFrame | None,
+    method: str,
 ) -> pd.DataFrame:
+    by_profile = None if method == "numbers" else distance
     both = customers[(customers["status"] == "stayed") | (customers["status"] == "moved")]
     rows = []
     for seg, name in old.names.items():
@@ -728,11 +772,33 @@ def _pairs(
                 "stayed_share": round(float((mine["status"] == "stayed").mean()), 4)
                 if len(mine)
                 else np.nan,
+                "no_counterpart": ""
+                if match is not None
+                else _why_alone(seg, old, new, by_profile),
             }
         )
     pairs = pd.DataFrame(rows)
     pairs["new_segment"] = pairs["new_segment"].astype("Int64")
     return pairs
+
+
+def _why_alone(seg: int, old: Run, new: Run, distance: pd.DataFrame | None) -> str:
+    """Why old segment ``seg`` has no counterpart, in a few words for the pairs table."""
+    if seg < 0:
+        return "noise has no counterpart"
+    if distance is None or seg not in distance.index or not len(distance.columns):
+        return f"the new run has no segment {seg}"
+    row = distance.loc[seg].to_numpy(dtype=float)
+    nearest = int(distance.columns[int(np.argmin(row))])
+    d = float(row.min())
+    near = f"nearest profile {label(nearest, new.names.get(nearest, ''))} ({d:.3f})"
+    old_kind = ACTIVITY.get(old.groups.get(seg, OTHER), "active")
+    new_kind = ACTIVITY.get(new.groups.get(nearest, OTHER), "active")
+    if old_kind != new_kind:
+        return f"{near} is {new_kind}, this segment {old_kind}: not the same kind"
+    if d > MATCH_FAIR:
+        return f"{near} is poor: no new segment is this kind of customer"
+    return f"{near} is the counterpart of a closer old segment"
 
 
 def _segment_rows(side: str, run: Run, customers: pd.DataFrame) -> pd.DataFrame:
@@ -790,6 +856,9 @@ def _summary(
         "matching_requested": match,
         "matching_features": shared,
         "mean_match_distance": None if mean_distance is None else round(mean_distance, 4),
+        "without_counterpart": [
+            int(x) for x in pairs.loc[pairs["new_segment"].isna(), "old_segment"]
+        ],
         "match_quality": None if mean_distance is None else match_quality(mean_distance),
         "adjusted_rand_index": round(ari, 4),
         "customers_old": int(old.customers.shape[0]),
@@ -831,15 +900,29 @@ def summary_lines(migration: Migration) -> list[str]:
             + ("." if s["same_model"] else " (--match numbers).")
         )
     else:
+        how = (
+            "no pair of segments is the same kind of customer"
+            if s["mean_match_distance"] is None
+            else f"mean distance {s['mean_match_distance']:.3f} ({s['match_quality']}; "
+            f"0 = identical profiles, close up to {MATCH_CLOSE}, fair up to {MATCH_FAIR})"
+        )
         lines.append(
-            f"Segments matched by profile, as {s['same_model_reason']}: mean distance "
-            f"{s['mean_match_distance']:.3f} ({s['match_quality']}; 0 = identical profiles, "
-            f"close up to {MATCH_CLOSE}, fair up to {MATCH_FAIR}) on "
+            f"Segments matched by profile, as {s['same_model_reason']}: {how} on "
             f"{len(s['matching_features'])} shared features."
         )
+        alone = len(s["without_counterpart"])
+        if alone:
+            lines.append(
+                f"{alone} of the {len(migration.pairs)} old segments have no counterpart (no new "
+                "segment is the same kind of customer, or it is taken by a closer one): their "
+                "customers count as moved."
+            )
         for r in migration.pairs.itertuples():
             if r.new_segment is pd.NA:
-                lines.append(f"  {label(r.old_segment, r.old_segment_name)} -> no counterpart")
+                lines.append(
+                    f"  {label(r.old_segment, r.old_segment_name)} -> no counterpart "
+                    f"({r.no_counterpart})"
+                )
             else:
                 lines.append(
                     f"  {label(r.old_segment, r.old_segment_name)} -> "

@@ -203,6 +203,7 @@ def migration_data(migration: Migration) -> dict[str, Any]:
                 "distance": "" if _missing(r["distance"]) else f"{r['distance']:.3f}",
                 "match": r["match"],
                 "stayed": "" if _missing(r["stayed_share"]) else f"{r['stayed_share']:.1%}",
+                "why": r.get("no_counterpart") or "",
             }
             for r in _records(migration.pairs)
         ],
