@@ -955,6 +955,7 @@ def _result(
         "selection_notes": selection.notes,
         "structure": selection.structure,
         "selection_sample": selection.sampling,
+        "refined": selection.refined,
         "elbow_k": best.get("elbow_k"),
         "candidates": family_rows,
         "leaderboard": selection.leaderboard,

@@ -140,7 +140,11 @@ class CustomerScore(BaseModel):
     segment_name: str
     action: str | None = Field(description="Recommended action of the segment (null for noise).")
     segment_probability: float | None = Field(
-        None, description="Membership probability (Gaussian mixtures only)."
+        None,
+        description=(
+            "Membership probability (Gaussian mixtures, and k-means or tree segments whose "
+            "boundaries were refined)."
+        ),
     )
     expected_purchases: float | None = Field(
         None,

@@ -1,0 +1,76 @@
+"""Segment boundaries fitted to each segment's spread (custseg.models.refine, and the step of
+select_model that uses it): a tight group beside a wide one, where k-means' halfway boundary
+gives the wide group's outer customers to the tight one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from custseg.models.refine import PER_INPUT, refine_partition
+from custseg.models.select import REFINED_FAMILIES, select_model
+
+
+def tight_and_wide(seed: int, n: int = 800) -> tuple[np.ndarray, np.ndarray]:
+    """A tight group (spread 0.25) and a wide one (0.8) 2.5 apart, scaled; and the truth."""
+    rng = np.random.default_rng(seed)
+    X = np.vstack([rng.normal(0.0, 0.25, (n, 2)), rng.normal([2.5, 0.0], 0.8, (n, 2))])
+    return (X - X.mean(axis=0)) / X.std(axis=0), np.repeat([0, 1], n)
+
+
+def test_refinement_gives_the_wide_group_its_customers_back() -> None:
+    X, truth = tight_and_wide(0)
+    halfway = (X[:, 0] > (X[truth == 0, 0].mean() + X[truth == 1, 0].mean()) / 2).astype(int)
+    before = adjusted_rand_score(truth, halfway)
+    refined = refine_partition(X, halfway, min_size=30)
+    assert refined is not None
+    after = adjusted_rand_score(truth, refined.labels)
+    assert before < 0.9 < after, (before, after)
+    assert refined.moved == int((refined.labels != halfway).sum()) > 0
+    # The labels are what the fitted discriminant predicts: new customers are scored alike.
+    assert np.array_equal(refined.estimator.predict(X), refined.labels)
+    assert refined.agreement == pytest.approx(adjusted_rand_score(halfway, refined.labels))
+
+
+def test_refinement_is_abandoned_below_its_floors() -> None:
+    X, _ = tight_and_wide(0)
+    # A segment with fewer than PER_INPUT customers per input keeps the chosen boundaries.
+    small = np.zeros(len(X), dtype=int)
+    small[: PER_INPUT * X.shape[1] - 1] = 1
+    assert refine_partition(X, small, min_size=2) is None
+    # A refinement that moves anyone disagrees with the start: required agreement 1 refuses it.
+    halfway = (X[:, 0] > 0).astype(int)
+    moved = refine_partition(X, halfway, min_size=30)
+    assert moved is not None and moved.agreement < 1.0
+    assert refine_partition(X, halfway, min_size=30, min_agreement=1.0) is None
+
+
+def test_auto_refines_a_kmeans_pick_and_not_a_family_asked_for() -> None:
+    X, truth = tight_and_wide(1)
+    sel = select_model(X, seed=0, k=2)
+    assert sel.algorithm in REFINED_FAMILIES and sel.refined is not None
+    assert sel.refined["moved"] > 0 and sel.refined["agreement"] >= 0.75
+    assert np.array_equal(sel.estimator.predict(X), sel.labels)
+    assert any("boundaries were then fitted" in note for note in sel.notes)
+    asked = select_model(X, seed=0, k=2, algorithm="kmeans")
+    assert asked.refined is None
+    assert adjusted_rand_score(truth, sel.labels) > adjusted_rand_score(truth, asked.labels) + 0.05
+
+
+def test_refined_model_saves_loads_and_scores_the_same(tmp_path: Path) -> None:
+    import custseg
+
+    X, _ = tight_and_wide(1)
+    ids = [f"c{i}" for i in range(len(X))]
+    frame = pd.DataFrame({"customer_id": ids, "score_a": X[:, 0] + 10, "score_b": X[:, 1] + 10})
+    result = custseg.segment(frame, k=2, seed=0)
+    assert result.metrics["refined"] is not None and result.metrics["refined"]["moved"] > 0
+    assert result.segments["segment_probability"].between(0.5, 1.0).all()
+    result.save(tmp_path / "out")
+    model = custseg.load_model(tmp_path / "out" / "model.skops")
+    scored = model.predict(frame)
+    assert scored["segment"].tolist() == result.segments["segment"].tolist()
