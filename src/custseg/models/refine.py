@@ -1,9 +1,9 @@
 """Segment boundaries fitted to each segment's own spread.
 
-k-means, and Ward's tree cut in the same way, part two segments halfway between their centres.
-When one segment is packed tightly (one-off buyers with one order and a small basket) and its
-neighbour is spread wide (regular customers whose orders and spend vary a lot), that boundary
-cuts into the wide segment: its outer customers are given to the tight one. A Gaussian mixture
+k-means parts two segments halfway between their centres. When one segment is packed tightly
+(one-off buyers with one order and a small basket) and its neighbour is spread wide (regular
+customers whose orders and spend vary a lot), that boundary cuts into the wide segment: its
+outer customers are given to the tight one. A Gaussian mixture
 would draw the boundary where the two densities meet, but fitted from scratch it splits the
 spikes of whole-number features ("one order") into components of their own.
 

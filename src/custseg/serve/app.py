@@ -142,7 +142,7 @@ class CustomerScore(BaseModel):
     segment_probability: float | None = Field(
         None,
         description=(
-            "Membership probability (Gaussian mixtures, and k-means or tree segments whose "
+            "Membership probability (Gaussian mixtures, and k-means segments whose "
             "boundaries were refined)."
         ),
     )
