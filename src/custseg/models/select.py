@@ -530,6 +530,10 @@ def select_model(
 ) -> Selection:
     """Fit the candidate families and numbers of segments, score them and recommend one.
 
+    In ``auto``, a k-means recommendation on numeric inputs then has its boundaries fitted to
+    each segment's own spread (:mod:`custseg.models.refine`; ``Selection.refined`` says how
+    many customers moved, None when the refinement was not kept).
+
     Parameters
     ----------
     X : ndarray of shape (n_customers, n_features)
