@@ -179,13 +179,13 @@ def test_lapsing_segment_is_not_the_counterpart_of_an_active_one(tmp_path: Path)
     assert (m.summary["stayed"], m.summary["moved"]) == (2, 2)
     lines = summary_lines(m)
     assert any("About to sleep -> no counterpart (nearest profile" in x for x in lines)
-    assert any(x.startswith("1 of the 2 old segments have no counterpart") for x in lines)
+    assert any(x.startswith("1 of the 2 old segments has no counterpart") for x in lines)
     # Every new segment lapsed: no pair is the same kind, and every customer moved.
     lapsed = named(after, ("At risk", "Lost customers"))
     none = compare_runs(old, write_run(tmp_path / "lapsed", lapsed, model=b"model-3"))
     assert none.pairs["new_segment"].isna().all() and none.summary["stayed"] == 0
     assert none.summary["mean_match_distance"] is None
-    assert any("no pair of segments is the same kind" in x for x in summary_lines(none))
+    assert any("no old segment has a counterpart" in x for x in summary_lines(none))
 
 
 def test_poor_match_is_not_a_counterpart() -> None:
@@ -194,6 +194,17 @@ def test_poor_match_is_not_a_counterpart() -> None:
     pairs, distance = match_segments(old, new)
     assert pairs == {0: 0}
     assert distance.loc[1, 1] == pytest.approx(0.4) and distance.loc[1, 1] > MATCH_FAIR
+
+
+def test_matching_keeps_as_many_counterparts_as_it_can() -> None:
+    """Least total distance alone would pair 0 -> 0 (poor) and 1 -> 1; the counterparts that
+    exist are 0 -> 1 and 1 -> 0, both fair."""
+    old = pd.DataFrame({"x": [0.9, 0.77], "y": [0.14, 0.33]}, index=[0, 1])
+    new = pd.DataFrame({"x": [0.89, 0.71], "y": [0.53, 0.33]}, index=[0, 1])
+    pairs, d = match_segments(old, new)
+    assert d.loc[0, 0] + d.loc[1, 1] < d.loc[0, 1] + d.loc[1, 0]  # least total: 0->0, 1->1
+    assert d.loc[0, 0] > MATCH_FAIR >= max(d.loc[0, 1], d.loc[1, 0])
+    assert pairs == {0: 1, 1: 0}
 
 
 def test_predictions_csv_as_new_side(runs: tuple[Path, Path], tmp_path: Path) -> None:

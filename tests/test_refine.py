@@ -74,3 +74,24 @@ def test_refined_model_saves_loads_and_scores_the_same(tmp_path: Path) -> None:
     model = custseg.load_model(tmp_path / "out" / "model.skops")
     scored = model.predict(frame)
     assert scored["segment"].tolist() == result.segments["segment"].tolist()
+
+
+@pytest.mark.parametrize("sampled", [False, True])
+def test_refinement_step_on_a_kmeans_selection(sampled: bool) -> None:
+    """The step itself, on a k-means selection (asked for by name, so never refined by
+    select_model): with a sample, the discriminant is fitted on the sample's rows and then
+    scores every customer."""
+    from custseg.models._assign import fit_sample
+    from custseg.models.select import _refine_boundaries
+
+    X, truth = tight_and_wide(3, n=1000)
+    max_select = 600 if sampled else None
+    sel = select_model(X, seed=0, k=2, algorithm="kmeans", max_select=max_select)
+    assert sel.refined is None and (sel.sampling is not None) == sampled
+    before = adjusted_rand_score(truth, sel.labels)
+    index = fit_sample(len(X), max_select, 0) if sampled else None
+    _refine_boundaries(sel, X, index, 3000, 0)
+    assert sel.refined is not None and sel.refined["converged"]
+    assert np.array_equal(sel.estimator.predict(X), sel.labels)
+    assert sel.refined["moved"] == int(sel.refined["moved_share"] * len(X) + 0.5) > 0
+    assert adjusted_rand_score(truth, sel.labels) > before + 0.05

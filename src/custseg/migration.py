@@ -87,7 +87,7 @@ MATCH_CLOSE = 0.10
 root mean square) are "close": the same kind of customer in both runs."""
 MATCH_FAIR = 0.20
 """Up to 0.20 a match is "fair"; beyond it "poor": the new segment is the nearest there is,
-not the same kind of customer, and its name should be read rather than its number."""
+not the same kind of customer. Matched by profile, a poor pair is not a counterpart."""
 
 NOT_PROFILE_COLUMNS = frozenset(
     {
@@ -467,10 +467,10 @@ def match_segments(
     """Match old segments to new ones one-to-one, by the least total profile distance, and
     keep the pairs that are the same kind of customer.
 
-    The Hungarian assignment runs on the distances plus 1 (more than any distance) for a
-    pair whose groups differ in :data:`ACTIVITY`, so a same-kind pair is preferred whenever
-    one is free. Pairs that still differ in activity, or whose distance is poor (above
-    :data:`MATCH_FAIR`), are not counterparts.
+    A pair is a counterpart only when both segments have the same :data:`ACTIVITY` and their
+    distance is at most :data:`MATCH_FAIR`. The Hungarian assignment runs on the distances
+    plus a penalty larger than any sum of distances for every other pair, so it keeps as many
+    counterparts as there can be, and among those ways the least total distance.
 
     Parameters
     ----------
@@ -507,11 +507,13 @@ def match_segments(
         new_kind = [ACTIVITY.get(new_groups.get(int(s), OTHER), "active") for s in new.index]
         unlike = np.array([[o != n for n in new_kind] for o in old_kind], dtype=bool)
         unlike = unlike.reshape(distance.shape)
-    rows, cols = linear_sum_assignment(distance + unlike)
+    barred = unlike | (distance > MATCH_FAIR)
+    penalty = 1.0 + min(distance.shape)  # more than any sum of distances (each at most 1)
+    rows, cols = linear_sum_assignment(distance + penalty * barred)
     pairs = {
         int(old.index[r]): int(new.index[c])
         for r, c in zip(rows, cols, strict=True)
-        if not unlike[r, c] and distance[r, c] <= MATCH_FAIR
+        if not barred[r, c]
     }
     return pairs, pd.DataFrame(distance, index=old.index, columns=new.index)
 
@@ -798,7 +800,7 @@ def _why_alone(seg: int, old: Run, new: Run, distance: pd.DataFrame | None) -> s
         return f"{near} is {new_kind}, this segment {old_kind}: not the same kind"
     if d > MATCH_FAIR:
         return f"{near} is poor: no new segment is this kind of customer"
-    return f"{near} is the counterpart of a closer old segment"
+    return f"{near} is the counterpart of another old segment"
 
 
 def _segment_rows(side: str, run: Run, customers: pd.DataFrame) -> pd.DataFrame:
@@ -901,7 +903,7 @@ def summary_lines(migration: Migration) -> list[str]:
         )
     else:
         how = (
-            "no pair of segments is the same kind of customer"
+            "no old segment has a counterpart"
             if s["mean_match_distance"] is None
             else f"mean distance {s['mean_match_distance']:.3f} ({s['match_quality']}; "
             f"0 = identical profiles, close up to {MATCH_CLOSE}, fair up to {MATCH_FAIR})"
@@ -910,12 +912,13 @@ def summary_lines(migration: Migration) -> list[str]:
             f"Segments matched by profile, as {s['same_model_reason']}: {how} on "
             f"{len(s['matching_features'])} shared features."
         )
-        alone = len(s["without_counterpart"])
+        alone = len([x for x in s["without_counterpart"] if x >= 0])
+        segments = len(migration.pairs[migration.pairs["old_segment"] >= 0])
         if alone:
             lines.append(
-                f"{alone} of the {len(migration.pairs)} old segments have no counterpart (no new "
-                "segment is the same kind of customer, or it is taken by a closer one): their "
-                "customers count as moved."
+                f"{alone} of the {segments} old segments {'has' if alone == 1 else 'have'} no "
+                "counterpart (no free new segment is the same kind of customer within a fair "
+                "profile distance; the reasons are below): their customers count as moved."
             )
         for r in migration.pairs.itertuples():
             if r.new_segment is pd.NA:

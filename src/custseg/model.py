@@ -263,7 +263,7 @@ class SegmentModel:
                 "segment_name": names[labels] if len(labels) else np.array([], dtype=object),
             }
         )
-        if probability is not None or self.algorithm == "gmm":
+        if probability is not None or hasattr(self.estimator, "predict_proba"):
             out["segment_probability"] = (
                 np.round(probability, 6) if probability is not None else np.zeros(0)
             )

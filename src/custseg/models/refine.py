@@ -76,6 +76,9 @@ class Refinement:
         Adjusted Rand index between the starting and the refined segments.
     rounds : int
         Fit-and-reassign rounds run.
+    converged : bool
+        Whether no customer moved in the last round (False: :data:`MAX_ROUNDS` reached, and
+        the last fit's predictions stand).
     """
 
     estimator: Any
@@ -83,6 +86,7 @@ class Refinement:
     moved: int
     agreement: float
     rounds: int
+    converged: bool
 
 
 def refine_partition(
@@ -123,6 +127,7 @@ def refine_partition(
     current = start
     estimator: Any = None
     rounds = 0
+    converged = False
     while rounds < max_rounds:
         rounds += 1
         counts = np.bincount(current, minlength=k)
@@ -131,6 +136,7 @@ def refine_partition(
         estimator = QuadraticDiscriminantAnalysis(reg_param=reg_param).fit(X, current)
         new = np.asarray(estimator.predict(X), dtype=np.int64)
         if np.array_equal(new, current):
+            converged = True
             break
         # Not settled after max_rounds: the last fit's predictions stand, so that the labels
         # are what the estimator predicts.
@@ -147,4 +153,5 @@ def refine_partition(
         moved=int((current != start).sum()),
         agreement=agreement,
         rounds=rounds,
+        converged=converged,
     )

@@ -620,7 +620,7 @@ def select_model(
         if progress is not None:
             progress(f"Scoring all {n:,} customers")
         sel = _score_everyone(sel, X, X_mixed, index, seed, silhouette_sample_size)
-    if algorithm == "auto" and not (X_mixed is not None and len(categorical)):
+    if algorithm == "auto" and not len(categorical):
         _refine_boundaries(sel, X, index if sampled else None, silhouette_sample_size, seed)
     return sel
 
@@ -666,6 +666,7 @@ def _refine_boundaries(
         "method": "quadratic discriminant, classification EM",
         "reg_param": REG_PARAM,
         "rounds": refined.rounds,
+        "converged": refined.converged,
         "moved": moved,
         "moved_share": round(moved / len(X), 4),
         "agreement": round(refined.agreement, 4),
@@ -674,8 +675,13 @@ def _refine_boundaries(
     }
     sel.notes.append(
         f"the {get_family(sel.algorithm).label} segments' boundaries were then fitted to each "
-        f"segment's own spread (a regularised quadratic discriminant, refitted until no "
-        f"customer moved: {refined.rounds} rounds); {moved:,} customers ({moved / len(X):.1%}) "
+        f"segment's own spread (a regularised quadratic discriminant, "
+        + (
+            f"refitted until no customer moved: {refined.rounds} rounds"
+            if refined.converged
+            else f"refitted {refined.rounds} times, the most allowed"
+        )
+        + f"); {moved:,} customers ({moved / len(X):.1%}) "
         "changed segment, the number of segments is the same (silhouette "
         f"{sel.refined['silhouette_before']:.2f} -> {sel.refined['silhouette']:.2f}; it rewards "
         "round segments of equal spread)"
