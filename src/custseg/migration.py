@@ -501,13 +501,11 @@ def match_segments(
 
     a, b = old.to_numpy(dtype=float), new.to_numpy(dtype=float)
     distance = np.sqrt(((a[:, None, :] - b[None, :, :]) ** 2).mean(axis=2))
-    unlike = np.zeros_like(distance, dtype=bool)
+    barred = distance > MATCH_FAIR
     if old_groups is not None and new_groups is not None:
-        old_kind = [ACTIVITY.get(old_groups.get(int(s), OTHER), "active") for s in old.index]
-        new_kind = [ACTIVITY.get(new_groups.get(int(s), OTHER), "active") for s in new.index]
-        unlike = np.array([[o != n for n in new_kind] for o in old_kind], dtype=bool)
-        unlike = unlike.reshape(distance.shape)
-    barred = unlike | (distance > MATCH_FAIR)
+        old_kind = np.array([_activity(old_groups, s) for s in old.index], dtype=object)
+        new_kind = np.array([_activity(new_groups, s) for s in new.index], dtype=object)
+        barred |= old_kind[:, None] != new_kind[None, :]
     penalty = 1.0 + min(distance.shape)  # more than any sum of distances (each at most 1)
     rows, cols = linear_sum_assignment(distance + penalty * barred)
     pairs = {
@@ -516,6 +514,11 @@ def match_segments(
         if not barred[r, c]
     }
     return pairs, pd.DataFrame(distance, index=old.index, columns=new.index)
+
+
+def _activity(groups: Mapping[int, str], segment: Any) -> str:
+    """The :data:`ACTIVITY` of a segment's group (active when its group is unknown)."""
+    return ACTIVITY.get(groups.get(int(segment), OTHER), "active")
 
 
 def match_quality(distance: float) -> str:
@@ -794,8 +797,7 @@ def _why_alone(seg: int, old: Run, new: Run, distance: pd.DataFrame | None) -> s
     nearest = int(distance.columns[int(np.argmin(row))])
     d = float(row.min())
     near = f"nearest profile {label(nearest, new.names.get(nearest, ''))} ({d:.3f})"
-    old_kind = ACTIVITY.get(old.groups.get(seg, OTHER), "active")
-    new_kind = ACTIVITY.get(new.groups.get(nearest, OTHER), "active")
+    old_kind, new_kind = _activity(old.groups, seg), _activity(new.groups, nearest)
     if old_kind != new_kind:
         return f"{near} is {new_kind}, this segment {old_kind}: not the same kind"
     if d > MATCH_FAIR:
@@ -859,7 +861,7 @@ def _summary(
         "matching_features": shared,
         "mean_match_distance": None if mean_distance is None else round(mean_distance, 4),
         "without_counterpart": [
-            int(x) for x in pairs.loc[pairs["new_segment"].isna(), "old_segment"]
+            int(x) for x in pairs.loc[pairs["new_segment"].isna(), "old_segment"] if x >= 0
         ],
         "match_quality": None if mean_distance is None else match_quality(mean_distance),
         "adjusted_rand_index": round(ari, 4),
@@ -912,7 +914,7 @@ def summary_lines(migration: Migration) -> list[str]:
             f"Segments matched by profile, as {s['same_model_reason']}: {how} on "
             f"{len(s['matching_features'])} shared features."
         )
-        alone = len([x for x in s["without_counterpart"] if x >= 0])
+        alone = len(s["without_counterpart"])
         segments = len(migration.pairs[migration.pairs["old_segment"] >= 0])
         if alone:
             lines.append(

@@ -124,25 +124,26 @@ def refine_partition(
     start = np.asarray(labels, dtype=np.int64)
     k = len(np.unique(start))
     floor = max(min_size, PER_INPUT * X.shape[1])
+
+    def too_small(partition: np.ndarray) -> bool:
+        counts = np.bincount(partition, minlength=k)
+        return len(counts) != k or bool(counts.min() < floor)
+
     current = start
     estimator: Any = None
     rounds = 0
     converged = False
-    while rounds < max_rounds:
-        rounds += 1
-        counts = np.bincount(current, minlength=k)
-        if len(counts) != k or counts.min() < floor:
+    while rounds < max_rounds and not converged:
+        if too_small(current):
             return None
+        rounds += 1
         estimator = QuadraticDiscriminantAnalysis(reg_param=reg_param).fit(X, current)
         new = np.asarray(estimator.predict(X), dtype=np.int64)
-        if np.array_equal(new, current):
-            converged = True
-            break
+        converged = np.array_equal(new, current)
         # Not settled after max_rounds: the last fit's predictions stand, so that the labels
         # are what the estimator predicts.
         current = new
-    counts = np.bincount(current, minlength=k)
-    if len(counts) != k or counts.min() < floor:
+    if too_small(current):
         return None
     agreement = float(adjusted_rand_score(start, current))
     if agreement < min_agreement:

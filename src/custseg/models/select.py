@@ -139,11 +139,10 @@ class Selection:
     plain-words verdict for the report) and the evidence behind it."""
     refined: dict[str, Any] | None = None
     """When the chosen segments' boundaries were fitted to each segment's spread
-    (:func:`_refine_boundaries`): ``method``, ``reg_param``, ``rounds``, ``moved`` (customers
-    whose segment changed) and ``moved_share``, ``agreement`` (adjusted Rand index with the chosen segments),
-    ``silhouette_before`` and ``silhouette`` (before and after, same sample); the
-    estimator is then the fitted
-    quadratic discriminant."""
+    (:func:`_refine_boundaries`): ``method``, ``reg_param``, ``rounds``, ``converged``,
+    ``moved`` (customers whose segment changed) and ``moved_share``, ``agreement`` (adjusted
+    Rand index with the chosen segments), ``silhouette_before`` and ``silhouette`` (on the
+    same sample); the estimator is then the fitted quadratic discriminant."""
     sampling: dict[str, Any] | None = None
     """When the comparison ran on a sample (``max_select``): ``customers``, ``sample``,
     ``share_error`` (how far a segment's share in the sample can be from the full table's)
@@ -648,7 +647,15 @@ def _refine_boundaries(
     and a family the user asked for is given as that family draws it."""
     from custseg.models.refine import REG_PARAM, refine_partition
 
-    if sel.algorithm not in REFINED_FAMILIES or (sel.labels < 0).any():
+    # The chosen row's silhouette is on the sample SilhouetteSample(X, size, seed) draws here
+    # too; it is not reported when each segment is one repeated row (nothing to move).
+    before = sel.chosen_row.get("silhouette")
+    if (
+        sel.algorithm not in REFINED_FAMILIES
+        or (sel.labels < 0).any()
+        or before is None
+        or not math.isfinite(before)
+    ):
         return
     rows = X if index is None else X[index]
     start = sel.labels if index is None else sel.labels[index]
@@ -658,8 +665,6 @@ def _refine_boundaries(
         return
     labels = refined.labels if index is None else np.asarray(refined.estimator.predict(X))
     moved = int((labels != sel.labels).sum())
-    silhouette = SilhouetteSample(X, silhouette_sample_size, seed)
-    before = silhouette.score(sel.labels)
     sel.estimator = refined.estimator
     sel.labels = labels.astype(np.int64)
     sel.refined = {
@@ -671,7 +676,7 @@ def _refine_boundaries(
         "moved_share": round(moved / len(X), 4),
         "agreement": round(refined.agreement, 4),
         "silhouette_before": round(float(before), 4),
-        "silhouette": round(float(silhouette.score(sel.labels)), 4),
+        "silhouette": round(SilhouetteSample(X, silhouette_sample_size, seed).score(sel.labels), 4),
     }
     sel.notes.append(
         f"the {get_family(sel.algorithm).label} segments' boundaries were then fitted to each "
