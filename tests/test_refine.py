@@ -95,3 +95,29 @@ def test_refinement_step_on_a_kmeans_selection(sampled: bool) -> None:
     assert np.array_equal(sel.estimator.predict(X), sel.labels)
     assert sel.refined["moved"] == int(sel.refined["moved_share"] * len(X) + 0.5) > 0
     assert adjusted_rand_score(truth, sel.labels) > before + 0.05
+
+
+def test_headline_scores_describe_the_refined_segments() -> None:
+    """metrics.json's silhouette and friends are the refined segments' scores; the leaderboard
+    row keeps the k-means candidate as it was compared."""
+    import custseg
+    from custseg.evaluate import cluster_metrics, wcss
+
+    X, _ = tight_and_wide(1)
+    frame = pd.DataFrame({"customer_id": range(len(X)), "a": X[:, 0] + 10, "b": X[:, 1] + 10})
+    result = custseg.segment(frame, k=2, seed=0)
+    metrics = result.metrics
+    refined = metrics["refined"]
+    assert refined is not None
+    chosen = next(r for r in metrics["leaderboard"] if r["recommended"])
+    assert chosen["silhouette"] == pytest.approx(refined["silhouette_before"], abs=1e-4)
+    for name in ("silhouette", "davies_bouldin", "calinski_harabasz", "inertia"):
+        assert metrics[name] == refined["scores"][name]
+    assert metrics["silhouette"] == pytest.approx(refined["silhouette"], abs=1e-4)
+    assert metrics["silhouette"] != pytest.approx(chosen["silhouette"], abs=1e-4)
+    # The scores are those of the labels customers get, measured on the model inputs.
+    labels = result.segments["segment"].to_numpy()
+    expected = cluster_metrics(result.model_inputs, labels, random_state=0)
+    assert metrics["davies_bouldin"] == pytest.approx(expected["davies_bouldin"])
+    assert metrics["calinski_harabasz"] == pytest.approx(expected["calinski_harabasz"])
+    assert metrics["inertia"] == pytest.approx(wcss(result.model_inputs, labels))

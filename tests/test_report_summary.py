@@ -327,3 +327,21 @@ def test_rule_text_says_yes_no_only_for_yes_no_columns() -> None:
     assert rule_text(kids, pres) == "Kids at home = 1"
     flag = [{"feature": "AcceptedCmp1", "op": "==", "value": 1}]
     assert rule_text(flag, pres, {"AcceptedCmp1"}) == "Accepted campaign 1: yes"
+
+
+def test_k_sensitivity_compares_candidates_with_the_chosen_candidate() -> None:
+    """After a refinement metrics' silhouette is the refined segments' (lower here); the
+    neighbouring k are compared with the chosen k's own candidate row, as they were scored."""
+    from custseg.report.summary import _k_sensitivity
+
+    rows = [
+        {"algorithm": "kmeans", "k": 3, "silhouette": 0.50, "recommended": False},
+        {"algorithm": "kmeans", "k": 4, "silhouette": 0.60, "recommended": True},
+        {"algorithm": "kmeans", "k": 5, "silhouette": 0.52, "recommended": False},
+    ]
+    metrics = {"algorithm": "kmeans", "k": 4, "silhouette": 0.51, "candidates": rows}
+    text = _k_sensitivity(metrics)
+    assert "clearly worse" in text and "k = 4" in text
+    rows[2]["silhouette"] = 0.59
+    text = _k_sensitivity(metrics)
+    assert "k = 5 (silhouette 0.59)" in text and "(silhouette 0.60)" in text

@@ -940,10 +940,11 @@ def _result(
             "requested_parameters": {k_: v for k_, v in (params or {}).items() if v is not None},
         },
         "k": int(selection.k),
-        "silhouette": best["silhouette"],
-        "davies_bouldin": best["davies_bouldin"],
-        "calinski_harabasz": best["calinski_harabasz"],
-        "inertia": best["inertia"],
+        # The segments customers are given: refined boundaries are scored after the move.
+        **{
+            name: (selection.refined["scores"] if selection.refined else best)[name]
+            for name in ("silhouette", "davies_bouldin", "calinski_harabasz", "inertia")
+        },
         "bic": best["bic"],
         "noise_share": best["noise_share"],
         "stability": best["stability"],

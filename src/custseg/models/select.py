@@ -142,7 +142,10 @@ class Selection:
     (:func:`_refine_boundaries`): ``method``, ``reg_param``, ``rounds``, ``converged``,
     ``moved`` (customers whose segment changed) and ``moved_share``, ``agreement`` (adjusted
     Rand index with the chosen segments), ``silhouette_before`` and ``silhouette`` (on the
-    same sample); the estimator is then the fitted quadratic discriminant."""
+    same sample), and ``scores``: silhouette, Davies-Bouldin, Calinski-Harabasz and WCSS of
+    the refined segments, measured as the leaderboard measures a candidate (the chosen row
+    keeps the scores of the segments as compared); the estimator is then the fitted
+    quadratic discriminant."""
     sampling: dict[str, Any] | None = None
     """When the comparison ran on a sample (``max_select``): ``customers``, ``sample``,
     ``share_error`` (how far a segment's share in the sample can be from the full table's)
@@ -665,6 +668,15 @@ def _refine_boundaries(
         return
     labels = refined.labels if index is None else np.asarray(refined.estimator.predict(X))
     moved = int((labels != sel.labels).sum())
+    # The final segments scored as the chosen row was, on the rows the choice was made on:
+    # the leaderboard keeps the candidates as compared, metrics.json's headline scores
+    # describe the segments the customers are given.
+    scores = cluster_metrics(
+        rows,
+        refined.labels,
+        random_state=seed,
+        silhouette_sample=SilhouetteSample(rows, silhouette_sample_size, seed),
+    )
     sel.estimator = refined.estimator
     sel.labels = labels.astype(np.int64)
     sel.refined = {
@@ -676,7 +688,13 @@ def _refine_boundaries(
         "moved_share": round(moved / len(X), 4),
         "agreement": round(refined.agreement, 4),
         "silhouette_before": round(float(before), 4),
-        "silhouette": round(SilhouetteSample(X, silhouette_sample_size, seed).score(sel.labels), 4),
+        "silhouette": round(float(scores["silhouette"]), 4),
+        "scores": {
+            "silhouette": scores["silhouette"],
+            "davies_bouldin": scores["davies_bouldin"],
+            "calinski_harabasz": scores["calinski_harabasz"],
+            "inertia": wcss(rows, refined.labels),
+        },
     }
     sel.notes.append(
         f"the {get_family(sel.algorithm).label} segments' boundaries were then fitted to each "

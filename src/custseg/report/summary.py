@@ -1123,7 +1123,10 @@ def _k_sensitivity(metrics: dict[str, Any]) -> str:
     ]
     if len(rows) < 2 or sil is None or _is_missing(sil) or k is None:
         return ""
-    sil = float(sil)
+    # Candidates against candidates: the chosen k's own row (metrics' silhouette describes
+    # the segments after any refinement of their boundaries, which the neighbours never had).
+    chosen = next((r for r in rows if r.get("recommended")), None)
+    sil = float(chosen["silhouette"]) if chosen is not None else float(sil)
     close = [
         r
         for r in rows
