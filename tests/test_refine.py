@@ -121,3 +121,71 @@ def test_headline_scores_describe_the_refined_segments() -> None:
     assert metrics["davies_bouldin"] == pytest.approx(expected["davies_bouldin"])
     assert metrics["calinski_harabasz"] == pytest.approx(expected["calinski_harabasz"])
     assert metrics["inertia"] == pytest.approx(wcss(result.model_inputs, labels))
+
+
+def subscriptions(seed: int, n: int = 2000) -> tuple[pd.DataFrame, pd.Series]:
+    """Invoice lines of a subscription shop: subscribers who buy every 28-32 days, the same
+    kind of subscribers who stopped 90-155 days before the end, and one-off trial buyers; and
+    the truth per customer."""
+    rng = np.random.default_rng(seed)
+    prices = np.round(rng.lognormal(1.0, 0.6, 10), 2)
+    start, end = pd.Timestamp("2025-01-01"), pd.Timestamp("2026-06-30")
+    group = rng.choice(["active", "stopped", "trial"], size=n, p=[0.40, 0.25, 0.35])
+    rows, invoice = [], 0
+    for i, kind in enumerate(group):
+        if kind == "trial":
+            days = [start + pd.Timedelta(days=int(rng.integers(0, (end - start).days + 1)))]
+            most = 1
+        else:
+            day = start + pd.Timedelta(days=int(rng.integers(0, 150)))
+            stop = end if kind == "active" else end - pd.Timedelta(days=int(rng.integers(90, 155)))
+            days = []
+            while day <= stop:
+                days.append(day)
+                day = day + pd.Timedelta(days=int(rng.integers(28, 33)))
+            most = 2
+        for day in days:
+            invoice += 1
+            ts = day + pd.Timedelta(hours=int(rng.integers(8, 20)))
+            for p in rng.choice(10, size=int(rng.integers(1, most + 1)), replace=False):
+                rows.append((f"T{invoice}", ts, f"c{i}", f"P{p}", 1, float(prices[p])))
+    columns = ["InvoiceNo", "InvoiceDate", "CustomerID", "StockCode", "Quantity", "UnitPrice"]
+    return pd.DataFrame(rows, columns=columns), pd.Series(group, index=[f"c{i}" for i in range(n)])
+
+
+def test_subscribers_who_stopped_are_split_from_those_who_still_buy() -> None:
+    """k-means keeps the subscribers who stopped with those who still buy (the same baskets,
+    the same rhythm, only recency differs) at every k; their days since the last purchase
+    part at a valley, so that segment is split there and the stopped ones are named as lost
+    or at risk, not loyal."""
+    import custseg
+
+    lines, truth = subscriptions(1)
+    result = custseg.segment(lines, seed=0)
+    metrics = result.metrics
+    chosen = next(r for r in metrics["leaderboard"] if r["recommended"])
+    assert chosen["algorithm"] == "kmeans" and chosen["k"] == 2  # what k-means drew
+    split = metrics["refined"]["split"]
+    assert split is not None and len(split) == 1 and metrics["k"] == 3
+    assert split[0]["ratio"] < 0.1 and sum(split[0]["sizes"]) > 0.6 * len(truth)
+    segments = result.segments.set_index(result.segments["customer_id"].astype(str))
+    planted = truth.reindex(segments.index)
+    assert adjusted_rand_score(planted, segments["segment"]) > 0.95
+    stopped = segments.loc[planted == "stopped", "segment_name"].value_counts()
+    assert stopped.index[0].startswith(("Lost", "At risk")), stopped
+    active = segments.loc[planted == "active", "segment_name"].value_counts()
+    assert not active.index[0].startswith(("Lost", "At risk")), active
+    assert any("customers who stopped" in note for note in metrics["selection_notes"])
+    assert metrics["structure"]["split_at_valley"] == 1
+    # The saved model scores customers as the segmentation did.
+    features = result.segments.drop(columns=["segment", "segment_name"], errors="ignore")
+    assert np.array_equal(result.model.assign(features), result.segments["segment"].to_numpy())
+
+
+def test_a_fixed_number_of_segments_is_not_split() -> None:
+    import custseg
+
+    lines, _ = subscriptions(1)
+    result = custseg.segment(lines, seed=0, k=2)
+    assert result.metrics["k"] == 2
+    assert result.metrics["refined"] is None or result.metrics["refined"]["split"] is None

@@ -44,6 +44,10 @@ NO_NEW_CUSTOMER_MODELS = (
 )
 """Why a segmentation of a database table has no new-customer models."""
 
+RECENCY_INPUT = "days_since_last_purchase"
+"""The model input of invoice lines a chosen segment may be split on at a valley (customers
+who still buy and customers who stopped; :func:`custseg.models.select.select_model`)."""
+
 VALUE_COLUMN = "_custseg_value"
 """Temporary column of a customer table's value (the sum of its value columns) in profiling."""
 
@@ -722,6 +726,9 @@ def _choose(
             else None
         ),
         progress=progress,
+        recency_column=(
+            list(inputs.names).index(RECENCY_INPUT) if RECENCY_INPUT in inputs.names else None
+        ),
     )
     if selection.space == "mixed" and inputs.mixed_preprocessor is not None:
         inputs.preprocessor = inputs.mixed_preprocessor

@@ -35,6 +35,7 @@ from custseg.models.hierarchical import LINKAGES
 from custseg.models.structure import (
     VALLEY_RATIO,
     Valley,
+    axis_valley_cut,
     hidden_splits,
     neighbour_valley,
     valley_split,
@@ -529,6 +530,7 @@ def select_model(
     value: np.ndarray | None = None,
     progress: Progress | None = None,
     max_select: int | None = SELECT_MAX,
+    recency_column: int | None = None,
 ) -> Selection:
     """Fit the candidate families and numbers of segments, score them and recommend one.
 
@@ -575,6 +577,11 @@ def select_model(
         the chosen model then assigns every customer (k-means is refined on all of them);
         ``Selection.sampling`` says how much another sample would change the segments.
         ``None`` compares on every customer.
+    recency_column : int, optional
+        The column of ``X`` (and ``X_valley``) that measures recency (invoice lines: days
+        since the last purchase). A chosen k-means segment whose recency parts at a valley
+        into customers who still buy and customers who stopped is split there (see
+        :func:`_split_lapsed`), unless ``k`` is fixed.
 
     Returns
     -------
@@ -623,7 +630,16 @@ def select_model(
             progress(f"Scoring all {n:,} customers")
         sel = _score_everyone(sel, X, X_mixed, index, seed, silhouette_sample_size)
     if algorithm == "auto" and not len(categorical):
-        _refine_boundaries(sel, X, index if sampled else None, silhouette_sample_size, seed)
+        _refine_boundaries(
+            sel,
+            X,
+            index if sampled else None,
+            silhouette_sample_size,
+            seed,
+            X_valley=X_valley,
+            # A number of segments the user fixed is kept.
+            recency_column=recency_column if k is None else None,
+        )
     return sel
 
 
@@ -641,13 +657,20 @@ def _refine_boundaries(
     index: np.ndarray | None,
     silhouette_sample_size: int,
     seed: int,
+    X_valley: np.ndarray | None = None,
+    recency_column: int | None = None,
 ) -> None:
     """Fit the chosen k-means segments' boundaries to each segment's own spread
     (:func:`custseg.models.refine.refine_partition`), on the rows the choice was made on,
     then score every customer with the refined model. Only in ``auto`` on numeric model
     inputs: one-hot category columns have no Gaussian spread (on the benchmark's customer
     tables with categories the refinement cut across the categories that carry the groups),
-    and a family the user asked for is given as that family draws it."""
+    and a family the user asked for is given as that family draws it.
+
+    A chosen segment whose recency parts at a valley into customers who still buy and
+    customers who stopped is first split there (:func:`_split_lapsed`): k-means cuts along
+    the largest spread, and a group that differs in recency only (subscribers who stopped,
+    beside those who still buy) can stay merged at every k."""
     from custseg.models.refine import REG_PARAM, refine_partition
 
     # The chosen row's silhouette is on the sample SilhouetteSample(X, size, seed) draws here
@@ -663,9 +686,22 @@ def _refine_boundaries(
     rows = X if index is None else X[index]
     start = sel.labels if index is None else sel.labels[index]
     min_size = max(2, math.ceil(HIDDEN_GROUP_SHARE * len(rows)))
-    refined = refine_partition(rows, start, min_size=min_size)
-    if refined is None or refined.moved == 0:
-        return
+    split = None
+    if recency_column is not None:
+        Xv = X if X_valley is None or X_valley.shape != X.shape else X_valley
+        split = _split_lapsed(
+            Xv if index is None else Xv[index], recency_column, start, min_size, seed
+        )
+    refined = None
+    if split is not None:
+        refined = refine_partition(rows, split.labels, min_size=min_size)
+        if refined is None:
+            split = None
+    if split is None:
+        refined = refine_partition(rows, start, min_size=min_size)
+        if refined is None or refined.moved == 0:
+            return
+    assert refined is not None
     labels = refined.labels if index is None else np.asarray(refined.estimator.predict(X))
     moved = int((labels != sel.labels).sum())
     # The final segments scored as the chosen row was, on the rows the choice was made on:
@@ -695,9 +731,47 @@ def _refine_boundaries(
             "calinski_harabasz": scores["calinski_harabasz"],
             "inertia": wcss(rows, refined.labels),
         },
+        "split": None,
     }
+    label = get_family(sel.algorithm).label
+    if split is not None:
+        k_before = sel.k
+        sel.k = int(len(np.unique(sel.labels)))
+        sel.refined["split"] = split.entries
+        sel.reason += (
+            f" Then {len(split.entries)} of its segments held customers who stopped buying "
+            "beside customers who still buy (a valley in days since the last purchase) and "
+            f"{'was' if len(split.entries) == 1 else 'were'} split in two: {k_before + len(split.entries)} segments."
+        )
+        for entry in split.entries:
+            # Counted over every customer (the split was found on the rows of the choice).
+            entry["sizes"] = (
+                int((sel.labels == entry["segment"]).sum()),
+                int((sel.labels == entry["new"]).sum()),
+            )
+            sel.notes.append(
+                f"a {label} segment held customers who still buy and "
+                "customers who stopped: their days since the last purchase part at a valley "
+                "of low density (the "
+                f"density there is {entry['ratio']:.0%} of the lower hump), which {label}, "
+                "cutting along the largest spread, kept together; it was split in two at the "
+                f"valley ({entry['sizes'][0]:,} more recent and {entry['sizes'][1]:,} less "
+                f"recent customers), so there are {sel.k} segments instead of {k_before}"
+            )
+        split.valleys.pair_ratio = min(
+            split.valleys.pair_ratio, float(sel.structure.get("neighbour_valley_ratio", 1.0))
+        )
+        sel.structure = _structure(
+            {**{k_: v for k_, v in sel.chosen_row.items() if k_ not in ("hidden_splits",
+                                                                       "valley_ratio")},
+             "k": sel.k},
+            refined.labels,
+            sel.leaderboard,
+            split.valleys,
+        )  # fmt: skip
+        sel.structure["split_at_valley"] = len(split.entries)
     sel.notes.append(
-        f"the {get_family(sel.algorithm).label} segments' boundaries were then fitted to each "
+        f"the {label} segments' boundaries were then fitted to each "
         f"segment's own spread (a regularised quadratic discriminant, "
         + (
             f"refitted until no customer moved: {refined.rounds} rounds"
@@ -705,10 +779,60 @@ def _refine_boundaries(
             else f"refitted {refined.rounds} times, the most allowed"
         )
         + f"); {moved:,} customers ({moved / len(X):.1%}) "
-        "changed segment, the number of segments is the same (silhouette "
-        f"{sel.refined['silhouette_before']:.2f} -> {sel.refined['silhouette']:.2f}; it rewards "
-        "round segments of equal spread)"
+        + (
+            "changed segment, the number of segments is the same"
+            if split is None
+            else "are in another segment than the k-means pick gave them, the split included"
+        )
+        + f" (silhouette {sel.refined['silhouette_before']:.2f} -> "
+        f"{sel.refined['silhouette']:.2f}; it rewards round segments of equal spread)"
     )
+
+
+@dataclass
+class _Split:
+    """Chosen segments split at their valleys: the new partition and what was split."""
+
+    labels: np.ndarray
+    entries: list[dict[str, Any]]
+    valleys: _Valleys
+
+
+def _split_lapsed(
+    Xv: np.ndarray, column: int, labels: np.ndarray, min_size: int, seed: int
+) -> _Split | None:
+    """Split every segment of ``labels`` whose recency (``Xv[:, column]``, dequantized) parts at a valley below :data:`~custseg.models.structure.VALLEY_RATIO` with at least
+    ``min_size`` customers each side: the less recent side becomes a new segment. None when
+    no segment does.
+
+    A valley in recency inside one segment means customers who buy alike but some of whom
+    stopped: the group a marketer must win back (the first failure of issue 12 is a lapsing
+    group merged with loyal regulars)."""
+    recency = Xv[:, column]
+    new = labels.copy()
+    entries: list[dict[str, Any]] = []
+    k = int(labels.max()) + 1
+    for segment in np.unique(labels):
+        members = np.flatnonzero(labels == segment)
+        ratio, _, cut = axis_valley_cut(recency[members], min_size)
+        if cut is None or ratio >= VALLEY_RATIO:
+            continue
+        lapsed = recency[members] > cut
+        sizes = (int((~lapsed).sum()), int(lapsed.sum()))
+        if min(sizes) < min_size:
+            continue
+        new[members[lapsed]] = k
+        entries.append(
+            {"segment": int(segment), "new": k, "ratio": round(float(ratio), 3), "sizes": sizes}
+        )
+        k += 1
+    if not entries:
+        return None
+    # The verdict on the split segments is measured on every input, as the choice's was.
+    valleys = _Valleys(Xv, min_size, seed, valley_split(Xv, min_size=min_size, seed=seed))
+    valleys.separated = True
+    valleys.pair_ratio = min(float(entry["ratio"]) for entry in entries)
+    return _Split(new, entries, valleys)
 
 
 def _select_model(

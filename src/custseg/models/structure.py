@@ -135,10 +135,25 @@ def axis_valley(x: np.ndarray, min_size: float) -> tuple[float, tuple[int, int]]
     >>> ratio < 0.1, sizes
     (True, (100, 100))
     """
+    ratio, sizes, _ = axis_valley_cut(x, min_size)
+    return ratio, sizes
+
+
+def axis_valley_cut(x: np.ndarray, min_size: float) -> tuple[float, tuple[int, int], float | None]:
+    """:func:`axis_valley`, and the value at the bottom of the valley (None: no valley):
+    values above it are on the second side.
+
+    Examples
+    --------
+    >>> x = np.r_[np.linspace(0, 1, 100), np.linspace(5, 6, 100)]
+    >>> ratio, sizes, cut = axis_valley_cut(x, 10)
+    >>> 1 < cut < 5, int((x > cut).sum())
+    (True, 100)
+    """
     x = np.sort(np.asarray(x, dtype=np.float64))
     spread = float(np.std(x))
     if len(x) < 4 or not _has_spread(x, spread):
-        return 1.0, (len(x), 0)
+        return 1.0, (len(x), 0), None
     iqr = float(x[(3 * len(x)) // 4] - x[len(x) // 4])
     scale = min(spread, iqr / 1.349) if iqr > 0 else spread
     bandwidth = 0.9 * scale * len(x) ** -0.2
@@ -150,10 +165,14 @@ def axis_valley(x: np.ndarray, min_size: float) -> tuple[float, tuple[int, int]]
     left_n = np.searchsorted(x, grid)
     ok = (left_n >= min_size) & (len(x) - left_n >= min_size) & (lower > 0)
     if not ok.any():
-        return 1.0, (len(x), 0)
+        return 1.0, (len(x), 0), None
     ratio = np.where(ok, density / np.where(lower > 0, lower, 1.0), np.inf)
     i = int(np.argmin(ratio))
-    return float(min(1.0, ratio[i])), (int(left_n[i]), int(len(x) - left_n[i]))
+    return (
+        float(min(1.0, ratio[i])),
+        (int(left_n[i]), int(len(x) - left_n[i])),
+        float(grid[i]),
+    )
 
 
 def valley_split(X: np.ndarray, *, min_size: int, seed: int = 0) -> Valley:
