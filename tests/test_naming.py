@@ -430,3 +430,43 @@ def test_a_valuable_segment_never_falls_back_to_the_catch_all_strategy() -> None
     assert strategies[:2] == ["premium", "enthusiasts"]
     assert strategies[2] != "mainstream"  # both specific ones taken: reuse, never "otherwise"
     assert strategies[3] == "price-sensitive"
+
+
+def test_a_name_that_does_not_fit_a_fifth_of_its_customers_is_flagged() -> None:
+    """40 dormant wholesale accounts (silent for about a year) inside a segment of 100 big
+    accounts that still buy every ten days: too few to be a segment of their own, so the
+    segment keeps its name, and the misfit is reported."""
+    from custseg.profile.naming import MISFIT_SHARE, misfit_warning, name_rfm_segments
+
+    rng = np.random.default_rng(0)
+    big_recency = np.r_[rng.uniform(1, 12, 60), rng.uniform(300, 380, 40)]
+    small_recency = rng.uniform(1, 60, 900)
+    features = pd.DataFrame(
+        {
+            "days_since_last_purchase": np.r_[big_recency, small_recency],
+            "n_orders": np.r_[np.full(100, 40.0), rng.integers(2, 5, 900).astype(float)],
+            "revenue": np.r_[np.full(100, 20000.0), np.full(900, 60.0)],
+            "days_since_first_purchase": np.r_[np.full(100, 700.0), rng.uniform(60, 700, 900)],
+        }
+    )
+    labels = np.repeat([0, 1], [100, 900])
+    entries = name_rfm_segments(features, labels, {})
+    big, small = entries
+    assert big["scores"]["gaps"] < 2 and small["misfits"] is None
+    assert big["misfits"] is not None and big["misfits"]["kind"] == "stopped"
+    assert big["misfits"]["customers"] == 40 and big["misfits"]["share"] >= MISFIT_SHARE
+    assert big["misfits"]["median_days"] > 300
+    text = misfit_warning(big["segment_name"], 100, big["misfits"])
+    assert "40 of its 100 customers" in text and "do not fit them" in text
+    # One-time buyers named lost, a quarter of whom bought in the last week: flagged the
+    # other way; a tenth would not be.
+    for recent, expected in ((250, "buying"), (100, None)):
+        lost = features.assign(
+            days_since_last_purchase=np.r_[
+                np.full(recent, 5.0), rng.uniform(400, 600, 1000 - recent)
+            ],
+            n_orders=1.0,
+        )
+        (entry,) = name_rfm_segments(lost, np.zeros(1000, int), {})
+        assert entry["scores"]["gaps"] >= 4
+        assert (entry["misfits"] or {}).get("kind") == expected

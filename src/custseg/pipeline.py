@@ -117,6 +117,20 @@ def _value_measure(
     return {"label": "spend", "columns": found, "source": "detected"}, values
 
 
+def _misfit_warnings(naming: list[dict[str, Any]], labels: np.ndarray) -> list[str]:
+    """A warning per segment whose name does not fit a fifth or more of its customers
+    (:func:`custseg.profile.naming.misfit_warning`)."""
+    from custseg.profile.naming import misfit_warning
+
+    return [
+        misfit_warning(
+            str(entry["segment_name"]), int((labels == entry["segment"]).sum()), entry["misfits"]
+        )
+        for entry in naming
+        if entry.get("misfits")
+    ]
+
+
 def _label_warnings(labels: dict[str, str], columns: list[str]) -> list[str]:
     """A warning for labels of columns the data does not have (a typo in the labels file)."""
     unknown = [k for k in labels if k not in columns]
@@ -992,6 +1006,7 @@ def _result(
             *prep.warnings,
             *selection.warnings,
             *_label_warnings(presentation["labels"], named.feature_columns),
+            *_misfit_warnings(named.naming, named.labels),
         ],
         "versions": settings["versions"],
         "seconds": {**timer.seconds, "total": round(time.perf_counter() - started, 3)},

@@ -64,6 +64,16 @@ NEW_TENURE_GAPS = 2.0
 """"New customers" joined at most two typical gaps ago: too short for a second purchase to be
 expected, so a single order is not yet a sign of disinterest."""
 
+MISFIT_SHARE = 0.2
+"""A segment named as still buying (its median within :data:`AT_RISK_GAPS` of its typical gap)
+in which at least this share of customers have been silent for :data:`LOST_GAPS` gaps or
+more, or a segment named lost in which this share bought within :data:`AT_RISK_GAPS` gaps,
+gets a warning: its name and action do not fit those customers (say 40 dormant wholesale
+accounts inside "Champions", too few to be a segment of their own)."""
+
+MISFIT_MIN = 10
+"""...and at least this many customers: a handful is an exception, not a group."""
+
 CHAMPION_MAX_SHARE = 1 / 3
 """Champions must be fewer than a third of the customers. Best customers are a minority
 (the Pareto pattern: about a fifth of customers bring most of the revenue); a third or more
@@ -447,9 +457,76 @@ def name_rfm_segments(
                 "rule": rule.condition,
                 "scores": scores,
                 "facts": facts,
+                "misfits": _misfits(rec[inside], scores),
             }
         )
     return out
+
+
+def _misfits(recency: np.ndarray, scores: dict[str, float]) -> dict[str, Any] | None:
+    """Customers whose recency contradicts their segment's name (:data:`MISFIT_SHARE`):
+    ``kind`` ``"stopped"`` (silent for :data:`LOST_GAPS` typical gaps or more, in a segment
+    named as buying) or ``"buying"`` (bought within :data:`AT_RISK_GAPS` gaps, in a segment
+    named lost), with their number, share and the day limit. None when few enough.
+
+    Examples
+    --------
+    >>> scores = {"gaps": 0.5, "gap": 30.0}
+    >>> _misfits(np.r_[np.full(60, 10.0), np.full(40, 342.0)], scores)
+    {'kind': 'stopped', 'customers': 40, 'share': 0.4, 'days': 120, 'median_days': 342}
+    """
+    gap = float(scores["gap"])
+    if not np.isfinite(gap) or gap <= 0 or not len(recency):
+        return None
+    if scores["gaps"] < AT_RISK_GAPS:
+        kind, days = "stopped", LOST_GAPS * gap
+        odd = recency >= days
+    elif scores["gaps"] >= LOST_GAPS:
+        kind, days = "buying", AT_RISK_GAPS * gap
+        odd = recency < days
+    else:
+        return None
+    n = int(odd.sum())
+    if n < MISFIT_MIN or n / len(recency) < MISFIT_SHARE:
+        return None
+    return {
+        "kind": kind,
+        "customers": n,
+        "share": round(n / len(recency), 3),
+        "days": round(days),
+        "median_days": round(float(np.median(recency[odd]))),
+    }
+
+
+def misfit_warning(name: str, size: int, misfits: dict[str, Any]) -> str:
+    """The warning for :func:`_misfits`, in words.
+
+    Examples
+    --------
+    >>> misfit_warning("Champions", 100, {"kind": "stopped", "customers": 40, "share": 0.4,
+    ...                    "days": 120, "median_days": 342})  # doctest: +NORMALIZE_WHITESPACE
+    'segment "Champions": 40 of its 100 customers (40%) have not bought for 120 days or more
+    (four of their typical gaps; median 342 days): its name and action do not fit them; look at them apart
+    (segments.csv, days_since_last_purchase >= 120) before acting on the segment.'
+    """
+    n, days = misfits["customers"], misfits["days"]
+    head = f'segment "{name}": {n:,} of its {size:,} customers ({misfits["share"]:.0%}) '
+    if misfits["kind"] == "stopped":
+        what = (
+            f"have not bought for {days:,} days or more (four of their typical gaps; median "
+            f"{misfits['median_days']:,} days)"
+        )
+        look = f"days_since_last_purchase >= {days}"
+    else:
+        what = (
+            f"bought within the last {days:,} days (two of their typical gaps; median "
+            f"{misfits['median_days']:,} days ago)"
+        )
+        look = f"days_since_last_purchase < {days}"
+    return (
+        f"{head}{what}: its name and action do not fit them; look at them apart "
+        f"(segments.csv, {look}) before acting on the segment."
+    )
 
 
 # --------------------------------------------------------------------------------------------

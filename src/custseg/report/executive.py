@@ -229,6 +229,7 @@ def executive_summary(result: Any, segments: dict[str, Any]) -> dict[str, Any]:
                 "value_share": row.get("revenue_share") if has_value else "",
                 "traits": _traits({**info, "segment": seg}, customers, labels, pres, flags),
                 "action": row["action"],
+                "misfit": _misfit_line(info.get("misfits")),
             }
         )
         chart_rows.append(
@@ -435,3 +436,23 @@ def compare_section(result: Any, segments: dict[str, Any]) -> dict[str, Any] | N
         "rows": table[f"{a}-{b}"],
         "pairs": table,
     }
+
+
+def _misfit_line(misfits: dict[str, Any] | None) -> str:
+    """The card's line for customers the segment's name does not fit (naming's ``misfits``).
+
+    Examples
+    --------
+    >>> _misfit_line({"kind": "stopped", "customers": 40, "share": 0.4, "days": 39,
+    ...               "median_days": 342})
+    'But 40 of its customers (40%) have not bought for 39 days or more (median 342): the action does not fit them.'
+    """
+    if not misfits:
+        return ""
+    n, share, days = misfits["customers"], misfits["share"], misfits["days"]
+    what = (
+        f"have not bought for {days:,} days or more (median {misfits['median_days']:,})"
+        if misfits["kind"] == "stopped"
+        else f"bought within the last {days:,} days (median {misfits['median_days']:,})"
+    )
+    return f"But {n:,} of its customers ({share:.0%}) {what}: the action does not fit them."
