@@ -345,3 +345,27 @@ def test_k_sensitivity_compares_candidates_with_the_chosen_candidate() -> None:
     rows[2]["silhouette"] = 0.59
     text = _k_sensitivity(metrics)
     assert "k = 5 (silhouette 0.59)" in text and "(silhouette 0.60)" in text
+
+
+@pytest.mark.parametrize(
+    ("kind", "says", "never"),
+    [
+        ("partial", "shade into each other", "clearly separated"),
+        ("separated", "clearly separated", "shade into"),
+        ("continuum", "form a continuum", "clearly separated"),
+    ],
+)
+def test_clarity_follows_the_structure_verdict(kind: str, says: str, never: str) -> None:
+    """'What to keep in mind' says what the summary box says: a silhouette of 0.57 beside
+    segments that still hold two groups is not called clearly separated."""
+    from types import SimpleNamespace
+
+    from custseg.report.summary import _limitations
+
+    metrics = {"silhouette": 0.57, "algorithm": "kmeans", "kind": "transactions",
+               "structure": {"kind": kind}}  # fmt: skip
+    result = SimpleNamespace(metrics=metrics)
+    k_sel = {"sample_notes": [], "silhouette_sampled": False}
+    seg_map = {"sampled": False, "explained": "80%"}
+    items = _limitations(result, {"rows": [], "has_noise": False}, k_sel, seg_map, None)
+    assert "silhouette is 0.57" in items[0] and says in items[0] and never not in items[0]

@@ -115,8 +115,8 @@ CORPUS: dict[str, tuple[list[str], str]] = {
     # 3. delimiters
     "one_column.csv": (
         [],
-        r"one_column\.csv' has only 1 column \('CustomerID'\): no comma, "
-        r"tab, semicolon or pipe",
+        r"one_column\.csv' has only 1 column \('CustomerID'\)\. custseg needs a customer id "
+        r"and at least one more column",
     ),
     "title_line.csv": (
         [],

@@ -341,6 +341,14 @@ def _one_column_error(path: Path, fmt: TextFormat) -> InputError:
             f"next lines have {best}. If the first line is a title or a note, remove it so that "
             "the column names come first."
         )
+    if re.fullmatch(r"[\w .()-]*", header):
+        # A plain column name: a table of one column, not one with an unknown delimiter.
+        return InputError(
+            f"File '{path}' has only 1 column ({header!r}). custseg needs a customer id and at "
+            "least one more column: invoice lines (date, and amount or quantity and price) or "
+            "customer attributes to segment on. Add them; if the file has more columns, "
+            "separate them with a comma, tab, semicolon or pipe."
+        )
     return InputError(
         f"File '{path}' has only 1 column ({header!r}): no comma, tab, semicolon or pipe "
         "separates its fields. custseg needs a customer id and at least one more column; export "

@@ -213,8 +213,8 @@ def _explain(
         )
     else:
         text += (
-            f"The customers form a continuum rather than separated groups (best silhouette "
-            f"{best_sil:.2f} < {STRONG_SILHOUETTE}), where these indices do not single out one "
+            f"No number of segments reaches a silhouette of {STRONG_SILHOUETTE} (best "
+            f"{best_sil:.2f}): the segments overlap, and these indices do not single out one "
             f"number of segments; so the elbow of {cost_label} sets the number"
         )
         if k == anchor:

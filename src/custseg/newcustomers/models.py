@@ -769,8 +769,12 @@ def _fit_after_segmentation(
                 )
         elif n_training < enough:
             notes.append(
-                f"only {n_training} new customers in the training windows: new customers get "
-                "plain BG/NBD forecasts"
+                (
+                    f"only {n_training} new customers in the training windows"
+                    if n_training
+                    else "no new customers in the training windows"
+                )
+                + ": new customers get plain BG/NBD forecasts"
             )
         else:
             notes.append(

@@ -999,6 +999,17 @@ def _summary(result: Any, source: dict[str, Any], segments: dict[str, Any]) -> l
     return sentences
 
 
+STRUCTURE_CLARITY = {
+    "separated": "every segment is parted from its neighbours by a valley of low density: "
+    "the segments are clearly separated.",
+    "partial": "some segments are distinct groups, others shade into each other (or still "
+    "hold two groups): customers near those borders could sit in either.",
+    "continuum": "the customers form a continuum, and the segments are a useful cut of it "
+    "rather than natural groups.",
+}
+"""What the report says of the segments' clarity, by the structure verdict's ``kind``."""
+
+
 def _limitations(
     result: Any,
     segments: dict[str, Any],
@@ -1008,9 +1019,15 @@ def _limitations(
 ) -> list[str]:
     metrics = result.metrics
     sil = metrics.get("silhouette")
+    kind = (metrics.get("structure") or {}).get("kind")
     items = []
     if _is_missing(sil):
         clarity = ""
+    elif kind in STRUCTURE_CLARITY:
+        # The valley test's verdict (the summary box says the same), with the silhouette as
+        # a number: a silhouette of 0.57 beside segments that still hide two groups is not
+        # "clearly separated".
+        clarity = f" Here the silhouette is {float(sil):.2f}; " + STRUCTURE_CLARITY[kind]
     elif float(sil) >= 0.5:
         clarity = f" Here the silhouette is {float(sil):.2f}: the segments are clearly separated."
     elif float(sil) >= 0.25:
