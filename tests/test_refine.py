@@ -154,10 +154,11 @@ def subscriptions(seed: int, n: int = 2000) -> tuple[pd.DataFrame, pd.Series]:
 
 
 def test_subscribers_who_stopped_are_split_from_those_who_still_buy() -> None:
-    """k-means keeps the subscribers who stopped with those who still buy (the same baskets,
-    the same rhythm, only recency differs) at every k; their days since the last purchase
-    part at a valley, so that segment is split there and the stopped ones are named as lost
-    or at risk, not loyal."""
+    """k-means' pick (2 segments, by the silhouette votes; the valley test cannot raise k,
+    since at every k some segment holds two groups on other inputs) keeps the subscribers who
+    stopped with those who still buy (the same baskets, the same rhythm, only recency
+    differs); their days since the last purchase part at a valley, so that segment is split
+    there and the stopped ones are named as lost or at risk, not loyal."""
     import custseg
 
     lines, truth = subscriptions(1)
@@ -177,6 +178,11 @@ def test_subscribers_who_stopped_are_split_from_those_who_still_buy() -> None:
     assert not active.index[0].startswith(("Lost", "At risk")), active
     assert any("customers who stopped" in note for note in metrics["selection_notes"])
     assert metrics["structure"]["split_at_valley"] == 1
+    # The split is numbered as segments.csv numbers segments; the pick's stability is not
+    # claimed for the split segments.
+    new = segments["segment"] == split[0]["new"]
+    assert (planted[new] == "stopped").mean() > 0.95 and new.sum() == split[0]["sizes"][1]
+    assert metrics["stability"] is None and metrics["structure"]["stability"] is None
     # The saved model scores customers as the segmentation did.
     features = result.segments.drop(columns=["segment", "segment_name"], errors="ignore")
     assert np.array_equal(result.model.assign(features), result.segments["segment"].to_numpy())
@@ -189,3 +195,15 @@ def test_a_fixed_number_of_segments_is_not_split() -> None:
     result = custseg.segment(lines, seed=0, k=2)
     assert result.metrics["k"] == 2
     assert result.metrics["refined"] is None or result.metrics["refined"]["split"] is None
+
+
+def test_headline_scores_of_a_sampled_refinement_cover_every_customer() -> None:
+    from custseg.evaluate import cluster_metrics, wcss
+
+    X, _ = tight_and_wide(3, n=1000)
+    sel = select_model(X, seed=0, k=2, max_select=600)
+    assert sel.sampling is not None and sel.refined is not None
+    scores = sel.refined["scores"]
+    assert scores["inertia"] == pytest.approx(wcss(X, sel.labels))
+    expected = cluster_metrics(X, sel.labels, random_state=0)
+    assert scores["calinski_harabasz"] == pytest.approx(expected["calinski_harabasz"])

@@ -345,6 +345,11 @@ def test_k_sensitivity_compares_candidates_with_the_chosen_candidate() -> None:
     rows[2]["silhouette"] = 0.59
     text = _k_sensitivity(metrics)
     assert "k = 5 (silhouette 0.59)" in text and "(silhouette 0.60)" in text
+    # After a split at a valley metrics' k counts one segment more than the candidate chosen:
+    # the neighbours are still those of the chosen candidate.
+    metrics["k"] = 5
+    text = _k_sensitivity(metrics)
+    assert "k = 5 (silhouette 0.59)" in text and "as well as k = 4" in text
 
 
 @pytest.mark.parametrize(

@@ -117,6 +117,18 @@ def _value_measure(
     return {"label": "spend", "columns": found, "source": "detected"}, values
 
 
+def _canonical_split(refined: dict[str, Any] | None, mapping: np.ndarray) -> dict[str, Any] | None:
+    """``refined`` with its split entries' segments numbered as segments.csv numbers them
+    (the estimator's labels go through ``mapping``, as every customer's do)."""
+    if not refined or not refined.get("split"):
+        return refined
+    split = [
+        {**e, "segment": int(mapping[e["segment"] + 1]), "new": int(mapping[e["new"] + 1])}
+        for e in refined["split"]
+    ]
+    return {**refined, "split": split}
+
+
 def _misfit_warnings(naming: list[dict[str, Any]], labels: np.ndarray) -> list[str]:
     """A warning per segment whose name does not fit a fifth or more of its customers
     (:func:`custseg.profile.naming.misfit_warning`)."""
@@ -968,7 +980,8 @@ def _result(
         },
         "bic": best["bic"],
         "noise_share": best["noise_share"],
-        "stability": best["stability"],
+        # A split changed the segments the pick's stability was measured on.
+        "stability": None if (selection.refined or {}).get("split") else best["stability"],
         "silhouette_sampled": best["silhouette_sampled"],
         "silhouette_sample_size": best["silhouette_sample_size"],
         "selection_reason": selection.reason,
@@ -977,7 +990,7 @@ def _result(
         "selection_notes": selection.notes,
         "structure": selection.structure,
         "selection_sample": selection.sampling,
-        "refined": selection.refined,
+        "refined": _canonical_split(selection.refined, named.mapping),
         "elbow_k": best.get("elbow_k"),
         "candidates": family_rows,
         "leaderboard": selection.leaderboard,

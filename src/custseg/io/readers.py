@@ -341,7 +341,7 @@ def _one_column_error(path: Path, fmt: TextFormat) -> InputError:
             f"next lines have {best}. If the first line is a title or a note, remove it so that "
             "the column names come first."
         )
-    if re.fullmatch(r"[\w .()-]*", header):
+    if re.fullmatch(r"[\w.()-]*", header):
         # A plain column name: a table of one column, not one with an unknown delimiter.
         return InputError(
             f"File '{path}' has only 1 column ({header!r}). custseg needs a customer id and at "

@@ -704,17 +704,17 @@ def _refine_boundaries(
     assert refined is not None
     labels = refined.labels if index is None else np.asarray(refined.estimator.predict(X))
     moved = int((labels != sel.labels).sum())
-    # The final segments scored as the chosen row was, on the rows the choice was made on:
-    # the leaderboard keeps the candidates as compared, metrics.json's headline scores
-    # describe the segments the customers are given.
-    scores = cluster_metrics(
-        rows,
-        refined.labels,
-        random_state=seed,
-        silhouette_sample=SilhouetteSample(rows, silhouette_sample_size, seed),
-    )
     sel.estimator = refined.estimator
     sel.labels = labels.astype(np.int64)
+    # The final segments scored as the chosen row was (on every customer: a sampled choice's
+    # row is scored again on all of them): the leaderboard keeps the candidates as compared,
+    # metrics.json's headline scores describe the segments the customers are given.
+    scores = cluster_metrics(
+        X,
+        sel.labels,
+        random_state=seed,
+        silhouette_sample=SilhouetteSample(X, silhouette_sample_size, seed),
+    )
     sel.refined = {
         "method": "quadratic discriminant, classification EM",
         "reg_param": REG_PARAM,
@@ -729,7 +729,7 @@ def _refine_boundaries(
             "silhouette": scores["silhouette"],
             "davies_bouldin": scores["davies_bouldin"],
             "calinski_harabasz": scores["calinski_harabasz"],
-            "inertia": wcss(rows, refined.labels),
+            "inertia": wcss(X, sel.labels),
         },
         "split": None,
     }
@@ -753,18 +753,19 @@ def _refine_boundaries(
                 f"a {label} segment held customers who still buy and "
                 "customers who stopped: their days since the last purchase part at a valley "
                 "of low density (the "
-                f"density there is {entry['ratio']:.0%} of the lower hump), which {label}, "
-                "cutting along the largest spread, kept together; it was split in two at the "
+                f"density there is {entry['ratio']:.1%} of the lower hump), which the "
+                f"{label} pick kept together; it was split in two at the "
                 f"valley ({entry['sizes'][0]:,} more recent and {entry['sizes'][1]:,} less "
                 f"recent customers), so there are {sel.k} segments instead of {k_before}"
             )
         split.valleys.pair_ratio = min(
             split.valleys.pair_ratio, float(sel.structure.get("neighbour_valley_ratio", 1.0))
         )
+        # The pick's stability was measured on its own segments, not on the split ones.
         sel.structure = _structure(
             {**{k_: v for k_, v in sel.chosen_row.items() if k_ not in ("hidden_splits",
                                                                        "valley_ratio")},
-             "k": sel.k},
+             "k": sel.k, "stability": None},
             refined.labels,
             sel.leaderboard,
             split.valleys,
@@ -785,7 +786,9 @@ def _refine_boundaries(
             else "are in another segment than the k-means pick gave them, the split included"
         )
         + f" (silhouette {sel.refined['silhouette_before']:.2f} -> "
-        f"{sel.refined['silhouette']:.2f}; it rewards round segments of equal spread)"
+        f"{sel.refined['silhouette']:.2f}; "
+        + ("" if split is None else "one segment more, and ")
+        + "it rewards round segments of equal spread)"
     )
 
 
@@ -823,7 +826,7 @@ def _split_lapsed(
             continue
         new[members[lapsed]] = k
         entries.append(
-            {"segment": int(segment), "new": k, "ratio": round(float(ratio), 3), "sizes": sizes}
+            {"segment": int(segment), "new": k, "ratio": round(float(ratio), 4), "sizes": sizes}
         )
         k += 1
     if not entries:

@@ -498,34 +498,40 @@ def _misfits(recency: np.ndarray, scores: dict[str, float]) -> dict[str, Any] | 
     }
 
 
+def misfit_facts(misfits: dict[str, Any], size: int | None = None) -> str:
+    """What :func:`_misfits` found, in words (the warning's and the report card's).
+
+    Examples
+    --------
+    >>> misfit_facts({"kind": "stopped", "customers": 40, "share": 0.4, "days": 120,
+    ...               "median_days": 342}, 100)
+    '40 of its 100 customers (40%) have not bought for 120 days or more (4 typical gaps; median 342 days)'
+    """
+    n, days = misfits["customers"], misfits["days"]
+    of = f"{n:,} of its {size:,} customers" if size is not None else f"{n:,} of its customers"
+    if misfits["kind"] == "stopped":
+        what = f"have not bought for {days:,} days or more ({LOST_GAPS:g} typical gaps"
+    else:
+        what = f"bought within the last {days:,} days ({AT_RISK_GAPS:g} typical gaps"
+    return f"{of} ({misfits['share']:.0%}) {what}; median {misfits['median_days']:,} days)"
+
+
 def misfit_warning(name: str, size: int, misfits: dict[str, Any]) -> str:
-    """The warning for :func:`_misfits`, in words.
+    """The warning for :func:`_misfits`.
 
     Examples
     --------
     >>> misfit_warning("Champions", 100, {"kind": "stopped", "customers": 40, "share": 0.4,
     ...                    "days": 120, "median_days": 342})  # doctest: +NORMALIZE_WHITESPACE
     'segment "Champions": 40 of its 100 customers (40%) have not bought for 120 days or more
-    (four of their typical gaps; median 342 days): its name and action do not fit them; look at them apart
-    (segments.csv, days_since_last_purchase >= 120) before acting on the segment.'
+    (4 typical gaps; median 342 days): its name and action do not fit them; look at them
+    apart (segments.csv, days_since_last_purchase >= 120) before acting on the segment.'
     """
-    n, days = misfits["customers"], misfits["days"]
-    head = f'segment "{name}": {n:,} of its {size:,} customers ({misfits["share"]:.0%}) '
-    if misfits["kind"] == "stopped":
-        what = (
-            f"have not bought for {days:,} days or more (four of their typical gaps; median "
-            f"{misfits['median_days']:,} days)"
-        )
-        look = f"days_since_last_purchase >= {days}"
-    else:
-        what = (
-            f"bought within the last {days:,} days (two of their typical gaps; median "
-            f"{misfits['median_days']:,} days ago)"
-        )
-        look = f"days_since_last_purchase < {days}"
+    sign = ">=" if misfits["kind"] == "stopped" else "<"
     return (
-        f"{head}{what}: its name and action do not fit them; look at them apart "
-        f"(segments.csv, {look}) before acting on the segment."
+        f'segment "{name}": {misfit_facts(misfits, size)}: its name and action do not fit '
+        f"them; look at them apart (segments.csv, days_since_last_purchase {sign} "
+        f"{misfits['days']}) before acting on the segment."
     )
 
 

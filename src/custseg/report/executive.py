@@ -445,14 +445,8 @@ def _misfit_line(misfits: dict[str, Any] | None) -> str:
     --------
     >>> _misfit_line({"kind": "stopped", "customers": 40, "share": 0.4, "days": 39,
     ...               "median_days": 342})
-    'But 40 of its customers (40%) have not bought for 39 days or more (median 342): the action does not fit them.'
+    'But 40 of its customers (40%) have not bought for 39 days or more (4 typical gaps; median 342 days): the action does not fit them.'
     """
-    if not misfits:
-        return ""
-    n, share, days = misfits["customers"], misfits["share"], misfits["days"]
-    what = (
-        f"have not bought for {days:,} days or more (median {misfits['median_days']:,})"
-        if misfits["kind"] == "stopped"
-        else f"bought within the last {days:,} days (median {misfits['median_days']:,})"
-    )
-    return f"But {n:,} of its customers ({share:.0%}) {what}: the action does not fit them."
+    from custseg.profile.naming import misfit_facts
+
+    return f"But {misfit_facts(misfits)}: the action does not fit them." if misfits else ""

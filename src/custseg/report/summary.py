@@ -532,9 +532,16 @@ def _density_params() -> list[str]:
     return sorted({p for f in families() if f.is_density for p in f.params})
 
 
+def _chosen_candidate_k(metrics: dict[str, Any]) -> Any:
+    """The k of the candidate row recommended (metrics' ``k`` counts the segments given,
+    which a split at a valley in recency makes one more)."""
+    row = next((r for r in metrics.get("candidates") or [] if r.get("recommended")), None)
+    return row["k"] if row is not None else metrics.get("k")
+
+
 def _candidates(metrics: dict[str, Any]) -> dict[str, Any]:
     candidates = list(metrics.get("candidates") or [])
-    chosen = metrics.get("k")
+    chosen = _chosen_candidate_k(metrics)
     elbow = metrics.get("elbow_k")
     algorithm = str(metrics.get("algorithm") or "kmeans")
     label = family_label(algorithm)
@@ -1131,7 +1138,7 @@ as well: the number of segments is then a judgement call."""
 def _k_sensitivity(metrics: dict[str, Any]) -> str:
     """How much the choice of k matters: neighbouring k that score about as well."""
     algorithm = metrics.get("algorithm")
-    k = metrics.get("k")
+    k = _chosen_candidate_k(metrics)
     sil = metrics.get("silhouette")
     rows = [
         r
