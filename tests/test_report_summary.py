@@ -374,3 +374,18 @@ def test_clarity_follows_the_structure_verdict(kind: str, says: str, never: str)
     seg_map = {"sampled": False, "explained": "80%"}
     items = _limitations(result, {"rows": [], "has_noise": False}, k_sel, seg_map, None)
     assert "silhouette is 0.57" in items[0] and says in items[0] and never not in items[0]
+
+
+def test_clear_segments_with_a_misfit_minority_say_so() -> None:
+    from custseg.report.executive import clarity
+
+    misfits = {"kind": "stopped", "customers": 40, "share": 0.4, "days": 39, "median_days": 342}
+    metrics: dict[str, Any] = {
+        "structure": {"kind": "separated"},
+        "segments": [{"segment_name": "Champions", "misfits": misfits}, {"segment_name": "Lost"}],
+    }
+    text = clarity(metrics)["text"]
+    assert "Champions holds a minority its name does not fit" in text
+    assert "fit nearly all" not in text
+    metrics["segments"][0]["misfits"] = None
+    assert clarity(metrics)["text"] == CLARITY["separated"][1]

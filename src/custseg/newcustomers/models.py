@@ -770,7 +770,8 @@ def _fit_after_segmentation(
         elif n_training < enough:
             notes.append(
                 (
-                    f"only {n_training} new customers in the training windows"
+                    f"only {n_training} new customer{'s' if n_training != 1 else ''} in the "
+                    "training windows"
                     if n_training
                     else "no new customers in the training windows"
                 )

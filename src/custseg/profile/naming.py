@@ -1106,7 +1106,8 @@ def noise_entry(
         lead = _item_action(strongest) if strongest["feature"] not in FEATURE_WORDS else ""
         action = (
             "In no segment, but they share one clear trait: check a few for data errors, then "
-            "treat them as a niche. " + (lead or f"Build the offer around their {word}.")
+            "treat them as a niche. "
+            + (lead or f"Build the offer around what sets them apart ({word}).")
         )
         rule += f"; strongest trait {strongest['feature']} (effect {strongest['effect']:+.2f})"
     return {

@@ -76,6 +76,18 @@ def clarity(metrics: dict[str, Any]) -> dict[str, str]:
             return {"kind": "partial", "text": CLARITY["partial"][1]}
         return {"kind": "soft", "text": CLARITY["continuum"][1]}
     tag, text = CLARITY[kind]
+    misfit = [
+        str(entry.get("segment_name"))
+        for entry in metrics.get("segments") or []
+        if isinstance(entry, dict) and entry.get("misfits")
+    ]
+    if misfit and kind == "separated":
+        # The segments are apart, yet a minority inside one contradicts its name.
+        text = (
+            "The segments are clearly separated: each is a distinct group of customers. But "
+            f"{' and '.join(misfit)} {'holds' if len(misfit) == 1 else 'hold'} a minority "
+            "its name does not fit (see the card)."
+        )
     return {"kind": tag, "text": text}
 
 
