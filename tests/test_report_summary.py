@@ -357,7 +357,7 @@ def test_k_sensitivity_compares_candidates_with_the_chosen_candidate() -> None:
     [
         ("partial", "shade into each other", "clearly separated"),
         ("separated", "clearly separated", "shade into"),
-        ("continuum", "form a continuum", "clearly separated"),
+        ("continuum", "form one continuous range", "clearly separated"),
     ],
 )
 def test_clarity_follows_the_structure_verdict(kind: str, says: str, never: str) -> None:

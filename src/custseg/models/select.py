@@ -686,12 +686,13 @@ def _refine_boundaries(
     rows = X if index is None else X[index]
     start = sel.labels if index is None else sel.labels[index]
     min_size = max(2, math.ceil(HIDDEN_GROUP_SHARE * len(rows)))
-    split = None
-    if recency_column is not None:
-        Xv = X if X_valley is None or X_valley.shape != X.shape else X_valley
-        split = _split_lapsed(
-            Xv if index is None else Xv[index], recency_column, start, min_size, seed
-        )
+    Xv = X if X_valley is None or X_valley.shape != X.shape else X_valley
+    Xv_rows = Xv if index is None else Xv[index]
+    split = (
+        _split_lapsed(Xv_rows[:, recency_column], start, min_size)
+        if recency_column is not None
+        else None
+    )
     refined = None
     if split is not None:
         refined = refine_partition(rows, split.labels, min_size=min_size)
@@ -733,44 +734,9 @@ def _refine_boundaries(
         },
         "split": None,
     }
-    label = get_family(sel.algorithm).label
     if split is not None:
-        k_before = sel.k
-        sel.k = int(len(np.unique(sel.labels)))
-        sel.refined["split"] = split.entries
-        sel.reason += (
-            f" Then {len(split.entries)} of its segments held customers who stopped buying "
-            "beside customers who still buy (a valley in days since the last purchase) and "
-            f"{'was' if len(split.entries) == 1 else 'were'} split in two: {k_before + len(split.entries)} segments."
-        )
-        for entry in split.entries:
-            # Counted over every customer (the split was found on the rows of the choice).
-            entry["sizes"] = (
-                int((sel.labels == entry["segment"]).sum()),
-                int((sel.labels == entry["new"]).sum()),
-            )
-            sel.notes.append(
-                f"a {label} segment held customers who still buy and "
-                "customers who stopped: their days since the last purchase part at a valley "
-                "of low density (the "
-                f"density there is {entry['ratio']:.1%} of the lower hump), which the "
-                f"{label} pick kept together; it was split in two at the "
-                f"valley ({entry['sizes'][0]:,} more recent and {entry['sizes'][1]:,} less "
-                f"recent customers), so there are {sel.k} segments instead of {k_before}"
-            )
-        split.valleys.pair_ratio = min(
-            split.valleys.pair_ratio, float(sel.structure.get("neighbour_valley_ratio", 1.0))
-        )
-        # The pick's stability was measured on its own segments, not on the split ones.
-        sel.structure = _structure(
-            {**{k_: v for k_, v in sel.chosen_row.items() if k_ not in ("hidden_splits",
-                                                                       "valley_ratio")},
-             "k": sel.k, "stability": None},
-            refined.labels,
-            sel.leaderboard,
-            split.valleys,
-        )  # fmt: skip
-        sel.structure["split_at_valley"] = len(split.entries)
+        _record_split(sel, split, Xv_rows, refined.labels, min_size, seed)
+    label = get_family(sel.algorithm).label
     sel.notes.append(
         f"the {label} segments' boundaries were then fitted to each "
         f"segment's own spread (a regularised quadratic discriminant, "
@@ -794,24 +760,22 @@ def _refine_boundaries(
 
 @dataclass
 class _Split:
-    """Chosen segments split at their valleys: the new partition and what was split."""
+    """Chosen segments split at a valley in recency: the new partition, and one entry per
+    split segment (``segment``, ``new``, ``ratio``)."""
 
     labels: np.ndarray
     entries: list[dict[str, Any]]
-    valleys: _Valleys
 
 
-def _split_lapsed(
-    Xv: np.ndarray, column: int, labels: np.ndarray, min_size: int, seed: int
-) -> _Split | None:
-    """Split every segment of ``labels`` whose recency (``Xv[:, column]``, dequantized) parts at a valley below :data:`~custseg.models.structure.VALLEY_RATIO` with at least
+def _split_lapsed(recency: np.ndarray, labels: np.ndarray, min_size: int) -> _Split | None:
+    """Split every segment of ``labels`` whose ``recency`` (one model input, dequantized)
+    parts at a valley below :data:`~custseg.models.structure.VALLEY_RATIO` with at least
     ``min_size`` customers each side: the less recent side becomes a new segment. None when
     no segment does.
 
     A valley in recency inside one segment means customers who buy alike but some of whom
     stopped: the group a marketer must win back (the first failure of issue 12 is a lapsing
     group merged with loyal regulars)."""
-    recency = Xv[:, column]
     new = labels.copy()
     entries: list[dict[str, Any]] = []
     k = int(labels.max()) + 1
@@ -821,21 +785,69 @@ def _split_lapsed(
         if cut is None or ratio >= VALLEY_RATIO:
             continue
         lapsed = recency[members] > cut
-        sizes = (int((~lapsed).sum()), int(lapsed.sum()))
-        if min(sizes) < min_size:
+        if min(int(lapsed.sum()), int((~lapsed).sum())) < min_size:
             continue
         new[members[lapsed]] = k
-        entries.append(
-            {"segment": int(segment), "new": k, "ratio": round(float(ratio), 4), "sizes": sizes}
-        )
+        entries.append({"segment": int(segment), "new": k, "ratio": round(float(ratio), 4)})
         k += 1
-    if not entries:
-        return None
-    # The verdict on the split segments is measured on every input, as the choice's was.
-    valleys = _Valleys(Xv, min_size, seed, valley_split(Xv, min_size=min_size, seed=seed))
+    return _Split(new, entries) if entries else None
+
+
+def _record_split(
+    sel: Selection,
+    split: _Split,
+    Xv: np.ndarray,
+    labels: np.ndarray,
+    min_size: int,
+    seed: int,
+) -> None:
+    """Say what a split did (reason, notes, ``refined["split"]``) and judge the structure of
+    the split segments (``labels``, on the rows ``Xv`` of the choice) again: on every input,
+    with the evidence the choice already gathered on the whole base."""
+    label = get_family(sel.algorithm).label
+    k_before = sel.k
+    sel.k = int(len(np.unique(sel.labels)))
+    assert sel.refined is not None
+    sel.refined["split"] = split.entries
+    sel.reason += (
+        f" Then {len(split.entries)} of its segments held customers who stopped buying "
+        "beside customers who still buy (a valley in days since the last purchase) and "
+        f"{'was' if len(split.entries) == 1 else 'were'} split in two: {sel.k} segments."
+    )
+    for entry in split.entries:
+        # Counted over every customer (the split was found on the rows of the choice).
+        entry["sizes"] = (
+            int((sel.labels == entry["segment"]).sum()),
+            int((sel.labels == entry["new"]).sum()),
+        )
+        sel.notes.append(
+            f"a {label} segment held customers who still buy and customers who stopped: "
+            "their days since the last purchase part at a valley of low density (the density "
+            f"there is {entry['ratio']:.1%} of the lower hump), which the {label} pick kept "
+            f"together; it was split in two at the valley ({entry['sizes'][0]:,} more recent "
+            f"and {entry['sizes'][1]:,} less recent customers), so there are {sel.k} segments "
+            f"instead of {k_before}"
+        )
+    before = sel.structure
+    whole = Valley(True, float(before.get("whole_valley_ratio", 1.0)), (0, 0))
+    valleys = _Valleys(Xv, min_size, seed, whole)
     valleys.separated = True
-    valleys.pair_ratio = min(float(entry["ratio"]) for entry in entries)
-    return _Split(new, entries, valleys)
+    valleys.pair_ratio = min(
+        [float(e["ratio"]) for e in split.entries]
+        + [float(before.get("neighbour_valley_ratio", 1.0))]
+    )
+    # The pick's stability was measured on its own segments, not on the split ones.
+    row = {
+        **{
+            k_: v for k_, v in sel.chosen_row.items() if k_ not in ("hidden_splits", "valley_ratio")
+        },
+        "k": sel.k,
+        "stability": None,
+    }
+    sel.structure = {
+        **_structure(row, labels, sel.leaderboard, valleys),
+        "split_at_valley": len(split.entries),
+    }
 
 
 def _select_model(

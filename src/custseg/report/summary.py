@@ -31,6 +31,7 @@ from custseg.report.details import (
 )
 from custseg.report.eda import exploration_data
 from custseg.report.executive import (
+    CLARITY,
     compare_section,
     executive_summary,
     flag_columns,
@@ -38,6 +39,7 @@ from custseg.report.executive import (
     rule_text,
     value_label,
 )
+from custseg.report.executive import clarity as segment_clarity
 from custseg.report.plots import (
     DENDROGRAM_LEAVES,
     MAP_MAX_POINTS,
@@ -532,16 +534,17 @@ def _density_params() -> list[str]:
     return sorted({p for f in families() if f.is_density for p in f.params})
 
 
-def _chosen_candidate_k(metrics: dict[str, Any]) -> Any:
-    """The k of the candidate row recommended (metrics' ``k`` counts the segments given,
-    which a split at a valley in recency makes one more)."""
-    row = next((r for r in metrics.get("candidates") or [] if r.get("recommended")), None)
-    return row["k"] if row is not None else metrics.get("k")
+def _chosen_candidate(metrics: dict[str, Any]) -> dict[str, Any] | None:
+    """The candidate row recommended: its ``k`` and scores are the pick's as compared
+    (metrics' ``k`` counts the segments given, which a split at a valley in recency makes one
+    more, and its scores describe the segments after any refinement)."""
+    return next((r for r in metrics.get("candidates") or [] if r.get("recommended")), None)
 
 
 def _candidates(metrics: dict[str, Any]) -> dict[str, Any]:
     candidates = list(metrics.get("candidates") or [])
-    chosen = _chosen_candidate_k(metrics)
+    row = _chosen_candidate(metrics)
+    chosen = row["k"] if row is not None else metrics.get("k")
     elbow = metrics.get("elbow_k")
     algorithm = str(metrics.get("algorithm") or "kmeans")
     label = family_label(algorithm)
@@ -1006,17 +1009,6 @@ def _summary(result: Any, source: dict[str, Any], segments: dict[str, Any]) -> l
     return sentences
 
 
-STRUCTURE_CLARITY = {
-    "separated": "every segment is parted from its neighbours by a valley of low density: "
-    "the segments are clearly separated.",
-    "partial": "some segments are distinct groups, others shade into each other (or still "
-    "hold two groups): customers near those borders could sit in either.",
-    "continuum": "the customers form a continuum, and the segments are a useful cut of it "
-    "rather than natural groups.",
-}
-"""What the report says of the segments' clarity, by the structure verdict's ``kind``."""
-
-
 def _limitations(
     result: Any,
     segments: dict[str, Any],
@@ -1030,11 +1022,11 @@ def _limitations(
     items = []
     if _is_missing(sil):
         clarity = ""
-    elif kind in STRUCTURE_CLARITY:
-        # The valley test's verdict (the summary box says the same), with the silhouette as
-        # a number: a silhouette of 0.57 beside segments that still hide two groups is not
+    elif kind in CLARITY:
+        # The valley test's verdict, as the summary box words it, with the silhouette as a
+        # number: a silhouette of 0.57 beside segments that still hide two groups is not
         # "clearly separated".
-        clarity = f" Here the silhouette is {float(sil):.2f}; " + STRUCTURE_CLARITY[kind]
+        clarity = f" Here the silhouette is {float(sil):.2f}. " + segment_clarity(metrics)["text"]
     elif float(sil) >= 0.5:
         clarity = f" Here the silhouette is {float(sil):.2f}: the segments are clearly separated."
     elif float(sil) >= 0.25:
@@ -1138,7 +1130,8 @@ as well: the number of segments is then a judgement call."""
 def _k_sensitivity(metrics: dict[str, Any]) -> str:
     """How much the choice of k matters: neighbouring k that score about as well."""
     algorithm = metrics.get("algorithm")
-    k = _chosen_candidate_k(metrics)
+    chosen = _chosen_candidate(metrics)
+    k = chosen["k"] if chosen is not None else metrics.get("k")
     sil = metrics.get("silhouette")
     rows = [
         r
@@ -1147,10 +1140,8 @@ def _k_sensitivity(metrics: dict[str, Any]) -> str:
     ]
     if len(rows) < 2 or sil is None or _is_missing(sil) or k is None:
         return ""
-    # Candidates against candidates: the chosen k's own row (metrics' silhouette describes
-    # the segments after any refinement of their boundaries, which the neighbours never had).
-    chosen = next((r for r in rows if r.get("recommended")), None)
-    sil = float(chosen["silhouette"]) if chosen is not None else float(sil)
+    # Candidates against candidates: the chosen row's silhouette, not the refined segments'.
+    sil = float(chosen["silhouette"] if chosen is not None and chosen in rows else sil)
     close = [
         r
         for r in rows
