@@ -239,3 +239,45 @@ def test_newcomers_who_never_return_give_plain_bgnbd_and_say_so() -> None:
     assert summary["covariate_model"] is False
     assert any("made only 0 purchases in them" in note for note in summary["notes"])
     assert result.segments["expected_purchases"].notna().all()
+
+
+def test_trust_section_without_one_time_buyers_and_after_a_poor_backtest(result: Any) -> None:
+    """No customer bought only once (no numpy warning, no "for – of them"), and the forecast
+    of revenue was far above what happened last period: "How far to trust it" says so."""
+    import copy
+    import dataclasses
+
+    metrics = copy.deepcopy(result.metrics)
+    metrics["new_customers"]["backtest"]["total"]["revenue_ratio"] = 1.69
+    repeat_only = dataclasses.replace(
+        result,
+        segments=result.segments.assign(first_purchase_segment=np.nan),
+        metrics=metrics,
+    )
+    section = build_report_data(repeat_only)["new_customers"]
+    assert section["single"] == "0"
+    assert any(
+        f.startswith("Last period the forecast of revenue was 1.69 times what the customers")
+        and f.endswith("read the revenue forecast as an upper bound.")
+        for f in section["facts"]
+    )
+    html = repeat_only.report_html()
+    assert "No customer has bought only once" in html and "for – of them" not in html
+    plain = build_report_data(result)["new_customers"]
+    assert not any(f.startswith("Last period the forecast of revenue") for f in plain["facts"]) or (
+        not 0.8 <= result.metrics["new_customers"]["backtest"]["total"]["revenue_ratio"] <= 1.25
+    )
+
+
+def test_product_groups_from_codes_are_not_called_descriptions(result: Any) -> None:
+    import copy
+    import dataclasses
+
+    metrics = copy.deepcopy(result.metrics)
+    metrics["new_customers"]["product_categories"] = ["23 24", "10 p10"]
+    metrics["new_customers"]["product_categories_source"] = "product"
+    html = dataclasses.replace(result, metrics=metrics).report_html()
+    assert "told apart by 2 groups of similar product codes" in html
+    assert "23 24" not in html
+    source = result.metrics["new_customers"]["product_categories_source"]
+    assert source in ("description", "product", None)

@@ -95,7 +95,7 @@ def neutralize_column(column: pd.Series) -> pd.Series:
     Examples
     --------
     >>> neutralize_column(pd.Series(["=1+1", "-5", "ok", None])).tolist()
-    ["'=1+1", '-5', 'ok', None]
+    ["'=1+1", '-5', 'ok', nan]
     """
     return _map_text(column, (*FORMULA_START, "'"), neutralize)
 
@@ -107,7 +107,7 @@ def unneutralize_column(column: pd.Series) -> pd.Series:
     Examples
     --------
     >>> unneutralize_column(pd.Series(["'=1+1", "'quoted", "-5", None])).tolist()
-    ['=1+1', "'quoted", '-5', None]
+    ['=1+1', "'quoted", '-5', nan]
     """
     return _map_text(column, "'", unneutralize)
 

@@ -95,7 +95,8 @@ UNIT_WORDS: tuple[tuple[str, str], ...] = (
     (r"\b(recency|days)\b", "days"),
     (r"^number of\b", "count"),
     (r"\b(amount|spend|spent|revenue|sales|monetary|turnover|ltv|clv|value|aov|basket|income|"
-     r"salary|wage|wealth|price|cost|fee|balance|refund)\b", "money"),
+     r"salary|wage|wealth|price|cost|fee|balance|refund|charges?|billed|billing|payments?)\b",
+     "money"),
     (r"\b(purchases|orders|visits|count|kids|teenagers|children|transactions|invoices)\b",
      "count"),
     (r"\byears?\b", "year"),
@@ -108,7 +109,8 @@ DIRECTION_WORDS: tuple[tuple[str, int], ...] = (
     (r"\b(income|salary|wage|wealth|price|cost|fee|balance|age|years?|kids|teenagers|children|"
      r"visits|discount|deals?|duration|time|tenure|days since first|days as|days between)\b", 0),
     (r"\b(spend|spent|revenue|sales|monetary|turnover|ltv|clv|value|aov|basket|purchases|"
-     r"orders|accepted|response|responded|converted|subscribed|satisfaction|nps|recency)\b", 1),
+     r"orders|accepted|response|responded|converted|subscribed|satisfaction|nps|recency|"
+     r"charges?|billed|billing|payments?)\b", 1),
 )
 # fmt: on
 #: Recency is the one positive-looking word that is better low.

@@ -650,8 +650,21 @@ class _Named:
     feature_columns: list[str]
 
 
+FEW_CUSTOMERS = 100
+"""Below this many customers the segments are reported with a warning: the checks behind the
+choice (stability over subsamples, valleys of low density, how categories relate to the
+numbers) have too few customers to tell a group from chance."""
+
+
 def _require_customers(prep: Prepared) -> None:
     n = len(prep.features)
+    if 3 <= n < FEW_CUSTOMERS:
+        prep.warnings.append(
+            f"only {n} customers: segments this small describe these customers one by one, "
+            "not groups that will hold for the next ones, and the checks behind the choice "
+            "(stability, valleys, how categories relate) have too little to go on; use them "
+            f"as a sketch, or segment {FEW_CUSTOMERS} customers or more"
+        )
     if n >= 3:
         return
     dropped = ""
@@ -702,6 +715,10 @@ def _model_inputs(prep: Prepared, algorithm: str, seed: int) -> _ModelInputs:
             numeric_steps.transform(dequantize(frame, colplan.numeric, seed)[colplan.numeric]),
             dtype=np.float64,
         )
+        # Blanks stay blank (NaN) for the test, which fills them inside each group it tests
+        # (structure.fill_missing): filled with every customer's median, a group's blanks
+        # pile up far from the group and read as a second group.
+        X_valley[frame[colplan.numeric].isna().to_numpy()] = np.nan
     mixed_preprocessor = None
     X_mixed = None
     if colplan.categorical and (algorithm == "auto" or get_family(algorithm).space == "mixed"):

@@ -310,6 +310,7 @@ def _customers(
         else:
             plan = customer_plan
         feats = customer_features(engine, plan, place)
+    schema.currency = plan.currency
     cleaning = {
         "rows_in": info.n_rows,
         "rows_kept": len(feats),

@@ -231,6 +231,15 @@ def category_relevance(
     return round(min(1.0, best), 6)
 
 
+def _too_few(customers: int, levels: str) -> str:
+    """Why a category is left out when there are too few customers to relate it to the
+    numbers (by chance alone, its levels would seem to explain them)."""
+    return (
+        f"too few customers ({customers:,}) to tell whether {levels} relate to the numeric "
+        "attributes (by chance alone they would seem to)"
+    )
+
+
 def plan_columns(frame: pd.DataFrame, numeric: list[str], categorical: list[str]) -> ColumnPlan:
     """Keep the columns worth clustering on; every column left out gets a reason.
 
@@ -257,11 +266,6 @@ def plan_columns(frame: pd.DataFrame, numeric: list[str], categorical: list[str]
             plan.dropped[col] = f"id-like text ({distinct:,} distinct values in {n:,} rows)"
         elif col in categorical:
             plan.categorical.append(col)
-            if distinct > MAX_CATEGORIES:
-                plan.notices.append(
-                    f"'{col}' has {distinct} categories; the {MAX_CATEGORIES - 1} most common are "
-                    "kept and the rest grouped as 'infrequent'"
-                )
         else:
             plan.numeric.append(col)
             if missing > 0:
@@ -284,9 +288,11 @@ def plan_columns(frame: pd.DataFrame, numeric: list[str], categorical: list[str]
         if others and eta2 < floor:
             plan.numeric.remove(col)
             plan.dropped[col] = (
-                f"a flag unrelated to the other numeric attributes (its two values explain at "
-                f"most {eta2:.1%} of any of them, under {floor:.1%}): a split by it alone would "
-                "not be a behavioural segment"
+                _too_few(m, "its two values")
+                if floor >= 1
+                else f"a flag unrelated to the other numeric attributes (its two values explain "
+                f"at most {eta2:.1%} of any of them, under {floor:.1%}): a split by it alone "
+                "would not be a behavioural segment"
             )
     numeric_now = numeric_ranks(rel, plan.numeric)
     for col in list(plan.categorical):
@@ -296,12 +302,21 @@ def plan_columns(frame: pd.DataFrame, numeric: list[str], categorical: list[str]
         if plan.numeric and eta2 < floor:
             plan.categorical.remove(col)
             plan.dropped[col] = (
-                f"unrelated to the numeric attributes (its levels explain at most {eta2:.1%} of "
-                f"any of them, under {floor:.1%}): a split by it alone would not be a "
-                "behavioural segment"
+                _too_few(m, f"its {levels} levels")
+                if floor >= 1
+                else f"unrelated to the numeric attributes (its levels explain at most "
+                f"{eta2:.1%} of any of them, under {floor:.1%}): a split by it alone would not "
+                "be a behavioural segment"
             )
-        elif eta2 < ETA2_FULL_WEIGHT:
+            continue
+        if eta2 < ETA2_FULL_WEIGHT:
             plan.weights[col] = round(float(np.sqrt(eta2 / ETA2_FULL_WEIGHT)), 4)
+        distinct = int(frame[col].nunique(dropna=True))
+        if distinct > MAX_CATEGORIES:
+            plan.notices.append(
+                f"'{col}' has {distinct} categories; the {MAX_CATEGORIES - 1} most common are "
+                "kept and the rest grouped as 'infrequent'"
+            )
     for col, why in plan.dropped.items():
         plan.notices.append(f"column '{col}' left out: {why}")
     if not plan.numeric and not plan.categorical:
@@ -309,6 +324,16 @@ def plan_columns(frame: pd.DataFrame, numeric: list[str], categorical: list[str]
             "No column is left to build segments on: "
             + "; ".join(f"'{c}' {w}" for c, w in plan.dropped.items())
             + ". Provide numeric or categorical attributes that vary between customers."
+        )
+    if not plan.numeric and len(plan.categorical) == 1:
+        (only,) = plan.categorical
+        left = "; ".join(f"'{c}' {w}" for c, w in plan.dropped.items())
+        raise InputError(
+            f"Only one column is left to build segments on: '{only}', a category"
+            + (f" (left out: {left})" if left else "")
+            + ". Its segments would be its levels, which a count by that column shows without "
+            "clustering. Add numeric attributes (spend, visits, age, ...) or more categories "
+            "that describe the customers."
         )
     return plan
 

@@ -461,9 +461,25 @@ THOUSANDS_COMMA = "^[+-]?[1-9][0-9]{0,2}(,[0-9]{3})+(\\.[0-9]+)?$"
 THOUSANDS_DOT = "^[+-]?[1-9][0-9]{0,2}(\\.[0-9]{3})+(,[0-9]+)?$"
 
 
-def _stripped(column: str) -> str:
+#: ``12%``, ``-3.5 %``: a number followed by a per cent sign.
+PERCENT_VALUE = "^[+-]?[0-9][0-9.,]*[\\s\u00a0]*%$"
+
+
+def _stripped(column: str, percent: bool = False) -> str:
     col = quote_ident(column)
-    return f"regexp_replace(trim(CAST({col} AS VARCHAR)), '{NUMBER_NOISE}', '', 'g')"
+    noise = NUMBER_NOISE[:-1] + "%]" if percent else NUMBER_NOISE
+    return f"regexp_replace(trim(CAST({col} AS VARCHAR)), '{noise}', '', 'g')"
+
+
+def percent_column(engine: DuckDBEngine, column: str) -> bool:
+    """True when every value of a text column is a number followed by ``%`` (``12%``): the
+    column is read as the numbers before the signs."""
+    col = f"trim(CAST({quote_ident(column)} AS VARCHAR))"
+    row = engine.sql(
+        f"SELECT count(*), count(*) FILTER (WHERE regexp_matches(v, '{PERCENT_VALUE}')) "
+        f"FROM (SELECT DISTINCT {col} AS v FROM raw WHERE {col} <> '')"
+    ).fetchone() or (0, 0)
+    return bool(row[0]) and row[0] == row[1]
 
 
 def currency_in_values(engine: DuckDBEngine, column: str) -> list[str]:
@@ -487,7 +503,7 @@ def uses_decimal_comma(engine: DuckDBEngine, column: str, delimiter: str | None 
     group thousands (``1,234``), it is read as a decimal comma only in a semicolon-separated
     file, the convention of locales that write decimal commas.
     """
-    s = _stripped(column)
+    s = _stripped(column, percent=True)
     row = engine.sql(
         f"SELECT "
         f"count(*) FILTER (WHERE regexp_matches({s}, '^[+-]?[0-9.]*,[0-9]+$') "
@@ -503,8 +519,9 @@ def uses_decimal_comma(engine: DuckDBEngine, column: str, delimiter: str | None 
     return grouped > 0 and dot_only == 0 and delimiter == "semicolon"
 
 
-def number_expr(column: str, typ: str, decimal_comma: bool = False) -> str:
-    """SQL that reads a number; currency symbols, spaces and thousands separators are removed.
+def number_expr(column: str, typ: str, decimal_comma: bool = False, percent: bool = False) -> str:
+    """SQL that reads a number; currency symbols, spaces and thousands separators are removed
+    (with ``percent``, per cent signs too: ``12%`` reads 12).
 
     A separator that is not where thousands are grouped makes the value unparseable (NULL,
     reported by :func:`check_parsed`) rather than silently a hundred times too large: with
@@ -513,7 +530,7 @@ def number_expr(column: str, typ: str, decimal_comma: bool = False) -> str:
     col = quote_ident(column)
     if typ in NUMERIC_TYPES or typ.startswith("DECIMAL"):
         return f"CAST({col} AS DOUBLE)"
-    s = _stripped(column)
+    s = _stripped(column, percent)
     if decimal_comma:
         return (
             f"CASE WHEN contains({s}, '.') AND NOT regexp_matches({s}, '{THOUSANDS_DOT}') "

@@ -116,7 +116,7 @@ def parse_memory_limit(value: str | int) -> int:
     >>> parse_memory_limit("lots")
     Traceback (most recent call last):
     ...
-    custseg.errors.InputError: --memory-limit must be a size such as 4GB, 512MB or 50% (of this machine's memory), got 'lots'.
+    custseg.errors.InputError: memory_limit must be a size such as 4GB, 512MB or 50% (of this machine's memory), got 'lots'.
     """
     if isinstance(value, bool):
         raise InputError(f"--memory-limit must be a size such as 4GB, got {value!r}.")

@@ -18,10 +18,12 @@ from custseg.errors import InputError, show_rows
 from custseg.schema import (
     NUMERIC_TYPES,
     check_parsed,
+    currency_in_values,
     date_expr,
     detect_date_format,
     id_expr,
     number_expr,
+    percent_column,
     uses_decimal_comma,
 )
 
@@ -36,6 +38,10 @@ class CustomerColumns:
     #: date column -> [format or None, reference day as ISO text]
     dates: dict[str, list[str | None]] = field(default_factory=dict)
     decimal_comma: list[str] = field(default_factory=list)
+    #: number columns written with per cent signs (``12%`` reads 12)
+    percent: list[str] = field(default_factory=list)
+    #: the one currency symbol written in the number columns' values (``$1,234.50``), if any
+    currency: str | None = None
 
     def feature_name(self, col: str) -> str:
         """Name of the feature made from a column."""
@@ -82,6 +88,7 @@ def plan_customer_columns(
     warnings: list[str] = []
     columns = [(c, t) for c, t in engine.columns("raw") if c not in ("_row", id_col)]
     text = _plain_text(engine, [c for c, t in columns if t == "VARCHAR"])
+    symbols: set[str] = set()
     for col, typ in columns:
         if typ in NUMERIC_TYPES or typ.startswith("DECIMAL") or typ == "BOOLEAN":
             plan.numeric.append(col)
@@ -93,10 +100,15 @@ def plan_customer_columns(
             plan.categorical.append(col)
             continue
         comma = uses_decimal_comma(engine, col, delimiter)
-        if _all_numbers(engine, col, number_expr(col, typ, comma)):
+        percent = percent_column(engine, col)
+        if _all_numbers(engine, col, number_expr(col, typ, comma, percent)):
             plan.numeric.append(col)
             if comma:
                 plan.decimal_comma.append(col)
+            if percent:
+                plan.percent.append(col)
+            else:
+                symbols.update(currency_in_values(engine, col))
             continue
         fmt, date_warnings = detect_date_format(engine, col, where, required=False)
         warnings.extend(date_warnings)
@@ -104,6 +116,8 @@ def plan_customer_columns(
             plan.dates[col] = [fmt, ""]
         else:
             plan.categorical.append(col)
+    if len(symbols) == 1:
+        plan.currency = symbols.pop()
     for col, (fmt, _) in plan.dates.items():
         last = engine.scalar(f"SELECT max({date_expr(col, fmt)}) FROM raw")
         ref = (last.date() if isinstance(last, dt.datetime) else last) + dt.timedelta(days=1)
@@ -129,7 +143,7 @@ def customer_features(engine: DuckDBEngine, plan: CustomerColumns, where: str) -
         )
     selects = [f"{id_expr(plan.id_col, have[plan.id_col])} AS customer_id"]
     for col in plan.numeric:
-        expr = number_expr(col, have[col], col in plan.decimal_comma)
+        expr = number_expr(col, have[col], col in plan.decimal_comma, col in plan.percent)
         if have[col] == "BOOLEAN":
             expr = f"CAST({quote_ident(col)} AS DOUBLE)"
         check_parsed(engine, col, expr, "numbers", "Fix them or remove the column.", where)

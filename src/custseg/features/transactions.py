@@ -112,8 +112,8 @@ def features_from_frame(frame: pd.DataFrame, analysis_date: dt.date) -> pd.DataF
     >>> raw = pd.DataFrame({"customer_id": [7], "last_day": [pd.Timestamp("2011-12-01")],
     ...     "first_day": [pd.Timestamp("2011-01-01")], "n_orders": [3], "revenue": [30.0],
     ...     "mean_order_value": [10.0], "return_rate": [0.0]})
-    >>> features_from_frame(raw, dt.date(2011, 12, 10)).iloc[0].tolist()
-    ['7', 9, 3, 30.0, 10.0, 343, 0.0]
+    >>> [str(v) for v in features_from_frame(raw, dt.date(2011, 12, 10)).iloc[0]]
+    ['7', '9', '3', '30.0', '10.0', '343', '0.0']
     """
     day = pd.Timestamp(analysis_date)
     frame = frame.copy()

@@ -150,8 +150,10 @@ def axis_valley_cut(x: np.ndarray, min_size: float) -> tuple[float, tuple[int, i
     >>> 1 < cut < 5, int((x > cut).sum())
     (True, 100)
     """
-    x = np.sort(np.asarray(x, dtype=np.float64))
-    spread = float(np.std(x))
+    x = np.asarray(x, dtype=np.float64)
+    # A blank (missing) value is not a customer's position on this column.
+    x = np.sort(x[np.isfinite(x)])
+    spread = float(np.std(x)) if len(x) else 0.0
     if len(x) < 4 or not _has_spread(x, spread):
         return 1.0, (len(x), 0), None
     iqr = float(x[(3 * len(x)) // 4] - x[len(x) // 4])
@@ -173,6 +175,28 @@ def axis_valley_cut(x: np.ndarray, min_size: float) -> tuple[float, tuple[int, i
         (int(left_n[i]), int(len(x) - left_n[i])),
         float(grid[i]),
     )
+
+
+def fill_missing(X: np.ndarray) -> np.ndarray:
+    """``X`` with each missing value (NaN) replaced by its column's median within ``X``.
+
+    The valley test is handed blanks as NaN and fills them inside the group it tests: filled
+    with the median of every customer instead, the blanks of a group that lies away from that
+    median pile up at one value far from the group, and that spike would read as a second
+    group parted by a valley.
+
+    Examples
+    --------
+    >>> fill_missing(np.array([[1.0, np.nan], [3.0, 4.0], [5.0, 6.0]])).tolist()
+    [[1.0, 5.0], [3.0, 4.0], [5.0, 6.0]]
+    """
+    missing = np.isnan(X)
+    if not missing.any():
+        return X
+    medians = np.zeros(X.shape[1])
+    for j in np.flatnonzero((~missing).any(axis=0)):
+        medians[j] = float(np.median(X[~missing[:, j], j]))
+    return np.where(missing, medians[None, :], X)
 
 
 def valley_split(X: np.ndarray, *, min_size: int, seed: int = 0) -> Valley:
@@ -201,6 +225,8 @@ def valley_split(X: np.ndarray, *, min_size: int, seed: int = 0) -> Valley:
     if n > SPLIT_SAMPLE:
         X = X[rng.choice(n, size=SPLIT_SAMPLE, replace=False)]
         scale = SPLIT_SAMPLE / n
+    observed = X
+    X = fill_missing(X)
     if len(np.unique(X, axis=0)) < 2:
         return Valley(False, 1.0, (len(X), 0))
     with limit(limits=1, user_api="openmp"):
@@ -215,7 +241,7 @@ def valley_split(X: np.ndarray, *, min_size: int, seed: int = 0) -> Valley:
     big_enough = min(sizes) >= min_size * scale
     best = Valley(bool(ratio < VALLEY_RATIO and big_enough), ratio, sizes)
     for j in range(X.shape[1]):
-        axis_ratio, axis_sizes = axis_valley(X[:, j], min_size * scale)
+        axis_ratio, axis_sizes = axis_valley(observed[:, j], min_size * scale)
         if axis_ratio < best.ratio or (axis_ratio < VALLEY_RATIO and not best.separated):
             best = Valley(bool(axis_ratio < VALLEY_RATIO), axis_ratio, axis_sizes)
     return best
@@ -228,6 +254,10 @@ def pair_valley(X: np.ndarray, labels: np.ndarray, a: int, b: int, seed: int = 0
     if len(rows) > SPLIT_SAMPLE:
         rows = np.sort(rng.choice(rows, size=SPLIT_SAMPLE, replace=False))
     part, lab = X[rows], labels[rows]
+    if np.isnan(part).any():
+        part = part.copy()
+        for side in (a, b):
+            part[lab == side] = fill_missing(part[lab == side])
     ca, cb = part[lab == a].mean(axis=0), part[lab == b].mean(axis=0)
     direction = cb - ca
     norm = float(np.linalg.norm(direction))
@@ -246,7 +276,7 @@ def neighbour_valley(
     clusters = [int(c) for c in np.unique(labels[labels >= 0]) if np.sum(labels == c) >= min_size]
     if len(clusters) < 2:
         return 1.0
-    centres = np.vstack([X[labels == c].mean(axis=0) for c in clusters])
+    centres = np.vstack([fill_missing(X[labels == c]).mean(axis=0) for c in clusters])
     dist = np.linalg.norm(centres[:, None, :] - centres[None, :, :], axis=2)
     np.fill_diagonal(dist, np.inf)
     pairs = {

@@ -1198,6 +1198,7 @@ def fit_for_segmentation(
             "covariate_validation": models.settings.get("covariate_validation"),
             "training_window_days": models.settings.get("training_window_days"),
             "product_categories": list(models.category_names),
+            "product_categories_source": models.category_source,
             "fit_sample": {
                 "max_customers": MAX_FIT_CUSTOMERS,
                 "classifier_max_customers": MAX_CLASSIFIER_CUSTOMERS,

@@ -36,7 +36,7 @@ def classifier_verdict(check: Mapping[str, Any], names: Mapping[int, str]) -> st
     ...          "majority_accuracy": 0.47, "macro_f1": 0.25, "majority_macro_f1": 0.13,
     ...          "used": False, "reason": "..."}
     >>> classifier_verdict(check, {1: "Loyal"})[:60]
-    'The first purchase does not predict the segment here. Teste'
+    'The first purchase does not predict the segment here. Tested'
     """
     if check.get("method") is None:
         return (
@@ -146,3 +146,44 @@ def backtest_section(
         "total": fmt(total),
         "sentences": sentences,
     }
+
+
+TRUSTED_RATIO = (0.8, 1.25)
+"""A backtest whose forecast of revenue over all customers was within these times what
+happened is not called out in the report's "How far to trust it"."""
+
+
+def backtest_verdict(backtest: Mapping[str, Any] | None) -> str | None:
+    """One sentence for "How far to trust it" when the backtest's revenue forecast was far
+    from what happened (outside :data:`TRUSTED_RATIO` over all customers), else None.
+
+    Examples
+    --------
+    >>> row = {"name": "Big spenders", "customers": 90, "revenue_ratio": 2.01}
+    >>> backtest_verdict({"done": True, "total": {"revenue_ratio": 1.69}, "rows": [row]})
+    'Last period the forecast of revenue was 1.69 times what the customers brought (2.01 times for Big spenders): read the revenue forecast as an upper bound.'
+    """
+    if not backtest or not backtest.get("done"):
+        return None
+    ratio = backtest["total"].get("revenue_ratio")
+    low, high = TRUSTED_RATIO
+    if ratio is None or low <= ratio <= high:
+        return None
+    over = ratio > high
+    rows = [
+        r
+        for r in backtest.get("rows") or []
+        if r.get("revenue_ratio") is not None and r["customers"] >= MIN_HEADLINE_CUSTOMERS
+    ]
+    worst = (max if over else min)(rows, key=lambda r: r["revenue_ratio"], default=None)
+    detail = (
+        f" ({worst['revenue_ratio']:.2f} times for {worst['name']})"
+        if worst is not None
+        and (worst["revenue_ratio"] > ratio if over else worst["revenue_ratio"] < ratio)
+        else ""
+    )
+    bound = "an upper bound" if over else "a lower bound"
+    return (
+        f"Last period the forecast of revenue was {ratio:.2f} times what the customers "
+        f"brought{detail}: read the revenue forecast as {bound}."
+    )

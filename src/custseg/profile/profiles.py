@@ -46,7 +46,27 @@ def segment_profiles(
     typical: dict[str, Any] = {col: groups[col].median().to_numpy() for col in numeric}
     typical |= {col: [_mode(part) for _, part in groups[col]] for col in categorical}
     out = out.drop(columns=[c for c in typical if c in out.columns])
-    return pd.concat([out, pd.DataFrame(typical, index=out.index)], axis=1)
+    return tidy_floats(pd.concat([out, pd.DataFrame(typical, index=out.index)], axis=1))
+
+
+def tidy_floats(frame: pd.DataFrame, digits: int = 12) -> pd.DataFrame:
+    """``frame`` with its float columns rounded to ``digits`` significant digits: summary
+    numbers (medians, shares) lose the binary rounding noise of their last digits
+    (``23.884999999999998`` is written ``23.885``).
+
+    Examples
+    --------
+    >>> tidy_floats(pd.DataFrame({"a": [23.884999999999998, None], "b": ["x", "y"]}))["a"].tolist()
+    [23.885, nan]
+    """
+    tidy = {
+        col: [float(f"{v:.{digits}g}") if pd.notna(v) else v for v in frame[col]]
+        for col in frame.columns
+        if pd.api.types.is_float_dtype(frame[col])
+    }
+    # Copied after: replacing hundreds of columns leaves a fragmented frame, which pandas
+    # warns about at the next insert.
+    return frame.assign(**tidy).copy() if tidy else frame.copy()
 
 
 def distinguishing_features(

@@ -1310,12 +1310,24 @@ def _new_customers(result: Any, names: dict[int, str]) -> dict[str, Any] | None:
             }
         )
     single = frame["first_purchase_segment"].notna()
-    predicted = frame.loc[single, "first_purchase_segment"].astype(int)
-    agree = float(np.mean(predicted.to_numpy() == frame.loc[single, "segment"].to_numpy()))
+    predicted = frame.loc[single, "first_purchase_segment"].astype(int).to_numpy()
+    agree = (
+        float(np.mean(predicted == frame.loc[single, "segment"].to_numpy()))
+        if single.any()
+        else None
+    )
     clf = summary.get("classifier") or {}
     accuracy, majority = clf.get("oof_accuracy"), clf.get("majority_share")
     facts = []
-    from custseg.newcustomers.wording import backtest_section, classifier_verdict
+    from custseg.newcustomers.wording import (
+        backtest_section,
+        backtest_verdict,
+        classifier_verdict,
+    )
+
+    off = backtest_verdict(summary.get("backtest"))
+    if off is not None:
+        facts.append(off)
 
     check = clf.get("check")
     used = bool(clf.get("used", True))
@@ -1357,7 +1369,7 @@ def _new_customers(result: Any, names: dict[int, str]) -> dict[str, Any] | None:
         ),
         "total_revenue": money(total_revenue),
         "single": format_count(int(single.sum())),
-        "agree": format_share(agree) if single.any() else MISSING,
+        "agree": format_share(agree) if agree is not None else MISSING,
         "classifier_used": used,
         "prior_segment": names.get(int(clf.get("majority_segment") or 0), ""),
         "backtest": backtest_section(summary.get("backtest"), currency),
@@ -1369,6 +1381,8 @@ def _new_customers(result: Any, names: dict[int, str]) -> dict[str, Any] | None:
             f"{k} = {float(gg[k]):.4g}" for k in ("p", "q", "gamma") if k in gg
         ),
         "categories": ", ".join(str(c) for c in summary.get("product_categories") or []),
+        "categories_from_codes": summary.get("product_categories_source") == "product",
+        "n_categories": len(summary.get("product_categories") or []),
         "notes": [as_sentence(n) for n in summary.get("notes") or []],
     }
 
