@@ -699,7 +699,12 @@ def _model_inputs(prep: Prepared, algorithm: str, seed: int) -> _ModelInputs:
     )
 
     feats = prep.features
-    colplan = plan_columns(feats, prep.numeric, prep.categorical)
+    colplan = plan_columns(
+        feats,
+        prep.numeric,
+        prep.categorical,
+        unrelated_numbers=prep.schema.kind == "customers",
+    )
     frame = categorical_as_text(feats, colplan.categorical)[colplan.numeric + colplan.categorical]
     preprocessor = build_preprocessor(colplan)
     X = np.asarray(preprocessor.fit_transform(frame), dtype=np.float64)

@@ -52,6 +52,29 @@ random region or flag cannot split every segment in three. The bar is raised to
 squared about ``(levels - 1) / n``."""
 RELATED_NOISE_FACTOR = 4.0
 """See :data:`ETA2_RELATED`."""
+DEPENDENCE_BINS = 10
+"""A numeric attribute is related to another when the deciles of one explain part of the
+other's variance (eta squared on ranks, as for categories): deciles see any dependence, not
+only a straight line (income and spending score in the mall-customers data correlate at 0.01
+but their deciles explain 20% of each other)."""
+DEPENDENCE_SAMPLE = 5_000
+"""How numeric attributes relate is measured on a seeded sample of at most this many
+customers (chance alone gives eta squared about 9 / 5,000 there)."""
+DEPENDENCE_MIN_CUSTOMERS = 500
+"""Below this many customers no numeric attribute is left out as unrelated: chance alone
+gives deciles eta squared of about 9 / n, so on 200 customers a real but loose relation
+(income and spending score in the mall-customers data, 0.16) cannot be told from none."""
+DEPENDENCE_MAX_COLUMNS = 60
+HIDDEN_GROUP_SHARE_FOR_COLUMNS = 0.02
+"""A column has groups of its own when its values part at a valley (:data:`OWN_GROUPS_RATIO`)
+with at least this share of customers on each side (the valley test's smallest hidden
+group)."""
+OWN_GROUPS_RATIO = 0.5
+"""The valley a column's own density must dip to, as a share of the lower hump, for the column
+to have groups of its own. Looser than the valley test's 0.1: it only has to tell a column
+with humps (two groups 5 standard deviations apart dip to 0.2) from one without (a uniform or
+a skewed column stays above 0.9)."""
+"""Above this many numeric attributes the test is not run (its cost grows with the square)."""
 ETA2_FULL_WEIGHT = 0.14
 """A categorical attribute at least this related (Cohen's "large" effect) weighs fully in the
 distance; a less related one is down-weighted by sqrt(eta squared / 0.14), so that its
@@ -231,6 +254,88 @@ def category_relevance(
     return round(min(1.0, best), 6)
 
 
+def numeric_dependence(ranks: np.ndarray, bins: int = DEPENDENCE_BINS) -> np.ndarray:
+    """How strongly each column relates to any other: the largest share of a column's rank
+    variance explained by another column's deciles, or of another's explained by its
+    deciles (eta squared, 0 to 1; 0 for a constant column).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=2000)
+    >>> frame = pd.DataFrame({"x": x, "x2": x**2 + rng.normal(0, 0.1, 2000),
+    ...                       "noise": rng.uniform(size=2000)})
+    >>> [round(float(v), 2) for v in numeric_dependence(numeric_ranks(frame, list(frame)))]
+    [0.91, 0.91, 0.01]
+    """
+    m, p = ranks.shape
+    out = np.zeros(p)
+    if m < 2 or p < 2:
+        return out
+    ranks = np.nan_to_num(ranks, nan=0.5)
+    codes = np.clip((ranks * bins).astype(np.int64), 0, bins - 1)
+    centred = ranks - ranks.mean(axis=0)
+    total = (centred**2).mean(axis=0)
+    usable = total > 1e-12
+    explained = np.zeros((p, p))  # [j, i]: share of column j's variance explained by i
+    for i in range(p):
+        onehot = np.eye(bins)[codes[:, i]]
+        counts = onehot.sum(axis=0)
+        sums = onehot.T @ centred
+        between = ((sums**2) / np.maximum(counts, 1)[:, None]).sum(axis=0) / m
+        explained[:, i] = np.where(usable, between / np.where(usable, total, 1.0), 0.0)
+    np.fill_diagonal(explained, 0.0)
+    return np.maximum(explained.max(axis=1), explained.max(axis=0)).clip(0.0, 1.0)
+
+
+def _has_groups(values: pd.Series, min_size: float) -> bool:
+    """Whether a numeric column's own values part at a valley of low density (whole numbers
+    spread over their unit first, as for the valley test)."""
+    from custseg.models.structure import axis_valley
+
+    x = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
+    x = x[np.isfinite(x)]
+    if len(x) and np.all(np.mod(x, 1.0) == 0):
+        x = x + np.random.default_rng(0).uniform(-0.5, 0.5, len(x))
+    return axis_valley(x, min_size)[0] < OWN_GROUPS_RATIO
+
+
+def _unrelated_numbers(
+    rel: pd.DataFrame, numeric: list[str], categorical: list[str]
+) -> dict[str, tuple[float, float]]:
+    """The numeric columns (of three or more values) that relate to no other attribute and
+    have no groups of their own, with their strongest relation and the bar it missed; none
+    when no column relates to another (nothing to prefer: every column stays)."""
+    if (
+        len(numeric) < 2
+        or len(numeric) > DEPENDENCE_MAX_COLUMNS
+        or len(rel) < DEPENDENCE_MIN_CUSTOMERS
+    ):
+        return {}
+    sample = rel if len(rel) <= DEPENDENCE_SAMPLE else rel.sample(DEPENDENCE_SAMPLE, random_state=0)
+    m = len(sample)
+    ranks = numeric_ranks(sample, numeric)
+    dependence = numeric_dependence(ranks)
+    floor = max(ETA2_RELATED, RELATED_NOISE_FACTOR * (DEPENDENCE_BINS - 1) / max(m, 1))
+    if floor >= 1:
+        return {}
+    strongest = {c: float(dependence[j]) for j, c in enumerate(numeric)}
+    for cat in categorical:
+        levels = int(sample[cat].nunique(dropna=False))
+        if levels < 2:
+            continue
+        bar = max(ETA2_RELATED, RELATED_NOISE_FACTOR * (levels - 1) / max(m, 1))
+        for j, c in enumerate(numeric):
+            eta2 = category_relevance(sample, [c], cat, ranks[:, [j]])
+            if eta2 >= bar:
+                strongest[c] = max(strongest[c], floor)
+    min_size = HIDDEN_GROUP_SHARE_FOR_COLUMNS * m
+    related = {c for c in numeric if strongest[c] >= floor or _has_groups(sample[c], min_size)}
+    if not related:
+        return {}
+    return {c: (strongest[c], floor) for c in numeric if c not in related}
+
+
 def _too_few(customers: int, levels: str) -> str:
     """Why a category is left out when there are too few customers to relate it to the
     numbers (by chance alone, its levels would seem to explain them)."""
@@ -240,8 +345,18 @@ def _too_few(customers: int, levels: str) -> str:
     )
 
 
-def plan_columns(frame: pd.DataFrame, numeric: list[str], categorical: list[str]) -> ColumnPlan:
+def plan_columns(
+    frame: pd.DataFrame,
+    numeric: list[str],
+    categorical: list[str],
+    *,
+    unrelated_numbers: bool = False,
+) -> ColumnPlan:
     """Keep the columns worth clustering on; every column left out gets a reason.
+
+    With ``unrelated_numbers`` (a customer table's own columns), numeric columns that relate
+    to no other attribute and have no groups of their own are left out too; the features
+    custseg builds from invoice lines are measured together by design and are all kept.
 
     Examples
     --------
@@ -294,6 +409,19 @@ def plan_columns(frame: pd.DataFrame, numeric: list[str], categorical: list[str]
                 f"at most {eta2:.1%} of any of them, under {floor:.1%}): a split by it alone "
                 "would not be a behavioural segment"
             )
+    many = [c for c in plan.numeric if n_values[c] > 2]
+    # Flags (two values) count as categories here: recency may relate to nothing but
+    # whether the customer answered the last campaign.
+    levelled = [*plan.categorical, *(c for c in plan.numeric if n_values[c] == 2)]
+    unrelated = _unrelated_numbers(rel, many, levelled) if unrelated_numbers else {}
+    for col, (strongest, floor) in unrelated.items():
+        plan.numeric.remove(col)
+        plan.dropped[col] = (
+            f"unrelated to the other attributes and without groups of its own (it and any "
+            f"other attribute explain at most {strongest:.1%} of each other, under "
+            f"{floor:.1%}; its values form one range with no valley): a split by it alone "
+            "would not be a behavioural segment"
+        )
     numeric_now = numeric_ranks(rel, plan.numeric)
     for col in list(plan.categorical):
         eta2 = category_relevance(rel, plan.numeric, col, numeric_now)

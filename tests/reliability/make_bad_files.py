@@ -148,6 +148,10 @@ SMALL: dict[str, Callable[[], bytes | str]] = {
     "nul_bytes.csv": lambda: lines_csv().encode().replace(b"Germany", b"Ger\x00many"),
     "truncated.csv.gz": _gzip_truncated,
     "old.xls": lambda: b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 504,
+    "csv_named.xls": lambda: lines_csv(),
+    "html_named.xls": lambda: (
+        "<html><body><table><tr><td>CustomerID</td></tr></table></body></html>"
+    ),
     "binary.xlsb": lambda: b"PK\x03\x04" + b"\x00" * 60,
     "lines.jsonl": lambda: '{"CustomerID": 1, "Spend": 2}\n',
     "table.json": lambda: '[{"CustomerID": 1, "Spend": 2}]\n',

@@ -102,6 +102,12 @@ CORPUS: dict[str, tuple[list[str], str]] = {
     ),
     # 11. unsupported formats
     "old.xls": ([], r"old\.xls': old Excel \.xls is not supported: .*save as \.xlsx or \.csv"),
+    "csv_named.xls": (
+        [],
+        r"csv_named\.xls' is named \.xls but holds plain text, not an Excel "
+        r"workbook: rename it to \.csv",
+    ),
+    "html_named.xls": ([], r"html_named\.xls' is named \.xls but holds a web page or XML table"),
     "binary.xlsb": ([], r"binary Excel \.xlsb is not supported: save it as \.xlsx or \.csv"),
     "lines.jsonl": ([], r"JSON lines are not supported: save the table as \.csv or \.parquet"),
     "table.json": ([], r"table\.json': JSON is not supported: save the table as \.csv"),

@@ -712,6 +712,21 @@ _SPECS: tuple[Spec, ...] = (
         description="No structure: one correlated Gaussian blob of four attributes.",
         null="blob",
     ),
+    # ---- added later: appended, so that every scenario above keeps its seed (the seed
+    # of a run is its scenario's position in this list)
+    _table(
+        "random_numbers",
+        "Three groups in visits and basket value, plus a tenure and an age drawn alike for "
+        "every customer: numbers that relate to nothing must not cut the groups.",
+        ("Occasional", "Regular", "Bulk buyers"),
+        (0.45, 0.35, 0.20),
+        (
+            Column("visits_per_month", "lognormal", ((1, 0.3), (4, 0.3), (2, 0.3))),
+            Column("basket_value", "lognormal", ((25, 0.3), (40, 0.3), (160, 0.3))),
+            Column("tenure_months", "normal", ((60, 30),) * 3, digits=0, low=1),
+            Column("age", "normal", ((44, 14),) * 3, digits=0, low=18),
+        ),
+    ),
 )
 
 #: Names of all scenarios, in order.

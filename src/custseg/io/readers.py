@@ -935,8 +935,33 @@ def files_sha256(paths: list[Path], base: Path | None) -> str:
     return digest.hexdigest()
 
 
+def _refuse_xls(path: Path) -> None:
+    """Say what a ``.xls`` file holds when it is not an old Excel workbook: many systems
+    export text or an HTML table under that name."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return
+    if not head or head.startswith(b"\xd0\xcf\x11\xe0"):
+        return
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if text.startswith((b"<html", b"<!doctype", b"<table", b"<?xml")):
+        raise InputError(
+            f"File '{path}' is named .xls but holds a web page or XML table, not an Excel "
+            "workbook: open it in Excel or LibreOffice and save it as .xlsx or .csv."
+        )
+    if b"\x00" not in head:
+        raise InputError(
+            f"File '{path}' is named .xls but holds plain text, not an Excel workbook: rename "
+            "it to .csv (or .tsv when its columns are separated by tabs)."
+        )
+
+
 def _read_file(engine: DuckDBEngine, path: Path, info: SourceInfo, sheet: str | None) -> None:
     suffix = suffix_of(path)
+    if suffix == ".xls":
+        _refuse_xls(path)
     if suffix in UNSUPPORTED:
         raise InputError(f"File '{path}': {UNSUPPORTED[suffix]}.")
     if suffix not in TEXT_SUFFIXES | EXCEL_SUFFIXES | PARQUET_SUFFIXES | {""}:

@@ -211,11 +211,16 @@ def explore(features: pd.DataFrame, details: dict[str, Any]) -> dict[str, Any]:
     """
     from custseg.preprocess import build_preprocessor, categorical_as_text, plan_columns
 
-    plan = plan_columns(features, list(details["numeric"]), list(details["categorical"]))
+    kind = str((details.get("schema") or {}).get("kind") or "customers")
+    plan = plan_columns(
+        features,
+        list(details["numeric"]),
+        list(details["categorical"]),
+        unrelated_numbers=kind == "customers",
+    )
     frame = categorical_as_text(features, plan.categorical)[plan.numeric + plan.categorical]
     preprocessor = build_preprocessor(plan)
     inputs = np.asarray(preprocessor.fit_transform(frame), dtype=float)
-    kind = str((details.get("schema") or {}).get("kind") or "customers")
     return _explore(
         features,
         kind=kind,

@@ -183,14 +183,24 @@ def _traits(
     pres: dict[str, Any],
     flags: set[str],
 ) -> list[dict[str, Any]]:
-    items = list(info.get("distinguishing") or [])[:CARD_TRAITS]
     seg = int(info["segment"])
     member = labels == seg
-    out = []
-    for item in items:
+    out: list[dict[str, Any]] = []
+    for item in info.get("distinguishing") or []:
+        if len(out) == CARD_TRAITS:
+            break
         feature = str(item["feature"])
         if not math.isfinite(float(item.get("effect") or 0.0)):
             continue  # a feature missing for the whole segment says nothing about it
+        if (
+            item.get("kind") == "numeric"
+            and feature not in flags
+            and format_feature(feature, item.get("segment_median"), pres["currency"])
+            == format_feature(feature, item.get("overall_median"), pres["currency"])
+        ):
+            # "25 (all customers: 25)": the segment differs in the mean, not in the
+            # typical customer, and the card would show no difference.
+            continue
         shares = None
         if feature in flags:
             column = pd.to_numeric(customers[feature], errors="coerce").to_numpy(dtype=float)
