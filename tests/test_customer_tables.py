@@ -106,7 +106,7 @@ def test_currency_and_percent_strings_are_numbers(billing: tuple[Any, pd.Series,
 def test_fill_missing_takes_the_groups_own_median() -> None:
     X = np.array([[1.0, np.nan], [3.0, 4.0], [5.0, 6.0], [np.nan, 8.0]])
     assert fill_missing(X).tolist() == [[1.0, 6.0], [3.0, 4.0], [5.0, 6.0], [3.0, 8.0]]
-    assert fill_missing(np.ones((2, 2))) is not None
+    assert fill_missing(np.array([[np.nan], [np.nan]])).tolist() == [[0.0], [0.0]]
 
 
 def test_a_groups_blanks_are_no_hidden_group() -> None:
@@ -262,3 +262,51 @@ def test_a_card_leaves_out_a_trait_whose_medians_read_the_same() -> None:
     customers = pd.DataFrame({"n_products": [1.0, 2.0], "revenue": [1.0, 2.0]})
     traits = _traits(info, customers, np.array([0, 1]), {"labels": {}, "currency": "£"}, set())
     assert [t["text"] for t in traits] == ["Revenue: £900 (all customers: £300)"]
+
+
+def test_payments_and_charges_words() -> None:
+    from custseg.labels import feature_direction, value_columns
+
+    assert value_columns(["Monthly Charges", "Late Payments", "Missed payments"]) == [
+        "Monthly Charges"
+    ]
+    assert feature_direction("Missed Payments") == -1
+    assert feature_direction("Total Charges") == 1
+
+
+def test_one_number_is_not_left_alone_beside_the_categories() -> None:
+    rng = np.random.default_rng(5)
+    n = 600
+    tier = rng.choice(["bronze", "silver", "gold"], n)
+    frame = pd.DataFrame(
+        {
+            "spend": np.select([tier == "gold", tier == "silver"], [900.0, 300.0], 80.0)
+            * rng.lognormal(0, 0.2, n),
+            "age": rng.uniform(18, 80, n).round(),
+            "tenure": rng.uniform(0, 120, n).round(),
+            "tier": tier,
+        }
+    )
+    plan = plan_columns(frame, ["spend", "age", "tenure"], ["tier"], unrelated_numbers=True)
+    assert plan.dropped == {} and plan.numeric == ["spend", "age", "tenure"]
+
+
+def test_profiles_of_a_column_named_self() -> None:
+    from custseg.profile.profiles import tidy_floats
+
+    out = tidy_floats(pd.DataFrame({"self": [0.1 + 0.2], "n": [1]}))
+    assert out["self"].tolist() == [0.3] and out["n"].tolist() == [1]
+
+
+def test_a_model_trained_on_plain_numbers_reads_per_cent_signs(
+    billing: tuple[Any, pd.Series, Path], tmp_path: Path
+) -> None:
+    result, _, path = billing
+    table = pd.read_csv(path, dtype=str)
+    plain = table.assign(Discount=table["Discount"].str.rstrip("%"))
+    plain_path = tmp_path / "plain.csv"
+    plain.to_csv(plain_path, index=False)
+    trained_plain = custseg.segment(plain_path, new_customers=False)
+    scored = trained_plain.model.predict(path)  # written with % signs
+    assert scored["segment"].tolist() == trained_plain.segments["segment"].tolist()
+    assert (scored["segment"].to_numpy() >= 0).all() and result.metrics["k"] == 3

@@ -95,7 +95,7 @@ UNIT_WORDS: tuple[tuple[str, str], ...] = (
     (r"\b(recency|days)\b", "days"),
     (r"^number of\b", "count"),
     (r"\b(amount|spend|spent|revenue|sales|monetary|turnover|ltv|clv|value|aov|basket|income|"
-     r"salary|wage|wealth|price|cost|fee|balance|refund|charges?|billed|billing|payments?)\b",
+     r"salary|wage|wealth|price|cost|fee|balance|refund|charges?)\b",
      "money"),
     (r"\b(purchases|orders|visits|count|kids|teenagers|children|transactions|invoices)\b",
      "count"),
@@ -105,12 +105,13 @@ UNIT_WORDS: tuple[tuple[str, str], ...] = (
 #: match wins: -1 lower is better, 0 neither, +1 higher is better.
 DIRECTION_WORDS: tuple[tuple[str, int], ...] = (
     (r"\b(unsubscrib\w*|churn\w*|cancel\w*|complain\w*|complaints?|refunds?|returns?|"
-     r"returned|lapsed|debt|owed|overdue|days since last)\b", -1),
+     r"returned|lapsed|debt|owed|overdue|missed|late|failed|declined|unpaid|"
+     r"days since last)\b", -1),
     (r"\b(income|salary|wage|wealth|price|cost|fee|balance|age|years?|kids|teenagers|children|"
      r"visits|discount|deals?|duration|time|tenure|days since first|days as|days between)\b", 0),
     (r"\b(spend|spent|revenue|sales|monetary|turnover|ltv|clv|value|aov|basket|purchases|"
      r"orders|accepted|response|responded|converted|subscribed|satisfaction|nps|recency|"
-     r"charges?|billed|billing|payments?)\b", 1),
+     r"charges?)\b", 1),
 )
 # fmt: on
 #: Recency is the one positive-looking word that is better low.

@@ -660,10 +660,10 @@ def _require_customers(prep: Prepared) -> None:
     n = len(prep.features)
     if 3 <= n < FEW_CUSTOMERS:
         prep.warnings.append(
-            f"only {n} customers: segments this small describe these customers one by one, "
-            "not groups that will hold for the next ones, and the checks behind the choice "
-            "(stability, valleys, how categories relate) have too little to go on; use them "
-            f"as a sketch, or segment {FEW_CUSTOMERS} customers or more"
+            f"only {n} customers: segments of so few describe these customers rather than "
+            "groups that will hold for the next ones, and the checks behind the choice "
+            "(stability, valleys, how categories relate) have little to go on; use them as a "
+            f"sketch, or segment {FEW_CUSTOMERS} customers or more"
         )
     if n >= 3:
         return

@@ -56,7 +56,7 @@ DEPENDENCE_BINS = 10
 """A numeric attribute is related to another when the deciles of one explain part of the
 other's variance (eta squared on ranks, as for categories): deciles see any dependence, not
 only a straight line (income and spending score in the mall-customers data correlate at 0.01
-but their deciles explain 20% of each other)."""
+but their deciles explain 16% of each other)."""
 DEPENDENCE_SAMPLE = 5_000
 """How numeric attributes relate is measured on a seeded sample of at most this many
 customers (chance alone gives eta squared about 9 / 5,000 there)."""
@@ -65,6 +65,7 @@ DEPENDENCE_MIN_CUSTOMERS = 500
 gives deciles eta squared of about 9 / n, so on 200 customers a real but loose relation
 (income and spending score in the mall-customers data, 0.16) cannot be told from none."""
 DEPENDENCE_MAX_COLUMNS = 60
+"""Above this many numeric attributes the test is not run (its cost grows with the square)."""
 HIDDEN_GROUP_SHARE_FOR_COLUMNS = 0.02
 """A column has groups of its own when its values part at a valley (:data:`OWN_GROUPS_RATIO`)
 with at least this share of customers on each side (the valley test's smallest hidden
@@ -74,7 +75,6 @@ OWN_GROUPS_RATIO = 0.5
 to have groups of its own. Looser than the valley test's 0.1: it only has to tell a column
 with humps (two groups 5 standard deviations apart dip to 0.2) from one without (a uniform or
 a skewed column stays above 0.9)."""
-"""Above this many numeric attributes the test is not run (its cost grows with the square)."""
 ETA2_FULL_WEIGHT = 0.14
 """A categorical attribute at least this related (Cohen's "large" effect) weighs fully in the
 distance; a less related one is down-weighted by sqrt(eta squared / 0.14), so that its
@@ -305,7 +305,8 @@ def _unrelated_numbers(
 ) -> dict[str, tuple[float, float]]:
     """The numeric columns (of three or more values) that relate to no other attribute and
     have no groups of their own, with their strongest relation and the bar it missed; none
-    when no column relates to another (nothing to prefer: every column stays)."""
+    when no column relates to another or has groups of its own (nothing to prefer), or when
+    fewer than two numeric columns would be left."""
     if (
         len(numeric) < 2
         or len(numeric) > DEPENDENCE_MAX_COLUMNS
@@ -320,20 +321,38 @@ def _unrelated_numbers(
     if floor >= 1:
         return {}
     strongest = {c: float(dependence[j]) for j, c in enumerate(numeric)}
+    explained_by_levels = np.zeros(len(numeric), dtype=bool)
     for cat in categorical:
-        levels = int(sample[cat].nunique(dropna=False))
-        if levels < 2:
+        levels = sample[cat].astype(object).where(sample[cat].notna(), "missing").astype(str)
+        codes, uniques = pd.factorize(levels.to_numpy())
+        if len(uniques) < 2:
             continue
-        bar = max(ETA2_RELATED, RELATED_NOISE_FACTOR * (levels - 1) / max(m, 1))
-        for j, c in enumerate(numeric):
-            eta2 = category_relevance(sample, [c], cat, ranks[:, [j]])
-            if eta2 >= bar:
-                strongest[c] = max(strongest[c], floor)
+        bar = max(ETA2_RELATED, RELATED_NOISE_FACTOR * (len(uniques) - 1) / max(m, 1))
+        explained_by_levels |= _eta2_by_levels(codes, ranks) >= bar
     min_size = HIDDEN_GROUP_SHARE_FOR_COLUMNS * m
-    related = {c for c in numeric if strongest[c] >= floor or _has_groups(sample[c], min_size)}
-    if not related:
+    related = {
+        c
+        for j, c in enumerate(numeric)
+        if strongest[c] >= floor or explained_by_levels[j] or _has_groups(sample[c], min_size)
+    }
+    unrelated = {c: (strongest[c], floor) for c in numeric if c not in related}
+    # Nothing to prefer when no column relates to another or has groups; and a single number
+    # left beside the categories would leave little but the categories to segment on.
+    if not related or len(numeric) - len(unrelated) < 2:
         return {}
-    return {c: (strongest[c], floor) for c in numeric if c not in related}
+    return unrelated
+
+
+def _eta2_by_levels(codes: np.ndarray, ranks: np.ndarray) -> np.ndarray:
+    """The share of each column's rank variance explained by the levels ``codes`` (eta
+    squared, one per column of ``ranks``)."""
+    counts = np.bincount(codes).astype(np.float64)
+    centred = ranks - ranks.mean(axis=0)
+    sums = np.zeros((len(counts), ranks.shape[1]))
+    np.add.at(sums, codes, centred)
+    between = ((sums**2) / np.maximum(counts, 1.0)[:, None]).sum(axis=0) / len(ranks)
+    total = (centred**2).mean(axis=0)
+    return np.where(total > 1e-12, between / np.where(total > 1e-12, total, 1.0), 0.0)
 
 
 def _too_few(customers: int, levels: str) -> str:
@@ -445,6 +464,12 @@ def plan_columns(
                 f"'{col}' has {distinct} categories; the {MAX_CATEGORIES - 1} most common are "
                 "kept and the rest grouped as 'infrequent'"
             )
+    # A column left out needs no note on how its blanks were filled.
+    plan.notices = [
+        note
+        for note in plan.notices
+        if not any(note.startswith(f"'{col}' is missing in") for col in plan.dropped)
+    ]
     for col, why in plan.dropped.items():
         plan.notices.append(f"column '{col}' left out: {why}")
     if not plan.numeric and not plan.categorical:

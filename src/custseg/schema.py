@@ -462,7 +462,7 @@ THOUSANDS_DOT = "^[+-]?[1-9][0-9]{0,2}(\\.[0-9]{3})+(,[0-9]+)?$"
 
 
 #: ``12%``, ``-3.5 %``: a number followed by a per cent sign.
-PERCENT_VALUE = "^[+-]?[0-9][0-9.,]*[\\s\u00a0]*%$"
+PERCENT_VALUE = "^[+-]?[0-9.,]*[0-9][0-9.,]*[\\s\u00a0]*%$"
 
 
 def _stripped(column: str, percent: bool = False) -> str:

@@ -143,7 +143,9 @@ def customer_features(engine: DuckDBEngine, plan: CustomerColumns, where: str) -
         )
     selects = [f"{id_expr(plan.id_col, have[plan.id_col])} AS customer_id"]
     for col in plan.numeric:
-        expr = number_expr(col, have[col], col in plan.decimal_comma, col in plan.percent)
+        # Per cent signs are removed from every text column read as numbers: a model trained
+        # on 12 reads 12% as 12 too.
+        expr = number_expr(col, have[col], col in plan.decimal_comma, percent=True)
         if have[col] == "BOOLEAN":
             expr = f"CAST({quote_ident(col)} AS DOUBLE)"
         check_parsed(engine, col, expr, "numbers", "Fix them or remove the column.", where)

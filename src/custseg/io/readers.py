@@ -946,7 +946,7 @@ def _refuse_xls(path: Path) -> None:
     if not head or head.startswith(b"\xd0\xcf\x11\xe0"):
         return
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    if text.startswith((b"<html", b"<!doctype", b"<table", b"<?xml")):
+    if text.startswith((b"<html", b"<!doctype", b"<table", b"<?xml", b"<meta", b"<head", b"<body")):
         raise InputError(
             f"File '{path}' is named .xls but holds a web page or XML table, not an Excel "
             "workbook: open it in Excel or LibreOffice and save it as .xlsx or .csv."

@@ -1237,14 +1237,18 @@ def _structure(
     hides two groups; ``partial``: some segments are parted by valleys, others are cuts of a
     continuum (or a segment still hides two groups); ``continuum``: no valley anywhere.
     """
-    # Solutions that leave customers as noise are left out: their silhouette is measured on
-    # the customers they keep, which flatters them (DBSCAN keeping the dense core of a
-    # continuum reads 0.32 where every solution of all customers stays under 0.30).
+    # Solutions that leave customers as noise are left out (unless every one does): their
+    # silhouette is measured on the customers they keep, which flatters them (DBSCAN keeping
+    # the dense core of a continuum reads 0.32 where every solution of all customers stays
+    # under 0.30).
+    scored = [
+        r for r in leaderboard
+        if r.get("silhouette") is not None and not math.isnan(r["silhouette"])
+    ]  # fmt: skip
     best_sil = max(
-        (r["silhouette"] for r in leaderboard if r.get("silhouette") is not None
-         and not math.isnan(r["silhouette"]) and not r.get("noise_share")),
+        (r["silhouette"] for r in [r for r in scored if not r.get("noise_share")] or scored),
         default=float("nan"),
-    )  # fmt: skip
+    )
     hidden = valleys.count(chosen, labels)
     evidence = {
         "whole_valley_ratio": round(valleys.whole.ratio, 3),

@@ -178,7 +178,8 @@ def axis_valley_cut(x: np.ndarray, min_size: float) -> tuple[float, tuple[int, i
 
 
 def fill_missing(X: np.ndarray) -> np.ndarray:
-    """``X`` with each missing value (NaN) replaced by its column's median within ``X``.
+    """``X`` with each missing value (NaN) replaced by its column's median within ``X`` (0,
+    the scaled mean of every customer, for a column blank for all of ``X``).
 
     The valley test is handed blanks as NaN and fills them inside the group it tests: filled
     with the median of every customer instead, the blanks of a group that lies away from that

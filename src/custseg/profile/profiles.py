@@ -64,9 +64,12 @@ def tidy_floats(frame: pd.DataFrame, digits: int = 12) -> pd.DataFrame:
         for col in frame.columns
         if pd.api.types.is_float_dtype(frame[col])
     }
-    # Copied after: replacing hundreds of columns leaves a fragmented frame, which pandas
-    # warns about at the next insert.
-    return frame.assign(**tidy).copy() if tidy else frame.copy()
+    out = frame.copy()
+    if tidy:
+        # Set at once and copied after: column by column, hundreds of columns leave a
+        # fragmented frame, which pandas warns about at the next insert.
+        out[list(tidy)] = pd.DataFrame(tidy, index=frame.index)
+    return out.copy()
 
 
 def distinguishing_features(
