@@ -38,8 +38,6 @@ class CustomerColumns:
     #: date column -> [format or None, reference day as ISO text]
     dates: dict[str, list[str | None]] = field(default_factory=dict)
     decimal_comma: list[str] = field(default_factory=list)
-    #: number columns written with per cent signs (``12%`` reads 12)
-    percent: list[str] = field(default_factory=list)
     #: the one currency symbol written in the number columns' values (``$1,234.50``), if any
     currency: str | None = None
 
@@ -105,9 +103,7 @@ def plan_customer_columns(
             plan.numeric.append(col)
             if comma:
                 plan.decimal_comma.append(col)
-            if percent:
-                plan.percent.append(col)
-            else:
+            if not percent:
                 symbols.update(currency_in_values(engine, col))
             continue
         fmt, date_warnings = detect_date_format(engine, col, where, required=False)
@@ -143,8 +139,9 @@ def customer_features(engine: DuckDBEngine, plan: CustomerColumns, where: str) -
         )
     selects = [f"{id_expr(plan.id_col, have[plan.id_col])} AS customer_id"]
     for col in plan.numeric:
-        # Per cent signs are removed from every text column read as numbers: a model trained
-        # on 12 reads 12% as 12 too.
+        # Per cent signs are removed from every text column read as numbers (the plan keeps
+        # no list of them): a model trained on 12 reads 12% as 12 too, and one trained on 12%
+        # reads 12.
         expr = number_expr(col, have[col], col in plan.decimal_comma, percent=True)
         if have[col] == "BOOLEAN":
             expr = f"CAST({quote_ident(col)} AS DOUBLE)"
