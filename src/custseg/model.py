@@ -202,7 +202,10 @@ class SegmentModel:
         merged = {**settings.get("column_overrides", {}), **(columns or {})}
         plan = None
         if model.kind == "customers":
-            plan = CustomerColumns(**settings["customer_columns"])
+            # Columns the model left out (unrelated numbers, names, e-mails) may be absent.
+            plan = CustomerColumns(**settings["customer_columns"]).for_scoring(
+                model.numeric + model.categorical
+            )
         with DuckDBEngine() as engine:
             prepared = prepare(
                 engine,

@@ -308,7 +308,7 @@ def _customers(
                 engine, roles["customer_id"], place, info.delimiter
             )
         else:
-            plan = customer_plan
+            plan = customer_plan.present([c for c, _ in engine.columns("raw")])
         feats = customer_features(engine, plan, place)
     schema.currency = plan.currency
     cleaning = {

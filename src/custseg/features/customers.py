@@ -8,7 +8,8 @@ customers are typed exactly like the training table.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from collections.abc import Collection
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pandas as pd
@@ -40,14 +41,50 @@ class CustomerColumns:
     decimal_comma: list[str] = field(default_factory=list)
     #: the one currency symbol written in the number columns' values (``$1,234.50``), if any
     currency: str | None = None
+    #: columns a scored file may lack: the model left them out of its segments, so they are
+    #: read when present (for the output) and skipped when absent. Set at scoring only.
+    optional: list[str] = field(default_factory=list)
 
     def feature_name(self, col: str) -> str:
         """Name of the feature made from a column."""
         return f"days_since_{col}" if col in self.dates else col
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready copy."""
-        return dict(self.__dict__)
+        """A JSON-ready copy, as a model stores it (without ``optional``, set at scoring)."""
+        return {k: v for k, v in self.__dict__.items() if k != "optional"}
+
+    def for_scoring(self, used: Collection[str]) -> CustomerColumns:
+        """This plan with every column whose feature is not in ``used`` (the features a model
+        segments on) marked optional.
+
+        Examples
+        --------
+        >>> plan = CustomerColumns("id", numeric=["age", "tenure"], categorical=["email"])
+        >>> plan.for_scoring(["age"]).optional
+        ['tenure', 'email']
+        """
+        columns = [*self.numeric, *self.categorical, *self.dates]
+        return replace(self, optional=[c for c in columns if self.feature_name(c) not in used])
+
+    def present(self, have: Collection[str]) -> CustomerColumns:
+        """This plan without the optional columns missing from ``have``.
+
+        Examples
+        --------
+        >>> plan = CustomerColumns("id", numeric=["age", "tenure"], optional=["tenure"])
+        >>> plan.present(["id", "age"]).numeric
+        ['age']
+        """
+        gone = {c for c in self.optional if c not in have}
+        if not gone:
+            return self
+        return replace(
+            self,
+            numeric=[c for c in self.numeric if c not in gone],
+            categorical=[c for c in self.categorical if c not in gone],
+            dates={c: v for c, v in self.dates.items() if c not in gone},
+            optional=[c for c in self.optional if c not in gone],
+        )
 
 
 def _all_numbers(engine: DuckDBEngine, col: str, expr: str) -> bool:
@@ -130,6 +167,7 @@ def customer_features(engine: DuckDBEngine, plan: CustomerColumns, where: str) -
         If a planned column is missing, ids are missing or repeated, or values do not parse.
     """
     have = {c: t for c, t in engine.columns("raw")}
+    plan = plan.present(have)
     needed = [plan.id_col, *plan.numeric, *plan.categorical, *plan.dates]
     missing = [c for c in needed if c not in have]
     if missing:

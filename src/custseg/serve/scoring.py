@@ -229,13 +229,17 @@ class Scorer:
         # process-wide: one request at a time records them (DuckDB uses both cores anyway).
         self._lines_lock = threading.Lock()
         if model.kind == "customers":
+            # A request carries the columns the segments are built on; those the model left
+            # out (unrelated numbers, names, e-mails) are not asked for.
             plan = model.settings["customer_columns"]
+            used = {*model.numeric, *model.categorical}
             self.id_col: str = plan["id_col"]
-            self.numeric_cols: list[str] = list(plan.get("numeric", []))
-            self.categorical_cols: list[str] = list(plan.get("categorical", []))
+            self.numeric_cols: list[str] = [c for c in plan.get("numeric", []) if c in used]
+            self.categorical_cols: list[str] = [c for c in plan.get("categorical", []) if c in used]
             self.date_cols: dict[str, tuple[str | None, dt.date]] = {
                 col: (fmt, dt.date.fromisoformat(ref))
                 for col, (fmt, ref) in plan.get("dates", {}).items()
+                if f"days_since_{col}" in used
             }
             self.roles: dict[str, str] = {}
         else:
