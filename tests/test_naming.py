@@ -374,6 +374,49 @@ def test_customer_segments_get_unique_names_and_actions() -> None:
     assert named[1]["description"].startswith("Higher wine (median 1 vs 0 overall)")
 
 
+def test_names_and_strategies_follow_where_the_spend_sits() -> None:
+    """A billing export (found on a reviewer's data): 2% of accounts with 73% of spend got the
+    main group's strategy, and a third of customers with 78% of spend, who also get the most
+    discount, were sent to the promotions list as "Deal seekers"."""
+    columns = ["Seats", "Total Charges", "Monthly Charges", "Discount"]
+    distinct = {
+        0: [numeric("Total Charges", 0.6)],
+        1: [numeric("Total Charges", -1.2)],
+        2: [numeric("Seats", 3.0), numeric("Total Charges", 2.5)],
+    }
+    shares = {0: (0.68, 0.263), 1: (0.30, 0.008), 2: (0.02, 0.729)}
+    named = name_customer_segments(distinct, columns, shares)
+    assert named[2]["segment_name"] == "Top customers"
+    assert named[2]["action"].startswith("Look after them one by one")
+    assert named[2]["rule"].startswith("top customers (spend 36.4x its share of customers")
+    assert not named[0]["action"].startswith("Look after")
+    # The same segments without spend shares keep their personas.
+    assert name_customer_segments(distinct, columns)[2]["segment_name"] != "Top customers"
+    # Five times its share but a third of the customers: valuable, not a handful of accounts.
+    assert (
+        name_customer_segments(distinct, columns, {**shares, 2: (0.12, 0.73)})[2]["segment_name"]
+        != "Top customers"
+    )
+
+    deals = {
+        0: [numeric("Monthly Charges", -0.9)],
+        1: [numeric("Discount", 1.8), numeric("Total Charges", 1.1)],
+        2: [numeric("Monthly Charges", 0.9)],
+    }
+    rich = name_customer_segments(
+        deals, columns, {0: (0.4, 0.14), 1: (0.35, 0.78), 2: (0.25, 0.08)}
+    )
+    assert rich[1]["segment_name"] == "Big-spending deal seekers"
+    assert rich[1]["rule"].startswith("enthusiasts")
+    assert rich[1]["action"].endswith("rather than deeper discounts.")
+    # Deal users who bring no more than their share stay on the promotions list.
+    plain = name_customer_segments(
+        deals, columns, {0: (0.4, 0.4), 1: (0.35, 0.35), 2: (0.25, 0.25)}
+    )
+    assert plain[1]["segment_name"] == "Deal seekers"
+    assert plain[1]["rule"].startswith("deal seekers")
+
+
 def test_identical_segments_are_told_apart_by_number() -> None:
     same = [numeric("Age", 1.0)]
     named = name_customer_segments({0: same, 1: same}, ["Age"])

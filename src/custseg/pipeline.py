@@ -875,7 +875,18 @@ def _name_segments(
     if kind == "transactions":
         naming = name_rfm_segments(feats, labels, distinct)
     else:
-        naming = name_customer_segments(distinct, colplan.numeric)
+        shares = None
+        if customer_value is not None and float(customer_value.sum()) > 0:
+            total = float(customer_value.sum())
+            values = customer_value.to_numpy(dtype=np.float64)
+            shares = {
+                int(seg): (
+                    float(np.mean(labels == seg)),
+                    float(values[labels == seg].sum()) / total,
+                )
+                for seg in distinct
+            }
+        naming = name_customer_segments(distinct, colplan.numeric, shares)
     names = [d["segment_name"] for d in naming]
     actions = [d["action"] for d in naming]
     if noise_distinct is not None:

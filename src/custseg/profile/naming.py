@@ -696,7 +696,7 @@ CATEGORY_SHARE_FOR_NAME = 0.5
 besides being over-represented (effect at least :data:`EFFECT_FOR_NAME`)."""
 
 #: Spend-like and means-like columns drive the customer-table action.
-VALUE_PATTERN = r"spend|mnt|amount|purchase|revenue|sales|score|monetary|value|orders"
+VALUE_PATTERN = r"spend|mnt|amount|purchase|revenue|sales|score|monetary|value|orders|charge"
 DEAL_PATTERN = r"deal|discount|coupon|promo|voucher"
 CAPACITY_PATTERN = r"income|salary|wealth"
 
@@ -754,6 +754,28 @@ LIGHT_SPENDERS = _noun("light spenders")
 
 TAILORED_ACTION = "Tailor messages to what sets them apart; measure the response before scaling up."
 """Strategy for a table without spend-like or deal-like columns (label "tailored")."""
+
+TOP_VALUE_RATIO = 5.0
+"""A customer-table segment that brings at least five times its share of customers in spend
+(and :data:`TOP_MIN_VALUE_SHARE` of all spend, with at most :data:`TOP_MAX_SHARE` of the
+customers) is named "Top customers" and managed one by one: 2% of accounts holding 70% of
+spend are the business's key accounts, whatever else sets them apart, and the strategy of a
+spend-rich segment ("reward loyalty with member pricing") does not say that."""
+TOP_MAX_SHARE = 0.1
+"""...at most a tenth of the customers: a few accounts one can look after personally."""
+TOP_MIN_VALUE_SHARE = 0.2
+"""...and at least a fifth of all spend: losing them would show in the totals."""
+TOP_NAME = "Top customers"
+TOP_ACTION = (
+    "Look after them one by one: a named contact, personal offers and regular service "
+    "reviews; watch each account and call when one buys less."
+)
+VALUABLE_DEALS_LEAD = (
+    "They use discounts: reward them with loyalty pricing rather than deeper discounts."
+)
+"""Lead of a segment that brings at least :data:`CHAMPION_VALUE` times its share of customers
+in spend and is high on deal columns: its strategy is a value one (it is not sent to the
+promotions list), and the lead says how to treat its taste for deals."""
 
 
 def _is_flag(item: dict[str, Any]) -> bool:
@@ -864,6 +886,23 @@ def _persona_candidates(items: list[dict[str, Any]], noun: str) -> list[str]:
     return list(dict.fromkeys(candidates))
 
 
+def _spends_big(name: str) -> str:
+    """A persona name of a segment that brings more than its share of spend, said so when its
+    noun is "deal seekers" (which alone reads as bargain hunters).
+
+    Examples
+    --------
+    >>> _spends_big("Deal seekers"), _spends_big("Young deal seekers")
+    ('Big-spending deal seekers', 'Young big-spending deal seekers')
+    >>> _spends_big("Affluent big spenders")
+    'Affluent big spenders'
+    """
+    if not name.lower().endswith("deal seekers"):
+        return name
+    head = name[: -len("deal seekers")]
+    return _compose([head.strip().lower()] if head.strip() else [], "big-spending deal seekers")
+
+
 def _fact(item: dict[str, Any]) -> str:
     if item["kind"] == "numeric":
         return (
@@ -905,7 +944,9 @@ def describe_segment(items: list[dict[str, Any]], n: int = 3) -> str:
 
 
 def name_customer_segments(
-    distinguishing: dict[int, list[dict[str, Any]]], numeric: list[str]
+    distinguishing: dict[int, list[dict[str, Any]]],
+    numeric: list[str],
+    value_shares: dict[int, tuple[float, float]] | None = None,
 ) -> list[dict[str, Any]]:
     """Name customer-table segments with a short persona and a distinct action.
 
@@ -913,8 +954,15 @@ def name_customer_segments(
     taken by an earlier segment is replaced by one that swaps in a weaker trait, then
     qualified with the segment number. The action is the strategy of the first matching row
     of :data:`CUSTOMER_ACTIONS` that no segment with a stronger value signal took (the first
-    matching specific one when all are taken: never the catch-all), followed by what to lead with for the segment's strongest
-    trait that no earlier segment with the same strategy led with.
+    matching specific one when all are taken: never the catch-all), followed by what to lead
+    with for the segment's strongest trait that no earlier segment with the same strategy led
+    with.
+
+    ``value_shares`` (segment -> share of customers, share of spend) checks the names and
+    strategies against where the spend sits: a few customers with most of it are "Top
+    customers" (:data:`TOP_VALUE_RATIO`), and a segment bringing :data:`CHAMPION_VALUE` times
+    its share in spend is not sent to the promotions list because it also uses discounts (its
+    name says it spends big: "Big-spending deal seekers").
 
     Examples
     --------
@@ -953,6 +1001,17 @@ def name_customer_segments(
         )
         for seg, items in distinguishing.items()
     }
+    ratio: dict[int, float] = {}
+    top: set[int] = set()
+    for seg, (share, spend) in (value_shares or {}).items():
+        ratio[seg] = spend / share if share > 0 else 0.0
+        if (
+            ratio[seg] >= TOP_VALUE_RATIO
+            and share <= TOP_MAX_SHARE
+            and spend >= TOP_MIN_VALUE_SHARE
+        ):
+            top.add(seg)
+    valuable = {seg for seg, r in ratio.items() if r >= CHAMPION_VALUE}
     # One segment per strategy where the signals allow it: the segment with the strongest
     # value signal takes the first strategy it matches, the next ones the first matching
     # strategy not taken yet (two "VIP treatment" segments would tell the marketer nothing).
@@ -960,10 +1019,21 @@ def name_customer_segments(
     taken: set[str] = set()
     for seg in sorted(signals, key=lambda s_: (-signals[s_][0], s_)):
         v, c, deal = signals[seg]
+        if seg in valuable:
+            # Its share of spend says it is worth more than most, whatever its columns' effects.
+            v = max(v, 0.5)
+        if seg in top:
+            cond = f"spend {ratio[seg]:.1f}x its share of customers"
+            strategies[seg] = ("top customers", cond, TOP_ACTION)
+            continue
         if not (value_cols or deal_cols):
             strategies[seg] = ("tailored", "no spend-like columns", TAILORED_ACTION)
             continue
-        matching_ = [a for a in CUSTOMER_ACTIONS if a[2](v, c, deal)]
+        matching_ = [
+            a
+            for a in CUSTOMER_ACTIONS
+            if a[2](v, c, deal) and not (a[0] == "deal seekers" and seg in valuable)
+        ]
         specific = [a for a in matching_ if a[0] != CATCH_ALL] or matching_
         label, cond, _, strategy = next((a for a in specific if a[0] not in taken), specific[0])
         taken.add(label)
@@ -972,6 +1042,10 @@ def name_customer_segments(
     for seg, items in sorted(distinguishing.items()):
         strong = _strong(items)
         candidates = _persona_candidates(items, noun)
+        if seg in valuable:
+            candidates = [_spends_big(c) for c in candidates]
+        if seg in top:
+            candidates = [TOP_NAME, *(f"{TOP_NAME} ({c[:1].lower()}{c[1:]})" for c in candidates)]
         name = next((c for c in candidates if c not in used), None)
         if name is None:
             name = f"{candidates[0]} (segment {seg})"
@@ -984,6 +1058,8 @@ def name_customer_segments(
         weak_leads = [a for a in dict.fromkeys(_item_action(d) for d in items) if a]
         # A lead no other segment has first: two segments told the same lead read alike.
         leads = [a for a in leads if a not in used_leads] + [a for a in leads if a in used_leads]
+        if seg in valuable and deal >= 0.5 and seg not in top:
+            leads.insert(0, VALUABLE_DEALS_LEAD)
         options = [f"{strategy} {lead}" for lead in leads]
         if not leads:
             options.append(strategy)
