@@ -787,8 +787,24 @@ def _is_true(level: Any) -> bool:
     return str(level).strip().lower() in {"1", "yes", "true", "y"}
 
 
+ACRONYMS = frozenset(
+    {"sms", "mms", "vip", "b2b", "b2c", "uk", "us", "usa", "eu", "uae", "tv", "pos", "diy"}
+)
+"""Category levels written in capitals in a name whatever their case in the data ("sms" ->
+"SMS customers", not "Sms customers")."""
+
+
 def _level_word(level: Any) -> str:
+    """How a category level reads in a name.
+
+    Examples
+    --------
+    >>> _level_word("Single"), _level_word("PhD"), _level_word("sms"), _level_word("b2b")
+    ('single', 'PhD', 'SMS', 'B2B')
+    """
     text = str(level).strip()
+    if text.lower() in ACRONYMS:
+        return text.upper()
     # Keep acronyms and mixed case ("PhD", "UK"); lower-case ordinary words ("Single").
     return text if any(ch.isupper() for ch in text[1:]) else text.lower()
 
