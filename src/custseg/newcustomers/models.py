@@ -37,6 +37,7 @@ from custseg.newcustomers.forecast import (
     bgnbd_expected_purchases,
     fit_bgnbd,
     fit_history,
+    fit_notes,
     gamma_gamma_expected_value,
     history_codes,
     horizon_outcome,
@@ -720,6 +721,7 @@ def _fit_after_segmentation(
 
     say("BG/NBD and Gamma-Gamma")
     bg, gg = fit_history(history, seed=seed)
+    notes.extend(fit_notes(bg, gg))
     if len(history) > MAX_FIT_CUSTOMERS:
         notes.append(
             f"BG/NBD and Gamma-Gamma (here and in the backtest) were fitted on a random sample "
@@ -1166,6 +1168,10 @@ def fit_for_segmentation(
         except (InputError, ValueError) as exc:
             summary["reason"] = f"the models could not be fitted ({exc})"
             return None, summary
+        unfit = _forecast_not_finite(models, history, int(horizon_days))
+        if unfit:
+            summary["reason"] = unfit
+            return None, summary
         say("Backtest of the forecast")
         backtest = backtest_forecast(
             calib,
@@ -1210,6 +1216,30 @@ def fit_for_segmentation(
         }
     )
     return models, summary
+
+
+def _forecast_not_finite(models: NewCustomerModels, history: pd.DataFrame, days: int) -> str:
+    """Why the fitted models cannot forecast these customers (a forecast that is not a
+    number), or "" when every forecast is a number. A blank cell is never presented as a
+    forecast: without a number for every customer, there is no forecast at all."""
+    with np.errstate(all="ignore"):
+        purchases = bgnbd_expected_purchases(
+            models.bgnbd, days, history["x"], history["t_x"], history["T"]
+        )
+        revenue = purchases * expected_spend(models.gamma_gamma, history)
+    bad = int((~np.isfinite(purchases) | ~np.isfinite(revenue)).sum())
+    if not bad:
+        return ""
+    params = ", ".join(
+        f"{k} = {v:.4g}"
+        for k, v in {**models.bgnbd, **models.gamma_gamma}.items()
+        if k in ("r", "alpha", "a", "b", "p", "q", "gamma") and v is not None
+    )
+    return (
+        f"the fitted BG/NBD and Gamma-Gamma models give no number for {bad:,} of "
+        f"{len(history):,} customers ({params}): the purchase histories do not fit these "
+        "models"
+    )
 
 
 def _rounded_params(params: dict[str, Any]) -> dict[str, Any]:

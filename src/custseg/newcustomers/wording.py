@@ -131,13 +131,35 @@ def backtest_section(
         f"{_amount(total['actual_purchases_total'])} purchases and "
         f"{_amount(total['actual_revenue_total'], currency)}."
     )
+    coverage = backtest.get("segment_coverage")
+    if backtest.get("by_segment", True):
+        grouping = (
+            "Customers are grouped by the segment their purchase history at the start points "
+            "to (a decision tree that learned today's segments from today's histories gives "
+            f"{_share(backtest['segment_agreement'])} of today's customers their own segment"
+            + (
+                f", and {_share(coverage)} of the histories at the start lie within the range "
+                "of the segment it gives them"
+                if coverage is not None
+                else ""
+            )
+            + ")"
+        )
+    else:
+        grouping = (
+            "The backtest is not shown per segment: the segments a decision tree trained on "
+            "today's segments gives the purchase histories at the start are far from today's "
+            f"mix ({_share(backtest.get('segment_shift') or 0.0)} of the customers would have "
+            "to change segment to match it, more than half), and only "
+            f"{_share(coverage or 0.0)} of those histories lie within the range of the segment "
+            "they are given: the tree extrapolates, so grouping by it would be a guess "
+            "(typically when the customers started together and were all younger a period "
+            "ago than any customer today)"
+        )
     sentences.append(
-        "Customers are grouped by the segment their purchase history at the start points to "
-        "(a decision tree that learned today's segments from that history agrees with "
-        f"{_share(backtest['segment_agreement'])} of them); the "
-        f"{backtest['customers_first_seen']:,} customers who first bought during the period "
-        "were not there to forecast. The backtest refits BG/NBD and Gamma-Gamma only, not the "
-        "first-purchase model of new customers."
+        f"{grouping}; the {backtest['customers_first_seen']:,} customers who first bought "
+        "during the period were not there to forecast. The backtest refits BG/NBD and "
+        "Gamma-Gamma only, not the first-purchase model of new customers."
     )
     return {
         "done": True,

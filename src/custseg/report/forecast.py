@@ -90,6 +90,8 @@ PARAMETER_MEANINGS = {
         "alpha": "scale of that Gamma distribution (days); mean rate = r / alpha per day",
         "a": "first shape of the Beta distribution of the chance to leave after a purchase",
         "b": "second shape of that Beta distribution; mean chance = a / (a + b)",
+        "rate": "mean purchase rate per day (r / alpha); with one rate shared by every "
+        "customer (r and alpha then blank), that rate",
     },
     "gamma_gamma": {
         "p": "shape of the value of one purchase",

@@ -1375,7 +1375,12 @@ def _new_customers(result: Any, names: dict[int, str]) -> dict[str, Any] | None:
         "backtest": backtest_section(summary.get("backtest"), currency),
         "facts": facts,
         "bgnbd": ", ".join(
-            f"{k} = {float(bg[k]):.4g}" for k in ("r", "alpha", "a", "b") if k in bg
+            f"{k} = {float(bg[k]):.4g}" for k in ("r", "alpha", "a", "b") if bg.get(k) is not None
+        )
+        + (
+            f" (one purchase rate shared by every customer: {float(bg['rate']):.4g} a day)"
+            if bg.get("purchase_rates") == "shared"
+            else ""
         ),
         "gamma_gamma": ", ".join(
             f"{k} = {float(gg[k]):.4g}" for k in ("p", "q", "gamma") if k in gg
