@@ -10,6 +10,7 @@ reads them.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,6 +73,10 @@ CLEANING_RULES: tuple[tuple[str, str], ...] = (
     ("zero_quantity", "quantity zero"),
     ("after_analysis_date", "dated on or after the analysis date"),
 )
+
+MISSING_VALUE_WARN_SHARE = 0.01
+"""Lines left out for a missing value are warned about from this share of the lines: a few
+are a messy export, more are a column read wrongly (an order total blank on most lines)."""
 
 #: What to check when a rule dropped every line, per reason: the fix the error suggests.
 EMPTY_AFTER_CLEANING_HINTS: dict[str, str] = {
@@ -173,9 +178,16 @@ def mark_duplicates(engine: DuckDBEngine, table: str = "clean_lines") -> int:
 
 
 def build_lines(
-    engine: DuckDBEngine, schema: Schema, info: SourceInfo, date_format: str | None = None
+    engine: DuckDBEngine,
+    schema: Schema,
+    info: SourceInfo,
+    date_format: str | None = None,
+    explicit: Collection[str] = (),
 ) -> list[str]:
     """Create the typed ``lines`` view of ``raw``: one row per input line, nothing dropped.
+
+    ``explicit`` names the roles the user gave a column to: a detected amount column beside a
+    price is checked (:func:`amount_is_per_order`) only when neither was given.
 
     Returns warnings (for example an ambiguous day/month order).
     """
@@ -232,6 +244,17 @@ def build_lines(
     given_price = num("price") if "price" in roles else "NULL"
     if "price" in roles:
         warnings += negative_prices(engine, roles["price"], given_price, where)
+    if (
+        "amount" in roles
+        and "price" in roles
+        and not {"amount", "price"} & set(explicit)
+        and (why := amount_is_per_order(engine, roles, info, quantity, given_price)) is not None
+    ):
+        info.notes.append(
+            f"column '{roles['amount']}' is not used as the line amount: {why}; each line's "
+            f"amount is its quantity x '{roles['price']}' (pass --amount-col to use it anyway)"
+        )
+        del roles["amount"]
     given_amount = num("amount") if "amount" in roles else "NULL"
     if "amount" in roles:
         factors = {roles["amount"]: given_amount}
@@ -278,6 +301,52 @@ def build_lines(
         FROM raw)"""
     )
     return warnings
+
+
+AMOUNT_BLANK_SHARE = 0.01
+"""A detected amount column blank on more than this share of the lines that have a price is not
+the line amount: an order total written on each order's first line only (Shopify's ``Total``),
+which would leave every other line without a value and drop it."""
+AMOUNT_DISAGREE_SHARE = 0.5
+"""...nor is one that differs from quantity x price by more than 1% on more than half of the
+lines that have both (an order total, or a running balance); a net amount after discounts
+differs on the discounted lines only."""
+
+
+def amount_is_per_order(
+    engine: DuckDBEngine,
+    roles: dict[str, str],
+    info: SourceInfo,
+    quantity: str,
+    price: str,
+) -> str | None:
+    """Why the detected amount column is not the lines' amount (None when it is): blank on
+    more than :data:`AMOUNT_BLANK_SHARE` of the lines with a price, or different from quantity x
+    price on more than :data:`AMOUNT_DISAGREE_SHARE` of the lines with both. One query."""
+    col = roles["amount"]
+    amount = number_expr(
+        col, column_type(engine, col), uses_decimal_comma(engine, col, info.delimiter)
+    )
+    priced, blank, both, differ = engine.sql(
+        f"""SELECT count(*) FILTER (WHERE p IS NOT NULL),
+                   count(*) FILTER (WHERE p IS NOT NULL AND a IS NULL),
+                   count(*) FILTER (WHERE p IS NOT NULL AND a IS NOT NULL AND q IS NOT NULL),
+                   count(*) FILTER (WHERE p IS NOT NULL AND a IS NOT NULL AND q IS NOT NULL
+                       AND abs(a - q * p) > 0.01 * greatest(abs(a), abs(q * p), 0.01))
+            FROM (SELECT TRY_CAST({price} AS DOUBLE) AS p, TRY_CAST({amount} AS DOUBLE) AS a,
+                         TRY_CAST({quantity} AS DOUBLE) AS q FROM raw)"""
+    ).fetchone() or (0, 0, 0, 0)
+    if priced and blank > AMOUNT_BLANK_SHARE * priced:
+        return (
+            f"it is blank on {blank:,} of the {priced:,} lines with a price ({blank / priced:.0%}; "
+            "an order total written on each order's first line?)"
+        )
+    if both and differ > AMOUNT_DISAGREE_SHARE * both:
+        return (
+            f"it differs from quantity x price on {differ:,} of {both:,} lines "
+            f"({differ / both:.0%}; an order total?)"
+        )
+    return None
 
 
 #: Largest line amount (quantity x price, or the amount column) custseg takes: line amounts
@@ -543,6 +612,13 @@ def cleaning_report(
             f"{no_id:,} line(s) ({no_id / rows_in:.1%} of the lines) have no customer id and are "
             f"left out: they hold {no_id_revenue:,.2f}{share}. If that is more than expected, "
             "check the customer id column (--customer-col)"
+        )
+    no_value = by_reason.get("missing_value", (0, 0.0))[0]
+    if no_value > MISSING_VALUE_WARN_SHARE * rows_in:
+        warnings.append(
+            f"{no_value:,} line(s) ({no_value / rows_in:.1%} of the lines) have no date, "
+            "quantity, price/amount or invoice number and are left out. If that is more than "
+            f"expected, {EMPTY_AFTER_CLEANING_HINTS['missing_value']}"
         )
     # Lines dated in the future (``future_rows`` of them) have a warning of their own.
     late = by_reason.get("after_analysis_date", (0, 0.0))[0] - future_rows

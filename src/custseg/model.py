@@ -215,10 +215,14 @@ class SegmentModel:
                 sheet=sheet,
                 table=table,
                 columns=merged,
-                date_format=date_format,
+                # The format given at training, unless another is given now.
+                date_format=date_format or settings.get("date_format_given"),
                 analysis_date=analysis_date or settings.get("analysis_date"),
                 non_product_codes=settings.get("non_product_codes"),
                 customer_plan=plan,
+                # The columns the model was trained on, where the new data has them: an order
+                # total is not taken for the line amount of a model trained on prices.
+                model_roles=settings.get("roles") if model.kind == "transactions" else None,
             )
             if (
                 prepared.schema.kind == "transactions"

@@ -539,6 +539,7 @@ def segment(
             chosen_currency=chosen_currency,
             columns=columns,
             progress=progress,
+            date_format=date_format,
         )
 
 
@@ -556,6 +557,7 @@ def _segment_prepared(
     chosen_currency: Any,
     columns: dict[str, str] | None,
     progress: Progress | None,
+    date_format: str | None = None,
 ) -> Any:
     """The stages after :func:`custseg.prepare.prepare`: model inputs, the choice, names, the
     new-customer models and the result."""
@@ -610,6 +612,7 @@ def _segment_prepared(
             "params": params,
             "seed": seed,
             "columns": columns,
+            "date_format": date_format,
         },
         value=value,
         presentation={
@@ -958,6 +961,7 @@ def _result(
     settings: dict[str, Any] = {
         "roles": prep.schema.roles,
         "column_overrides": {k_: v for k_, v in (columns or {}).items() if v},
+        "date_format_given": requested.get("date_format"),
         "analysis_date": prep.analysis_date,
         "non_product_codes": prep.cleaning.get("non_product_codes"),
         "customer_columns": prep.customer_columns.to_dict() if prep.customer_columns else None,

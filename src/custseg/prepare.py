@@ -132,6 +132,7 @@ def prepare(
     analysis_date: str | dt.date | None = None,
     non_product_codes: list[str] | None = None,
     customer_plan: CustomerColumns | None = None,
+    model_roles: dict[str, str] | None = None,
     summarize: bool = False,
     portable_ready: threading.Event | None = None,
     password: str | None = None,
@@ -146,7 +147,9 @@ def prepare(
     a customer table, one row per customer already, is copied into ``engine`` and typed like
     a file. With ``engine_name="spark"`` files, folders, globs and catalog tables are read by
     Apache Spark and cleaned there (:mod:`custseg.engines.spark`; ``spark`` holds ``master``
-    and ``conf``). The other options are :func:`custseg.segment`'s.
+    and ``conf``). ``model_roles`` (a model's column roles, at scoring) are used where the
+    data has their columns (:func:`custseg.schema.detect_roles`). The other options are
+    :func:`custseg.segment`'s.
 
     Raises
     ------
@@ -167,6 +170,7 @@ def prepare(
         "analysis_date": analysis_date,
         "non_product_codes": non_product_codes,
         "customer_plan": customer_plan,
+        "model_roles": model_roles,
         "summarize": summarize,
     }
     if engine_name not in ENGINES:
@@ -218,7 +222,7 @@ def prepare(
         )
     with timer.stage("read"):
         info = load_source(engine, source, sheet=sheet)
-        roles = detect_roles(info.columns, columns)
+        roles = detect_roles(info.columns, columns, model_roles)
         place = where(info)
         if kind != "customers":
             add_date_role_from_values(engine, roles, info.columns, place)
@@ -229,7 +233,7 @@ def prepare(
         if portable_ready is not None:
             portable_ready.wait()
         with timer.stage("clean"):
-            warns = build_lines(engine, schema, info, date_format)
+            warns = build_lines(engine, schema, info, date_format, explicit=set(columns or {}))
             report: CleaningReport = clean_lines(
                 engine,
                 analysis_date=parse_date(analysis_date),
@@ -376,6 +380,7 @@ def prepare_remote(
     non_product_codes: list[str] | None,
     customer_plan: CustomerColumns | None,
     summarize: bool,
+    model_roles: dict[str, str] | None = None,
     scale: dict[str, Any] | None = None,
 ) -> Prepared:
     """:func:`prepare` for a table a remote engine holds (:class:`RemoteEngine`: a database or
@@ -396,7 +401,7 @@ def prepare_remote(
 
     with timer.stage("read"):
         place = where(info)
-        roles = detect_roles(info.columns, columns)
+        roles = detect_roles(info.columns, columns, model_roles)
         if kind != "customers" and "date" not in roles and {"price", "amount"} & set(roles):
             found = [c for c in date_columns(raw) if c not in roles.values()]
             if len(found) == 1:

@@ -66,6 +66,9 @@ ROLE_ALIASES: dict[str, tuple[str, ...]] = {
         "timestamp",
         "orderdatetime",
         "time",
+        "createdat",
+        "orderedat",
+        "purchasedat",
     ),
     "quantity": (
         "quantity",
@@ -76,8 +79,17 @@ ROLE_ALIASES: dict[str, tuple[str, ...]] = {
         "numberofitems",
         "items",
         "count",
+        "lineitemquantity",
     ),
-    "price": ("unitprice", "price", "itemprice", "priceeach", "unitcost", "priceperunit"),
+    "price": (
+        "unitprice",
+        "price",
+        "itemprice",
+        "priceeach",
+        "unitcost",
+        "priceperunit",
+        "lineitemprice",
+    ),
     "amount": (
         "amount",
         "lineamount",
@@ -100,6 +112,7 @@ ROLE_ALIASES: dict[str, tuple[str, ...]] = {
         "itemid",
         "itemcode",
         "articleid",
+        "lineitemsku",
     ),
     "description": (
         "description",
@@ -107,8 +120,9 @@ ROLE_ALIASES: dict[str, tuple[str, ...]] = {
         "itemname",
         "itemdescription",
         "productdescription",
+        "lineitemname",
     ),
-    "country": ("country", "countryname", "region", "market"),
+    "country": ("country", "countryname", "region", "market", "billingcountry", "shippingcountry"),
 }
 
 #: Fallback for the customer id: a party word followed by an id word (normalized names).
@@ -116,6 +130,10 @@ CUSTOMER_ID_PATTERN = (
     r"(customer|cust|client|member|user|account|buyer|shopper|consumer)"
     r"(id|no|nr|num|number|ref|reference|code|key)"
 )
+
+#: Column names (normalized) taken as the customer id when no column is named like one: the
+#: e-mail address is how shop exports such as Shopify's orders export tell customers apart.
+EMAIL_ID_NAMES = ("email", "emailaddress", "customeremail", "buyeremail")
 
 #: Roles a transactions table must have (``price`` or ``amount`` as well).
 REQUIRED_TRANSACTION_ROLES = ("customer_id", "date")
@@ -134,6 +152,8 @@ DATE_FORMATS: tuple[str, ...] = (
     "%Y-%m-%dT%H:%M:%S.%f",
     "%Y-%m-%dT%H:%M:%SZ",
     "%Y-%m-%dT%H:%M:%S.%fZ",
+    "%Y-%m-%d %H:%M:%S %z",
+    "%Y-%m-%dT%H:%M:%S%z",
     "%Y/%m/%d %H:%M:%S",
     "%Y/%m/%d %H:%M",
     "%Y/%m/%d",
@@ -261,8 +281,22 @@ def show_names(columns: list[str]) -> str:
     return ", ".join(show_name(c) for c in columns)
 
 
-def detect_roles(columns: list[str], overrides: dict[str, str] | None = None) -> dict[str, str]:
+#: The two ways a line's amount is given: a unit price (times the quantity), or the amount.
+REVENUE_ROLES = ("price", "amount")
+
+
+def detect_roles(
+    columns: list[str],
+    overrides: dict[str, str] | None = None,
+    preferred: dict[str, str] | None = None,
+) -> dict[str, str]:
     """Map roles to columns from names, then apply user overrides.
+
+    A price given by the user (``--price-col``) without an amount means the line amount is
+    quantity x price, so no amount column is looked for (an order total such as Shopify's
+    ``Total``, written on each order's first line only, would otherwise be taken), and an
+    amount given without a price likewise. ``preferred`` (a model's roles, at scoring) are
+    taken where the data has their columns, and decide the same way how the amount is made.
 
     Examples
     --------
@@ -270,8 +304,24 @@ def detect_roles(columns: list[str], overrides: dict[str, str] | None = None) ->
     ... # doctest: +NORMALIZE_WHITESPACE
     {'customer_id': 'Customer ID', 'invoice': 'Invoice', 'date': 'InvoiceDate',
      'quantity': 'Quantity', 'price': 'Price', 'product': 'StockCode'}
+    >>> detect_roles(["Email", "Total", "Lineitem price", "Created at"], {"price": "Lineitem price"})
+    {'customer_id': 'Email', 'date': 'Created at', 'price': 'Lineitem price'}
     """
     overrides = {k: v for k, v in (overrides or {}).items() if v}
+    if preferred:
+        # The model's own roles, where the data has their columns and the user said nothing.
+        pinned = {
+            role: col
+            for role, col in preferred.items()
+            if isinstance(col, str) and col in columns and role in ROLE_ALIASES
+        }
+        if not any(r in overrides for r in REVENUE_ROLES):
+            overrides = {**{r: c for r, c in pinned.items() if r in REVENUE_ROLES}, **overrides}
+        taken_cols = set(overrides.values())
+        for role, col in pinned.items():
+            if role not in overrides and col not in taken_cols:
+                overrides[role] = col
+                taken_cols.add(col)
     for role, col in list(overrides.items()):
         if role not in ROLE_ALIASES:
             raise InputError(f"Unknown column role '{role}'. Roles: {', '.join(ROLE_ALIASES)}.")
@@ -299,9 +349,13 @@ def detect_roles(columns: list[str], overrides: dict[str, str] | None = None) ->
         by_norm.setdefault(normalize_name(col), col)
     taken = set(overrides.values())
     roles: dict[str, str] = {}
+    # One of price and amount given (by the user or the model): the other is not looked for.
+    given_revenue = [r for r in REVENUE_ROLES if r in overrides]
     for role, aliases in ROLE_ALIASES.items():
         if role in overrides:
             roles[role] = overrides[role]
+            continue
+        if role in REVENUE_ROLES and len(given_revenue) == 1:
             continue
         for alias in aliases:
             found = by_norm.get(alias)
@@ -318,6 +372,13 @@ def detect_roles(columns: list[str], overrides: dict[str, str] | None = None) ->
         ]
         if len(candidates) == 1:
             roles = {"customer_id": candidates[0], **roles}
+    if "customer_id" not in roles:
+        # Shop exports (Shopify's orders export) know customers by their e-mail address only.
+        emails = [
+            col for norm, col in by_norm.items() if col not in taken and norm in EMAIL_ID_NAMES
+        ]
+        if len(emails) == 1:
+            roles = {"customer_id": emails[0], **roles}
     return roles
 
 
@@ -721,6 +782,11 @@ def date_expr(column: str, fmt: str | None) -> str:
     value = f"trim(CAST({col} AS VARCHAR))"
     serials = fmt == EXCEL_SERIAL or fmt.endswith(_OR_SERIAL)
     text_fmt = None if fmt == EXCEL_SERIAL else fmt.removesuffix(_OR_SERIAL)
+    if text_fmt is not None and text_fmt.endswith("%z"):
+        # The time as written, in the shop's own time zone: the offset is dropped rather than
+        # applied (converted to UTC, an evening order at -05:00 would move to the next day).
+        value = f"regexp_replace({value}, '\\s*(Z|[+-][0-9]{{2}}:?[0-9]{{2}})$', '')"
+        text_fmt = text_fmt.removesuffix("%z").rstrip()
     text = "NULL" if text_fmt is None else f"try_strptime({value}, {sql_literal(text_fmt)})"
     if not serials:
         return text

@@ -1,0 +1,139 @@
+"""Shop exports as platforms write them (found on a reviewer's Shopify-style orders export):
+customers known by e-mail, dates with a time-zone offset, line items beside an order total
+that is written on each order's first line only, and the column roles a model keeps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import custseg
+from custseg.schema import detect_roles
+
+SHOPIFY_COLUMNS = [
+    "Name", "Email", "Financial Status", "Subtotal", "Shipping", "Total", "Created at",
+    "Lineitem quantity", "Lineitem name", "Lineitem price", "Lineitem sku", "Billing Country",
+]  # fmt: skip
+
+
+def shopify_orders(n_customers: int = 150, seed: int = 0) -> pd.DataFrame:
+    """Orders of two kinds of customers (frequent small baskets, rare big ones), one row per
+    line item; the order's totals only on its first line, as Shopify exports them."""
+    rng = np.random.default_rng(seed)
+    start = pd.Timestamp("2024-01-01")
+    rows: list[dict[str, Any]] = []
+    number = 1000
+    for c in range(n_customers):
+        frequent = c % 2 == 0
+        for _ in range(int(rng.integers(6, 10)) if frequent else int(rng.integers(1, 3))):
+            number += 1
+            day = start + pd.Timedelta(
+                days=int(rng.integers(0, 360)), hours=int(rng.integers(8, 23))
+            )
+            offset = "-0500" if c % 3 == 0 else "+0200"
+            lines = [
+                (int(rng.integers(1, 3)), round(float(rng.uniform(5, 15) if frequent else rng.uniform(80, 200)), 2))
+                for _ in range(int(rng.integers(1, 4)))
+            ]  # fmt: skip
+            total = round(sum(q * p for q, p in lines) + 4.9, 2)
+            for i, (q, p) in enumerate(lines):
+                first = i == 0
+                rows.append(
+                    {
+                        "Name": f"#{number}",
+                        "Email": f"customer{c}@example.com",
+                        "Financial Status": "paid" if first else "",
+                        "Subtotal": round(total - 4.9, 2) if first else "",
+                        "Shipping": 4.9 if first else "",
+                        "Total": total if first else "",
+                        "Created at": day.strftime("%Y-%m-%d %H:%M:%S ") + offset,
+                        "Lineitem quantity": q,
+                        "Lineitem name": f"Item {i}",
+                        "Lineitem price": p,
+                        "Lineitem sku": f"SKU-{i}",
+                        "Billing Country": "DE",
+                    }
+                )
+    return pd.DataFrame(rows, columns=SHOPIFY_COLUMNS)
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, Path, Any]:
+    orders = shopify_orders()
+    path = tmp_path_factory.mktemp("shop") / "orders_export.csv"
+    orders.to_csv(path, index=False)
+    return orders, path, custseg.segment(path, new_customers=False)
+
+
+def test_a_price_given_means_no_amount_is_looked_for() -> None:
+    columns = ["Email", "Total", "Lineitem price", "Lineitem quantity", "Created at"]
+    assert "amount" not in detect_roles(columns, {"price": "Lineitem price"})
+    assert "price" not in detect_roles(columns, {"amount": "Total"})
+    # A model's roles decide where the data has their columns; the user's still win.
+    model = {"customer_id": "Email", "price": "Lineitem price", "date": "Created at"}
+    assert "amount" not in detect_roles(columns, None, model)
+    assert detect_roles(columns, {"amount": "Total"}, model)["amount"] == "Total"
+    # Without an id column, the e-mail address is the customer id.
+    assert detect_roles(columns)["customer_id"] == "Email"
+
+
+def test_a_shopify_export_reads_without_options(shop: tuple[pd.DataFrame, Path, Any]) -> None:
+    orders, _, result = shop
+    roles = result.metrics["schema"]["roles"]
+    assert roles["customer_id"] == "Email" and roles["date"] == "Created at"
+    assert roles["price"] == "Lineitem price" and "amount" not in roles
+    cleaning = result.metrics["cleaning"]
+    assert cleaning["rows_kept"] == len(orders)  # no line lost to the blank order totals
+    expected = float((orders["Lineitem quantity"] * orders["Lineitem price"]).sum())
+    assert cleaning["revenue_kept"] == pytest.approx(expected, rel=1e-9)
+    notes = " ".join(result.metrics["source"]["notes"])
+    assert "column 'Total' is not used as the line amount: it is blank on" in notes
+    # The time as written, not moved to UTC: an order at 22:00 -05:00 stays on its own day.
+    first = pd.to_datetime(orders["Created at"].str[:19])
+    last_day = first.groupby(orders["Email"]).max()
+    days = result.segments.set_index("customer_id")["days_since_last_purchase"]
+    analysis = pd.Timestamp(result.metrics["analysis_date"])
+    assert (days.sort_index() == (analysis - last_day.dt.normalize()).dt.days.sort_index()).all()
+    assert result.metrics["k"] >= 2
+
+
+def test_an_amount_asked_for_is_used_and_its_blanks_are_warned_about(
+    shop: tuple[pd.DataFrame, Path, Any],
+) -> None:
+    orders, path, _ = shop
+    result = custseg.segment(path, columns={"amount": "Total"}, new_customers=False)
+    blank = int((orders["Total"] == "").sum())
+    dropped = {d["reason"]: d["rows"] for d in result.metrics["cleaning"]["dropped"]}
+    assert dropped["missing_value"] == blank
+    assert any(
+        w.startswith(f"{blank:,} line(s)") and "no date, quantity, price/amount" in w
+        for w in result.metrics["warnings"]
+    )
+
+
+def test_scoring_uses_the_models_columns(
+    shop: tuple[pd.DataFrame, Path, Any], tmp_path: Path
+) -> None:
+    orders, path, result = shop
+    scored = result.model.predict(path)
+    assert scored["segment"].tolist() == result.segments["segment"].tolist()
+    # A later export of the same shop, without the total column, scores the same.
+    again = tmp_path / "no_total.csv"
+    orders.drop(columns=["Total"]).to_csv(again, index=False)
+    assert result.model.predict(again)["segment"].tolist() == scored["segment"].tolist()
+
+
+def test_a_date_format_given_at_training_is_used_at_scoring(tmp_path: Path) -> None:
+    orders = shopify_orders(120, seed=1)
+    orders["Created at"] = pd.to_datetime(orders["Created at"].str[:19]).dt.strftime("%Y.%m.%d")
+    path = tmp_path / "dotted.csv"
+    orders.to_csv(path, index=False)
+    with pytest.raises(custseg.InputError, match="not dates in any known format"):
+        custseg.segment(path, new_customers=False)
+    result = custseg.segment(path, date_format="%Y.%m.%d", new_customers=False)
+    scored = result.model.predict(path)  # no date format passed again
+    assert scored["segment"].tolist() == result.segments["segment"].tolist()
