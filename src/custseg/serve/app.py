@@ -203,7 +203,8 @@ class ModelInfo(BaseModel):
         description="Invoice lines: the day features are measured at (training)."
     )
     date_reference_days: dict[str, str] = Field(
-        description="Customer tables: the day each date column is counted to."
+        description="Customer tables: the day each date column is counted to (days, or a birth "
+        "date's age in years)."
     )
     new_customers: bool = Field(
         description="Whether the first-purchase segment and next-year forecast are given."
@@ -249,11 +250,18 @@ def request_model(scorer: Scorer, max_batch: int) -> type[BaseModel]:
                 Text,
                 Field(alias=col, description='Category (null: "missing").'),
             )
-        for col, (fmt, _) in scorer.date_cols.items():
+        for col, (fmt, ref) in scorer.date_cols.items():
             shown = f" or as {fmt}" if fmt else ""
+            what = (
+                f"Birth date (read as the age at {ref.isoformat()})"
+                if col in scorer.age_cols
+                else "Date"
+            )
             fields[_field_name(col, taken)] = (
                 Text,
-                Field(alias=col, description=f"Date, ISO 8601 (2024-03-01){shown}; null allowed."),
+                Field(
+                    alias=col, description=f"{what}, ISO 8601 (2024-03-01){shown}; null allowed."
+                ),
             )
         row_name, rows_key = "Customer", "customers"
     else:

@@ -32,7 +32,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from custseg.errors import CustsegWarning, InputError
+from custseg.errors import CustsegWarning, InputError, show_rows
+from custseg.features.customers import MAX_AGE, CustomerColumns, age_in_years
 from custseg.model import SegmentModel
 
 #: Roles of invoice lines whose values are numbers; the others are text (the date is a
@@ -231,15 +232,21 @@ class Scorer:
         if model.kind == "customers":
             # A request carries the columns the segments are built on; those the model left
             # out (unrelated numbers, names, e-mails) are not asked for.
-            plan = model.settings["customer_columns"]
+            plan = CustomerColumns(**model.settings["customer_columns"])
             used = {*model.numeric, *model.categorical}
-            self.id_col: str = plan["id_col"]
-            self.numeric_cols: list[str] = [c for c in plan.get("numeric", []) if c in used]
-            self.categorical_cols: list[str] = [c for c in plan.get("categorical", []) if c in used]
+            self.id_col: str = plan.id_col
+            self.numeric_cols: list[str] = [c for c in plan.numeric if c in used]
+            self.categorical_cols: list[str] = [c for c in plan.categorical if c in used]
+            #: date column -> (format, reference day): days are counted to that day, or for a
+            #: birth date (:attr:`age_cols`) the age in whole years at it
             self.date_cols: dict[str, tuple[str | None, dt.date]] = {
-                col: (fmt, dt.date.fromisoformat(ref))
-                for col, (fmt, ref) in plan.get("dates", {}).items()
-                if f"days_since_{col}" in used
+                col: (fmt, dt.date.fromisoformat(str(ref)))
+                for col, (fmt, ref) in plan.dates.items()
+                if plan.feature_name(col) in used
+            }
+            self.age_cols: list[str] = [c for c in plan.birth_dates if c in self.date_cols]
+            self.feature_names: dict[str, str] = {
+                col: plan.feature_name(col) for col in self.date_cols
             }
             self.roles: dict[str, str] = {}
         else:
@@ -272,17 +279,23 @@ class Scorer:
             Anything else ``custseg predict`` would refuse.
         """
         if self.model.kind == "customers":
-            frame = self.customer_features(rows)
+            notes: list[str] = []
+            frame = self.customer_features(rows, notes)
             with np.errstate(all="ignore"):
                 labels, probability = self.fast_model.assign_with_probability(frame)
             table = self.model.label_frame(frame, labels, probability)
-            return Scored(self.records(table))
+            return Scored(self.records(table), notes)
         return self.score_lines(rows)
 
-    def customer_features(self, rows: list[dict[str, Any]]) -> pd.DataFrame:
+    def customer_features(
+        self, rows: list[dict[str, Any]], notes: list[str] | None = None
+    ) -> pd.DataFrame:
         """The feature frame of customer rows, as :func:`custseg.features.customers.
         customer_features` builds it from a file: ``customer_id``, the numeric columns, the
-        categorical columns, then ``days_since_<date column>``."""
+        categorical columns, then ``days_since_<date column>`` (``age_from_<column>`` for a
+        birth date). An implausible age (born after the reference day, or older than
+        :data:`~custseg.features.customers.MAX_AGE`) is left blank, and a sentence saying so
+        is added to ``notes``."""
         ids: list[str] = []
         seen: dict[str, int] = {}
         for i, row in enumerate(rows):
@@ -316,6 +329,8 @@ class Scorer:
             )
         for col, (fmt, ref) in self.date_cols.items():
             days = np.full(len(rows), np.nan)
+            age = col in self.age_cols
+            implausible: list[int] = []
             for i, row in enumerate(rows):
                 value = row.get(col)
                 if value is None or (isinstance(value, str) and not value.strip()):
@@ -326,8 +341,20 @@ class Scorer:
                     raise RowError(f"row {i}, '{col}': {exc}.", row=i, field=col) from None
                 if isinstance(day, dt.datetime):
                     day = day.date()
-                days[i] = float((ref - day).days)
-            data[f"days_since_{col}"] = days
+                if not age:
+                    days[i] = float((ref - day).days)
+                elif 0 <= (years := age_in_years(day, ref)) <= MAX_AGE:
+                    days[i] = float(years)
+                else:
+                    implausible.append(i)
+            if implausible and notes is not None:
+                notes.append(
+                    f"{show_rows(implausible[:5], total=len(implausible))}, '{col}': a birth date "
+                    f"giving no plausible age at {ref.isoformat()} (after it, or more than "
+                    f"{MAX_AGE} years before it); the age is left blank (the training median "
+                    "is used). Correct the birth date to use it."
+                )
+            data[self.feature_names[col]] = days
         return pd.DataFrame(data)
 
     def score_lines(self, rows: list[dict[str, Any]]) -> Scored:
