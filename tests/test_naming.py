@@ -73,6 +73,16 @@ RULE_TABLE: list[tuple[str, dict[str, float], str]] = [
     ("top ranks, not twice the median orders", {**TOP, "orders_x": 1.5}, "Loyal customers"),
     ("top ranks, beyond the shop's gap", {**TOP, "gaps_shop": 1.5}, "Loyal customers"),
     ("top ranks, revenue only its share", {**TOP, "V": 1.2}, "Loyal customers"),
+    (
+        "3% of accounts with 80% of revenue, billed monthly like the rest",
+        {**TOP, "orders_x": 1.0, "V": 26.8, "share": 0.03},
+        "Top customers",
+    ),
+    (
+        "5x their share but 15% of customers",
+        {**TOP, "orders_x": 1.0, "V": 5.0, "share": 0.15},
+        "Loyal customers",
+    ),
     ("frequent, 3 orders, not overdue", {"F": 4, "orders": 3.0}, "Loyal customers"),
     (
         "high spend, at least twice the median",
@@ -87,6 +97,11 @@ RULE_TABLE: list[tuple[str, dict[str, float], str]] = [
     ),
     ("2 orders, recent, long-standing", {"gaps": 0.8, "tenure_gaps": 5.0}, "Promising"),
     ("3 orders, within their gap", {"orders": 3.0, "gaps": 0.8}, "Regular customers"),
+    (
+        "one order within the shop's gap, long-standing: never 'Regular'",
+        {"orders": 1.0, "gaps": 0.8, "tenure_gaps": 5.0},
+        "Promising",
+    ),
     ("2 orders, 1.5 gaps", {}, "Need attention"),
     (
         "one order, 1.5 shop gaps",
@@ -220,14 +235,20 @@ def test_a_taken_name_gets_the_next_rule_or_a_qualifier() -> None:
         (20, 340, 1, 20.0, 340),
         (40, 10, 5, 900.0, 250),
     )
+    # The qualifier compares with the segment that holds the name (300 days, 40 spent), not
+    # with every customer (against whom segment 2 would read "low spend" like segment 0).
     distinct = {2: [{"feature": "revenue", "effect": -0.8}]}
     got = [e["segment_name"] for e in name_rfm_segments(features, labels, distinct)]
     assert got == [
         "Lost one-time buyers",
         "Lost customers",
-        "Lost one-time buyers, low spend",
+        "Lost one-time buyers, longer lapsed",
         "Loyal customers",
     ]
+    # The other way round: a second segment less lapsed than the first is "more recent".
+    features, labels = population((20, 340, 1, 20.0, 340), (20, 300, 1, 20.0, 300))
+    got = [e["segment_name"] for e in name_rfm_segments(features, labels, {})]
+    assert got == ["Hibernating", "Hibernating, more recent"]
 
 
 def test_the_record_shows_the_rule_and_the_facts() -> None:
@@ -513,3 +534,28 @@ def test_a_name_that_does_not_fit_a_fifth_of_its_customers_is_flagged() -> None:
         (entry,) = name_rfm_segments(lost, np.zeros(1000, int), {})
         assert entry["scores"]["gaps"] >= 4
         assert (entry["misfits"] or {}).get("kind") == expected
+
+
+def test_a_taken_name_never_falls_to_a_rule_that_contradicts_the_numbers() -> None:
+    """Recent one-time buyers whose names were taken used to become "Regular customers" (a
+    reviewer's Shopify export: median 1 order, 0.1% of revenue); the rules now hold only where
+    their words do, so the next match is still about recent one-time buyers."""
+    recent_once = {**BASE, "orders": 1.0, "gaps": 0.6, "gaps_shop": 0.6, "tenure_gaps": 0.6}
+    names = [r.name for r in matching_rules(recent_once)]
+    assert names == ["New customers", "Promising"]
+    active_regulars = {**BASE, "orders": 3.0, "gaps": 0.5}
+    assert "Need attention" not in [r.name for r in matching_rules(active_regulars)]
+    assert "At risk" not in [r.name for r in matching_rules(active_regulars)]
+
+
+def test_a_segment_that_spends_its_share_is_not_light_spenders() -> None:
+    """A loyalty table (a reviewer's): low on most product families, high on pet and garden,
+    13.5% of spend from 11.8% of members, named "Light spenders"."""
+    columns = ["spend_wine", "spend_dairy", "spend_pet", "spend_garden"]
+    items = [numeric("spend_wine", -0.9), numeric("spend_dairy", -0.8), numeric("spend_pet", 0.6)]
+    distinct = {0: items, 1: [numeric("spend_wine", 0.7)]}
+    light = name_customer_segments(distinct, columns, {0: (0.118, 0.05), 1: (0.882, 0.95)})
+    assert light[0]["segment_name"] == "Light spenders"
+    fair = name_customer_segments(distinct, columns, {0: (0.118, 0.135), 1: (0.882, 0.865)})
+    assert "light spenders" not in fair[0]["segment_name"].lower()
+    assert readable_label("spend_pet") == "spend pet" != readable_label("spend_garden")

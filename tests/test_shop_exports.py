@@ -137,3 +137,37 @@ def test_a_date_format_given_at_training_is_used_at_scoring(tmp_path: Path) -> N
     result = custseg.segment(path, date_format="%Y.%m.%d", new_customers=False)
     scored = result.model.predict(path)  # no date format passed again
     assert scored["segment"].tolist() == result.segments["segment"].tolist()
+
+
+def test_a_german_invoice_export_reads_without_options(tmp_path: Path) -> None:
+    """Monthly invoices as a German billing system writes them: `;`, decimal commas,
+    dd.mm.yyyy, German column names and the currency in the amount's name."""
+    rng = np.random.default_rng(2)
+    rows = []
+    for c in range(120):
+        fee = 49.0 if c % 3 else 1250.5
+        for month in range(int(rng.integers(3, 13))):
+            day = pd.Timestamp("2024-01-02") + pd.DateOffset(months=month)
+            rows.append(
+                {
+                    "Rechnungsnr": f"RE-{len(rows)}",
+                    "Kundennummer": f"ACC-{c:04d}",
+                    "Rechnungsdatum": day.strftime("%d.%m.%Y"),
+                    "Betrag (EUR)": f"{fee:,.2f}".replace(",", "X")
+                    .replace(".", ",")
+                    .replace("X", "."),
+                }
+            )
+    path = tmp_path / "rechnungen.csv"
+    pd.DataFrame(rows).to_csv(path, sep=";", index=False)
+    result = custseg.segment(path, new_customers=False)
+    assert result.metrics["schema"]["roles"] == {
+        "customer_id": "Kundennummer",
+        "invoice": "Rechnungsnr",
+        "date": "Rechnungsdatum",
+        "amount": "Betrag (EUR)",
+    }
+    assert result.metrics["presentation"]["currency"] == "€"
+    fees = [1250.5 if r["Betrag (EUR)"].startswith("1.") else 49.0 for r in rows]
+    assert result.metrics["cleaning"]["revenue_kept"] == pytest.approx(sum(fees))
+    assert not any("quantity" in w for w in result.metrics["warnings"])

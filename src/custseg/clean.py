@@ -240,7 +240,10 @@ def build_lines(
 
     quantity = num("quantity") if "quantity" in roles else "1.0"
     if "quantity" not in roles:
-        warnings.append("no quantity column: each line counts as one item")
+        if "price" in roles:  # the line amount is then the price alone
+            warnings.append("no quantity column: each line counts as one item")
+        else:  # the amount is the line's; only item counts read one per line
+            info.notes.append("no quantity column: each line counts as one item")
     given_price = num("price") if "price" in roles else "NULL"
     if "price" in roles:
         warnings += negative_prices(engine, roles["price"], given_price, where)

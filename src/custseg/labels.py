@@ -371,21 +371,25 @@ def parse_currency(text: str | None) -> str | None:
     return value + " "
 
 
-def detect_currency(columns: Iterable[str]) -> str | None:
+def detect_currency(columns: Iterable[str], money: Iterable[str] = ()) -> str | None:
     """The currency the data's amounts are in, from the money columns' names (``Price (EUR)``,
     ``amount_usd``, ``Annual Income (k$)``), or None when nothing says; two different
-    currencies also give None. (Symbols written in the values are found by
-    :func:`custseg.schema.currency_in_values`.)
+    currencies also give None. ``money`` are columns known to hold amounts whatever their
+    names (the price or amount of invoice lines: ``Betrag (EUR)``). (Symbols written in the
+    values are found by :func:`custseg.schema.currency_in_values`.)
 
     Examples
     --------
     >>> detect_currency(["CustomerID", "Annual Income (k$)"]), detect_currency(["price_eur"])
     ('$', '€')
     >>> detect_currency(["Price"])
+    >>> detect_currency([], money=["Betrag (EUR)"])
+    '€'
     """
     found: set[str] = set()
-    for column in columns:
-        if feature_unit(column) != "money":
+    known = set(money)
+    for column in [*columns, *known]:
+        if column not in known and feature_unit(column) != "money":
             continue
         for token in re.findall(CURRENCY_CHARACTERS + r"|[a-z]+", str(column).lower()):
             symbol = CURRENCY_SYMBOLS.get(token)

@@ -168,7 +168,10 @@ def _currency(chosen: str | None, columns: list[str], schema: Schema) -> dict[st
         return {"currency": chosen, "currency_source": "option"}
     if schema.currency:
         return {"currency": schema.currency, "currency_source": "values"}
-    found = detect_currency([*columns, *schema.roles.values()])
+    found = detect_currency(
+        [*columns, *schema.roles.values()],
+        money=[col for role, col in schema.roles.items() if role in ("price", "amount")],
+    )
     if found:
         return {"currency": found, "currency_source": "column names"}
     return {"currency": "", "currency_source": None}

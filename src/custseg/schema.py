@@ -38,6 +38,14 @@ ROLE_ALIASES: dict[str, tuple[str, ...]] = {
         "buyerid",
         "shopperid",
         "id",
+        "kundennummer",
+        "kundennr",
+        "kundenid",
+        "kunde",
+        "numeroclient",
+        "idclient",
+        "idcliente",
+        "cliente",
     ),
     "invoice": (
         "invoiceno",
@@ -54,6 +62,18 @@ ROLE_ALIASES: dict[str, tuple[str, ...]] = {
         "receipt",
         "basketid",
         "billno",
+        "rechnungsnummer",
+        "rechnungsnr",
+        "rechnung",
+        "bestellnummer",
+        "bestellnr",
+        "belegnr",
+        "numerofacture",
+        "facture",
+        "numerocommande",
+        "factura",
+        "numerofactura",
+        "pedido",
     ),
     "date": (
         "invoicedate",
@@ -69,6 +89,14 @@ ROLE_ALIASES: dict[str, tuple[str, ...]] = {
         "createdat",
         "orderedat",
         "purchasedat",
+        "rechnungsdatum",
+        "bestelldatum",
+        "belegdatum",
+        "datum",
+        "datefacture",
+        "datecommande",
+        "fechafactura",
+        "fecha",
     ),
     "quantity": (
         "quantity",
@@ -80,6 +108,10 @@ ROLE_ALIASES: dict[str, tuple[str, ...]] = {
         "items",
         "count",
         "lineitemquantity",
+        "menge",
+        "anzahl",
+        "quantite",
+        "cantidad",
     ),
     "price": (
         "unitprice",
@@ -89,6 +121,13 @@ ROLE_ALIASES: dict[str, tuple[str, ...]] = {
         "unitcost",
         "priceperunit",
         "lineitemprice",
+        "einzelpreis",
+        "preis",
+        "stueckpreis",
+        "prixunitaire",
+        "prix",
+        "preciounitario",
+        "precio",
     ),
     "amount": (
         "amount",
@@ -102,6 +141,14 @@ ROLE_ALIASES: dict[str, tuple[str, ...]] = {
         "value",
         "netamount",
         "spend",
+        "betrag",
+        "umsatz",
+        "summe",
+        "nettobetrag",
+        "bruttobetrag",
+        "gesamtbetrag",
+        "montant",
+        "importe",
     ),
     "product": (
         "stockcode",
@@ -113,6 +160,11 @@ ROLE_ALIASES: dict[str, tuple[str, ...]] = {
         "itemcode",
         "articleid",
         "lineitemsku",
+        "artikelnummer",
+        "artikelnr",
+        "artikel",
+        "codeproduit",
+        "referencia",
     ),
     "description": (
         "description",
@@ -121,8 +173,23 @@ ROLE_ALIASES: dict[str, tuple[str, ...]] = {
         "itemdescription",
         "productdescription",
         "lineitemname",
+        "artikelbezeichnung",
+        "bezeichnung",
+        "produktname",
+        "designation",
+        "descripcion",
     ),
-    "country": ("country", "countryname", "region", "market", "billingcountry", "shippingcountry"),
+    "country": (
+        "country",
+        "countryname",
+        "region",
+        "market",
+        "billingcountry",
+        "shippingcountry",
+        "land",
+        "pays",
+        "pais",
+    ),
 }
 
 #: Fallback for the customer id: a party word followed by an id word (normalized names).
@@ -347,6 +414,9 @@ def detect_roles(
     by_norm: dict[str, str] = {}
     for col in columns:
         by_norm.setdefault(normalize_name(col), col)
+    for col in columns:
+        # Units in brackets are not part of the name: 'Betrag (EUR)' is an amount.
+        by_norm.setdefault(normalize_name(re.sub(r"\(.*?\)|\[.*?\]", "", col)), col)
     taken = set(overrides.values())
     roles: dict[str, str] = {}
     # One of price and amount given (by the user or the model): the other is not looked for.

@@ -99,6 +99,25 @@ BIG_SPEND_RATIO = 2.0
 rank of M4 alone is only the top 40%, a small step on a skewed distribution."""
 
 
+TOP_VALUE_RATIO = 5.0
+"""A segment that brings at least five times its share of customers in spend (revenue of
+invoice lines, spend of a customer table), at least :data:`TOP_MIN_VALUE_SHARE` of all of it,
+with at most :data:`TOP_MAX_SHARE` of the customers, is named "Top customers" and managed one
+by one: 2% of accounts holding 70% of spend are the business's key accounts, whatever else sets
+them apart. Found on a reviewer's exports: such accounts were "Loyal customers" told to enrol
+in the loyalty programme (monthly billing, so no more orders than others), and a customer
+table's got the main group's "reward loyalty with member pricing"."""
+TOP_MAX_SHARE = 0.1
+"""...at most a tenth of the customers: a few accounts one can look after personally."""
+TOP_MIN_VALUE_SHARE = 0.2
+"""...and at least a fifth of all spend: losing them would show in the totals."""
+TOP_NAME = "Top customers"
+TOP_ACTION = (
+    "Look after them one by one: a named contact, personal offers and regular service "
+    "reviews; watch each account and call when one buys less."
+)
+
+
 def inter_purchase_days(features: pd.DataFrame) -> np.ndarray:
     """Each customer's mean days between purchases (NaN for one-time buyers).
 
@@ -184,6 +203,17 @@ RFM_NAMING_RULES: tuple[NamingRule, ...] = (
         "Reward them: early access, loyalty perks; ask for reviews and referrals.",
     ),
     NamingRule(
+        "Top customers",
+        "V >= 5 and share <= 0.1 and V x share >= 0.2 and gaps < 2",
+        lambda s: (
+            s["V"] >= TOP_VALUE_RATIO
+            and s["share"] <= TOP_MAX_SHARE
+            and s["V"] * s["share"] >= TOP_MIN_VALUE_SHARE
+            and s["gaps"] < AT_RISK_GAPS
+        ),
+        TOP_ACTION,
+    ),
+    NamingRule(
         "Loyal customers",
         "F >= 4 and orders >= 3 and gaps < 2",
         lambda s: s["F"] >= 4 and s["orders"] >= LOYAL_MIN_ORDERS and s["gaps"] < AT_RISK_GAPS,
@@ -218,27 +248,27 @@ RFM_NAMING_RULES: tuple[NamingRule, ...] = (
     ),
     NamingRule(
         "Regular customers",
-        "gaps <= 1",
-        lambda s: s["gaps"] <= ACTIVE_GAPS,
+        "gaps <= 1 and orders >= 2",
+        lambda s: s["gaps"] <= ACTIVE_GAPS and s["orders"] >= 2,
         "Keep them engaged with newsletters; test offers to learn what moves them.",
     ),
     NamingRule(
         "Need attention",
-        "gaps < 2 and orders >= 2",
-        lambda s: s["gaps"] < AT_RISK_GAPS and s["orders"] >= 2,
+        "1 < gaps < 2 and orders >= 2",
+        lambda s: ACTIVE_GAPS < s["gaps"] < AT_RISK_GAPS and s["orders"] >= 2,
         "Reactivate with personalised recommendations before they slip away.",
     ),
     NamingRule(
         "About to sleep",
-        "gaps < 2",
-        lambda s: s["gaps"] < AT_RISK_GAPS,
+        "1 < gaps < 2",
+        lambda s: ACTIVE_GAPS < s["gaps"] < AT_RISK_GAPS,
         "Share bestsellers and a limited-time discount to bring them back.",
     ),
     NamingRule(
         "Can't lose them",
-        "gaps < 4 and F >= 4 and M >= 4 and orders >= 4 and V >= 1.5 and share < 1/3",
+        "2 <= gaps < 4 and F >= 4 and M >= 4 and orders >= 4 and V >= 1.5 and share < 1/3",
         lambda s: (
-            s["gaps"] < LOST_GAPS
+            AT_RISK_GAPS <= s["gaps"] < LOST_GAPS
             and s["F"] >= 4
             and s["M"] >= 4
             and s["orders"] >= CHAMPION_MIN_ORDERS
@@ -249,14 +279,14 @@ RFM_NAMING_RULES: tuple[NamingRule, ...] = (
     ),
     NamingRule(
         "At risk",
-        "gaps < 4 and orders >= 2",
-        lambda s: s["gaps"] < LOST_GAPS and s["orders"] >= 2,
+        "2 <= gaps < 4 and orders >= 2",
+        lambda s: AT_RISK_GAPS <= s["gaps"] < LOST_GAPS and s["orders"] >= 2,
         "Win-back campaign with personalised offers and a short survey.",
     ),
     NamingRule(
         "Hibernating",
-        "gaps < 4",
-        lambda s: s["gaps"] < LOST_GAPS,
+        "2 <= gaps < 4",
+        lambda s: AT_RISK_GAPS <= s["gaps"] < LOST_GAPS,
         "Low-cost reminders and seasonal offers; do not overspend on them.",
     ),
     NamingRule(
@@ -284,6 +314,44 @@ FEATURE_WORDS: dict[str, tuple[str, str]] = {
     "n_products": ("wide range", "narrow range"),
     "return_rate": ("many returns", "few returns"),
 }
+
+
+#: Words for how a segment differs from the segment that already holds its name (higher /
+#: lower than that segment): "Lost customers, more recent" beside "Lost customers".
+COMPARATIVE_WORDS: dict[str, tuple[str, str]] = {
+    "days_since_last_purchase": ("longer lapsed", "more recent"),
+    "n_orders": ("more frequent", "less frequent"),
+    "revenue": ("higher spend", "lower spend"),
+    "mean_order_value": ("bigger baskets", "smaller baskets"),
+    "days_since_first_purchase": ("longer-standing", "joined later"),
+    "n_products": ("wider range", "narrower range"),
+    "return_rate": ("more returns", "fewer returns"),
+}
+
+
+def relative_qualifiers(features: pd.DataFrame, inside: np.ndarray, other: np.ndarray) -> list[str]:
+    """How the customers ``inside`` differ from those of ``other`` (the segment that took the
+    name first), largest difference first: each :data:`COMPARATIVE_WORDS` feature's median
+    percentile rank among all customers, one group's against the other's. Ranks make the
+    features comparable (10 days of tenure against a basket of 50 vs 190).
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"days_since_last_purchase": [500, 520, 540, 330, 340, 350],
+    ...                   "mean_order_value": [50.0, 52.0, 49.0, 190.0, 185.0, 200.0]})
+    >>> first = np.array([True, True, True, False, False, False])
+    >>> relative_qualifiers(f, ~first, first)
+    ['more recent', 'bigger baskets']
+    """
+    found = []
+    for feature, (higher, lower) in COMPARATIVE_WORDS.items():
+        if feature not in features:
+            continue
+        ranks = features[feature].rank(pct=True).to_numpy(dtype=float)
+        gap = float(np.median(ranks[inside]) - np.median(ranks[other]))
+        if gap != 0.0:
+            found.append((abs(gap), higher if gap > 0 else lower))
+    return [word for _, word in sorted(found, key=lambda t: -t[0])]
 
 
 def _score(value: float, population: np.ndarray, higher_is_better: bool = True) -> int:
@@ -416,6 +484,7 @@ def name_rfm_segments(
     shop = typical_gap(inter_purchase_days(features))
     all_rec, all_orders, all_rev = (float(np.median(v)) for v in (rec, freq, mon))
     used: set[str] = set()
+    holders: dict[str, np.ndarray] = {}  # a rule's name -> the segment that took it first
     out = []
     for seg in sorted(np.unique(labels)):
         if seg < 0:  # noise: named separately (noise_entry); still part of the population
@@ -424,11 +493,13 @@ def name_rfm_segments(
         scores = rfm_scores(features, inside, shop_gap=shop)
         matching = matching_rules(scores)
         rule = next((r for r in matching if r.name not in used), matching[0])
-        qualifiers = [
-            FEATURE_WORDS[d["feature"]][0 if d["effect"] > 0 else 1]
-            for d in distinguishing.get(int(seg), [])
-            if d["feature"] in FEATURE_WORDS
-        ]
+        if rule.name in holders:
+            # Told apart from the segment holding the name, not from every customer: a
+            # "long lapsed" second "Lost customers" was less lapsed than the first.
+            qualifiers = relative_qualifiers(features, inside, holders[rule.name])
+        else:
+            qualifiers = []
+            holders[rule.name] = inside
         name = _unique(rule.name, qualifiers, used, int(seg))
         used.add(name)
         med_rec = float(np.median(rec[inside]))
@@ -640,11 +711,20 @@ def readable_label(column: str) -> str:
     ('income', 'spending score')
     >>> readable_label("NumWebPurchases"), readable_label("Tenure_Months (m)")
     ('web purchases', 'tenure months')
+    >>> readable_label("Spend (EUR)"), readable_label("spend_pet"), readable_label("Annual spend")
+    ('spend', 'spend pet', 'annual spend')
     """
     entry, match = _column_words(column)
-    if entry is not None and match is not None:
+    unbracketed = re.sub(r"\(.*?\)|\[.*?\]", "", column)
+    # A spend column is "spend" only when that is all its name says: fourteen columns
+    # spend_pet, spend_garden, ... all read "spend" in the profiles otherwise.
+    if (
+        entry is not None
+        and match is not None
+        and not (entry.label == "spend" and _normalize(unbracketed) != match.group(0))
+    ):
         return entry.label.format(*match.groups())
-    label = re.sub(r"\(.*?\)|\[.*?\]", "", column)
+    label = unbracketed
     label = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", label).replace("_", " ")
     label = re.sub(r"\s+", " ", label).strip().lower()
     for prefix, replacement in GENERIC_PREFIXES:
@@ -653,8 +733,33 @@ def readable_label(column: str) -> str:
     return label or column
 
 
+SPEND_WORDS = frozenset(
+    {"spend", "spending", "spent", "amount", "total", "annual", "revenue", "sales"}
+)
+"""Words of a spend column's name that say it is spend; what is left names what was bought."""
+
+
+def _spend_family(column: str) -> str | None:
+    """What a spend column's name says was bought (``spend_pet`` -> "pet"), if anything.
+
+    Examples
+    --------
+    >>> _spend_family("spend_pet"), _spend_family("Annual spend"), _spend_family("spend_12m")
+    ('pet', None, None)
+    """
+    entry, _ = _column_words(column)
+    if entry is None or entry.label != "spend":
+        return None
+    words = [w for w in readable_label(column).split() if w not in SPEND_WORDS and w.isalpha()]
+    return " ".join(words) or None
+
+
 def _persona_word(column: str, high: bool) -> tuple[str, str] | None:
     entry, _ = _column_words(column)
+    family = _spend_family(column)
+    if family is not None:
+        # Spend on one product family: "pet buyers" when high; low says nothing by itself.
+        return _noun(f"{family} buyers") if high else None
     if entry is not None:
         return entry.high if high else entry.low
     label = readable_label(column)
@@ -755,21 +860,6 @@ LIGHT_SPENDERS = _noun("light spenders")
 TAILORED_ACTION = "Tailor messages to what sets them apart; measure the response before scaling up."
 """Strategy for a table without spend-like or deal-like columns (label "tailored")."""
 
-TOP_VALUE_RATIO = 5.0
-"""A customer-table segment that brings at least five times its share of customers in spend
-(and :data:`TOP_MIN_VALUE_SHARE` of all spend, with at most :data:`TOP_MAX_SHARE` of the
-customers) is named "Top customers" and managed one by one: 2% of accounts holding 70% of
-spend are the business's key accounts, whatever else sets them apart, and the strategy of a
-spend-rich segment ("reward loyalty with member pricing") does not say that."""
-TOP_MAX_SHARE = 0.1
-"""...at most a tenth of the customers: a few accounts one can look after personally."""
-TOP_MIN_VALUE_SHARE = 0.2
-"""...and at least a fifth of all spend: losing them would show in the totals."""
-TOP_NAME = "Top customers"
-TOP_ACTION = (
-    "Look after them one by one: a named contact, personal offers and regular service "
-    "reviews; watch each account and call when one buys less."
-)
 VALUABLE_DEALS_LEAD = (
     "They use discounts: reward them with loyalty pricing rather than deeper discounts."
 )
@@ -809,13 +899,18 @@ def _level_word(level: Any) -> str:
     return text if any(ch.isupper() for ch in text[1:]) else text.lower()
 
 
-def _item_word(item: dict[str, Any]) -> tuple[str, str] | None:
-    """The persona word of one distinguishing item, or None when it describes no persona."""
+def _item_word(item: dict[str, Any], light: bool = True) -> tuple[str, str] | None:
+    """The persona word of one distinguishing item, or None when it describes no persona
+    (nor "light spenders" for a segment known to spend its share or more: ``light`` False)."""
     if item["kind"] == "numeric":
         high = item["effect"] > 0
         word = _persona_word(item["feature"], high)
         if word is None and not high and re.search(VALUE_PATTERN, _normalize(item["feature"])):
-            return LIGHT_SPENDERS  # low on a product family or a channel: spends little
+            # Low on a product family or a channel: spends little, unless its share of spend
+            # says otherwise (low on most families, high on two).
+            return LIGHT_SPENDERS if light else None
+        if word == LIGHT_SPENDERS and not light:
+            return None
         return word
     if item["segment_share"] < CATEGORY_SHARE_FOR_NAME or item["effect"] <= 0:
         return None
@@ -868,14 +963,15 @@ def _strong(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [d for d in items if abs(d["effect"]) >= EFFECT_FOR_NAME] or items[:1]
 
 
-def _persona_candidates(items: list[dict[str, Any]], noun: str) -> list[str]:
+def _persona_candidates(items: list[dict[str, Any]], noun: str, light: bool = True) -> list[str]:
     """Persona names for a segment, the preferred one first, then ones that swap in a weaker
-    trait (used when an earlier segment already took the preferred one)."""
+    trait (used when an earlier segment already took the preferred one); ``light`` as in
+    :func:`_item_word`."""
     strong_ids = {id(d) for d in _strong(items)}
     words: list[tuple[str, str]] = []
     strong: list[tuple[str, str]] = []
     for item in items:
-        word = _item_word(item)
+        word = _item_word(item, light)
         if word is None or word in words:
             continue
         words.append(word)
@@ -1057,7 +1153,7 @@ def name_customer_segments(
     out = []
     for seg, items in sorted(distinguishing.items()):
         strong = _strong(items)
-        candidates = _persona_candidates(items, noun)
+        candidates = _persona_candidates(items, noun, light=ratio.get(seg, 0.0) < 1.0)
         if seg in valuable:
             candidates = [_spends_big(c) for c in candidates]
         if seg in top:
