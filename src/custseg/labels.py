@@ -157,10 +157,15 @@ def readable_column(column: str) -> str:
     ('Accepted campaign 5', 'Kids at home', 'Year of birth')
     >>> readable_column("Annual Income (k$)"), readable_column("days_since_Dt_Customer")
     ('Annual income (k$)', 'Days as a customer')
+    >>> readable_column("age_from_birth_date")
+    'Age (from birth date)'
     """
     name = str(column).strip()
     if not name:
         return name
+    if name.lower().startswith("age_from_") and len(name) > len("age_from_"):
+        # A birth date read as an age (custseg.features.customers).
+        return f"Age (from {readable_column(name[len('age_from_') :]).lower()})"
     if name.lower().startswith("days_since_") and len(name) > len("days_since_"):
         inner = readable_column(name[len("days_since_") :]).lower()
         if inner in {"customer since", "signup", "sign up", "registration", "joined", "created"}:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ import pandas as pd
 from custseg.clean import CleaningReport, build_lines, clean_lines
 from custseg.engines.base import ENGINES
 from custseg.engines.duckdb import DuckDBEngine
-from custseg.errors import InputError
+from custseg.errors import CustsegWarning, InputError
 from custseg.features.customers import CustomerColumns, customer_features, plan_customer_columns
 from custseg.features.transactions import (
     TRANSACTION_FEATURES,
@@ -313,7 +314,16 @@ def _customers(
             )
         else:
             plan = customer_plan.present([c for c, _ in engine.columns("raw")])
-        feats = customer_features(engine, plan, place)
+        # Warnings of the reading (birth dates left blank) go with the others into
+        # metrics.json and the report, not only to the console.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", CustsegWarning)
+            feats = customer_features(engine, plan, place)
+        for w in caught:
+            if issubclass(w.category, CustsegWarning):
+                plan_warnings.append(str(w.message))
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     schema.currency = plan.currency
     cleaning = {
         "rows_in": info.n_rows,
