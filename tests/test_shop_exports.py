@@ -171,3 +171,40 @@ def test_a_german_invoice_export_reads_without_options(tmp_path: Path) -> None:
     fees = [1250.5 if r["Betrag (EUR)"].startswith("1.") else 49.0 for r in rows]
     assert result.metrics["cleaning"]["revenue_kept"] == pytest.approx(sum(fees))
     assert not any("quantity" in w for w in result.metrics["warnings"])
+
+
+def test_totals_lines_below_the_table_are_left_out_with_a_note(tmp_path: Path) -> None:
+    """An export with its totals below the table: read as data, 'Total' was a line without a
+    customer id holding 99.9% of the revenue and 'Total customers: 300' a customer."""
+    orders = shopify_orders(120, seed=3)[
+        ["Email", "Created at", "Lineitem quantity", "Lineitem price"]
+    ]
+    text = orders.to_csv(index=False)
+    total = (orders["Lineitem quantity"] * orders["Lineitem price"]).sum()
+    text += (
+        f",,,\nTotal,,{orders['Lineitem quantity'].sum()},{total:.2f}\nTotal customers: 120,,,\n"
+    )
+    path = tmp_path / "with_totals.csv"
+    path.write_text(text)
+    features, details = custseg.build_features(path)
+    assert len(features) == 120
+    assert details["cleaning"]["rows_in"] == len(orders)
+    assert details["cleaning"]["revenue_kept"] == pytest.approx(total)
+    notes = " ".join(details["source"]["notes"])
+    assert "3 row(s) at the end of the table left out as the export's totals" in notes
+    assert "'Total', 'Total customers: 120'" in notes
+    # A last row of data that mentions a total is data.
+    kept = tmp_path / "last_is_data.csv"
+    kept.write_text(
+        orders.to_csv(index=False) + "sum@example.com,2024-05-01 10:00:00 +0100,1,9.5\n"
+    )
+    assert len(custseg.build_features(kept)[0]) == 121
+
+
+def test_a_repeated_id_names_its_own_rows(tmp_path: Path) -> None:
+    path = tmp_path / "people.csv"
+    path.write_text("id,age,income\na,30,100\nb,40,200\nc,50,300\na,31,110\nb,41,210\n")
+    with pytest.raises(custseg.InputError) as caught:
+        custseg.build_features(path, kind="customers")
+    assert "customer id 'a' in column 'id' appears more than once (rows 1, 4)" in str(caught.value)
+    assert "(and 1 other id(s) repeat)" in str(caught.value)

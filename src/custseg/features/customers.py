@@ -345,13 +345,15 @@ def customer_features(engine: DuckDBEngine, plan: CustomerColumns, where: str) -
         )
     dup = frame["customer_id"].duplicated(keep=False)
     if dup.any():
-        rows = frame.loc[dup, "_row"].tolist()
         example = frame.loc[dup, "customer_id"].iloc[0]
+        rows = frame.loc[frame["customer_id"] == example, "_row"].tolist()
+        repeated = int(frame.loc[dup, "customer_id"].nunique())
+        others = f" (and {repeated - 1:,} other id(s) repeat)" if repeated > 1 else ""
         raise InputError(
             f"{where}: customer id {example!r} in column '{plan.id_col}' appears more than once "
-            f"({show_rows(rows[:5], total=len(rows))}), but a customer table has one row per "
-            "customer. If these are invoice lines, pass --kind transactions with --date-col and "
-            "--price-col (or --amount-col)."
+            f"({show_rows(rows[:5], total=len(rows))}){others}, but a customer table has one row "
+            "per customer. If these are invoice lines, pass --kind transactions with --date-col "
+            "and --price-col (or --amount-col)."
         )
     _check_magnitudes(frame, plan.numeric, where)
     frame["customer_id"] = frame["customer_id"].astype(str)

@@ -1079,6 +1079,7 @@ def load_source(
                 "and that you may read it."
             ) from None
     info.columns = [name for name, _ in engine.columns("raw") if name != "_row"]
+    _drop_summary_rows(engine, info)
     info.n_rows = int(engine.scalar("SELECT count(*) FROM raw"))
     if info.n_rows == 0:
         if info.sheet:
@@ -1087,6 +1088,52 @@ def load_source(
             f"{where} has a header but no data rows. Export the table again with its rows."
         )
     return info
+
+
+SUMMARY_WORDS = re.compile(
+    r"^\s*(grand\s*total|sub\s*total|totals?|sum|summe|gesamt\w*|insgesamt|totaux?)(\s|:|$)",
+    re.IGNORECASE,
+)
+"""A cell that starts a totals line of an export ("Total", "Grand total", "Summe", "Gesamt")."""
+SUMMARY_TAIL = 5
+"""Rows at the end of a table looked at for totals lines."""
+
+
+def _drop_summary_rows(engine: DuckDBEngine, info: SourceInfo) -> None:
+    """Leave out the totals lines an export writes below its table, with a note.
+
+    Only rows at the end (the last :data:`SUMMARY_TAIL`, empty ones included) are looked at,
+    and a row counts as a totals line when its first value, or a value of a row at most half
+    filled (a sale or a customer fills most cells), is a label of :data:`SUMMARY_WORDS`. Read as data, ``Total,,,,10899,228341.32`` was a line without a
+    customer id holding 99.9% of the revenue, and ``Total customers: 300`` a customer.
+    """
+    columns = [(c, t) for c, t in engine.columns("raw") if c != "_row"]
+    if not any(t == "VARCHAR" for _, t in columns):
+        return
+    cells = ", ".join(f"CAST({quote_ident(c)} AS VARCHAR)" for c, _ in columns)
+    tail = engine.sql(f"SELECT _row, {cells} FROM raw ORDER BY _row DESC LIMIT {SUMMARY_TAIL}")
+    found: list[tuple[int, str]] = []
+    rows: list[int] = []
+    for row_number, *values in tail.fetchall():
+        filled = [str(v).strip() for v in values if v is not None and str(v).strip()]
+        sparse = len(filled) <= len(columns) / 2
+        label = next(
+            (v for i, v in enumerate(filled) if (i == 0 or sparse) and SUMMARY_WORDS.match(v)),
+            None,
+        )
+        if filled and label is None:
+            break  # a row of data: the totals, if any, are below it
+        rows.append(int(row_number))
+        if label is not None:
+            found.append((int(row_number), label))
+    if not found:
+        return
+    engine.sql(f"DELETE FROM raw WHERE _row IN ({', '.join(map(str, rows))})")
+    shown = ", ".join(f"'{label[:40]}'" for _, label in reversed(found))
+    info.notes.append(
+        f"{len(rows):,} row(s) at the end of the table left out as the export's totals, not "
+        f"data (rows {', '.join(str(r) for r in sorted(rows))}: {shown})"
+    )
 
 
 __all__ = ["NA_VALUES", "SourceInfo", "load_source", "quote_ident"]
