@@ -208,3 +208,20 @@ def test_a_repeated_id_names_its_own_rows(tmp_path: Path) -> None:
         custseg.build_features(path, kind="customers")
     assert "customer id 'a' in column 'id' appears more than once (rows 1, 4)" in str(caught.value)
     assert "(and 1 other id(s) repeat)" in str(caught.value)
+
+
+def test_rows_repeating_the_header_are_left_out_with_a_note(tmp_path: Path) -> None:
+    """Two exports joined with both header lines: the second header was a date that does not
+    parse (error: ... e.g. 'Created at')."""
+    orders = shopify_orders(120, seed=4)[
+        ["Email", "Created at", "Lineitem quantity", "Lineitem price"]
+    ]
+    half = len(orders) // 2
+    text = orders.iloc[:half].to_csv(index=False) + orders.iloc[half:].to_csv(index=False)
+    path = tmp_path / "joined.csv"
+    path.write_text(text)
+    features, details = custseg.build_features(path)
+    assert len(features) == 120 and details["cleaning"]["rows_in"] == len(orders)
+    assert f"1 row(s) repeat the header and were left out (rows {half + 1};" in " ".join(
+        details["source"]["notes"]
+    )

@@ -1079,6 +1079,7 @@ def load_source(
                 "and that you may read it."
             ) from None
     info.columns = [name for name, _ in engine.columns("raw") if name != "_row"]
+    _drop_repeated_headers(engine, info)
     _drop_summary_rows(engine, info)
     info.n_rows = int(engine.scalar("SELECT count(*) FROM raw"))
     if info.n_rows == 0:
@@ -1088,6 +1089,33 @@ def load_source(
             f"{where} has a header but no data rows. Export the table again with its rows."
         )
     return info
+
+
+def _drop_repeated_headers(engine: DuckDBEngine, info: SourceInfo) -> None:
+    """Leave out rows that repeat the header (exports joined with each file's header line),
+    with a note: a row in which at least half of the columns, and two or more, hold their own
+    column's name. Read as data, the repeated header was a date that does not parse."""
+    names = [c for c, t in engine.columns("raw") if c != "_row" and t == "VARCHAR"]
+    if len(names) < 2:
+        return
+    hits = " + ".join(
+        f"CAST(coalesce(lower(trim({quote_ident(c)})) = {sql_literal(c.strip().lower())}, "
+        "false) AS INTEGER)"
+        for c in names
+    )
+    need = max(2, (len(info.columns) + 1) // 2)
+    rows = [
+        int(r[0])
+        for r in engine.sql(f"SELECT _row FROM raw WHERE {hits} >= {need} ORDER BY _row").fetchall()
+    ]
+    if not rows:
+        return
+    engine.sql(f"DELETE FROM raw WHERE _row IN ({', '.join(map(str, rows))})")
+    shown = ", ".join(map(str, rows[:5])) + (", ..." if len(rows) > 5 else "")
+    info.notes.append(
+        f"{len(rows):,} row(s) repeat the header and were left out (rows {shown}; files joined "
+        "with their header lines?)"
+    )
 
 
 SUMMARY_WORDS = re.compile(
