@@ -15,7 +15,7 @@ import custseg
 from custseg.schema import detect_roles
 
 SHOPIFY_COLUMNS = [
-    "Name", "Email", "Financial Status", "Subtotal", "Shipping", "Total", "Created at",
+    "Name", "Email", "Financial Status", "Currency", "Subtotal", "Shipping", "Total", "Created at",
     "Lineitem quantity", "Lineitem name", "Lineitem price", "Lineitem sku", "Billing Country",
 ]  # fmt: skip
 
@@ -47,6 +47,7 @@ def shopify_orders(n_customers: int = 150, seed: int = 0) -> pd.DataFrame:
                         "Name": f"#{number}",
                         "Email": f"customer{c}@example.com",
                         "Financial Status": "paid" if first else "",
+                        "Currency": "EUR" if first else "",
                         "Subtotal": round(total - 4.9, 2) if first else "",
                         "Shipping": 4.9 if first else "",
                         "Total": total if first else "",
@@ -92,6 +93,7 @@ def test_a_shopify_export_reads_without_options(shop: tuple[pd.DataFrame, Path, 
     assert cleaning["revenue_kept"] == pytest.approx(expected, rel=1e-9)
     notes = " ".join(result.metrics["source"]["notes"])
     assert "column 'Total' is not used as the line amount: it is blank on" in notes
+    assert result.metrics["presentation"]["currency"] == "€"  # from the Currency column
     # The time as written, not moved to UTC: an order at 22:00 -05:00 stays on its own day.
     first = pd.to_datetime(orders["Created at"].str[:19])
     last_day = first.groupby(orders["Email"]).max()
@@ -224,4 +226,16 @@ def test_rows_repeating_the_header_are_left_out_with_a_note(tmp_path: Path) -> N
     assert len(features) == 120 and details["cleaning"]["rows_in"] == len(orders)
     assert f"1 row(s) repeat the header and were left out (rows {half + 1};" in " ".join(
         details["source"]["notes"]
+    )
+
+
+def test_lines_in_several_currencies_are_warned_about(tmp_path: Path) -> None:
+    orders = shopify_orders(120, seed=5)
+    orders.loc[orders.index % 7 == 0, "Currency"] = "USD"
+    path = tmp_path / "two_currencies.csv"
+    orders.to_csv(path, index=False)
+    _, details = custseg.build_features(path)
+    assert any(
+        w.startswith("column 'Currency' names more than one currency (EUR, USD)")
+        for w in details["warnings"]
     )

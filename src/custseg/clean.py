@@ -30,6 +30,7 @@ from custseg.schema import (
     date_expr,
     detect_date_format,
     id_expr,
+    normalize_name,
     number_expr,
     text_expr,
     uses_decimal_comma,
@@ -238,6 +239,7 @@ def build_lines(
         )
         return expr
 
+    warnings += _currency_column(engine, schema)
     quantity = num("quantity") if "quantity" in roles else "1.0"
     if "quantity" not in roles:
         if "price" in roles:  # the line amount is then the price alone
@@ -304,6 +306,47 @@ def build_lines(
         FROM raw)"""
     )
     return warnings
+
+
+CURRENCY_COLUMN_NAMES = (
+    "currency",
+    "currencycode",
+    "waehrung",
+    "wahrung",
+    "whrung",
+    "devise",
+    "moneda",
+)
+"""Names (normalized) of a column that says each line's currency (Shopify's ``Currency``)."""
+
+
+def _currency_column(engine: DuckDBEngine, schema: Schema) -> list[str]:
+    """The report's currency from a column naming each line's currency (``EUR`` on every
+    line), when the amounts carry no symbol; a warning when it names more than one, since the
+    amounts are then added up as they are. Returns the warnings."""
+    from custseg.labels import currency_symbol
+
+    column = next(
+        (c for c, _ in engine.columns("raw") if normalize_name(c) in CURRENCY_COLUMN_NAMES), None
+    )
+    if column is None:
+        return []
+    codes = [
+        str(r[0])
+        for r in engine.sql(
+            f"SELECT DISTINCT upper(trim(CAST({quote_ident(column)} AS VARCHAR))) AS v FROM raw "
+            "WHERE v IS NOT NULL AND v <> '' ORDER BY v LIMIT 6"
+        ).fetchall()
+    ]
+    if len(codes) > 1:
+        return [
+            f"column '{column}' names more than one currency ({', '.join(codes[:5])}); the "
+            "amounts are added up as they are. Convert them to one currency first, or split "
+            "the file by currency."
+        ]
+    if codes and schema.currency is None and currency_symbol(codes[0]) is not None:
+        schema.currency = currency_symbol(codes[0])
+    return []
 
 
 AMOUNT_BLANK_SHARE = 0.01
