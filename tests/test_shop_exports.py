@@ -117,16 +117,54 @@ def test_an_amount_asked_for_is_used_and_its_blanks_are_warned_about(
     )
 
 
-def test_scoring_uses_the_models_columns(
-    shop: tuple[pd.DataFrame, Path, Any], tmp_path: Path
-) -> None:
-    orders, path, result = shop
-    scored = result.model.predict(path)
-    assert scored["segment"].tolist() == result.segments["segment"].tolist()
-    # A later export of the same shop, without the total column, scores the same.
-    again = tmp_path / "no_total.csv"
-    orders.drop(columns=["Total"]).to_csv(again, index=False)
-    assert result.model.predict(again)["segment"].tolist() == scored["segment"].tolist()
+def uci_like(n_customers: int = 60, seed: int = 0, discount_share: float = 0.0) -> pd.DataFrame:
+    """Invoice lines with a quantity, a unit price and a line amount that is right: the
+    quantity times the price, less a 10% discount on some lines (on 90% of the lines of
+    every fifth customer)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for c in range(n_customers):
+        for i in range(int(rng.integers(3, 12))):
+            q, p = int(rng.integers(1, 6)), round(float(rng.uniform(2, 40)), 2)
+            discounted = rng.random() < (0.9 if c % 5 == 0 else discount_share)
+            day = pd.Timestamp("2024-01-01") + pd.Timedelta(days=int(rng.integers(0, 300)))
+            rows.append(
+                {
+                    "Invoice": f"{c}-{i}",
+                    "CustomerID": 12000 + c,
+                    "InvoiceDate": day.strftime("%Y-%m-%d"),
+                    "Pieces": q,
+                    "UnitPrice": p,
+                    "Amount": round(q * p * (0.9 if discounted else 1.0), 2),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_a_right_amount_column_is_kept_whatever_the_quantity(tmp_path: Path) -> None:
+    """An amount column filled on every line is the line amount, even where it differs from
+    quantity x price (discounts) and when the quantity column is not recognised ('Pieces')."""
+    lines = uci_like(discount_share=0.6)
+    path = tmp_path / "uci_pieces.csv"
+    lines.to_csv(path, index=False)
+    _, details = custseg.build_features(path)
+    assert details["schema"]["roles"]["amount"] == "Amount"
+    assert details["cleaning"]["revenue_kept"] == pytest.approx(lines["Amount"].sum())
+
+
+def test_scoring_one_customer_gives_what_the_whole_file_gives(tmp_path: Path) -> None:
+    """The model's roles stand at scoring: a customer whose lines are mostly discounted is
+    scored on the same amounts alone as in the whole file."""
+    lines = uci_like(120, seed=1, discount_share=0.3).rename(columns={"Pieces": "Quantity"})
+    path = tmp_path / "uci.csv"
+    lines.to_csv(path, index=False)
+    result = custseg.segment(path, new_customers=False)
+    assert result.metrics["schema"]["roles"]["amount"] == "Amount"
+    whole = result.model.predict(path).set_index("customer_id")
+    for c in (12000, 12005, 12010):  # 90% of their lines discounted
+        alone = result.model.predict(lines[lines["CustomerID"] == c]).set_index("customer_id")
+        assert alone.loc[str(c), "revenue"] == pytest.approx(whole.loc[str(c), "revenue"])
+        assert alone.loc[str(c), "segment"] == whole.loc[str(c), "segment"]
 
 
 def test_a_date_format_given_at_training_is_used_at_scoring(tmp_path: Path) -> None:
@@ -139,6 +177,12 @@ def test_a_date_format_given_at_training_is_used_at_scoring(tmp_path: Path) -> N
     result = custseg.segment(path, date_format="%Y.%m.%d", new_customers=False)
     scored = result.model.predict(path)  # no date format passed again
     assert scored["segment"].tolist() == result.segments["segment"].tolist()
+    # A new file with dates written another way is read as usual.
+    iso = tmp_path / "iso.csv"
+    orders.assign(**{"Created at": orders["Created at"].str.replace(".", "-")}).to_csv(
+        iso, index=False
+    )
+    assert result.model.predict(iso)["segment"].tolist() == scored["segment"].tolist()
 
 
 def test_a_german_invoice_export_reads_without_options(tmp_path: Path) -> None:
@@ -190,16 +234,17 @@ def test_totals_lines_below_the_table_are_left_out_with_a_note(tmp_path: Path) -
     path.write_text(text)
     features, details = custseg.build_features(path)
     assert len(features) == 120
-    assert details["cleaning"]["rows_in"] == len(orders)
+    # The totals lines (and the empty one above them) count in the row accounting.
+    assert details["cleaning"]["rows_in"] == len(orders) + 3
+    dropped = {d["reason"]: d["rows"] for d in details["cleaning"]["dropped"]}
+    assert dropped["summary_row"] == 3
     assert details["cleaning"]["revenue_kept"] == pytest.approx(total)
     notes = " ".join(details["source"]["notes"])
     assert "3 row(s) at the end of the table left out as the export's totals" in notes
     assert "'Total', 'Total customers: 120'" in notes
-    # A last row of data that mentions a total is data.
+    # A last row of data whose first value starts with a totals word is data.
     kept = tmp_path / "last_is_data.csv"
-    kept.write_text(
-        orders.to_csv(index=False) + "sum@example.com,2024-05-01 10:00:00 +0100,1,9.5\n"
-    )
+    kept.write_text(orders.to_csv(index=False) + "Total Care Ltd,2024-05-01 10:00:00 +0100,1,9.5\n")
     assert len(custseg.build_features(kept)[0]) == 121
 
 
@@ -223,7 +268,7 @@ def test_rows_repeating_the_header_are_left_out_with_a_note(tmp_path: Path) -> N
     path = tmp_path / "joined.csv"
     path.write_text(text)
     features, details = custseg.build_features(path)
-    assert len(features) == 120 and details["cleaning"]["rows_in"] == len(orders)
+    assert len(features) == 120 and details["cleaning"]["rows_in"] == len(orders) + 1
     assert f"1 row(s) repeat the header and were left out (rows {half + 1};" in " ".join(
         details["source"]["notes"]
     )
@@ -239,3 +284,42 @@ def test_lines_in_several_currencies_are_warned_about(tmp_path: Path) -> None:
         w.startswith("column 'Currency' names more than one currency (EUR, USD)")
         for w in details["warnings"]
     )
+
+
+def test_a_column_named_for_the_role_beats_one_with_a_unit_in_brackets() -> None:
+    roles = detect_roles(["Customer (name)", "Customer No", "Order Date", "Amount"])
+    assert roles["customer_id"] == "Customer No"
+    roles = detect_roles(["Customer No", "Order Date", "Amount (tax)", "Line total"])
+    assert roles["amount"] == "Line total"
+    assert detect_roles(["Kundennr", "Datum", "Betrag (EUR)"])["amount"] == "Betrag (EUR)"
+
+
+def test_a_german_customer_table_is_not_read_as_invoice_lines(tmp_path: Path) -> None:
+    """'Kunde' holding surnames that repeat is not a customer id."""
+    path = tmp_path / "kunden.csv"
+    names = ["Müller", "Schmidt", "Meyer"]
+    rows = [f"{i};{names[i % 3]};DE;2024-0{1 + i % 9}-01;{i * 10}" for i in range(60)]
+    path.write_text("Nr.;Kunde;Land;Datum;Umsatz\n" + "\n".join(rows) + "\n")
+    with pytest.raises(custseg.InputError, match="no customer id column"):
+        custseg.build_features(path)
+
+
+def test_an_order_id_column_does_not_hide_the_email(tmp_path: Path) -> None:
+    """Shopify's export has an 'Id' (the order's, on its first line only)."""
+    orders = shopify_orders(120, seed=6)
+    first = orders["Name"] != orders["Name"].shift()
+    orders["Id"] = np.where(first, orders["Name"].str[1:], "")
+    path = tmp_path / "with_id.csv"
+    orders.to_csv(path, index=False)
+    features, details = custseg.build_features(path)
+    assert details["schema"]["roles"]["customer_id"] == "Email" and len(features) == 120
+    assert any("told apart by 'Email', not 'Id'" in n for n in details["source"]["notes"])
+
+
+def test_a_last_row_named_like_a_total_is_data(tmp_path: Path) -> None:
+    path = tmp_path / "customers.csv"
+    rows = [f"C{i},{20 + i % 50},{1000 + i * 7}" for i in range(199)]
+    path.write_text("id,age,spend\n" + "\n".join(rows) + "\nTotal Fitness Ltd,41,5000\n")
+    features, details = custseg.build_features(path)
+    assert len(features) == 200 and "Total Fitness Ltd" in set(features["customer_id"])
+    assert details["cleaning"]["rows_in"] == 200

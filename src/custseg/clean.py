@@ -178,17 +178,33 @@ def mark_duplicates(engine: DuckDBEngine, table: str = "clean_lines") -> int:
     return int(engine.scalar("SELECT count(*) FROM duplicate_rows"))
 
 
+def reads_every_date(engine: DuckDBEngine, column: str, fmt: str) -> bool:
+    """Whether ``column`` is text whose every present value reads with ``fmt``."""
+    if not column_type(engine, column).startswith(("VARCHAR", "TEXT")):
+        return False
+    value = f"trim(CAST({quote_ident(column)} AS VARCHAR))"
+    failing = engine.scalar(
+        f"SELECT count(*) FROM raw WHERE {value} <> '' AND ({date_expr(column, fmt)}) IS NULL"
+    )
+    return failing == 0
+
+
 def build_lines(
     engine: DuckDBEngine,
     schema: Schema,
     info: SourceInfo,
     date_format: str | None = None,
     explicit: Collection[str] = (),
+    preferred_format: str | None = None,
 ) -> list[str]:
     """Create the typed ``lines`` view of ``raw``: one row per input line, nothing dropped.
 
-    ``explicit`` names the roles the user gave a column to: a detected amount column beside a
-    price is checked (:func:`amount_is_per_order`) only when neither was given.
+    ``preferred_format`` (the format a model was given at training) reads a text date column
+    when it reads every value; otherwise the format is detected as usual.
+
+    ``explicit`` names the roles the user (or, at scoring, the model) gave a column to: a
+    detected amount column beside a price is checked (:func:`amount_is_per_order`) only when
+    neither was given.
 
     Returns warnings (for example an ambiguous day/month order).
     """
@@ -198,6 +214,12 @@ def build_lines(
     where = describe_source(info)
     warnings: list[str] = []
     fmt = date_format
+    if (
+        fmt is None
+        and preferred_format
+        and reads_every_date(engine, roles["date"], preferred_format)
+    ):
+        fmt = date_format = preferred_format
     if fmt is None:
         # Detection already read every distinct value with the chosen format.
         fmt, warnings = detect_date_format(engine, roles["date"], where)
@@ -253,7 +275,7 @@ def build_lines(
         "amount" in roles
         and "price" in roles
         and not {"amount", "price"} & set(explicit)
-        and (why := amount_is_per_order(engine, roles, info, quantity, given_price)) is not None
+        and (why := amount_is_per_order(engine, roles, info, given_price)) is not None
     ):
         info.notes.append(
             f"column '{roles['amount']}' is not used as the line amount: {why}; each line's "
@@ -352,45 +374,33 @@ def _currency_column(engine: DuckDBEngine, schema: Schema) -> list[str]:
 AMOUNT_BLANK_SHARE = 0.01
 """A detected amount column blank on more than this share of the lines that have a price is not
 the line amount: an order total written on each order's first line only (Shopify's ``Total``),
-which would leave every other line without a value and drop it."""
-AMOUNT_DISAGREE_SHARE = 0.5
-"""...nor is one that differs from quantity x price by more than 1% on more than half of the
-lines that have both (an order total, or a running balance); a net amount after discounts
-differs on the discounted lines only."""
+which would leave every other line without a value and drop it. An amount that is filled in
+but differs from quantity x price (net of discounts, with VAT) is the line amount as the
+export states it, and is kept."""
 
 
 def amount_is_per_order(
     engine: DuckDBEngine,
     roles: dict[str, str],
     info: SourceInfo,
-    quantity: str,
     price: str,
 ) -> str | None:
     """Why the detected amount column is not the lines' amount (None when it is): blank on
-    more than :data:`AMOUNT_BLANK_SHARE` of the lines with a price, or different from quantity x
-    price on more than :data:`AMOUNT_DISAGREE_SHARE` of the lines with both. One query."""
+    more than :data:`AMOUNT_BLANK_SHARE` of the lines with a price. One query."""
     col = roles["amount"]
     amount = number_expr(
         col, column_type(engine, col), uses_decimal_comma(engine, col, info.delimiter)
     )
-    priced, blank, both, differ = engine.sql(
+    priced, blank = engine.sql(
         f"""SELECT count(*) FILTER (WHERE p IS NOT NULL),
-                   count(*) FILTER (WHERE p IS NOT NULL AND a IS NULL),
-                   count(*) FILTER (WHERE p IS NOT NULL AND a IS NOT NULL AND q IS NOT NULL),
-                   count(*) FILTER (WHERE p IS NOT NULL AND a IS NOT NULL AND q IS NOT NULL
-                       AND abs(a - q * p) > 0.01 * greatest(abs(a), abs(q * p), 0.01))
-            FROM (SELECT TRY_CAST({price} AS DOUBLE) AS p, TRY_CAST({amount} AS DOUBLE) AS a,
-                         TRY_CAST({quantity} AS DOUBLE) AS q FROM raw)"""
-    ).fetchone() or (0, 0, 0, 0)
+                   count(*) FILTER (WHERE p IS NOT NULL AND a IS NULL)
+            FROM (SELECT TRY_CAST({price} AS DOUBLE) AS p, TRY_CAST({amount} AS DOUBLE) AS a
+                  FROM raw)"""
+    ).fetchone() or (0, 0)
     if priced and blank > AMOUNT_BLANK_SHARE * priced:
         return (
             f"it is blank on {blank:,} of the {priced:,} lines with a price ({blank / priced:.0%}; "
             "an order total written on each order's first line?)"
-        )
-    if both and differ > AMOUNT_DISAGREE_SHARE * both:
-        return (
-            f"it differs from quantity x price on {differ:,} of {both:,} lines "
-            f"({differ / both:.0%}; an order total?)"
         )
     return None
 

@@ -215,8 +215,9 @@ class SegmentModel:
                 sheet=sheet,
                 table=table,
                 columns=merged,
-                # The format given at training, unless another is given now.
-                date_format=date_format or settings.get("date_format_given"),
+                date_format=date_format,
+                # The format given at training, where it reads the new file's dates.
+                preferred_date_format=settings.get("date_format_given"),
                 analysis_date=analysis_date or settings.get("analysis_date"),
                 non_product_codes=settings.get("non_product_codes"),
                 customer_plan=plan,

@@ -37,6 +37,7 @@ from custseg.schema import (
     describe_roles,
     detect_kind,
     detect_roles,
+    prefer_email_id,
 )
 
 if TYPE_CHECKING:
@@ -134,6 +135,7 @@ def prepare(
     non_product_codes: list[str] | None = None,
     customer_plan: CustomerColumns | None = None,
     model_roles: dict[str, str] | None = None,
+    preferred_date_format: str | None = None,
     summarize: bool = False,
     portable_ready: threading.Event | None = None,
     password: str | None = None,
@@ -149,8 +151,9 @@ def prepare(
     a file. With ``engine_name="spark"`` files, folders, globs and catalog tables are read by
     Apache Spark and cleaned there (:mod:`custseg.engines.spark`; ``spark`` holds ``master``
     and ``conf``). ``model_roles`` (a model's column roles, at scoring) are used where the
-    data has their columns (:func:`custseg.schema.detect_roles`). The other options are
-    :func:`custseg.segment`'s.
+    data has their columns (:func:`custseg.schema.detect_roles`), and
+    ``preferred_date_format`` (the format a model was given) reads text dates it reads
+    entirely, detection the others. The other options are :func:`custseg.segment`'s.
 
     Raises
     ------
@@ -224,6 +227,12 @@ def prepare(
     with timer.stage("read"):
         info = load_source(engine, source, sheet=sheet)
         roles = detect_roles(info.columns, columns, model_roles)
+        if (
+            why := prefer_email_id(
+                engine, roles, info.columns, {**(model_roles or {}), **(columns or {})}
+            )
+        ) is not None:
+            info.notes.append(why)
         place = where(info)
         if kind != "customers":
             add_date_role_from_values(engine, roles, info.columns, place)
@@ -234,7 +243,15 @@ def prepare(
         if portable_ready is not None:
             portable_ready.wait()
         with timer.stage("clean"):
-            warns = build_lines(engine, schema, info, date_format, explicit=set(columns or {}))
+            warns = build_lines(
+                engine,
+                schema,
+                info,
+                date_format,
+                # At scoring the model's roles stand as they were trained.
+                explicit={*(columns or {}), *(model_roles or {})},
+                preferred_format=preferred_date_format,
+            )
             report: CleaningReport = clean_lines(
                 engine,
                 analysis_date=parse_date(analysis_date),
@@ -265,6 +282,25 @@ def _require_id(roles: dict[str, str], info: SourceInfo, place: str) -> None:
         )
 
 
+def _account_left_out(cleaning: dict[str, Any], info: SourceInfo) -> dict[str, Any]:
+    """``cleaning`` with the rows left out while reading (totals lines, repeated headers)
+    counted in: rows in = kept + dropped per reason holds for the file as written. Their
+    revenue is not counted (a totals line would double it)."""
+    from custseg.io.readers import LEFT_OUT_RULES
+
+    if not info.left_out:
+        return cleaning
+    left = [
+        {"reason": r, "description": LEFT_OUT_RULES[r], "rows": n, "revenue": 0.0}
+        for r, n in info.left_out.items()
+    ]
+    return {
+        **cleaning,
+        "rows_in": cleaning["rows_in"] + sum(info.left_out.values()),
+        "dropped": [*left, *cleaning.get("dropped", [])],
+    }
+
+
 def _transactions(
     feats: pd.DataFrame,
     info: SourceInfo,
@@ -287,7 +323,7 @@ def _transactions(
         schema=schema,
         numeric=numeric,
         categorical=[],
-        cleaning=report.to_dict(),
+        cleaning=_account_left_out(report.to_dict(), info),
         analysis_date=report.analysis_date,
         warnings=[*warns, *report.warnings],
         activity=activity,
@@ -338,7 +374,7 @@ def _customers(
         schema=schema,
         numeric=[plan.feature_name(c) for c in [*plan.numeric, *plan.dates]],
         categorical=list(plan.categorical),
-        cleaning=cleaning,
+        cleaning=_account_left_out(cleaning, info),
         customer_columns=plan,
         warnings=plan_warnings,
     )

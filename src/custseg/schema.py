@@ -12,7 +12,7 @@ name the column, the rows and an example of the bad value.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,11 +41,9 @@ ROLE_ALIASES: dict[str, tuple[str, ...]] = {
         "kundennummer",
         "kundennr",
         "kundenid",
-        "kunde",
         "numeroclient",
         "idclient",
         "idcliente",
-        "cliente",
     ),
     "invoice": (
         "invoiceno",
@@ -414,9 +412,11 @@ def detect_roles(
     by_norm: dict[str, str] = {}
     for col in columns:
         by_norm.setdefault(normalize_name(col), col)
+    # Units in brackets are not part of the name ('Betrag (EUR)' is an amount), but only when
+    # no column is named for the role outright: 'Customer No' beats 'Customer (name)'.
+    bare: dict[str, str] = {}
     for col in columns:
-        # Units in brackets are not part of the name: 'Betrag (EUR)' is an amount.
-        by_norm.setdefault(normalize_name(re.sub(r"\(.*?\)|\[.*?\]", "", col)), col)
+        bare.setdefault(normalize_name(re.sub(r"\(.*?\)|\[.*?\]", "", col)), col)
     taken = set(overrides.values())
     roles: dict[str, str] = {}
     # One of price and amount given (by the user or the model): the other is not looked for.
@@ -427,9 +427,9 @@ def detect_roles(
             continue
         if role in REVENUE_ROLES and len(given_revenue) == 1:
             continue
-        for alias in aliases:
-            found = by_norm.get(alias)
-            if found is not None and found not in taken:
+        for names in (by_norm, bare):
+            found = next((names[a] for a in aliases if a in names and names[a] not in taken), None)
+            if found is not None:
                 roles[role] = found
                 taken.add(found)
                 break
@@ -450,6 +450,38 @@ def detect_roles(
         if len(emails) == 1:
             roles = {"customer_id": emails[0], **roles}
     return roles
+
+
+def prefer_email_id(
+    engine: DuckDBEngine, roles: dict[str, str], columns: list[str], given: Collection[str]
+) -> str | None:
+    """Take the e-mail column as the customer id instead of a column named just ``id`` that
+    is blank on some rows while the e-mail is not (Shopify's orders export: ``Id`` is the
+    order's, written on its first line only). Returns the note that says so, or None.
+    """
+    col = roles.get("customer_id")
+    if col is None or "customer_id" in given or normalize_name(col) != "id":
+        return None
+    taken = set(roles.values())
+    emails = [c for c in columns if normalize_name(c) in EMAIL_ID_NAMES and c not in taken]
+    if len(emails) != 1:
+        return None
+    blank_id, blank_email = engine.sql(
+        "SELECT "
+        + ", ".join(
+            f"count(*) FILTER (WHERE {quote_ident(c)} IS NULL OR "
+            f"trim(CAST({quote_ident(c)} AS VARCHAR)) = '')"
+            for c in (col, emails[0])
+        )
+        + " FROM raw"
+    ).fetchone() or (0, 0)
+    if not blank_id or blank_email >= blank_id:
+        return None
+    roles["customer_id"] = emails[0]
+    return (
+        f"customers are told apart by '{emails[0]}', not '{col}': '{col}' is blank on "
+        f"{blank_id:,} rows (an order's id?); pass --customer-col to choose"
+    )
 
 
 def add_date_role_from_values(

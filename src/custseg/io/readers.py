@@ -117,6 +117,10 @@ class SourceInfo:
     table: str | None = None
     """The table of a database source (``path`` is then the database's URL, password
     hidden)."""
+    left_out: dict[str, int] = field(default_factory=dict)
+    """Rows of the file left out before the table is read as data, by reason
+    (:data:`LEFT_OUT_RULES`): the export's totals lines, repeated header lines. They count in
+    the row accounting (rows in = kept + dropped)."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready copy."""
@@ -1111,6 +1115,7 @@ def _drop_repeated_headers(engine: DuckDBEngine, info: SourceInfo) -> None:
     if not rows:
         return
     engine.sql(f"DELETE FROM raw WHERE _row IN ({', '.join(map(str, rows))})")
+    info.left_out["repeated_header"] = len(rows)
     shown = ", ".join(map(str, rows[:5])) + (", ..." if len(rows) > 5 else "")
     info.notes.append(
         f"{len(rows):,} row(s) repeat the header and were left out (rows {shown}; files joined "
@@ -1118,11 +1123,20 @@ def _drop_repeated_headers(engine: DuckDBEngine, info: SourceInfo) -> None:
     )
 
 
+#: Rows left out while reading, with the description the row accounting shows.
+LEFT_OUT_RULES: dict[str, str] = {
+    "summary_row": "a totals line of the export below the table ('Total', 'Summe')",
+    "repeated_header": "a repeat of the header line (files joined with their headers)",
+}
+
 SUMMARY_WORDS = re.compile(
-    r"^\s*(grand\s*total|sub\s*total|totals?|sum|summe|gesamt\w*|insgesamt|totaux?)(\s|:|$)",
+    r"^\s*(grand\s*total|sub\s*total|totals?|sum|summe|gesamt|gesamtsumme|insgesamt|totaux?)"
+    r"\s*(\(.*\))?\s*(:.*|[^\w:]*)$|^\s*(grand\s*total|totals?|summe|gesamt)\b[\w\s]{0,30}:",
     re.IGNORECASE,
 )
-"""A cell that starts a totals line of an export ("Total", "Grand total", "Summe", "Gesamt")."""
+"""A cell that labels a totals line of an export: the label alone ("Total", "Grand total",
+"TOTAL:", "Summe (EUR)"), or the label and a few words before a colon ("Total customers:
+300"). "Total Fitness Ltd" or "Sum Wing Co" are names, not labels."""
 SUMMARY_TAIL = 5
 """Rows at the end of a table looked at for totals lines."""
 
@@ -1157,6 +1171,7 @@ def _drop_summary_rows(engine: DuckDBEngine, info: SourceInfo) -> None:
     if not found:
         return
     engine.sql(f"DELETE FROM raw WHERE _row IN ({', '.join(map(str, rows))})")
+    info.left_out["summary_row"] = len(rows)
     shown = ", ".join(f"'{label[:40]}'" for _, label in reversed(found))
     info.notes.append(
         f"{len(rows):,} row(s) at the end of the table left out as the export's totals, not "
