@@ -4,6 +4,7 @@ that is written on each order's first line only, and the column roles a model ke
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -246,6 +247,20 @@ def test_totals_lines_below_the_table_are_left_out_with_a_note(tmp_path: Path) -
     kept = tmp_path / "last_is_data.csv"
     kept.write_text(orders.to_csv(index=False) + "Total Care Ltd,2024-05-01 10:00:00 +0100,1,9.5\n")
     assert len(custseg.build_features(kept)[0]) == 121
+
+
+def test_the_command_line_counts_the_rows_left_out(
+    run_cli: Callable[..., tuple[int, str, str]], tmp_path: Path
+) -> None:
+    orders = shopify_orders(120, seed=7)[
+        ["Email", "Created at", "Lineitem quantity", "Lineitem price"]
+    ]
+    path = tmp_path / "orders.csv"
+    path.write_text(orders.to_csv(index=False) + "Total,,99,1234.5\n")
+    code, out, _ = run_cli("segment", path, "--out", tmp_path / "out", "--k", "3")
+    assert code == 0
+    assert f"{len(orders):,} rows of data and 1 left out (see the note)" in out
+    assert "summary_row" in out
 
 
 def test_a_repeated_id_names_its_own_rows(tmp_path: Path) -> None:
