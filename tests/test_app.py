@@ -625,3 +625,38 @@ def test_postgresql_form_refuses_what_is_not_a_postgresql_url() -> None:
     assert not at.exception
     assert at.error and "is not a PostgreSQL URL" in at.error[0].value
     assert _state.SOURCE not in at.session_state or at.session_state[_state.SOURCE] is None
+
+
+def test_pages_write_no_stray_strings() -> None:
+    """Streamlit writes a page script's bare strings on the page: the migration page showed
+    'Session key of the last comparison: (key, migration, files).' above its title."""
+    import ast
+
+    pages = Path(custseg.__file__).parent / "app"
+    scripts = [pages / "main.py", *sorted((pages / "pages").glob("*.py"))]
+    assert len(scripts) >= 3
+    for script in scripts:
+        body = ast.parse(script.read_text()).body
+        stray = [
+            node.lineno
+            for node in body[1:]
+            if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+        ]
+        assert stray == [], f"{script.name}: bare strings at lines {stray}"
+
+
+def test_score_page_measures_at_a_later_analysis_date(saved_model: Path, lines_csv: bytes) -> None:
+    """What custseg predict --analysis-date does, on the page: every customer's recency grows
+    by the days between the model's analysis date and the one picked."""
+    import datetime as dt
+
+    at = score_file(saved_model, "new.csv", lines_csv)
+    assert not at.exception
+    before = next(df.value for df in at.dataframe if "segment_name" in df.value)
+    picker = at.date_input(key="score_analysis_date")
+    later = picker.value + dt.timedelta(days=30)
+    picker.set_value(later).run()
+    assert not at.exception
+    after = next(df.value for df in at.dataframe if "segment_name" in df.value)
+    gap = after["days_since_last_purchase"] - before["days_since_last_purchase"]
+    assert (gap == 30).all()

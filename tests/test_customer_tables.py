@@ -242,6 +242,11 @@ def test_scoring_does_not_ask_for_columns_the_model_left_out(
     assert "age" in with_them.columns and "age" not in without.columns
     scorer = Scorer(model)
     assert scorer.input_columns() == ["customer_id", "visits_per_month", "basket_size"]
+    from custseg.serve.app import _model_info
+
+    described = {f["name"]: f for f in _model_info(scorer, "0" * 64, 10, {})["features"]}
+    assert described["age"] == {"name": "age", "type": "numeric", "used": False}
+    assert described["basket_size"]["used"] is True
     row = frame.iloc[0]
     scored = scorer.score(
         [{"customer_id": "new", "visits_per_month": row["visits_per_month"], "basket_size": 20.0}]
@@ -349,3 +354,21 @@ def test_a_model_trained_on_plain_numbers_reads_per_cent_signs(
     scored = trained_plain.model.predict(path)  # written with % signs
     assert scored["segment"].tolist() == trained_plain.segments["segment"].tolist()
     assert (scored["segment"].to_numpy() >= 0).all() and result.metrics["k"] == 3
+
+
+def test_the_output_holds_no_contact_data() -> None:
+    """Names and e-mails the model does not use are not copied into segments.csv (the output
+    folder, shared with its report, holds no contact data; custseg export reads it on
+    request). Found on a reviewer's CRM table: 2,000 e-mail addresses in segments.csv."""
+    frame, _ = groups_with_noise_columns(1, n=600)
+    n = len(frame)
+    frame = frame.assign(
+        name=[f"Person {i % 150}" for i in range(n)],
+        email=[f"p{i}@example.com" for i in range(n)],
+        region=["North", "South", "East"] * (n // 3),
+    )
+    result = custseg.segment(frame, new_customers=False)
+    columns = set(result.segments.columns)
+    assert not {"name", "email"} & columns
+    assert "region" in columns  # left out of the model, not contact data: still described
+    assert not {"name", "email"} & set(result.model.predict(frame).columns)

@@ -104,9 +104,14 @@ RULE_TABLE: list[tuple[str, dict[str, float], str]] = [
     ),
     ("2 orders, 1.5 gaps", {}, "Need attention"),
     (
-        "one order, 1.5 shop gaps",
-        {"orders": 1.0, "gaps": 1.5, "gaps_shop": 1.5, "tenure_gaps": 1.5},
+        "one order, 1.5 shop gaps, long-standing",
+        {"orders": 1.0, "gaps": 1.5, "gaps_shop": 1.5, "tenure_gaps": 5.0},
         "About to sleep",
+    ),
+    (
+        "joined a gap ago, 2 orders 14 days apart: 2.3 of their own gaps silent",
+        {"orders": 2.0, "gaps": 2.29, "gaps_shop": 1.13, "tenure_gaps": 1.0},
+        "New customers",
     ),
     ("regulars at exactly 2 gaps", {"orders": 3.0, "gaps": AT_RISK_GAPS}, "At risk"),
     ("regulars at 3 gaps", {"orders": 3.0, "gaps": 3.0}, "At risk"),

@@ -57,6 +57,28 @@ CONTACT_HEADERS: dict[str, str] = {
 map on import (Mailchimp: Email Address, First Name, Last Name, Phone Number; Klaviyo reads
 the same). Other contact columns keep their own name."""
 
+PERSONAL_NAMES = frozenset(
+    {
+        "name", "fullname", "customername", "clientname", "contactname", "membername",
+        "address", "street", "streetaddress", "postcode", "postalcode", "zip", "zipcode",
+    }
+)  # fmt: skip
+"""More column names (normalized) that hold personal data: names and postal addresses."""
+
+
+def is_contact_column(column: str) -> bool:
+    """Whether a column's name says it holds contact data (e-mail, phone, names, address),
+    which the output folder leaves out.
+
+    Examples
+    --------
+    >>> is_contact_column("E-mail"), is_contact_column("Full Name"), is_contact_column("Region")
+    (True, True, False)
+    """
+    norm = re.sub(r"[^a-z0-9]", "", column.lower())
+    return norm in CONTACT_HEADERS or norm in PERSONAL_NAMES
+
+
 _PHONE = re.compile(r"^\+?[0-9][0-9 ().\-/]*$")
 _AUDIENCE_FILE = re.compile(r"^(segment-\d+(-[A-Za-z0-9-]+)?|no-segment)\.csv$")
 

@@ -857,6 +857,7 @@ def _name_segments(
 ) -> _Named:
     """Stage "profile": canonical segment numbers, what sets each apart, names, actions,
     membership rules and profiles."""
+    from custseg.audiences import is_contact_column
     from custseg.profile import (
         distinguishing_features,
         name_customer_segments,
@@ -936,7 +937,19 @@ def _name_segments(
         actions=actions,
         noise_named=noise_distinct is not None,
         profiles=profiles,
-        feature_columns=[c for c in feats.columns if c != "customer_id"],
+        # Every column but contact data the model does not use (id-like text, names, e-mails,
+        # phone numbers, addresses): the output folder, shared with its report, carries none
+        # (custseg export reads it from the source file on request).
+        feature_columns=[
+            c
+            for c in feats.columns
+            if c != "customer_id"
+            and (
+                c in colplan.numeric
+                or c in colplan.categorical
+                or not (colplan.dropped.get(c, "").startswith("id-like") or is_contact_column(c))
+            )
+        ],
     )
 
 

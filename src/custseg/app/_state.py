@@ -742,19 +742,26 @@ def load_model(name: str, data: bytes) -> tuple[Any, str]:
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
-def _predict(_model: Any, _path: str, key: str) -> tuple[pd.DataFrame, list[str], Any]:
+def _predict(
+    _model: Any, _path: str, key: str, analysis_date: str | None = None
+) -> tuple[pd.DataFrame, list[str], Any]:
     from custseg.drift import check
 
     with captured_warnings() as notes:
-        scored = _model.predict(_path)
+        scored = _model.predict(_path, analysis_date=analysis_date)
     return scored, notes, check(_model, scored)
 
 
-def predict(model: Any, model_key: str, src: Source) -> tuple[pd.DataFrame, list[str], Any]:
+def predict(
+    model: Any, model_key: str, src: Source, analysis_date: str | None = None
+) -> tuple[pd.DataFrame, list[str], Any]:
     """``model.predict`` on an uploaded file and the drift check of its customers
-    (:func:`custseg.drift.check`, what ``custseg predict`` runs), cached by the model's key
-    and the file's hash: the scored table, the warnings, the drift report."""
-    return _predict(model, src.path, _key(model_key, src.digest, src.name))
+    (:func:`custseg.drift.check`, what ``custseg predict`` runs), cached by the model's key,
+    the file's hash and the analysis date (invoice lines: the day features are measured at,
+    the model's own by default): the scored table, the warnings, the drift report."""
+    return _predict(
+        model, src.path, _key(model_key, src.digest, src.name, analysis_date), analysis_date
+    )
 
 
 def need_source() -> Source | None:

@@ -51,10 +51,10 @@ def print_result(console: Console, result: Any, out: Path | None) -> None:
     src = m["source"]
     where = src.get("path") or src["name"]
     left_out = sum((src.get("left_out") or {}).values())
-    rows = f"{src['n_rows']:,} rows" + (
+    counted = f"{src['n_rows']:,} rows" + (
         f" of data and {left_out:,} left out (see the note)" if left_out else ""
     )
-    details = [rows, f"format {src['format']}"]
+    details = [counted, f"format {src['format']}"]
     if (src.get("n_files") or 1) > 1:
         details.insert(0, f"{src['n_files']:,} files")
     if src.get("encoding"):

@@ -1142,11 +1142,20 @@ def _k_sensitivity(metrics: dict[str, Any]) -> str:
         return ""
     # Candidates against candidates: the chosen row's silhouette, not the refined segments'.
     sil = float(chosen["silhouette"] if chosen is not None and chosen in rows else sil)
-    close = [
-        r
-        for r in rows
-        if abs(int(r["k"]) - int(k)) == 1 and abs(float(r["silhouette"]) - sil) <= CLOSE_SILHOUETTE
-    ]
+    neighbours = [r for r in rows if abs(int(r["k"]) - int(k)) == 1]
+    close = [r for r in neighbours if abs(float(r["silhouette"]) - sil) <= CLOSE_SILHOUETTE]
+    better = [r for r in neighbours if float(r["silhouette"]) > sil + CLOSE_SILHOUETTE]
+    if better:
+        listed = " and ".join(
+            f"k = {r['k']} (silhouette {float(r['silhouette']):.2f})" for r in better
+        )
+        return (
+            f"Sensitivity to k: {listed} {'score' if len(better) > 1 else 'scores'} better on "
+            f"silhouette than k = {k} ({sil:.2f}); k = {k} was chosen for the reasons given "
+            "under how the segments were chosen (silhouette rewards round segments of equal "
+            "spread, and misses groups hidden inside one). Re-run with --k to see the "
+            "neighbouring solution if it suits the business better."
+        )
     if not close:
         return (
             f"Sensitivity to k: the neighbouring numbers of segments score clearly worse on "

@@ -502,6 +502,8 @@ def _model_info(
 ) -> dict[str, Any]:
     model = scorer.model
     names = list(model.segment_names)
+    plan = model.settings.get("customer_columns") or {}
+    text_columns = set(plan.get("categorical", []))
     segments = [
         {"segment": i, "name": name, "action": model.actions[i] if i < len(model.actions) else None}
         for i, name in enumerate(names)
@@ -513,7 +515,12 @@ def _model_info(
         "algorithm": model.algorithm,
         "input_fields": scorer.input_columns(),
         "features": [
-            {"name": c, "type": "categorical" if c in model.categorical else "numeric"}
+            {
+                "name": c,
+                "type": "categorical" if c in model.categorical or c in text_columns else "numeric",
+                # Columns the model left out are described in the answer, not segmented on.
+                "used": c in model.numeric or c in model.categorical,
+            }
             for c in model.feature_columns
         ],
         "segments": segments,

@@ -13,8 +13,9 @@ from custseg.app import _state as S
 from custseg.migration import compare_runs, summary_lines
 from custseg.report.migration import migration_data, sankey_figure
 
+# Session key of the last comparison: (key, migration, files). A comment, not a docstring:
+# Streamlit writes a page's bare strings on the page.
 STATE = "custseg_migration"
-"""Session key of the last comparison: (key, migration, files)."""
 LOOPBACK = {"", "localhost", "127.0.0.1", "::1"}
 FILES = [
     (

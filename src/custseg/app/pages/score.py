@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pandas as pd
@@ -52,12 +53,28 @@ new_src = S.attempt(S.store_upload, new_file.name, new_file.getvalue(), slot="sc
 if new_src is None:
     st.stop()
 
+analysis_date = None
+if model.kind == "transactions" and model.analysis_date:
+    # What custseg predict's --analysis-date does: lines after the model's day need a later one.
+    trained_at = dt.date.fromisoformat(model.analysis_date)
+    chosen = st.date_input(
+        "Analysis date: the day the customers are measured at (the model's own by default; "
+        "pick a later day to score lines that came after it)",
+        value=trained_at,
+        key="score_analysis_date",
+    )
+    if isinstance(chosen, dt.date) and chosen != trained_at:
+        analysis_date = chosen.isoformat()
+
 with st.spinner("Scoring"):
-    predicted = S.attempt(S.predict, model, model_key, new_src)
+    predicted = S.attempt(S.predict, model, model_key, new_src, analysis_date)
 if predicted is None:
     st.stop()
 scored, notes, drift = predicted
-S.show_warnings(notes)
+# The command line's option is the date above on this page.
+S.show_warnings(
+    [n.replace("pass --analysis-date", "pick a later analysis date above") for n in notes]
+)
 
 counts = scored.groupby(["segment", "segment_name"], sort=True).size().reset_index(name="customers")
 counts["segment_name"] = counts["segment_name"].map(S.md)  # st.table reads markdown
