@@ -195,7 +195,7 @@ def test_a_plan_stored_before_ages_existed_still_counts_days() -> None:
     assert plan.feature_name("birth_date") == "days_since_birth_date"
     with DuckDBEngine() as engine:
         raw_table(engine, TINY.drop(columns="birthday_offer_sent"))
-        features = customer_features(engine, plan, "old")
+        features, _ = customer_features(engine, plan, "old")
     assert features["days_since_birth_date"].tolist()[:2] == [12784.0, 12783.0]
     assert "age_from_birth_date" not in features
 

@@ -219,7 +219,7 @@ def build_lines(
         and preferred_format
         and reads_every_date(engine, roles["date"], preferred_format)
     ):
-        fmt = date_format = preferred_format
+        fmt = preferred_format  # every value reads: no second check below
     if fmt is None:
         # Detection already read every distinct value with the chosen format.
         fmt, warnings = detect_date_format(engine, roles["date"], where)
@@ -237,10 +237,18 @@ def build_lines(
             where,
         )
 
-    def num(role: str) -> str:
+    def number(role: str) -> str:
+        """SQL reading a role's column as numbers (decimal commas, signs), not yet checked."""
+        col = roles[role]
+        return number_expr(
+            col, column_type(engine, col), uses_decimal_comma(engine, col, info.delimiter)
+        )
+
+    def num(role: str, expr: str | None = None) -> str:
+        """:func:`number`, with the column's currency read and every value checked."""
         col = roles[role]
         typ = column_type(engine, col)
-        expr = number_expr(col, typ, uses_decimal_comma(engine, col, info.delimiter))
+        expr = expr if expr is not None else number(role)
         if typ not in NUMERIC_TYPES and not typ.startswith("DECIMAL"):
             symbols = currency_in_values(engine, col)
             if len(symbols) == 1 and schema.currency is None:
@@ -271,18 +279,19 @@ def build_lines(
     given_price = num("price") if "price" in roles else "NULL"
     if "price" in roles:
         warnings += negative_prices(engine, roles["price"], given_price, where)
+    amount_sql = number("amount") if "amount" in roles else None
     if (
-        "amount" in roles
+        amount_sql is not None
         and "price" in roles
         and not {"amount", "price"} & set(explicit)
-        and (why := amount_is_per_order(engine, roles, info, given_price)) is not None
+        and (why := amount_is_per_order(engine, given_price, amount_sql)) is not None
     ):
         info.notes.append(
             f"column '{roles['amount']}' is not used as the line amount: {why}; each line's "
             f"amount is its quantity x '{roles['price']}' (pass --amount-col to use it anyway)"
         )
         del roles["amount"]
-    given_amount = num("amount") if "amount" in roles else "NULL"
+    given_amount = num("amount", amount_sql) if "amount" in roles else "NULL"
     if "amount" in roles:
         factors = {roles["amount"]: given_amount}
     else:
@@ -379,18 +388,10 @@ but differs from quantity x price (net of discounts, with VAT) is the line amoun
 export states it, and is kept."""
 
 
-def amount_is_per_order(
-    engine: DuckDBEngine,
-    roles: dict[str, str],
-    info: SourceInfo,
-    price: str,
-) -> str | None:
+def amount_is_per_order(engine: DuckDBEngine, price: str, amount: str) -> str | None:
     """Why the detected amount column is not the lines' amount (None when it is): blank on
-    more than :data:`AMOUNT_BLANK_SHARE` of the lines with a price. One query."""
-    col = roles["amount"]
-    amount = number_expr(
-        col, column_type(engine, col), uses_decimal_comma(engine, col, info.delimiter)
-    )
+    more than :data:`AMOUNT_BLANK_SHARE` of the lines with a price. ``price`` and ``amount``
+    are the SQL that reads each. One query."""
     priced, blank = engine.sql(
         f"""SELECT count(*) FILTER (WHERE p IS NOT NULL),
                    count(*) FILTER (WHERE p IS NOT NULL AND a IS NULL)

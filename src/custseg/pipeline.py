@@ -883,8 +883,8 @@ def _name_segments(
         naming = name_rfm_segments(feats, labels, distinct)
     else:
         shares = None
-        if customer_value is not None and float(customer_value.sum()) > 0:
-            total = float(customer_value.sum())
+        total = float(customer_value.sum()) if customer_value is not None else 0.0
+        if customer_value is not None and total > 0:
             values = customer_value.to_numpy(dtype=np.float64)
             shares = {
                 int(seg): (

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ import pandas as pd
 from custseg.clean import CleaningReport, build_lines, clean_lines
 from custseg.engines.base import ENGINES
 from custseg.engines.duckdb import DuckDBEngine
-from custseg.errors import CustsegWarning, InputError
+from custseg.errors import InputError
 from custseg.features.customers import CustomerColumns, customer_features, plan_customer_columns
 from custseg.features.transactions import (
     TRANSACTION_FEATURES,
@@ -227,11 +226,9 @@ def prepare(
     with timer.stage("read"):
         info = load_source(engine, source, sheet=sheet)
         roles = detect_roles(info.columns, columns, model_roles)
-        if (
-            why := prefer_email_id(
-                engine, roles, info.columns, {**(model_roles or {}), **(columns or {})}
-            )
-        ) is not None:
+        # The roles the user (or, at scoring, the model) gave: they stand as given.
+        given = {*(columns or {}), *(model_roles or {})}
+        if (why := prefer_email_id(engine, roles, info.columns, given)) is not None:
             info.notes.append(why)
         place = where(info)
         if kind != "customers":
@@ -248,8 +245,7 @@ def prepare(
                 schema,
                 info,
                 date_format,
-                # At scoring the model's roles stand as they were trained.
-                explicit={*(columns or {}), *(model_roles or {})},
+                explicit=given,
                 preferred_format=preferred_date_format,
             )
             report: CleaningReport = clean_lines(
@@ -350,16 +346,7 @@ def _customers(
             )
         else:
             plan = customer_plan.present([c for c, _ in engine.columns("raw")])
-        # Warnings of the reading (birth dates left blank) go with the others into
-        # metrics.json and the report, not only to the console.
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", CustsegWarning)
-            feats = customer_features(engine, plan, place)
-        for w in caught:
-            if issubclass(w.category, CustsegWarning):
-                plan_warnings.append(str(w.message))
-            else:
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        feats, read_warnings = customer_features(engine, plan, place)
     schema.currency = plan.currency
     cleaning = {
         "rows_in": info.n_rows,
@@ -376,7 +363,7 @@ def _customers(
         categorical=list(plan.categorical),
         cleaning=_account_left_out(cleaning, info),
         customer_columns=plan,
-        warnings=plan_warnings,
+        warnings=[*plan_warnings, *read_warnings],
     )
 
 

@@ -373,20 +373,18 @@ def detect_roles(
     {'customer_id': 'Email', 'date': 'Created at', 'price': 'Lineitem price'}
     """
     overrides = {k: v for k, v in (overrides or {}).items() if v}
-    if preferred:
-        # The model's own roles, where the data has their columns and the user said nothing.
-        pinned = {
-            role: col
-            for role, col in preferred.items()
-            if isinstance(col, str) and col in columns and role in ROLE_ALIASES
-        }
-        if not any(r in overrides for r in REVENUE_ROLES):
-            overrides = {**{r: c for r, c in pinned.items() if r in REVENUE_ROLES}, **overrides}
-        taken_cols = set(overrides.values())
-        for role, col in pinned.items():
-            if role not in overrides and col not in taken_cols:
-                overrides[role] = col
-                taken_cols.add(col)
+    # The model's own roles, where the data has their columns and the user said nothing (a
+    # price or an amount the user gives decides how the line amount is made).
+    user_revenue = any(r in overrides for r in REVENUE_ROLES)
+    for role, col in (preferred or {}).items():
+        if (
+            role in ROLE_ALIASES
+            and role not in overrides
+            and col in columns
+            and col not in overrides.values()
+            and not (user_revenue and role in REVENUE_ROLES)
+        ):
+            overrides[role] = col
     for role, col in list(overrides.items()):
         if role not in ROLE_ALIASES:
             raise InputError(f"Unknown column role '{role}'. Roles: {', '.join(ROLE_ALIASES)}.")
@@ -442,14 +440,16 @@ def detect_roles(
         ]
         if len(candidates) == 1:
             roles = {"customer_id": candidates[0], **roles}
-    if "customer_id" not in roles:
+    if "customer_id" not in roles and (email := _email_column(columns, taken)) is not None:
         # Shop exports (Shopify's orders export) know customers by their e-mail address only.
-        emails = [
-            col for norm, col in by_norm.items() if col not in taken and norm in EMAIL_ID_NAMES
-        ]
-        if len(emails) == 1:
-            roles = {"customer_id": emails[0], **roles}
+        roles = {"customer_id": email, **roles}
     return roles
+
+
+def _email_column(columns: list[str], taken: Collection[str]) -> str | None:
+    """The one column named like an e-mail address (:data:`EMAIL_ID_NAMES`) not taken yet."""
+    emails = [c for c in columns if normalize_name(c) in EMAIL_ID_NAMES and c not in taken]
+    return emails[0] if len(emails) == 1 else None
 
 
 def prefer_email_id(
@@ -462,24 +462,23 @@ def prefer_email_id(
     col = roles.get("customer_id")
     if col is None or "customer_id" in given or normalize_name(col) != "id":
         return None
-    taken = set(roles.values())
-    emails = [c for c in columns if normalize_name(c) in EMAIL_ID_NAMES and c not in taken]
-    if len(emails) != 1:
+    email = _email_column(columns, set(roles.values()))
+    if email is None:
         return None
     blank_id, blank_email = engine.sql(
         "SELECT "
         + ", ".join(
             f"count(*) FILTER (WHERE {quote_ident(c)} IS NULL OR "
             f"trim(CAST({quote_ident(c)} AS VARCHAR)) = '')"
-            for c in (col, emails[0])
+            for c in (col, email)
         )
         + " FROM raw"
     ).fetchone() or (0, 0)
     if not blank_id or blank_email >= blank_id:
         return None
-    roles["customer_id"] = emails[0]
+    roles["customer_id"] = email
     return (
-        f"customers are told apart by '{emails[0]}', not '{col}': '{col}' is blank on "
+        f"customers are told apart by '{email}', not '{col}': '{col}' is blank on "
         f"{blank_id:,} rows (an order's id?); pass --customer-col to choose"
     )
 

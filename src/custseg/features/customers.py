@@ -13,12 +13,11 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from typing import Any
-from warnings import warn
 
 import pandas as pd
 
 from custseg.engines.duckdb import DuckDBEngine, quote_ident, sql_literal
-from custseg.errors import CustsegWarning, InputError, show_rows
+from custseg.errors import InputError, show_rows
 from custseg.schema import (
     NUMERIC_TYPES,
     check_parsed,
@@ -215,14 +214,12 @@ def plan_customer_columns(
     id_col: str,
     where: str,
     delimiter: str | None,
-    *,
-    age_day: dt.date | None = None,
 ) -> tuple[CustomerColumns, list[str]]:
     """Decide how each column of ``raw`` is read (number, date or category).
 
     A date column counts days to the day after its latest date. A birth date
-    (:func:`is_birth_date`) gives an age instead, counted to ``age_day``; by default the day
-    after the latest date of the table's other date columns (the day the table was written,
+    (:func:`is_birth_date`) gives an age instead, counted to the day after the latest date
+    of the table's other date columns (the day the table was written,
     as near as it tells), but never after today, and today when it has no other date column.
 
     Returns the plan and warnings (for example dates that read day-first or month-first).
@@ -270,10 +267,10 @@ def plan_customer_columns(
         refs.append(ref)
     if plan.birth_dates:
         latest = min(max(refs), dt.date.today()) if refs else dt.date.today()
-        day = age_day if age_day is not None else latest
+        day = latest
         for col in plan.birth_dates:
             plan.dates[col][1] = day.isoformat()
-        if age_day is None and not refs:
+        if not refs:
             names = ", ".join(f"'{c}'" for c in plan.birth_dates)
             warnings.append(
                 f"ages from {names} are counted to today ({day.isoformat()}): the table has no "
@@ -283,8 +280,12 @@ def plan_customer_columns(
     return plan, warnings
 
 
-def customer_features(engine: DuckDBEngine, plan: CustomerColumns, where: str) -> pd.DataFrame:
-    """Read ``raw`` into a typed frame following ``plan``; one row per customer.
+def customer_features(
+    engine: DuckDBEngine, plan: CustomerColumns, where: str
+) -> tuple[pd.DataFrame, list[str]]:
+    """Read ``raw`` into a typed frame following ``plan`` (its optional columns already
+    left out where ``raw`` lacks them: :meth:`CustomerColumns.present`); one row per
+    customer. Returns the frame and warnings (birth dates left blank).
 
     Raises
     ------
@@ -292,7 +293,7 @@ def customer_features(engine: DuckDBEngine, plan: CustomerColumns, where: str) -
         If a planned column is missing, ids are missing or repeated, or values do not parse.
     """
     have = {c: t for c, t in engine.columns("raw")}
-    plan = plan.present(have)
+    notes: list[str] = []
     needed = [plan.id_col, *plan.numeric, *plan.categorical, *plan.dates]
     missing = [c for c in needed if c not in have]
     if missing:
@@ -336,7 +337,7 @@ def customer_features(engine: DuckDBEngine, plan: CustomerColumns, where: str) -
         )
         frame = frame.drop(columns=f"_born_{col}")
         if message:
-            warn(message, CustsegWarning, stacklevel=2)
+            notes.append(message)
     missing_ids = frame.loc[frame["customer_id"].isna(), "_row"].tolist()
     if missing_ids:
         raise InputError(
@@ -357,7 +358,7 @@ def customer_features(engine: DuckDBEngine, plan: CustomerColumns, where: str) -
         )
     _check_magnitudes(frame, plan.numeric, where)
     frame["customer_id"] = frame["customer_id"].astype(str)
-    return frame.drop(columns="_row").reset_index(drop=True)
+    return frame.drop(columns="_row").reset_index(drop=True), notes
 
 
 def blank_implausible_ages(

@@ -1114,13 +1114,25 @@ def _drop_repeated_headers(engine: DuckDBEngine, info: SourceInfo) -> None:
     ]
     if not rows:
         return
-    engine.sql(f"DELETE FROM raw WHERE _row IN ({', '.join(map(str, rows))})")
-    info.left_out["repeated_header"] = len(rows)
     shown = ", ".join(map(str, rows[:5])) + (", ..." if len(rows) > 5 else "")
-    info.notes.append(
+    _leave_out(
+        engine,
+        info,
+        "repeated_header",
+        rows,
         f"{len(rows):,} row(s) repeat the header and were left out (rows {shown}; files joined "
-        "with their header lines?)"
+        "with their header lines?)",
     )
+
+
+def _leave_out(
+    engine: DuckDBEngine, info: SourceInfo, reason: str, rows: list[int], note: str
+) -> None:
+    """Delete ``rows`` of ``raw``, count them under ``reason`` (:data:`LEFT_OUT_RULES`) for
+    the row accounting, and say so."""
+    engine.sql(f"DELETE FROM raw WHERE _row IN ({', '.join(map(str, rows))})")
+    info.left_out[reason] = len(rows)
+    info.notes.append(note)
 
 
 #: Rows left out while reading, with the description the row accounting shows.
@@ -1146,8 +1158,9 @@ def _drop_summary_rows(engine: DuckDBEngine, info: SourceInfo) -> None:
 
     Only rows at the end (the last :data:`SUMMARY_TAIL`, empty ones included) are looked at,
     and a row counts as a totals line when its first value, or a value of a row at most half
-    filled (a sale or a customer fills most cells), is a label of :data:`SUMMARY_WORDS`. Read as data, ``Total,,,,10899,228341.32`` was a line without a
-    customer id holding 99.9% of the revenue, and ``Total customers: 300`` a customer.
+    filled (a sale or a customer fills most cells), is a label of :data:`SUMMARY_WORDS`.
+    Read as data, ``Total,,,,10899,228341.32`` was a line without a customer id holding
+    99.9% of the revenue, and ``Total customers: 300`` a customer.
     """
     columns = [(c, t) for c, t in engine.columns("raw") if c != "_row"]
     if not any(t == "VARCHAR" for _, t in columns):
@@ -1170,12 +1183,14 @@ def _drop_summary_rows(engine: DuckDBEngine, info: SourceInfo) -> None:
             found.append((int(row_number), label))
     if not found:
         return
-    engine.sql(f"DELETE FROM raw WHERE _row IN ({', '.join(map(str, rows))})")
-    info.left_out["summary_row"] = len(rows)
     shown = ", ".join(f"'{label[:40]}'" for _, label in reversed(found))
-    info.notes.append(
+    _leave_out(
+        engine,
+        info,
+        "summary_row",
+        rows,
         f"{len(rows):,} row(s) at the end of the table left out as the export's totals, not "
-        f"data (rows {', '.join(str(r) for r in sorted(rows))}: {shown})"
+        f"data (rows {', '.join(str(r) for r in sorted(rows))}: {shown})",
     )
 
 

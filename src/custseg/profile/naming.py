@@ -115,6 +115,25 @@ TOP_MAX_SHARE = 0.1
 TOP_MIN_VALUE_SHARE = 0.2
 """...and at least a fifth of all spend: losing them would show in the totals."""
 TOP_NAME = "Top customers"
+
+
+def is_top(share: float, value_ratio: float) -> bool:
+    """Whether a segment holding ``share`` of the customers and ``value_ratio`` times that
+    share of the value is "Top customers" (:data:`TOP_VALUE_RATIO`, :data:`TOP_MAX_SHARE`,
+    :data:`TOP_MIN_VALUE_SHARE`): the one test of the RFM rule and of customer tables.
+
+    Examples
+    --------
+    >>> is_top(0.02, 36.0), is_top(0.15, 5.0), is_top(0.03, 2.0)
+    (True, False, False)
+    """
+    return (
+        value_ratio >= TOP_VALUE_RATIO
+        and share <= TOP_MAX_SHARE
+        and value_ratio * share >= TOP_MIN_VALUE_SHARE
+    )
+
+
 TOP_ACTION = (
     "Look after them one by one: a named contact, personal offers and regular service "
     "reviews; watch each account and call when one buys less."
@@ -208,12 +227,7 @@ RFM_NAMING_RULES: tuple[NamingRule, ...] = (
     NamingRule(
         "Top customers",
         "V >= 5 and share <= 0.1 and V x share >= 0.2 and gaps < 2",
-        lambda s: (
-            s["V"] >= TOP_VALUE_RATIO
-            and s["share"] <= TOP_MAX_SHARE
-            and s["V"] * s["share"] >= TOP_MIN_VALUE_SHARE
-            and s["gaps"] < AT_RISK_GAPS
-        ),
+        lambda s: is_top(s["share"], s["V"]) and s["gaps"] < AT_RISK_GAPS,
         TOP_ACTION,
     ),
     NamingRule(
@@ -1112,16 +1126,9 @@ def name_customer_segments(
         )
         for seg, items in distinguishing.items()
     }
-    ratio: dict[int, float] = {}
-    top: set[int] = set()
-    for seg, (share, spend) in (value_shares or {}).items():
-        ratio[seg] = spend / share if share > 0 else 0.0
-        if (
-            ratio[seg] >= TOP_VALUE_RATIO
-            and share <= TOP_MAX_SHARE
-            and spend >= TOP_MIN_VALUE_SHARE
-        ):
-            top.add(seg)
+    shares = value_shares or {}
+    ratio = {seg: spend / share if share > 0 else 0.0 for seg, (share, spend) in shares.items()}
+    top = {seg for seg, (share, _) in shares.items() if is_top(share, ratio[seg])}
     valuable = {seg for seg, r in ratio.items() if r >= CHAMPION_VALUE}
     # One segment per strategy where the signals allow it: the segment with the strongest
     # value signal takes the first strategy it matches, the next ones the first matching

@@ -232,19 +232,22 @@ class Scorer:
         if model.kind == "customers":
             # A request carries the columns the segments are built on; those the model left
             # out (unrelated numbers, names, e-mails) are not asked for.
-            plan = CustomerColumns(**model.settings["customer_columns"])
-            used = {*model.numeric, *model.categorical}
+            # The stored plan without its optional columns: all of them left out.
+            plan = (
+                CustomerColumns(**model.settings["customer_columns"])
+                .for_scoring({*model.numeric, *model.categorical})
+                .present(())
+            )
             self.id_col: str = plan.id_col
-            self.numeric_cols: list[str] = [c for c in plan.numeric if c in used]
-            self.categorical_cols: list[str] = [c for c in plan.categorical if c in used]
+            self.numeric_cols: list[str] = list(plan.numeric)
+            self.categorical_cols: list[str] = list(plan.categorical)
             #: date column -> (format, reference day): days are counted to that day, or for a
             #: birth date (:attr:`age_cols`) the age in whole years at it
             self.date_cols: dict[str, tuple[str | None, dt.date]] = {
                 col: (fmt, dt.date.fromisoformat(str(ref)))
                 for col, (fmt, ref) in plan.dates.items()
-                if plan.feature_name(col) in used
             }
-            self.age_cols: list[str] = [c for c in plan.birth_dates if c in self.date_cols]
+            self.age_cols: list[str] = list(plan.birth_dates)
             self.feature_names: dict[str, str] = {
                 col: plan.feature_name(col) for col in self.date_cols
             }
